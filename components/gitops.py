@@ -1,0 +1,149 @@
+"""The root App-of-Apps Application, as a plain dict, and the overlay that reproduces its render.
+
+Why a pure module: the Pulumi resource that applies the root Application (written elsewhere) only
+wraps the dict returned here, so the manifest can be reviewed and tested without the Pulumi
+runtime, and the tests can render exactly what ArgoCD renders from it.
+
+One source of truth for the repository and revision: the child Applications in Git
+(``manifests/argocd/apps``) hold ``DEFAULT_REPO_URL`` / ``DEFAULT_REVISION`` only so that they
+render valid on their own. Every child whose source is this repository carries the label
+``REPO_LABEL_KEY: REPO_LABEL_VALUE``, and the root Application's ``spec.source.kustomize.patches``
+(ArgoCD >= 2.9) rewrites ``spec.source.repoURL`` and ``spec.source.targetRevision`` of exactly
+those children to the root's values. Changing the stack's repo URL or revision therefore changes
+every child at once; there is no second copy to edit. Children that install third-party charts
+point at the chart repository with a pinned chart version and do not carry the label.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+API_VERSION = "argoproj.io/v1alpha1"
+KIND = "Application"
+RESOURCES_FINALIZER = "resources-finalizer.argocd.argoproj.io"
+IN_CLUSTER_SERVER = "https://kubernetes.default.svc"
+
+REPO_LABEL_KEY = "gitops-cluster.io/repo"
+REPO_LABEL_VALUE = "platform"
+
+# What the children in Git hold; the stack config defaults to the same values.
+DEFAULT_REPO_URL = "https://github.com/example-org/gitops-cluster.git"
+DEFAULT_REVISION = "v0.1.0"
+DEFAULT_APPS_PATH = "manifests/argocd/apps"
+
+# Revisions that move under a running cluster; pinning one of them defeats reproducibility.
+FLOATING_REVISIONS = frozenset({"", "HEAD", "head", "master", "main", "latest", "stable"})
+
+# Retry generously: children are created in waves and a child may wait for CRDs or nodes.
+RETRY: dict[str, Any] = {
+    "limit": 10,
+    "backoff": {"duration": "10s", "factor": 2, "maxDuration": "5m"},
+}
+
+
+def _require_pinned(revision: str) -> None:
+    if revision.strip() in FLOATING_REVISIONS:
+        raise ValueError(
+            f"revision {revision!r} floats; pin a tag or a commit SHA (e.g. {DEFAULT_REVISION!r})"
+        )
+
+
+def repo_patches(repo_url: str, revision: str) -> list[dict[str, Any]]:
+    """Kustomize patches that point every labelled child at ``repo_url`` @ ``revision``.
+
+    ``replace`` (not ``add``) on purpose: a child that lost its default ``repoURL`` is a bug in
+    Git and should fail the render loudly instead of being silently completed.
+    """
+    operations = [
+        {"op": "replace", "path": "/spec/source/repoURL", "value": repo_url},
+        {"op": "replace", "path": "/spec/source/targetRevision", "value": revision},
+    ]
+    return [
+        {
+            "target": {
+                "group": "argoproj.io",
+                "version": "v1alpha1",
+                "kind": KIND,
+                "labelSelector": f"{REPO_LABEL_KEY}={REPO_LABEL_VALUE}",
+            },
+            "patch": yaml.safe_dump(operations, sort_keys=False),
+        }
+    ]
+
+
+def root_application(
+    repo_url: str,
+    revision: str,
+    path: str,
+    *,
+    name: str = "root-app",
+    namespace: str = "argocd",
+    project: str = "default",
+) -> dict[str, Any]:
+    """The root Application manifest that syncs ``path`` (the child Applications).
+
+    The finalizer makes deleting the root delete what it deployed (children first, whose own
+    finalizers delete their resources), which is what ``pulumi destroy`` relies on.
+    """
+    if not repo_url.strip():
+        raise ValueError("repo_url is empty; set it to the Git URL that holds manifests/")
+    if not path.strip() or path.startswith("/"):
+        raise ValueError(f"path {path!r} must be a relative path inside the repository")
+    _require_pinned(revision)
+    return {
+        "apiVersion": API_VERSION,
+        "kind": KIND,
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "finalizers": [RESOURCES_FINALIZER],
+            "labels": {"app.kubernetes.io/part-of": "gitops-cluster"},
+        },
+        "spec": {
+            "project": project,
+            "source": {
+                "repoURL": repo_url,
+                "targetRevision": revision,
+                "path": path,
+                "kustomize": {"patches": repo_patches(repo_url, revision)},
+            },
+            # Child Applications live in ArgoCD's own namespace.
+            "destination": {"server": IN_CLUSTER_SERVER, "namespace": namespace},
+            "syncPolicy": {
+                "automated": {"prune": True, "selfHeal": True},
+                "retry": copy.deepcopy(RETRY),
+                # PruneLast: a removed child is deleted only after the rest of the sync is
+                # healthy, so a rename never leaves a gap.
+                "syncOptions": ["PruneLast=true"],
+            },
+        },
+    }
+
+
+def write_root_overlay(app: Mapping[str, Any], repo_root: Path, out_dir: Path) -> Path:
+    """Write a kustomization that renders what ArgoCD renders from the root Application ``app``.
+
+    ArgoCD adds ``spec.source.kustomize.patches`` to the kustomization at ``spec.source.path``
+    before building it; an overlay whose only resource is that directory and whose ``patches``
+    are the root's is the same build, without copying or editing the tree. Returns the overlay
+    directory (``kubectl kustomize <it>`` renders it).
+    """
+    source = app["spec"]["source"]
+    apps_dir = (repo_root / source["path"]).resolve()
+    if not (apps_dir / "kustomization.yaml").is_file():
+        raise FileNotFoundError(f"{apps_dir} has no kustomization.yaml")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    kustomization = {
+        "apiVersion": "kustomize.config.k8s.io/v1beta1",
+        "kind": "Kustomization",
+        "resources": [os.path.relpath(apps_dir, out_dir.resolve())],
+        "patches": [dict(p) for p in source.get("kustomize", {}).get("patches", [])],
+    }
+    (out_dir / "kustomization.yaml").write_text(yaml.safe_dump(kustomization, sort_keys=False))
+    return out_dir
