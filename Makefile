@@ -1,0 +1,49 @@
+# The verbs people type. `make up` and `make test` work on a fresh clone (see README.md).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STACK  ?= dev
+# State needs no account by default: a file backend inside the checkout (git-ignored).
+# A team sets PULUMI_BACKEND_URL (s3://bucket/prefix or https://api.pulumi.com) instead.
+PULUMI_BACKEND_URL ?= file://$(CURDIR)/.pulumi-state
+export PULUMI_BACKEND_URL
+
+.PHONY: help venv up preview preview-offline destroy test lint benchmark clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+venv: $(VENV)/.installed ## Create the virtualenv with every pinned dependency
+
+up: venv ## Deploy STACK (default dev): VPC, nodes, Ansible bootstrap, ArgoCD, root Application
+	@tools/up.sh "$(STACK)"
+
+preview: venv ## pulumi preview of STACK with the policy pack (needs the Pulumi CLI and AWS credentials)
+	@tools/up.sh --preview "$(STACK)"
+
+preview-offline: venv ## What STACK would create, under the mock runtime: no CLI, no credentials
+	$(BIN)/python -m tools.offline_preview --stack "$(STACK)" --out build
+
+destroy: venv ## Destroy STACK (root Application first, then ArgoCD, nodes, network)
+	@tools/up.sh --destroy "$(STACK)"
+
+test: venv ## Every test: program under mocks, Ansible, manifests, workflows, status tool, lint
+	$(BIN)/python -m pytest
+
+lint: venv ## ruff and mypy
+	$(BIN)/ruff check .
+	$(BIN)/mypy __main__.py components tools
+
+benchmark: venv ## Speed of the program under the mock runtime (figures go to docs/benchmarks.md)
+	$(BIN)/python benchmarks/program_speed.py
+
+clean: ## Remove the virtualenv and build output
+	rm -rf $(VENV) build .pytest_cache .mypy_cache .ruff_cache

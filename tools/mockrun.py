@@ -1,0 +1,355 @@
+"""Run the Pulumi program under the SDK's mock runtime and record every registration.
+
+Both the test suite (tests/conftest.py) and the offline preview (tools/offline_preview.py) use
+this, so what the tests review is exactly what the preview prints. No Pulumi CLI, engine or cloud
+credentials are involved: the SDK talks to an in-process monitor that answers with deterministic
+fake outputs and remembers, for each resource, what a reviewer of `pulumi preview` looks at: type,
+name, parent, provider, dependencies, inputs, and which inputs were secret.
+
+Config comes from Pulumi.<stack>.yaml plus Pulumi.yaml's declared defaults (as the CLI would
+merge them). Encrypted values in a stack file cannot be decrypted offline; pass them as `secrets`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import ipaddress
+import json
+import runpy
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from google.protobuf import json_format
+
+import pulumi
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import settings as pulumi_settings
+from pulumi.runtime.config import set_all_config
+from pulumi.runtime.stack import run_in_stack
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROGRAM = PROJECT_ROOT / "__main__.py"
+
+_SECRET_SIG = "4dabf18193072939515e22adb298388d"
+_SECRET_VALUE = "1b47061264138c4ac30d75fd1eb44270"
+_UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+_RESOURCE_SIG = "5cf8f73096256a8f31e491e813e4eb8e"
+
+# The program's whole run happens inside this lock: the SDK keeps global settings.
+_RUN_LOCK = threading.Lock()
+
+
+@dataclass
+class Registration:
+    """One RegisterResource call, as the engine would receive it."""
+
+    type: str
+    name: str
+    urn: str
+    parent: str
+    custom: bool
+    provider: str
+    dependencies: list[str]
+    property_dependencies: dict[str, list[str]]
+    inputs: dict[str, Any]
+    secret_paths: frozenset[str]
+    additional_secret_outputs: list[str]
+    delete_before_replace: bool
+    protect: bool
+    ignore_changes: list[str]
+    outputs: dict[str, Any] = field(default_factory=dict)
+    output_secret_paths: frozenset[str] = frozenset()
+
+    @property
+    def short(self) -> str:
+        return f"{self.type}::{self.name}"
+
+    def is_secret(self, key: str) -> bool:
+        """Whether input `key` (or anything under it) was sent to the engine as a secret."""
+        return any(p == key or p.startswith(f"{key}.") or p.startswith(f"{key}[") for p in self.secret_paths)
+
+
+@dataclass
+class Recording:
+    """Everything one program run registered, in registration order."""
+
+    resources: list[Registration]
+    stack_outputs: dict[str, Any]
+    stack_output_secret_paths: frozenset[str]
+    invokes: list[tuple[str, dict[str, Any]]]
+
+    def of_type(self, type_: str) -> list[Registration]:
+        return [r for r in self.resources if r.type == type_]
+
+    def one(self, type_: str, name: str | None = None) -> Registration:
+        found = [r for r in self.of_type(type_) if name is None or r.name == name]
+        if len(found) != 1:
+            names = [r.name for r in self.of_type(type_)]
+            raise AssertionError(f"expected one {type_} named {name!r}, found {len(found)} among {names}")
+        return found[0]
+
+    def by_urn(self, urn: str) -> Registration:
+        for r in self.resources:
+            if r.urn == urn:
+                return r
+        raise KeyError(urn)
+
+    def children(self, parent: Registration) -> list[Registration]:
+        return [r for r in self.resources if r.parent == parent.urn]
+
+    def ancestors(self, reg: Registration) -> Iterator[Registration]:
+        urns = {r.urn: r for r in self.resources}
+        while reg.parent in urns:
+            reg = urns[reg.parent]
+            yield reg
+
+    def depends_on(self, reg: Registration, target: Registration) -> bool:
+        """Direct or through a component: would the engine order `reg` after `target`?"""
+        deps = set(reg.dependencies)
+        for urns in reg.property_dependencies.values():
+            deps.update(urns)
+        if target.urn in deps:
+            return True
+        # A dependency on a component stands for all of its children.
+        return any(target in self.descendants(self.by_urn(u)) for u in deps if self._has(u))
+
+    def descendants(self, reg: Registration) -> list[Registration]:
+        out, frontier = [], [reg]
+        while frontier:
+            nxt = [r for r in self.resources if r.parent in {f.urn for f in frontier}]
+            out.extend(nxt)
+            frontier = nxt
+        return out
+
+    def _has(self, urn: str) -> bool:
+        return any(r.urn == urn for r in self.resources)
+
+
+def _unwrap(value: Any, path: str, secrets: set[str]) -> Any:
+    """Turn a protobuf-JSON property value into plain Python, noting secret paths."""
+    if isinstance(value, dict):
+        sig = value.get(_SECRET_SIG)
+        if sig == _SECRET_VALUE:
+            secrets.add(path)
+            return _unwrap(value.get("value"), path, secrets)
+        if sig == _RESOURCE_SIG:
+            return value.get("urn")
+        return {k: _unwrap(v, f"{path}.{k}" if path else k, secrets) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_unwrap(v, f"{path}[{i}]", secrets) for i, v in enumerate(value)]
+    if value == _UNKNOWN:
+        return None
+    return value
+
+
+def _struct_to_plain(struct: Any) -> tuple[dict[str, Any], frozenset[str]]:
+    raw = json_format.MessageToDict(struct) if struct is not None else {}
+    secrets: set[str] = set()
+    plain = _unwrap(raw, "", secrets)
+    return plain, frozenset(secrets)
+
+
+class FakeCloud(pulumi_mocks.Mocks):
+    """Deterministic outputs for the resources and invokes the program uses."""
+
+    def __init__(self) -> None:
+        self._ips = ipaddress.IPv4Network("10.0.16.0/20").hosts()
+        self._lock = threading.Lock()
+
+    def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+        state = dict(args.inputs)
+        t, name = args.typ, args.name
+        with self._lock:
+            if t == "aws:ec2/instance:Instance":
+                state["privateIp"] = str(next(self._ips))
+                state["arn"] = f"arn:aws:ec2:ap-northeast-2:123456789012:instance/i-{name}"
+                if state.get("associatePublicIpAddress"):
+                    state["publicIp"] = "198.51.100.10"
+                    state["publicDns"] = "ec2-198-51-100-10.compute.amazonaws.com"
+        if t == "aws:lb/loadBalancer:LoadBalancer":
+            state["dnsName"] = f"{name}-0123456789.elb.ap-northeast-2.amazonaws.com"
+            state["arn"] = f"arn:aws:elasticloadbalancing:ap-northeast-2:123456789012:loadbalancer/net/{name}/0123"
+        elif t == "aws:ec2/eip:Eip":
+            state["publicIp"] = "198.51.100.20"
+        elif t == "tls:index/privateKey:PrivateKey":
+            state["privateKeyOpenssh"] = "-----BEGIN OPENSSH PRIVATE KEY-----\nMOCK-GENERATED-KEY\n-----END OPENSSH PRIVATE KEY-----\n"
+            state["publicKeyOpenssh"] = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMockGeneratedKeyForTestsOnly0000000000000 mock\n"
+        elif t == "random:index/randomPassword:RandomPassword":
+            state["result"] = "mock-generated-password-0000"
+            state["bcryptHash"] = "$2a$10$mockmockmockmockmockmuK7Yh1bX9oLq0m2X6Hc5k3nP4wQe0Zt2"
+        elif t.startswith("aws:") and "arn" not in state:
+            state["arn"] = f"arn:aws:mock:ap-northeast-2:123456789012:{name}"
+        return f"{name}-id", state
+
+    def call(self, args: pulumi_mocks.MockCallArgs) -> dict[str, Any]:
+        token = args.token
+        if token == "aws:index/getAvailabilityZones:getAvailabilityZones":
+            zones = ["ap-northeast-2a", "ap-northeast-2b", "ap-northeast-2c", "ap-northeast-2d"]
+            return {"names": zones, "zoneIds": [f"apne2-az{i}" for i in range(1, 5)], "id": "ap-northeast-2"}
+        if token == "aws:ec2/getAmi:getAmi":
+            return {"id": "ami-0mock0ubuntu2204", "imageId": "ami-0mock0ubuntu2204", "name": "mock"}
+        if token == "aws:index/getCallerIdentity:getCallerIdentity":
+            return {"accountId": "123456789012", "arn": "arn:aws:iam::123456789012:user/mock", "userId": "mock"}
+        if token == "aws:index/getRegion:getRegion":
+            return {"name": "ap-northeast-2", "region": "ap-northeast-2", "id": "ap-northeast-2"}
+        return {}
+
+
+class RecordingMonitor(pulumi_mocks.MockMonitor):
+    """The SDK's mock monitor, remembering each request the way the engine would see it."""
+
+    def __init__(self, mocks: pulumi_mocks.Mocks) -> None:
+        super().__init__(mocks)
+        self.registrations: list[Registration] = []
+        self.outputs: dict[str, tuple[dict[str, Any], frozenset[str]]] = {}
+        self.invokes: list[tuple[str, dict[str, Any]]] = []
+        self._lock = threading.Lock()
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+        response = super().RegisterResource(request)
+        if request.type != "pulumi:pulumi:Stack":
+            inputs, secret_paths = _struct_to_plain(request.object)
+            reg = Registration(
+                type=request.type,
+                name=request.name,
+                urn=response.urn,
+                parent=request.parent,
+                custom=bool(request.custom),
+                provider=request.provider,
+                dependencies=list(request.dependencies),
+                property_dependencies={k: list(v.urns) for k, v in request.propertyDependencies.items()},
+                inputs=inputs,
+                secret_paths=secret_paths,
+                additional_secret_outputs=list(request.additionalSecretOutputs),
+                delete_before_replace=bool(request.deleteBeforeReplace),
+                protect=bool(request.protect),
+                ignore_changes=list(request.ignoreChanges),
+            )
+            with self._lock:
+                self.registrations.append(reg)
+        return response
+
+    def RegisterResourceOutputs(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+        with self._lock:
+            self.outputs[request.urn] = _struct_to_plain(request.outputs)
+        return super().RegisterResourceOutputs(request)
+
+    def Invoke(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+        args, _ = _struct_to_plain(request.args)
+        with self._lock:
+            self.invokes.append((request.tok, args))
+        return super().Invoke(request)
+
+
+def stack_config(stack: str, project_root: Path = PROJECT_ROOT) -> dict[str, Any]:
+    """The plain config of Pulumi.<stack>.yaml (namespaced keys, structured values kept)."""
+    path = project_root / f"Pulumi.{stack}.yaml"
+    if not path.exists():
+        raise FileNotFoundError(f"no stack file {path.name}; create it with `pulumi stack init {stack}`")
+    doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    return dict(doc.get("config") or {})
+
+
+def _config_for_runtime(
+    values: Mapping[str, Any], secrets: Mapping[str, str]
+) -> tuple[dict[str, str], list[str]]:
+    """Encode config as the engine hands it to a program: strings, JSON for structured values."""
+    out: dict[str, str] = {}
+    secret_keys: list[str] = []
+    for key, value in values.items():
+        if isinstance(value, dict) and "secure" in value:
+            # Ciphertext from `pulumi config set --secret`; offline runs need it given in `secrets`.
+            continue
+        if isinstance(value, str):
+            out[key] = value
+        elif isinstance(value, bool):
+            out[key] = "true" if value else "false"
+        else:
+            out[key] = json.dumps(value)
+    for key, value in secrets.items():
+        out[key] = value
+        secret_keys.append(key)
+    return out, secret_keys
+
+
+def run_program(
+    stack: str = "dev",
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    secrets: Mapping[str, str] | None = None,
+    project: str = "gitops-cluster",
+    program: Callable[[], None] | None = None,
+    preview: bool = False,
+) -> Recording:
+    """Run the program (or `program`) under mocks with the stack's config and record it.
+
+    `overrides` maps config keys (with or without the `gitops-cluster:` prefix) to values; a
+    value of None removes the key. Exceptions the program raises (e.g. ConfigError) propagate
+    after the runtime has settled; anything registered before them is still recorded and
+    available as `exc.recording`.
+    """
+    values = stack_config(stack)
+    for key, value in (overrides or {}).items():
+        full = key if ":" in key else f"{project}:{key}"
+        if value is None:
+            values.pop(full, None)
+        else:
+            values[full] = value
+    full_secrets = {(k if ":" in k else f"{project}:{k}"): v for k, v in (secrets or {}).items()}
+    config, secret_keys = _config_for_runtime(values, full_secrets)
+
+    mocks = FakeCloud()
+    monitor = RecordingMonitor(mocks)
+
+    def body() -> None:
+        features = set(monitor.GetDeploymentInfo(None).supportedFeatures)
+        pulumi_settings.configure(
+            pulumi_mocks.MockSettings(
+                monitor=monitor,
+                monitor_features=features,
+                engine=pulumi_mocks.MockEngine(None),
+                project=project,
+                stack=stack,
+                dry_run=preview,
+                organization="organization",
+                callbacks=None,
+            )
+        )
+        set_all_config(config, secret_keys)
+        run = program or (lambda: runpy.run_path(str(PROGRAM), run_name="__main__"))
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        try:
+            loop.run_until_complete(run_in_stack(run))
+        finally:
+            loop.close()
+            asyncio.set_event_loop(None)
+
+    error: BaseException | None = None
+    with _RUN_LOCK:
+        try:
+            contextvars.Context().run(body)
+        except BaseException as exc:  # noqa: BLE001 - re-raised below with the recording attached
+            error = exc
+        finally:
+            pulumi_settings.SETTINGS.rpc_manager.clear()
+            pulumi_settings.SETTINGS.outputs.clear()
+
+    for reg in monitor.registrations:
+        if reg.urn in monitor.outputs:
+            reg.outputs, reg.output_secret_paths = monitor.outputs[reg.urn]
+    stack_urn = f"urn:pulumi:{stack}::{project}::pulumi:pulumi:Stack::{project}-{stack}"
+    stack_outputs, stack_secrets = monitor.outputs.get(stack_urn, ({}, frozenset()))
+    recording = Recording(monitor.registrations, stack_outputs, stack_secrets, monitor.invokes)
+    if error is not None:
+        error.recording = recording  # type: ignore[attr-defined]
+        raise error
+    return recording
+
+
+__all__ = ["FakeCloud", "Recording", "Registration", "run_program", "stack_config", "pulumi"]
