@@ -1,0 +1,53 @@
+"""The one definition of how an EC2 instance of this stack is hardened (bastion and nodes)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+# IMDSv2 only, hop limit 1: a pod's packets to 169.254.169.254 cross one more hop (its network
+# namespace) and are dropped, so a compromised pod cannot take the node's IAM credentials.
+# Nothing in this cluster needs IMDS from a pod (no AWS cloud controller or CSI driver).
+IMDS_HOP_LIMIT = 1
+
+
+def hardened_instance_args(
+    *,
+    ami_id: pulumi.Input[str],
+    instance_type: str,
+    subnet_id: pulumi.Input[str],
+    security_group_ids: Sequence[pulumi.Input[str]],
+    key_name: pulumi.Input[str],
+    root_volume_gb: int,
+    public_ip: bool,
+    tags: Mapping[str, str],
+    iam_instance_profile: pulumi.Input[str] | None = None,
+) -> dict[str, Any]:
+    """Keyword arguments for aws.ec2.Instance: IMDSv2 required, encrypted gp3 root volume."""
+    return {
+        "ami": ami_id,
+        "instance_type": instance_type,
+        "subnet_id": subnet_id,
+        "vpc_security_group_ids": list(security_group_ids),
+        "key_name": key_name,
+        "iam_instance_profile": iam_instance_profile,
+        "associate_public_ip_address": public_ip,
+        "metadata_options": aws.ec2.InstanceMetadataOptionsArgs(
+            http_endpoint="enabled",
+            http_tokens="required",
+            http_put_response_hop_limit=IMDS_HOP_LIMIT,
+            instance_metadata_tags="disabled",
+        ),
+        "root_block_device": aws.ec2.InstanceRootBlockDeviceArgs(
+            volume_type="gp3",
+            volume_size=root_volume_gb,
+            encrypted=True,
+            delete_on_termination=True,
+            tags=dict(tags),
+        ),
+        "tags": dict(tags),
+        "volume_tags": None,
+    }

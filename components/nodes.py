@@ -1,0 +1,132 @@
+"""The cluster's EC2 instances, one per row of the node table."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_tls as tls
+
+from components.config import NodeRole, NodeSpec
+from components.instances import hardened_instance_args
+
+SSM_CORE_POLICY = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
+
+
+@dataclass(frozen=True)
+class ClusterNode:
+    """A node of the table together with the instance that runs it."""
+
+    spec: NodeSpec
+    instance: aws.ec2.Instance
+    availability_zone: str
+
+
+@dataclass(frozen=True)
+class ClusterNodesArgs:
+    cluster_name: str
+    nodes: Sequence[NodeSpec]
+    private_subnet_ids: Sequence[pulumi.Input[str]]
+    availability_zones: Sequence[str]
+    ami_id: pulumi.Input[str]
+    cluster_security_group_id: pulumi.Input[str]
+    control_plane_security_group_id: pulumi.Input[str]
+    ssh_public_key: str | None = None
+    ssh_private_key: pulumi.Input[str] | None = None
+
+
+class ClusterNodes(pulumi.ComponentResource):
+    """Every node of the table, spread round-robin over the private subnets.
+
+    Creates: an ED25519 SSH key (unless the stack supplies a public key and a secret private
+    key) and its EC2 key pair; an IAM role for the nodes with AmazonSSMManagedInstanceCore and
+    its instance profile; one instance per node with IMDSv2 required, an encrypted gp3 root
+    volume of the table's size, no public IP, the `cluster` security group (plus `control-plane`
+    for control-plane nodes) and tags naming cluster, node and role.
+    """
+
+    key_name: pulumi.Output[str]
+    ssh_private_key: pulumi.Output[str]
+    nodes: list[ClusterNode]
+
+    def __init__(self, name: str, args: ClusterNodesArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("gitops-cluster:nodes:ClusterNodes", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+
+        if args.ssh_public_key is None:
+            key = tls.PrivateKey(f"{name}-ssh", algorithm="ED25519", opts=child)
+            public_key: pulumi.Input[str] = key.public_key_openssh
+            private_key: pulumi.Input[str] = key.private_key_openssh
+        else:
+            if args.ssh_private_key is None:
+                raise ValueError("ssh_private_key is required with ssh_public_key")
+            public_key, private_key = args.ssh_public_key, args.ssh_private_key
+        key_pair = aws.ec2.KeyPair(f"{name}-ssh", public_key=public_key, opts=child)
+        self.key_name = key_pair.key_name
+        self.ssh_private_key = pulumi.Output.secret(private_key)
+
+        profile = self._create_instance_profile(name)
+        self.nodes = []
+        for i, spec in enumerate(args.nodes):
+            groups = [args.cluster_security_group_id]
+            if spec.role is NodeRole.CONTROL_PLANE:
+                groups.append(args.control_plane_security_group_id)
+            subnet = i % len(args.private_subnet_ids)
+            instance = aws.ec2.Instance(
+                f"{name}-{spec.name}",
+                **hardened_instance_args(
+                    ami_id=args.ami_id,
+                    instance_type=spec.instance_type,
+                    subnet_id=args.private_subnet_ids[subnet],
+                    security_group_ids=groups,
+                    key_name=key_pair.key_name,
+                    root_volume_gb=spec.root_volume_gb,
+                    public_ip=False,
+                    iam_instance_profile=profile.name,
+                    tags=node_tags(args.cluster_name, spec),
+                ),
+                opts=child,
+            )
+            self.nodes.append(ClusterNode(spec, instance, args.availability_zones[subnet]))
+
+        self.register_outputs(
+            {
+                "key_name": self.key_name,
+                "ssh_private_key": self.ssh_private_key,
+                "nodes": [{"name": n.spec.name, "private_ip": n.instance.private_ip} for n in self.nodes],
+            }
+        )
+
+    def _create_instance_profile(self, name: str) -> aws.iam.InstanceProfile:
+        child = pulumi.ResourceOptions(parent=self)
+        role = aws.iam.Role(
+            f"{name}-node",
+            assume_role_policy=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"Service": "ec2.amazonaws.com"},
+                            "Action": "sts:AssumeRole",
+                        }
+                    ],
+                }
+            ),
+            opts=child,
+        )
+        aws.iam.RolePolicyAttachment(f"{name}-node-ssm", role=role.name, policy_arn=SSM_CORE_POLICY, opts=child)
+        return aws.iam.InstanceProfile(f"{name}-node", role=role.name, opts=child)
+
+
+def node_tags(cluster_name: str, spec: NodeSpec) -> Mapping[str, str]:
+    return {
+        "Name": f"{cluster_name}-{spec.name}",
+        "cluster": cluster_name,
+        "node": spec.name,
+        "role": spec.role.value,
+        f"kubernetes.io/cluster/{cluster_name}": "owned",
+    }

@@ -1,0 +1,141 @@
+"""Security groups of the cluster, from one reviewable table of rules.
+
+Four groups, each a role:
+  bastion        the SSH jump host; reachable on 22 from the admin CIDRs only.
+  api-lb         the Kubernetes API load balancer; 6443 from the API CIDRs and from the NAT
+                 gateways' addresses (nodes reach the API through its public endpoint).
+  control-plane  kubeadm control-plane nodes: API server, etcd, controller-manager, scheduler.
+  cluster        every node (control plane included): kubelet, Calico VXLAN and Typha, NodePorts,
+                 node-exporter, and SSH from the bastion only.
+
+Calico runs in VXLAN mode (UDP 4789), so BGP (TCP 179) and IP-in-IP (protocol 4) stay closed.
+Nothing is open to the world on ingress; `RULES` is the whole story and tests read it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import pulumi
+import pulumi_aws as aws
+
+GroupName = Literal["bastion", "api-lb", "control-plane", "cluster"]
+GROUPS: tuple[GroupName, ...] = ("bastion", "api-lb", "control-plane", "cluster")
+
+API_PORT = 6443
+SSH_PORT = 22
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One ingress or egress rule; `peer` is a group name, 'admin', 'api', 'nat' or 'anywhere'."""
+
+    group: GroupName
+    direction: Literal["ingress", "egress"]
+    protocol: Literal["tcp", "udp", "-1"]
+    from_port: int
+    to_port: int
+    peer: str
+    description: str
+
+
+def _rule(group: GroupName, direction: Literal["ingress", "egress"], proto: Literal["tcp", "udp", "-1"],
+          ports: int | tuple[int, int], peer: str, description: str) -> Rule:
+    lo, hi = (ports, ports) if isinstance(ports, int) else ports
+    return Rule(group, direction, proto, lo, hi, peer, description)
+
+
+RULES: tuple[Rule, ...] = (
+    # Bastion: SSH in from admins, SSH out to the nodes, HTTPS out for updates and SSM.
+    _rule("bastion", "ingress", "tcp", SSH_PORT, "admin", "SSH from the admin CIDRs"),
+    _rule("bastion", "egress", "tcp", SSH_PORT, "cluster", "SSH to the cluster nodes"),
+    _rule("bastion", "egress", "tcp", 443, "anywhere", "HTTPS for package updates and SSM"),
+    # API load balancer: clients and nodes in, control plane out.
+    _rule("api-lb", "ingress", "tcp", API_PORT, "api", "Kubernetes API from the API CIDRs"),
+    _rule("api-lb", "ingress", "tcp", API_PORT, "nat", "Kubernetes API from the nodes (via NAT)"),
+    _rule("api-lb", "egress", "tcp", API_PORT, "control-plane", "to the API servers and their health checks"),
+    # Control plane.
+    _rule("control-plane", "ingress", "tcp", API_PORT, "api-lb", "API server from the load balancer"),
+    _rule("control-plane", "ingress", "tcp", API_PORT, "cluster", "API server from the nodes"),
+    _rule("control-plane", "ingress", "tcp", (2379, 2380), "control-plane", "etcd client and peer"),
+    _rule("control-plane", "ingress", "tcp", (10257, 10257), "control-plane", "kube-controller-manager"),
+    _rule("control-plane", "ingress", "tcp", (10259, 10259), "control-plane", "kube-scheduler"),
+    # Every node.
+    _rule("cluster", "ingress", "tcp", SSH_PORT, "bastion", "SSH from the bastion only"),
+    _rule("cluster", "ingress", "tcp", 10250, "cluster", "kubelet API"),
+    _rule("cluster", "ingress", "udp", 4789, "cluster", "Calico VXLAN"),
+    _rule("cluster", "ingress", "tcp", 5473, "cluster", "Calico Typha"),
+    _rule("cluster", "ingress", "tcp", 9100, "cluster", "node-exporter scraped by Prometheus"),
+    _rule("cluster", "ingress", "tcp", (30000, 32767), "cluster", "NodePort services, inside the cluster only"),
+    _rule("cluster", "egress", "-1", (0, 0), "anywhere", "images, packages and the API endpoint via NAT"),
+)
+
+
+@dataclass(frozen=True)
+class ClusterSecurityArgs:
+    vpc_id: pulumi.Input[str]
+    admin_cidrs: Sequence[ipaddress.IPv4Network]
+    api_cidrs: Sequence[ipaddress.IPv4Network]
+    nat_public_ips: Sequence[pulumi.Input[str]]
+
+
+class ClusterSecurity(pulumi.ComponentResource):
+    """The four security groups and one ingress/egress rule resource per row of `RULES`.
+
+    Rules are separate `aws.vpc.SecurityGroupIngressRule`/`EgressRule` resources (not inline), so
+    a change to one rule replaces only that rule. A CIDR peer becomes one rule per CIDR.
+    """
+
+    group_ids: Mapping[GroupName, pulumi.Output[str]]
+
+    def __init__(self, name: str, args: ClusterSecurityArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("gitops-cluster:security:ClusterSecurity", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        groups = {
+            g: aws.ec2.SecurityGroup(
+                f"{name}-{g}",
+                vpc_id=args.vpc_id,
+                description=f"{name} {g}",
+                tags={"Name": f"{name}-{g}", "role": g},
+                opts=child,
+            )
+            for g in GROUPS
+        }
+        cidr_peers: dict[str, list[pulumi.Input[str]]] = {
+            "admin": [str(c) for c in args.admin_cidrs],
+            "api": [str(c) for c in args.api_cidrs],
+            "nat": [pulumi.Output.from_input(ip).apply(lambda a: f"{a}/32") for ip in args.nat_public_ips],
+            "anywhere": ["0.0.0.0/0"],
+        }
+        for rule in RULES:
+            rule_name = f"{name}-{rule.group}-{rule.direction}-{rule.protocol}-{rule.from_port}-{rule.peer}"
+            if rule.protocol == "-1":
+                rule_name = f"{name}-{rule.group}-{rule.direction}-all-{rule.peer}"
+            ports = {} if rule.protocol == "-1" else {"from_port": rule.from_port, "to_port": rule.to_port}
+            resource = aws.vpc.SecurityGroupIngressRule if rule.direction == "ingress" else aws.vpc.SecurityGroupEgressRule
+            if rule.peer in groups:
+                resource(
+                    rule_name,
+                    security_group_id=groups[rule.group].id,
+                    referenced_security_group_id=groups[rule.peer].id,  # type: ignore[index]
+                    ip_protocol=rule.protocol,
+                    description=rule.description,
+                    opts=child,
+                    **ports,
+                )
+                continue
+            for i, cidr in enumerate(cidr_peers[rule.peer]):
+                resource(
+                    f"{rule_name}-{i}",
+                    security_group_id=groups[rule.group].id,
+                    cidr_ipv4=cidr,
+                    ip_protocol=rule.protocol,
+                    description=rule.description,
+                    opts=child,
+                    **ports,
+                )
+        self.group_ids = {g: sg.id for g, sg in groups.items()}
+        self.register_outputs({"group_ids": dict(self.group_ids)})

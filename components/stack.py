@@ -1,0 +1,188 @@
+"""The stack graph: components built in dependency order, and the outputs contract.
+
+`build_stack` is what __main__.py runs; it is a function so that tests and the offline preview
+run exactly the same graph. `OUTPUT_KEYS` is the contract CI reads from
+`pulumi stack output --json`; README.md documents it and tests hold the two together.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from components.access import ClusterAccess, ClusterAccessArgs
+from components.argocd import ArgoCd, ArgoCdArgs
+from components.bootstrap import AnsibleBootstrap, BootstrapArgs, BootstrapHost
+from components.config import ConfigError, Problem, StackSettings
+from components.network import Network, NetworkArgs
+from components.nodes import ClusterNodes, ClusterNodesArgs
+from components.security import ClusterSecurity, ClusterSecurityArgs
+
+CANONICAL_OWNER_ID = "099720109477"
+
+# Plain outputs, then the secret ones (exported through pulumi.Output.secret).
+OUTPUT_KEYS = (
+    "clusterName",
+    "region",
+    "vpcId",
+    "publicSubnetIds",
+    "privateSubnetIds",
+    "bastionPublicIp",
+    "apiEndpoint",
+    "nodes",
+    "gitops",
+)
+SECRET_OUTPUT_KEYS = ("sshPrivateKey", "kubeconfig", "argocdAdminPassword")
+
+
+@dataclass(frozen=True)
+class StackResources:
+    settings: StackSettings
+    availability_zones: tuple[str, ...]
+    network: Network
+    nodes: ClusterNodes
+    access: ClusterAccess
+    bootstrap: AnsibleBootstrap
+    argocd: ArgoCd
+
+
+def _availability_zones(settings: StackSettings, provider: aws.Provider) -> tuple[str, ...]:
+    zones = aws.get_availability_zones(
+        state="available", opts=pulumi.InvokeOptions(provider=provider)
+    ).names
+    if len(zones) < settings.az_count:
+        raise ConfigError(
+            [Problem("azCount", settings.az_count, f"{settings.region} has only {len(zones)} available zones ({', '.join(zones)}).")],
+            settings.project,
+        )
+    return tuple(sorted(zones)[: settings.az_count])
+
+
+def build_stack(settings: StackSettings) -> StackResources:
+    name = settings.cluster_name
+    aws_provider = aws.Provider(
+        "aws",
+        region=settings.region,
+        default_tags=aws.ProviderDefaultTagsArgs(
+            tags={"cluster": name, "managed-by": "pulumi", "pulumi-stack": f"{settings.project}/{settings.stack}"}
+        ),
+    )
+    on_aws = pulumi.ResourceOptions(providers=[aws_provider])
+    zones = _availability_zones(settings, aws_provider)
+    ami = aws.ec2.get_ami(
+        owners=[CANONICAL_OWNER_ID],
+        filters=[aws.ec2.GetAmiFilterArgs(name="name", values=[settings.versions["ubuntuAmiName"]])],
+        most_recent=False,
+        opts=pulumi.InvokeOptions(provider=aws_provider),
+    )
+
+    network = Network(
+        name,
+        NetworkArgs(
+            cluster_name=name,
+            vpc_cidr=settings.vpc_cidr,
+            availability_zones=zones,
+            public_subnets=settings.public_subnets,
+            private_subnets=settings.private_subnets,
+            nat_gateway_per_az=settings.nat_gateway_per_az,
+        ),
+        opts=on_aws,
+    )
+    security = ClusterSecurity(
+        name,
+        ClusterSecurityArgs(
+            vpc_id=network.vpc_id,
+            admin_cidrs=settings.admin_cidrs,
+            api_cidrs=settings.api_cidrs,
+            nat_public_ips=network.nat_public_ips,
+        ),
+        opts=on_aws,
+    )
+    private_key = pulumi.Config().get_secret("sshPrivateKey") if settings.ssh_public_key else None
+    nodes = ClusterNodes(
+        name,
+        ClusterNodesArgs(
+            cluster_name=name,
+            nodes=settings.nodes,
+            private_subnet_ids=network.private_subnet_ids,
+            availability_zones=zones,
+            ami_id=ami.id,
+            cluster_security_group_id=security.group_ids["cluster"],
+            control_plane_security_group_id=security.group_ids["control-plane"],
+            ssh_public_key=settings.ssh_public_key,
+            ssh_private_key=private_key,
+        ),
+        opts=on_aws,
+    )
+    access = ClusterAccess(
+        name,
+        ClusterAccessArgs(
+            cluster_name=name,
+            vpc_id=network.vpc_id,
+            public_subnet_ids=network.public_subnet_ids,
+            bastion_security_group_id=security.group_ids["bastion"],
+            api_lb_security_group_id=security.group_ids["api-lb"],
+            ami_id=ami.id,
+            bastion_instance_type=settings.bastion_instance_type,
+            key_name=nodes.key_name,
+            control_plane_instance_ids=[
+                n.instance.id for n in nodes.nodes if n.spec in settings.control_plane
+            ],
+        ),
+        opts=on_aws,
+    )
+    bootstrap = AnsibleBootstrap(
+        name,
+        BootstrapArgs(
+            settings=settings,
+            hosts=[BootstrapHost(spec=n.spec, private_ip=n.instance.private_ip) for n in nodes.nodes],
+            bastion_host=access.bastion_public_ip,
+            api_endpoint_host=access.api_endpoint_host,
+            ssh_private_key=nodes.ssh_private_key,
+            depends_on=[*(n.instance for n in nodes.nodes), access.bastion],
+        ),
+    )
+    argocd = ArgoCd(
+        name,
+        ArgoCdArgs(
+            kubeconfig=bootstrap.kubeconfig,
+            chart_version=settings.versions["argoCdChart"],
+            chart_repo=settings.versions["argoCdChartRepo"],
+            gitops=settings.gitops,
+        ),
+    )
+    return StackResources(settings, zones, network, nodes, access, bootstrap, argocd)
+
+
+def export_outputs(stack: StackResources) -> None:
+    s = stack.settings
+    outputs: dict[str, Any] = {
+        "clusterName": s.cluster_name,
+        "region": s.region,
+        "vpcId": stack.network.vpc_id,
+        "publicSubnetIds": stack.network.public_subnet_ids,
+        "privateSubnetIds": stack.network.private_subnet_ids,
+        "bastionPublicIp": stack.access.bastion_public_ip,
+        "apiEndpoint": stack.access.api_endpoint,
+        "nodes": [
+            {
+                "name": n.spec.name,
+                "role": n.spec.role.value,
+                "instanceType": n.spec.instance_type,
+                "availabilityZone": n.availability_zone,
+                "instanceId": n.instance.id,
+                "privateIp": n.instance.private_ip,
+            }
+            for n in stack.nodes.nodes
+        ],
+        "gitops": {"repoUrl": s.gitops.repo_url, "revision": s.gitops.revision, "path": s.gitops.path},
+        "sshPrivateKey": pulumi.Output.secret(stack.nodes.ssh_private_key),
+        "kubeconfig": pulumi.Output.secret(stack.bootstrap.kubeconfig),
+        "argocdAdminPassword": pulumi.Output.secret(stack.argocd.admin_password),
+    }
+    assert tuple(outputs) == OUTPUT_KEYS + SECRET_OUTPUT_KEYS
+    for key, value in outputs.items():
+        pulumi.export(key, value)
