@@ -1,0 +1,1180 @@
+"""Offline checks of everything ArgoCD syncs (manifests/) and of the root Application.
+
+Every check runs on what `kubectl kustomize` renders (the build ArgoCD runs), never on the source
+files alone, and the root's repo/revision patches are applied through the same overlay ArgoCD
+builds (components.gitops.write_root_overlay). Schemas: core kinds with kubernetes-validate
+(strict, the Kubernetes minor from versions.yaml); custom resources with the JSON schemas of the
+pinned @kubernetes-models npm packages (tests/schemas/, `npm ci` there), made strict the way the
+API server's strict field validation is (docs/app-of-apps.md, "Schemas").
+
+Semantic checks include a small NetworkPolicy evaluator: given namespaces, pods and policies it
+decides whether a flow src -> dst:port/proto is allowed, and the test enumerates the whole flow
+matrix against DESIGN.md's list. The old system's manifest failures each have a test here
+(search for "Regression").
+"""
+
+from __future__ import annotations
+
+import copy
+import ipaddress
+import json
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from components import gitops
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+MANIFESTS = REPO_ROOT / "manifests"
+APPS_DIR = MANIFESTS / "argocd" / "apps"
+SCHEMA_DIR = REPO_ROOT / "tests" / "schemas"
+VERSIONS = yaml.safe_load((REPO_ROOT / "versions.yaml").read_text())
+
+KUBECTL = shutil.which("kubectl")
+pytestmark = pytest.mark.skipif(
+    KUBECTL is None, reason="kubectl (with its built-in kustomize) is not on PATH"
+)
+
+DOMAINS = ("auth", "my", "scan", "character", "location", "info", "chat")
+PHASES = {"auth": "1", "my": "1", "scan": "1", "character": "2", "location": "2",
+          "info": "3", "chat": "3"}  # fmt: skip
+PLATFORM_NAMESPACES = ("messaging", "data", "monitoring", "atlantis")
+INFRA_TAINT = {"key": "node-role.kubernetes.io/infrastructure", "value": "true",
+               "effect": "NoSchedule"}  # fmt: skip
+
+# DESIGN.md's node table (labels and taints Ansible sets), to check where pods can land.
+NODES: dict[str, tuple[dict[str, str], list[dict[str, str]]]] = {
+    **{
+        f"api-{d}": (
+            {"node-role.kubernetes.io/api": d, "workload": "api", "domain": d},
+            [],
+        )
+        for d in DOMAINS
+    },
+    "worker-storage": ({"node-role.kubernetes.io/worker": "storage",
+                        "workload": "worker-storage"}, []),
+    "worker-ai": ({"node-role.kubernetes.io/worker": "ai", "workload": "worker-ai"}, []),
+    "rabbitmq": ({"node-role.kubernetes.io/infrastructure": "rabbitmq",
+                  "workload": "message-queue"}, [INFRA_TAINT]),
+    "postgresql": ({"node-role.kubernetes.io/infrastructure": "postgresql",
+                    "workload": "database"}, [INFRA_TAINT]),
+    "redis": ({"node-role.kubernetes.io/infrastructure": "redis", "workload": "cache"},
+              [INFRA_TAINT]),
+    "monitoring": ({"node-role.kubernetes.io/infrastructure": "monitoring",
+                    "workload": "monitoring"}, [INFRA_TAINT]),
+}  # fmt: skip
+
+BUILTIN_GROUPS = {"", "apps", "batch", "networking.k8s.io", "rbac.authorization.k8s.io", "policy"}
+# Which child Application installs each custom resource group (its CRDs).
+CRD_OWNERS = {"monitoring.coreos.com": "monitoring-stack", "argoproj.io": "<argo-cd release>"}
+CR_SCHEMA_IDS = {
+    ("argoproj.io/v1alpha1", "Application"): "argoproj.io.v1alpha1.Application",
+    ("monitoring.coreos.com/v1", "ServiceMonitor"): "monitoring.coreos.com.v1.ServiceMonitor",
+}
+NPM_CI = "npm ci --prefix tests/schemas --ignore-scripts --no-audit --no-fund"
+
+Doc = dict[str, Any]
+
+
+# --------------------------------------------------------------------------------------------
+# Rendering
+
+
+@cache
+def _render_cached(path: str) -> str:
+    assert KUBECTL is not None
+    result = subprocess.run(
+        [KUBECTL, "kustomize", path], capture_output=True, text=True, check=False, timeout=60
+    )
+    if result.returncode != 0:
+        pytest.fail(f"kubectl kustomize {path} failed:\n{result.stderr}")
+    return result.stdout
+
+
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+@cache
+def _parsed(path: str) -> tuple[Doc, ...]:
+    return tuple(d for d in yaml.load_all(_render_cached(path), Loader=_LOADER) if d)
+
+
+def render(path: Path) -> list[Doc]:
+    """Rendered objects of one kustomization (a fresh copy, callers may mutate it)."""
+    return copy.deepcopy(list(_parsed(str(path))))
+
+
+def kustomization_dirs() -> list[Path]:
+    return sorted(p.parent for p in MANIFESTS.rglob("kustomization.yaml"))
+
+
+def app_roots() -> list[Path]:
+    """The kustomizations ArgoCD builds: the root's path and every Git child's path.
+
+    Read from the source files (collection time, before kubectl runs); the tests below check
+    that every other kustomization is built as part of one of these.
+    """
+    roots = [APPS_DIR]
+    for f in sorted(APPS_DIR.glob("*.yaml")):
+        if f.name != "kustomization.yaml":
+            path = yaml.safe_load(f.read_text())["spec"]["source"].get("path")
+            if path is not None:
+                roots.append(REPO_ROOT / path)
+    return roots
+
+
+def included_kustomizations(kdir: Path) -> set[Path]:
+    """kdir and every kustomization it includes, transitively."""
+    found = {kdir.resolve()}
+    spec = yaml.safe_load((kdir / "kustomization.yaml").read_text())
+    for entry in spec.get("resources", []) + spec.get("components", []):
+        target = kdir / entry
+        if (target / "kustomization.yaml").is_file():
+            found |= included_kustomizations(target)
+    return found
+
+
+ROOT_IDS = {"ids": lambda p: str(p.relative_to(REPO_ROOT))}
+
+
+def kind_of(doc: Mapping[str, Any]) -> str:
+    return f"{doc['kind']}/{doc['metadata'].get('namespace', '')}/{doc['metadata']['name']}"
+
+
+@pytest.fixture(scope="module")
+def apps() -> dict[str, Doc]:
+    return {a["metadata"]["name"]: a for a in render(APPS_DIR)}
+
+
+@pytest.fixture(scope="module")
+def app_objects(apps: dict[str, Doc]) -> dict[str, list[Doc]]:
+    """What each child Application built from this repository deploys."""
+    return {
+        name: render(REPO_ROOT / app["spec"]["source"]["path"])
+        for name, app in apps.items()
+        if "path" in app["spec"]["source"]
+    }
+
+
+@pytest.fixture(scope="module")
+def cluster_objects(app_objects: dict[str, list[Doc]]) -> list[Doc]:
+    return [doc for docs in app_objects.values() for doc in docs]
+
+
+def monitoring_values(apps: Mapping[str, Doc]) -> Doc:
+    values: Doc = apps["monitoring-stack"]["spec"]["source"]["helm"]["valuesObject"]
+    return values
+
+
+# --------------------------------------------------------------------------------------------
+# Every kustomization renders; the tree is explicit
+
+
+@pytest.mark.parametrize("path", app_roots(), **ROOT_IDS)
+def test_every_app_root_renders(path: Path) -> None:
+    docs = render(path)
+    assert docs, f"{path} renders no objects"
+
+
+def test_every_kustomization_is_built_by_an_app_root() -> None:
+    """Building the roots builds every kustomization (kustomize fails on any broken base), so
+    rendering the roots renders them all, and none is dead code ArgoCD never syncs."""
+    built: set[Path] = set()
+    for root in app_roots():
+        built |= included_kustomizations(root)
+    unbuilt = [d.relative_to(REPO_ROOT) for d in kustomization_dirs() if d.resolve() not in built]
+    assert not unbuilt, f"kustomizations no Application builds: {unbuilt}"
+
+
+def test_every_manifest_file_is_listed_in_a_kustomization() -> None:
+    listed: set[Path] = set()
+    for kdir in kustomization_dirs():
+        spec = yaml.safe_load((kdir / "kustomization.yaml").read_text())
+        listed.update((kdir / r).resolve() for r in spec.get("resources", []))
+    orphans = [
+        p.relative_to(REPO_ROOT)
+        for p in MANIFESTS.rglob("*.yaml")
+        if p.name != "kustomization.yaml" and p.resolve() not in listed
+    ]
+    assert not orphans, f"manifest files no kustomization lists (ArgoCD would ignore them): {orphans}"
+
+
+def test_every_app_path_is_a_kustomization(apps: dict[str, Doc]) -> None:
+    for name, app in apps.items():
+        path = app["spec"]["source"].get("path")
+        if path is not None:
+            assert (REPO_ROOT / path / "kustomization.yaml").is_file(), f"{name}: {path}"
+
+
+def test_regression_no_common_labels_and_labels_leave_selectors_alone() -> None:
+    """Regression: `commonLabels` rewrote every NetworkPolicy podSelector to select no pod."""
+    for kfile in MANIFESTS.rglob("kustomization.yaml"):
+        spec = yaml.safe_load(kfile.read_text())
+        assert "commonLabels" not in spec, f"{kfile}: use `labels` with includeSelectors: false"
+        for entry in spec.get("labels", []):
+            assert entry.get("includeSelectors") is False, (
+                f"{kfile}: every `labels` entry must say includeSelectors: false"
+            )
+
+
+def test_regression_policy_selectors_survive_the_render() -> None:
+    """What the files say is what renders: no transformer adds labels to any selector."""
+    policies = render(MANIFESTS / "infrastructure" / "network-policies")
+    for src in (MANIFESTS / "infrastructure" / "network-policies").rglob("*.yaml"):
+        if src.name == "kustomization.yaml":
+            continue
+        for doc in yaml.safe_load_all(src.read_text()):
+            rendered = [d for d in policies if d["metadata"]["name"] == doc["metadata"]["name"]]
+            assert rendered, doc["metadata"]["name"]
+            for policy in rendered:
+                assert policy["spec"] == doc["spec"], kind_of(policy)
+
+
+# --------------------------------------------------------------------------------------------
+# Schemas
+
+
+@pytest.fixture(scope="module")
+def k8s_version() -> str:
+    major, minor = str(VERSIONS["kubernetes"]).split(".")[:2]
+    return f"{major}.{minor}.0"
+
+
+@cache
+def _core_validator(api_version: str, kind: str, version: str) -> Any:
+    """kubernetes-validate's own strict schema for the kind, compiled once.
+
+    Same schema files and the same Draft 2020-12 validation as ``kubernetes_validate.validate``
+    (which re-reads the multi-megabyte definitions file on every call), cached per kind.
+    """
+    from jsonschema import Draft202012Validator
+    from kubernetes_validate.utils import schema_contents
+    from referencing import Registry, Resource
+
+    group_version = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)
+    schema_dir = f"kubernetes-json-schema/v{version}-local-strict"
+    schema = schema_contents(f"{schema_dir}/{kind.lower()}-{group_version}.json", version)
+    definitions = schema_contents(f"{schema_dir}/_definitions.json", version)
+    registry = Resource.from_contents(definitions) @ (Resource.from_contents(schema) @ Registry())
+    return Draft202012Validator(schema, registry=registry)
+
+
+def validate_core(doc: Doc, version: str) -> list[str]:
+    validator = _core_validator(doc["apiVersion"], doc["kind"], version)
+    return [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(doc)]
+
+
+def _strict(schema: Any) -> Any:
+    """Reject unknown fields like the API server's strict field validation does.
+
+    The published schemas are the CRDs' openAPIV3Schema, which never says
+    additionalProperties: false (the API server prunes or, in strict mode, rejects unknown
+    fields instead). An object schema that lists properties and has no additionalProperties is
+    closed here; one with no properties (x-kubernetes-preserve-unknown-fields in the CRD, such as
+    Helm valuesObject) or with an additionalProperties schema (maps) stays open, as in the CRD.
+    """
+    if isinstance(schema, dict):
+        if schema.get("properties") and "additionalProperties" not in schema:
+            schema["additionalProperties"] = False
+        for sub in (schema.get("properties") or {}).values():
+            _strict(sub)
+        for key in ("items", "additionalProperties", "not"):
+            if isinstance(schema.get(key), dict | list):
+                _strict(schema[key])
+        for key in ("allOf", "anyOf", "oneOf"):
+            for sub in schema.get(key, []):
+                _strict(sub)
+    elif isinstance(schema, list):
+        for sub in schema:
+            _strict(sub)
+    return schema
+
+
+@pytest.fixture(scope="module")
+def cr_validators() -> dict[str, Any]:
+    """Strict jsonschema validators keyed by schema id, from the pinned npm packages."""
+    from jsonschema import Draft7Validator
+    from referencing import Registry, Resource
+    from referencing.jsonschema import DRAFT7
+
+    node = shutil.which("node")
+    installed = (SCHEMA_DIR / "node_modules" / "@kubernetes-models").is_dir()
+    if node is None or not installed:
+        why = "node is not on PATH" if node is None else "tests/schemas/node_modules is missing"
+        message = f"custom resource schemas unavailable ({why}); run: {NPM_CI}"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    out = subprocess.run(
+        [node, "dump-crd-schemas.cjs"],
+        cwd=SCHEMA_DIR,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout
+    schemas = {sid: _strict(s) for sid, s in json.loads(out).items()}
+    registry = Registry().with_resources(
+        (sid, Resource(contents=s, specification=DRAFT7)) for sid, s in schemas.items()
+    )
+    return {sid: Draft7Validator(s, registry=registry) for sid, s in schemas.items()}
+
+
+def schema_errors(doc: Doc, version: str, cr_validators: Mapping[str, Any]) -> list[str]:
+    group = doc["apiVersion"].split("/")[0] if "/" in doc["apiVersion"] else ""
+    if group in BUILTIN_GROUPS:
+        return validate_core(doc, version)
+    sid = CR_SCHEMA_IDS.get((doc["apiVersion"], doc["kind"]))
+    if sid is None:
+        return [f"no schema for {doc['apiVersion']} {doc['kind']}: add its package and id"]
+    return [
+        f"{'/'.join(map(str, e.absolute_path))}: {e.message}"
+        for e in cr_validators[sid].iter_errors(doc)
+    ]
+
+
+@pytest.mark.parametrize("path", app_roots(), **ROOT_IDS)
+def test_every_rendered_object_validates_strictly(
+    path: Path, k8s_version: str, cr_validators: Mapping[str, Any]
+) -> None:
+    failures = {
+        kind_of(doc): errors
+        for doc in render(path)
+        if (errors := schema_errors(doc, k8s_version, cr_validators))
+    }
+    assert not failures, json.dumps(failures, indent=2)
+
+
+def test_root_application_validates_strictly(
+    k8s_version: str, cr_validators: Mapping[str, Any]
+) -> None:
+    app = gitops.root_application(
+        gitops.DEFAULT_REPO_URL, gitops.DEFAULT_REVISION, gitops.DEFAULT_APPS_PATH
+    )
+    assert schema_errors(app, k8s_version, cr_validators) == []
+
+
+@pytest.mark.parametrize(
+    ("path", "kind", "mutate", "expected"),
+    [
+        # Core kind: a typo'd container field.
+        (
+            "manifests/services",
+            "Deployment",
+            lambda d: d["spec"]["template"]["spec"]["containers"][0].update(imagePullPolcy="x"),
+            "imagePullPolcy",
+        ),
+        # Application: a typo in the sync policy (selfHeal).
+        (
+            "manifests/argocd/apps",
+            "Application",
+            lambda d: d["spec"]["syncPolicy"]["automated"].update(selfheal=True),
+            "selfheal",
+        ),
+        # Application: a typo in metadata goes through the referenced ObjectMeta schema.
+        (
+            "manifests/argocd/apps",
+            "Application",
+            lambda d: d["metadata"].update(finalizer=["x"]),
+            "finalizer",
+        ),
+        # ServiceMonitor: a typo in an endpoint.
+        (
+            "manifests/infrastructure/service-monitors",
+            "ServiceMonitor",
+            lambda d: d["spec"]["endpoints"][0].update(pth="/metrics"),
+            "pth",
+        ),
+        # ServiceMonitor: wrong type.
+        (
+            "manifests/infrastructure/service-monitors",
+            "ServiceMonitor",
+            lambda d: d["spec"].update(endpoints={"port": "http"}),
+            "endpoints",
+        ),
+    ],
+    ids=["deployment-typo", "application-typo", "objectmeta-typo", "servicemonitor-typo",
+         "servicemonitor-type"],  # fmt: skip
+)
+def test_strict_validation_rejects_bad_objects(
+    path: str, kind: str, mutate: Any, expected: str, k8s_version: str,
+    cr_validators: Mapping[str, Any],
+) -> None:  # fmt: skip
+    doc = next(d for d in render(REPO_ROOT / path) if d["kind"] == kind)
+    assert schema_errors(doc, k8s_version, cr_validators) == []
+    bad = copy.deepcopy(doc)
+    mutate(bad)
+    errors = schema_errors(bad, k8s_version, cr_validators)
+    assert errors, f"a bad {kind} validated"
+    assert expected in " ".join(errors)
+
+
+def test_free_form_helm_values_stay_open(
+    apps: dict[str, Doc], k8s_version: str, cr_validators: Mapping[str, Any]
+) -> None:
+    """valuesObject is x-kubernetes-preserve-unknown-fields in the CRD: any chart value is valid."""
+    app = copy.deepcopy(apps["monitoring-stack"])
+    app["spec"]["source"]["helm"]["valuesObject"]["anyChartKey"] = {"nested": [1, "two"]}
+    assert schema_errors(app, k8s_version, cr_validators) == []
+
+
+# --------------------------------------------------------------------------------------------
+# Child Applications: finalizer, sync policy, waves, pins
+
+
+def wave(app: Mapping[str, Any]) -> int:
+    return int(app["metadata"].get("annotations", {}).get("argocd.argoproj.io/sync-wave", "0"))
+
+
+def test_expected_children(apps: dict[str, Doc]) -> None:
+    assert set(apps) == {
+        "namespaces", "credentials", "monitoring-stack", "network-policies",
+        "service-monitors", "postgresql", "redis", "rabbitmq", "api-services",
+    }  # fmt: skip
+
+
+def test_regression_every_child_has_finalizer_and_automated_sync(apps: dict[str, Doc]) -> None:
+    """Regression: children had no finalizer, so deleting one orphaned its resources."""
+    for name, app in apps.items():
+        assert app["metadata"]["namespace"] == "argocd", name
+        assert gitops.RESOURCES_FINALIZER in app["metadata"].get("finalizers", []), name
+        policy = app["spec"]["syncPolicy"]
+        assert policy["automated"] == {"prune": True, "selfHeal": True}, name
+        retry = policy["retry"]
+        assert retry["limit"] > 0 and {"duration", "factor", "maxDuration"} <= set(
+            retry["backoff"]
+        ), name
+        assert "argocd.argoproj.io/sync-wave" in app["metadata"]["annotations"], name
+        assert app["spec"]["destination"]["server"] == gitops.IN_CLUSTER_SERVER, name
+
+
+def test_waves_order_the_platform(apps: dict[str, Doc]) -> None:
+    w = {name: wave(app) for name, app in apps.items()}
+    assert w["namespaces"] < min(v for k, v in w.items() if k != "namespaces")
+    assert w["credentials"] < w["monitoring-stack"]
+    assert w["monitoring-stack"] < w["service-monitors"]
+    assert w["network-policies"] < min(w["postgresql"], w["redis"], w["rabbitmq"])
+    assert max(w["postgresql"], w["redis"], w["rabbitmq"], w["service-monitors"]) < w[
+        "api-services"
+    ]
+
+
+def test_regression_crd_owners_sync_before_their_users(
+    apps: dict[str, Doc], app_objects: dict[str, list[Doc]]
+) -> None:
+    """Regression: ServiceMonitors were applied before their CRD existed."""
+    for name, docs in app_objects.items():
+        for doc in docs:
+            group = doc["apiVersion"].split("/")[0] if "/" in doc["apiVersion"] else ""
+            if group in BUILTIN_GROUPS:
+                continue
+            owner = CRD_OWNERS.get(group)
+            assert owner is not None, f"{name}: no known owner of the CRDs of {group}"
+            if owner in apps:
+                assert wave(apps[owner]) < wave(apps[name]), (
+                    f"{name} (wave {wave(apps[name])}) uses {group}, whose CRDs "
+                    f"{owner} installs in wave {wave(apps[owner])}"
+                )
+
+
+def test_namespaces_exist_before_anything_uses_them(
+    apps: dict[str, Doc], app_objects: dict[str, list[Doc]]
+) -> None:
+    created = {d["metadata"]["name"] for d in app_objects["namespaces"]}
+    for name, docs in app_objects.items():
+        for doc in docs:
+            if doc["kind"] == "Namespace":
+                continue
+            ns = doc["metadata"].get("namespace")
+            assert ns, f"{name}: {kind_of(doc)} has no namespace (would land in argocd)"
+            assert ns in created, f"{name}: {kind_of(doc)} targets unknown namespace {ns}"
+        if name != "namespaces":
+            assert wave(apps["namespaces"]) < wave(apps[name])
+        assert "CreateNamespace=true" not in apps[name]["spec"]["syncPolicy"].get(
+            "syncOptions", []
+        ), name
+    chart_ns = apps["monitoring-stack"]["spec"]["destination"]["namespace"]
+    assert chart_ns in created
+
+
+def test_credentials_exist_before_their_consumers(
+    apps: dict[str, Doc], app_objects: dict[str, list[Doc]]
+) -> None:
+    generated: set[tuple[str, str]] = set()
+    for job in (d for d in app_objects["credentials"] if d["kind"] == "Job"):
+        env = {e["name"]: e.get("value") for e in job["spec"]["template"]["spec"]["containers"][0]["env"]}
+        for spec in json.loads(env["SECRET_SPECS"]):
+            generated.add((job["metadata"]["namespace"], spec["name"]))
+    consumers = 0
+    for name, docs in app_objects.items():
+        for doc in docs:
+            for ref in secret_refs(doc):
+                consumers += 1
+                assert (doc["metadata"]["namespace"], ref) in generated, f"{name}: {ref}"
+                assert wave(apps["credentials"]) < wave(apps[name]), name
+    grafana = monitoring_values(apps)["grafana"]["admin"]["existingSecret"]
+    assert ("monitoring", grafana) in generated
+    assert wave(apps["credentials"]) < wave(apps["monitoring-stack"])
+    assert consumers >= 4
+
+
+def secret_refs(doc: Doc) -> Iterator[str]:
+    spec = pod_spec(doc)
+    if spec is None:
+        return
+    for c in spec.get("containers", []) + spec.get("initContainers", []):
+        for e in c.get("env", []):
+            ref = e.get("valueFrom", {}).get("secretKeyRef")
+            if ref:
+                yield ref["name"]
+
+
+def test_regression_namespaces_and_crds_are_protected_from_git_deletion(
+    apps: dict[str, Doc], app_objects: dict[str, list[Doc]]
+) -> None:
+    """Regression: Namespaces were prunable by a Git deletion."""
+    for ns in app_objects["namespaces"]:
+        options = ns["metadata"]["annotations"]["argocd.argoproj.io/sync-options"].split(",")
+        assert {"Prune=false", "Delete=false"} <= {o.strip() for o in options}, ns["metadata"]
+    # The CRD owner and the stateful children are not pruned when their file leaves Git, so
+    # the finalizer cannot cascade into deleting CRDs (and every CR) or databases.
+    for name in ("monitoring-stack", "postgresql", "redis", "rabbitmq"):
+        options = apps[name]["metadata"]["annotations"]["argocd.argoproj.io/sync-options"]
+        assert "Prune=false" in options.split(","), name
+    assert "ServerSideApply=true" in apps["monitoring-stack"]["spec"]["syncPolicy"]["syncOptions"]
+
+
+def test_regression_every_chart_is_pinned_to_versions_yaml(apps: dict[str, Doc]) -> None:
+    """Regression: kube-prometheus-stack was unpinned."""
+    charts = [a for a in apps.values() if "chart" in a["spec"]["source"]]
+    assert charts, "expected at least the monitoring stack chart"
+    for app in charts:
+        source = app["spec"]["source"]
+        key = re.sub(r"-(\w)", lambda m: m.group(1).upper(), source["chart"]) + "Chart"
+        assert key in VERSIONS, f"versions.yaml lacks {key} for {app['metadata']['name']}"
+        assert re.fullmatch(r"\d+\.\d+\.\d+", source["targetRevision"]), source
+        assert source["targetRevision"] == str(VERSIONS[key]), app["metadata"]["name"]
+        assert source["repoURL"] == VERSIONS[f"{key}Repo"], app["metadata"]["name"]
+        assert gitops.REPO_LABEL_KEY not in app["metadata"].get("labels", {})
+
+
+def test_git_children_are_labelled_and_hold_pinned_defaults(apps: dict[str, Doc]) -> None:
+    for name, app in apps.items():
+        source = app["spec"]["source"]
+        if "chart" in source:
+            continue
+        labels = app["metadata"].get("labels", {})
+        assert labels.get(gitops.REPO_LABEL_KEY) == gitops.REPO_LABEL_VALUE, name
+        assert source["repoURL"] == gitops.DEFAULT_REPO_URL, name
+        assert source["targetRevision"] == gitops.DEFAULT_REVISION, name
+
+
+def test_no_floating_target_revision(apps: dict[str, Doc]) -> None:
+    for name, app in apps.items():
+        rev = app["spec"]["source"]["targetRevision"]
+        assert rev not in gitops.FLOATING_REVISIONS and "*" not in rev, f"{name}: {rev}"
+        assert not re.search(r"[\^~<>=x]|\|\|", rev.split("-")[0]), f"{name}: range {rev}"
+
+
+# --------------------------------------------------------------------------------------------
+# Root Application and the one source of truth
+
+
+def test_root_application_shape() -> None:
+    app = gitops.root_application("https://git.example.test/platform.git", "v1.2.3", "x/apps")
+    assert app["apiVersion"] == "argoproj.io/v1alpha1" and app["kind"] == "Application"
+    assert app["metadata"]["name"] == "root-app" and app["metadata"]["namespace"] == "argocd"
+    assert app["metadata"]["finalizers"] == [gitops.RESOURCES_FINALIZER]
+    assert app["spec"]["project"] == "default"
+    assert app["spec"]["source"]["repoURL"] == "https://git.example.test/platform.git"
+    assert app["spec"]["source"]["targetRevision"] == "v1.2.3"
+    assert app["spec"]["source"]["path"] == "x/apps"
+    assert app["spec"]["syncPolicy"]["automated"] == {"prune": True, "selfHeal": True}
+    assert app["spec"]["syncPolicy"]["retry"]["backoff"]["factor"] == 2
+    other = gitops.root_application("u", "v1", "p", name="r", namespace="ns", project="proj")
+    assert (other["metadata"]["name"], other["metadata"]["namespace"]) == ("r", "ns")
+    assert other["spec"]["project"] == "proj"
+    # Each call returns its own dicts.
+    other["spec"]["syncPolicy"]["retry"]["limit"] = 0
+    assert app["spec"]["syncPolicy"]["retry"]["limit"] == gitops.RETRY["limit"] != 0
+
+
+@pytest.mark.parametrize("revision", ["HEAD", "main", "master", "", "latest"])
+def test_root_application_rejects_floating_revisions(revision: str) -> None:
+    with pytest.raises(ValueError, match="floats; pin a tag or a commit SHA"):
+        gitops.root_application(gitops.DEFAULT_REPO_URL, revision, gitops.DEFAULT_APPS_PATH)
+
+
+def test_root_application_rejects_bad_repo_and_path() -> None:
+    with pytest.raises(ValueError, match="repo_url is empty"):
+        gitops.root_application(" ", "v1", "p")
+    with pytest.raises(ValueError, match="relative path"):
+        gitops.root_application("u", "v1", "/abs")
+
+
+def test_defaults_point_at_this_tree() -> None:
+    assert (REPO_ROOT / gitops.DEFAULT_APPS_PATH / "kustomization.yaml").is_file()
+
+
+def render_through_root(app: Doc, tmp_path: Path) -> list[Doc]:
+    overlay = gitops.write_root_overlay(app, REPO_ROOT, tmp_path / "root-overlay")
+    return render(overlay)
+
+
+def test_root_patches_set_repo_and_revision_of_every_git_child(
+    tmp_path: Path, apps: dict[str, Doc]
+) -> None:
+    url = "https://git.example.test/acme/platform-fork.git"
+    sha = "3f2a9c1d0b8e7f6a5c4d3e2f1a0b9c8d7e6f5a4b"
+    children = {a["metadata"]["name"]: a for a in render_through_root(
+        gitops.root_application(url, sha, gitops.DEFAULT_APPS_PATH), tmp_path)}  # fmt: skip
+    assert set(children) == set(apps)
+    for name, child in children.items():
+        source = child["spec"]["source"]
+        if "chart" in source:
+            # Third-party charts keep their chart repository and pinned version.
+            assert source == apps[name]["spec"]["source"], name
+        else:
+            assert (source["repoURL"], source["targetRevision"]) == (url, sha), name
+            assert source["path"] == apps[name]["spec"]["source"]["path"], name
+    # Nothing else changed.
+    for name, child in children.items():
+        expected = copy.deepcopy(apps[name])
+        expected["spec"]["source"] = child["spec"]["source"]
+        assert child == expected, name
+
+
+def test_root_patch_fails_loudly_when_a_child_lost_its_default(tmp_path: Path) -> None:
+    """`replace` needs the default in Git; a child missing it must not silently render."""
+    tree = tmp_path / "repo" / "apps"
+    shutil.copytree(APPS_DIR, tree)
+    child = tree / "api-services.yaml"
+    child.write_text(child.read_text().replace("targetRevision: v0.1.0\n", ""))
+    app = gitops.root_application("https://x.test/r.git", "v9.9.9", "apps")
+    overlay = gitops.write_root_overlay(app, tmp_path / "repo", tmp_path / "ov")
+    assert KUBECTL is not None
+    result = subprocess.run([KUBECTL, "kustomize", str(overlay)], capture_output=True, text=True)
+    assert result.returncode != 0
+
+
+def test_root_patch_shape_matches_crd() -> None:
+    patches = gitops.repo_patches("u", "r")
+    assert patches[0]["target"]["labelSelector"] == "gitops-cluster.io/repo=platform"
+    ops = yaml.safe_load(patches[0]["patch"])
+    assert ops == [
+        {"op": "replace", "path": "/spec/source/repoURL", "value": "u"},
+        {"op": "replace", "path": "/spec/source/targetRevision", "value": "r"},
+    ]
+
+
+# --------------------------------------------------------------------------------------------
+# Namespaces
+
+
+def test_namespaces_and_labels(app_objects: dict[str, list[Doc]]) -> None:
+    ns = {d["metadata"]["name"]: d["metadata"]["labels"] for d in app_objects["namespaces"]}
+    assert set(ns) == set(DOMAINS) | set(PLATFORM_NAMESPACES)
+    assert len(ns) == 11
+    for d in DOMAINS:
+        assert ns[d]["domain"] == d
+        assert ns[d]["tier"] == "business-logic"
+        assert ns[d]["rollout-phase"] == PHASES[d]
+    kube_minor = ".".join(str(VERSIONS["kubernetes"]).split(".")[:2])
+    for name, labels in ns.items():
+        if "pod-security.kubernetes.io/enforce" in labels:
+            assert labels["pod-security.kubernetes.io/enforce-version"] == f"v{kube_minor}", name
+
+
+# --------------------------------------------------------------------------------------------
+# Workloads: placement, security, images, secrets
+
+
+def pod_spec(doc: Mapping[str, Any]) -> Doc | None:
+    if doc["kind"] in ("Deployment", "StatefulSet", "DaemonSet", "Job"):
+        spec: Doc = doc["spec"]["template"]["spec"]
+        return spec
+    return None
+
+
+def workloads(objects: Iterable[Doc]) -> list[Doc]:
+    return [d for d in objects if pod_spec(d) is not None]
+
+
+def schedulable_nodes(spec: Mapping[str, Any]) -> set[str]:
+    selector = spec.get("nodeSelector", {})
+    tolerations = spec.get("tolerations", [])
+
+    def tolerated(taint: Mapping[str, str]) -> bool:
+        return any(
+            t.get("key") == taint["key"]
+            and t.get("effect", taint["effect"]) == taint["effect"]
+            and (t.get("operator") == "Exists" or t.get("value") == taint["value"])
+            for t in tolerations
+        )
+
+    return {
+        node
+        for node, (labels, taints) in NODES.items()
+        if all(labels.get(k) == v for k, v in selector.items()) and all(map(tolerated, taints))
+    }
+
+
+def test_domain_apis_run_on_their_domain_node(app_objects: dict[str, list[Doc]]) -> None:
+    deployments = [d for d in app_objects["api-services"] if d["kind"] == "Deployment"]
+    assert {d["metadata"]["namespace"] for d in deployments} == set(DOMAINS)
+    for dep in deployments:
+        ns = dep["metadata"]["namespace"]
+        spec = pod_spec(dep)
+        assert spec is not None
+        assert schedulable_nodes(spec) == {f"api-{ns}"}, kind_of(dep)
+        assert dep["spec"]["template"]["metadata"]["labels"]["domain"] == ns
+
+
+@pytest.mark.parametrize(
+    ("app", "node"),
+    [("postgresql", "postgresql"), ("redis", "redis"), ("rabbitmq", "rabbitmq")],
+)
+def test_datastores_run_on_their_tainted_node(
+    app: str, node: str, app_objects: dict[str, list[Doc]]
+) -> None:
+    (sts,) = [d for d in app_objects[app] if d["kind"] == "StatefulSet"]
+    spec = pod_spec(sts)
+    assert spec is not None
+    assert schedulable_nodes(spec) == {node}
+
+
+def test_monitoring_stack_runs_on_the_monitoring_node(apps: dict[str, Doc]) -> None:
+    values = monitoring_values(apps)
+    specs = {
+        "operator": values["prometheusOperator"],
+        "webhook-patch": values["prometheusOperator"]["admissionWebhooks"]["patch"],
+        "prometheus": values["prometheus"]["prometheusSpec"],
+        "alertmanager": values["alertmanager"]["alertmanagerSpec"],
+        "grafana": values["grafana"],
+        "kube-state-metrics": values["kube-state-metrics"],
+    }
+    for name, spec in specs.items():
+        assert schedulable_nodes(spec) == {"monitoring"}, name
+
+
+def test_pods_are_non_root_read_only_and_bounded(cluster_objects: list[Doc]) -> None:
+    found = workloads(cluster_objects)
+    assert len(found) >= 7 + 3 + 3
+    for doc in found:
+        spec = pod_spec(doc)
+        assert spec is not None
+        psc = spec.get("securityContext", {})
+        assert psc.get("runAsNonRoot") is True, kind_of(doc)
+        assert psc.get("seccompProfile", {}).get("type") == "RuntimeDefault", kind_of(doc)
+        for c in spec["containers"] + spec.get("initContainers", []):
+            where = f"{kind_of(doc)} container {c['name']}"
+            sc = c.get("securityContext", {})
+            assert sc.get("allowPrivilegeEscalation") is False, where
+            assert sc.get("readOnlyRootFilesystem") is True, where
+            assert sc.get("capabilities", {}).get("drop") == ["ALL"], where
+            assert "add" not in sc.get("capabilities", {}), where
+            for kind in ("requests", "limits"):
+                assert {"cpu", "memory"} <= set(c.get("resources", {}).get(kind, {})), where
+            if doc["kind"] != "Job" and c in spec["containers"]:
+                assert "readinessProbe" in c and "livenessProbe" in c, where
+
+
+def test_domain_api_contract(app_objects: dict[str, list[Doc]]) -> None:
+    for dep in (d for d in app_objects["api-services"] if d["kind"] == "Deployment"):
+        (c,) = pod_spec(dep)["containers"]  # type: ignore[index]
+        assert {"name": "http", "containerPort": 8000, "protocol": "TCP"} in c["ports"]
+        assert c["readinessProbe"]["httpGet"]["port"] == "http"
+
+
+def image_refs(objects: Iterable[Doc]) -> Iterator[tuple[str, str]]:
+    for doc in workloads(objects):
+        spec = pod_spec(doc)
+        assert spec is not None
+        for c in spec["containers"] + spec.get("initContainers", []):
+            yield kind_of(doc), c["image"]
+
+
+def test_images_are_pinned(cluster_objects: list[Doc]) -> None:
+    for where, image in image_refs(cluster_objects):
+        assert "@sha256:" in image or re.search(r":[\w][\w.-]*$", image.split("/")[-1]), (
+            f"{where}: {image} has no tag or digest"
+        )
+        tag = image.rsplit(":", 1)[-1]
+        assert tag not in {"latest", "stable", "main", "master"}, f"{where}: {image}"
+        assert "/" in image and "." in image.split("/")[0], f"{where}: {image} not fully qualified"
+
+
+def test_platform_images_equal_versions_yaml(app_objects: dict[str, list[Doc]]) -> None:
+    expected = {
+        "postgresql": {VERSIONS["postgresqlImage"]},
+        "redis": {VERSIONS["redisImage"]},
+        "rabbitmq": {VERSIONS["rabbitmqImage"]},
+        "credentials": {VERSIONS["credentialsGeneratorImage"]},
+    }
+    for app, images in expected.items():
+        assert {image for _, image in image_refs(app_objects[app])} == images, app
+
+
+def test_domain_images_are_per_domain(app_objects: dict[str, list[Doc]]) -> None:
+    images = dict(image_refs(app_objects["api-services"]))
+    for d in DOMAINS:
+        assert re.fullmatch(rf".+/{d}-api:\d+\.\d+\.\d+", images[f"Deployment/{d}/{d}-api"])
+
+
+def test_regression_no_default_or_inline_credentials(
+    apps: dict[str, Doc], cluster_objects: list[Doc]
+) -> None:
+    """Regression: passwords defaulted to `changeme`; secrets must never be in Git."""
+    assert not [d for d in cluster_objects if d["kind"] == "Secret"], "Secrets in Git"
+    for doc in workloads(cluster_objects):
+        spec = pod_spec(doc)
+        assert spec is not None
+        for c in spec["containers"] + spec.get("initContainers", []):
+            for e in c.get("env", []):
+                if re.search(r"(PASS|PASSWORD|TOKEN|API_KEY|SECRET_KEY)$", e["name"]):
+                    assert "value" not in e and "secretKeyRef" in e.get("valueFrom", {}), (
+                        f"{kind_of(doc)}: {e['name']} must come from a Secret"
+                    )
+            assert not any("requirepass" in a and "$(" in a for a in c.get("args", []))
+    text = "\n".join(p.read_text() for p in MANIFESTS.rglob("*.yaml")).lower()
+    for default in ("changeme", "prom-operator", "guest:guest"):
+        assert default not in text, default
+    grafana_admin = monitoring_values(apps)["grafana"]["admin"]
+    assert grafana_admin["existingSecret"] and "adminPassword" not in monitoring_values(apps)[
+        "grafana"
+    ]
+
+
+def test_regression_volumes_go_with_their_statefulset(app_objects: dict[str, list[Doc]]) -> None:
+    """Regression: volumes created in-cluster outlived the cluster and hung the VPC destroy."""
+    for app in ("postgresql", "redis", "rabbitmq"):
+        (sts,) = [d for d in app_objects[app] if d["kind"] == "StatefulSet"]
+        assert sts["spec"]["persistentVolumeClaimRetentionPolicy"]["whenDeleted"] == "Delete"
+
+
+def test_services_select_their_pods(cluster_objects: list[Doc]) -> None:
+    pods = pods_of(cluster_objects)
+    for svc in (d for d in cluster_objects if d["kind"] == "Service"):
+        ns = svc["metadata"]["namespace"]
+        targets = [p for p in pods if p.namespace == ns and
+                   labels_match(svc["spec"]["selector"], p.labels)]  # fmt: skip
+        assert targets, f"{kind_of(svc)} selects no pod"
+        for port in svc["spec"]["ports"]:
+            for pod in targets:
+                assert port["targetPort"] in pod.ports, f"{kind_of(svc)} port {port['name']}"
+
+
+# --------------------------------------------------------------------------------------------
+# NetworkPolicy evaluator
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """A pod (namespace set) or an address outside the cluster (namespace None)."""
+
+    name: str
+    namespace: str | None
+    labels: Mapping[str, str] = field(default_factory=dict)
+    ip: str = "192.168.0.10"
+    ports: Mapping[str, int] = field(default_factory=dict)  # container port name -> number
+
+    def __hash__(self) -> int:
+        return hash((self.name, self.namespace))
+
+
+def labels_match(selector: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
+    """Kubernetes LabelSelector semantics (matchLabels + matchExpressions; {} matches all)."""
+    if "matchLabels" in selector or "matchExpressions" in selector:
+        match_labels = selector.get("matchLabels", {})
+        expressions = selector.get("matchExpressions", [])
+    else:  # a Service selector is a plain map
+        match_labels, expressions = selector, []
+    if any(labels.get(k) != v for k, v in match_labels.items()):
+        return False
+    for expr in expressions:
+        key, op, values = expr["key"], expr["operator"], expr.get("values", [])
+        ok = {
+            "In": key in labels and labels[key] in values,
+            "NotIn": key not in labels or labels[key] not in values,
+            "Exists": key in labels,
+            "DoesNotExist": key not in labels,
+        }[op]
+        if not ok:
+            return False
+    return True
+
+
+class Cluster:
+    """Namespaces (with their labels) and policies, enough to decide NetworkPolicy flows."""
+
+    def __init__(self, namespaces: Mapping[str, Mapping[str, str]], policies: list[Doc]):
+        # The API server adds kubernetes.io/metadata.name to every namespace.
+        self.ns_labels = {
+            n: {**labels, "kubernetes.io/metadata.name": n} for n, labels in namespaces.items()
+        }
+        self.policies = policies
+
+    def selecting(self, pod: Endpoint, direction: str) -> list[Doc]:
+        if pod.namespace is None:
+            return []
+        return [
+            p
+            for p in self.policies
+            if p["metadata"]["namespace"] == pod.namespace
+            and direction in p["spec"].get("policyTypes", ["Ingress"])
+            and labels_match(p["spec"]["podSelector"], pod.labels)
+        ]
+
+    def peer_matches(self, peer: Mapping[str, Any], policy_ns: str, other: Endpoint) -> bool:
+        if "ipBlock" in peer:
+            addr = ipaddress.ip_address(other.ip)
+            block = peer["ipBlock"]
+            return addr in ipaddress.ip_network(block["cidr"]) and not any(
+                addr in ipaddress.ip_network(e) for e in block.get("except", [])
+            )
+        if other.namespace is None:
+            return False
+        if "namespaceSelector" in peer:
+            if not labels_match(peer["namespaceSelector"], self.ns_labels[other.namespace]):
+                return False
+        elif other.namespace != policy_ns:
+            return False
+        return labels_match(peer.get("podSelector", {}), other.labels)
+
+    @staticmethod
+    def port_matches(rule: Mapping[str, Any], port: int, proto: str, target: Endpoint) -> bool:
+        if not rule.get("ports"):
+            return True
+        for p in rule["ports"]:
+            if p.get("protocol", "TCP") != proto:
+                continue
+            if "port" not in p:
+                return True
+            number = target.ports.get(p["port"]) if isinstance(p["port"], str) else p["port"]
+            if number is not None and number <= port <= p.get("endPort", number):
+                return True
+        return False
+
+    def allowed(self, src: Endpoint, dst: Endpoint, port: int, proto: str) -> bool:
+        egress = self.selecting(src, "Egress")
+        if egress and not any(
+            self.port_matches(rule, port, proto, dst)
+            and (not rule.get("to") or any(
+                self.peer_matches(peer, p["metadata"]["namespace"], dst) for peer in rule["to"]))
+            for p in egress
+            for rule in p["spec"].get("egress", [])
+        ):  # fmt: skip
+            return False
+        ingress = self.selecting(dst, "Ingress")
+        return not ingress or any(
+            self.port_matches(rule, port, proto, dst)
+            and (not rule.get("from") or any(
+                self.peer_matches(peer, p["metadata"]["namespace"], src) for peer in rule["from"]))
+            for p in ingress
+            for rule in p["spec"].get("ingress", [])
+        )  # fmt: skip
+
+
+def pods_of(objects: Iterable[Doc]) -> list[Endpoint]:
+    pods = []
+    for doc in workloads(objects):
+        spec = pod_spec(doc)
+        assert spec is not None
+        ports = {
+            p["name"]: p["containerPort"] for c in spec["containers"] for p in c.get("ports", [])
+        }
+        pods.append(
+            Endpoint(
+                name=f"{doc['metadata']['namespace']}/{doc['metadata']['name']}",
+                namespace=doc["metadata"]["namespace"],
+                labels=doc["spec"]["template"]["metadata"]["labels"],
+                ports=ports,
+            )
+        )
+    return pods
+
+
+@pytest.fixture(scope="module")
+def network(apps: dict[str, Doc], app_objects: dict[str, list[Doc]]) -> tuple[Cluster, dict[str, Endpoint]]:  # fmt: skip
+    namespaces = {d["metadata"]["name"]: d["metadata"].get("labels", {})
+                  for d in app_objects["namespaces"]}  # fmt: skip
+    namespaces["kube-system"] = {}
+    policies = app_objects["network-policies"]
+    prometheus_labels = monitoring_values(apps)["prometheus"]["prometheusSpec"]["podMetadata"][
+        "labels"
+    ]
+    endpoints = {p.name: p for p in pods_of(c for docs in app_objects.values() for c in docs)}
+    extra = [
+        Endpoint("kube-dns", "kube-system", {"k8s-app": "kube-dns"}),
+        # Prometheus pods carry the chart's own labels plus what podMetadata adds.
+        Endpoint("prometheus", "monitoring",
+                 {"app.kubernetes.io/name": "prometheus", **prometheus_labels}),  # fmt: skip
+        # Another pod in monitoring, not Prometheus (e.g. Grafana): must not reach the APIs.
+        Endpoint("grafana", "monitoring", {"app.kubernetes.io/name": "grafana"}),
+        Endpoint("atlantis", "atlantis", {"app.kubernetes.io/name": "atlantis"}),
+        Endpoint("internet", None, ip="203.0.113.10"),
+        Endpoint("instance-metadata", None, ip="169.254.169.254"),
+        Endpoint("vpc-host", None, ip="10.0.12.7"),
+    ]
+    endpoints.update({e.name: e for e in extra})
+    return Cluster(namespaces, policies), endpoints
+
+
+def api(domain: str) -> str:
+    return f"{domain}/{domain}-api"
+
+
+PROBE_PORTS = [(53, "UDP"), (53, "TCP"), (5432, "TCP"), (6379, "TCP"), (5672, "TCP"),
+               (8000, "TCP"), (443, "TCP"), (80, "TCP")]  # fmt: skip
+
+
+def expected_flows() -> set[tuple[str, str, int, str]]:
+    """DESIGN.md's flows, and nothing else, among the endpoints the policies govern."""
+    flows: set[tuple[str, str, int, str]] = set()
+    for d in DOMAINS:
+        flows |= {(api(d), "kube-dns", 53, "UDP"), (api(d), "kube-dns", 53, "TCP"),
+                  (api(d), "data/postgresql", 5432, "TCP"), (api(d), "data/redis", 6379, "TCP"),
+                  ("prometheus", api(d), 8000, "TCP")}  # fmt: skip
+    flows.add((api("scan"), "messaging/rabbitmq", 5672, "TCP"))
+    flows |= {(api(d), "internet", 443, "TCP") for d in ("scan", "chat")}
+    return flows
+
+
+GOVERNED = set(DOMAINS) | {"data", "messaging"}
+
+
+def test_flow_matrix_is_exactly_the_design(network: tuple[Cluster, dict[str, Endpoint]]) -> None:
+    """Every allowed flow in DESIGN.md is allowed, and nothing else is (both directions)."""
+    cluster, endpoints = network
+    assert {api(d) for d in DOMAINS} <= set(endpoints)
+    actual = set()
+    for src in endpoints.values():
+        for dst in endpoints.values():
+            if src == dst:
+                continue
+            governed = src.namespace in DOMAINS or dst.namespace in GOVERNED
+            if not governed:
+                continue
+            for port, proto in PROBE_PORTS:
+                if cluster.allowed(src, dst, port, proto):
+                    actual.add((src.name, dst.name, port, proto))
+    # The credentials Jobs in data/messaging may reach anything (egress open for the API server).
+    actual = {f for f in actual if "credentials-generator" not in f[0]}
+    missing = expected_flows() - actual
+    extra = actual - expected_flows()
+    assert not missing, f"DESIGN.md flows blocked: {sorted(missing)}"
+    assert not extra, f"flows allowed beyond DESIGN.md: {sorted(extra)}"
+
+
+def test_evaluator_denies_and_allows_for_the_right_reason(
+    network: tuple[Cluster, dict[str, Endpoint]],
+) -> None:
+    """The evaluator itself: a policy-free namespace is open, a deny-all one is closed."""
+    cluster, ep = network
+    assert cluster.allowed(ep["prometheus"], ep["grafana"], 3000, "TCP")  # no policy there
+    assert not cluster.allowed(ep["atlantis"], ep[api("auth")], 8000, "TCP")
+    assert not cluster.allowed(ep["grafana"], ep[api("auth")], 8000, "TCP")
+    assert not cluster.allowed(ep[api("auth")], ep["messaging/rabbitmq"], 5672, "TCP")
+    assert not cluster.allowed(ep[api("scan")], ep["instance-metadata"], 443, "TCP")
+    assert not cluster.allowed(ep[api("auth")], ep["internet"], 443, "TCP")
+    empty = Cluster(cluster.ns_labels, [])
+    assert empty.allowed(ep[api("auth")], ep["data/postgresql"], 1234, "TCP")
+
+
+def test_regression_dns_egress_targets_real_kube_system_label_udp_and_tcp(
+    app_objects: dict[str, list[Doc]], network: tuple[Cluster, dict[str, Endpoint]]
+) -> None:
+    """Regression: DNS egress used `name: kube-system` (absent) and UDP only."""
+    cluster, ep = network
+    for d in DOMAINS:
+        for proto in ("UDP", "TCP"):
+            assert cluster.allowed(ep[api(d)], ep["kube-dns"], 53, proto), (d, proto)
+        # A kube-system namespace labelled only `name: kube-system` would not match.
+        old = Cluster({**{n: l for n, l in cluster.ns_labels.items()}}, cluster.policies)
+        old.ns_labels["kube-system"] = {"name": "kube-system"}
+        assert not old.allowed(ep[api(d)], ep["kube-dns"], 53, "UDP")
+    policies = app_objects["network-policies"]
+    for d in DOMAINS:
+        names = {p["metadata"]["name"] for p in policies if p["metadata"]["namespace"] == d}
+        assert {"default-deny-all", "allow-dns-egress"} <= names, d
+        deny = next(p for p in policies if p["metadata"]["namespace"] == d
+                    and p["metadata"]["name"] == "default-deny-all")  # fmt: skip
+        assert deny["spec"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
+
+
+def test_regression_rabbitmq_egress_points_at_messaging(
+    network: tuple[Cluster, dict[str, Endpoint]],
+) -> None:
+    """Regression: scan's RabbitMQ egress pointed at `data`, where RabbitMQ does not run."""
+    cluster, ep = network
+    assert ep["messaging/rabbitmq"].namespace == "messaging"
+    assert cluster.allowed(ep[api("scan")], ep["messaging/rabbitmq"], 5672, "TCP")
+
+
+def test_every_policy_and_peer_selects_something(
+    app_objects: dict[str, list[Doc]], network: tuple[Cluster, dict[str, Endpoint]]
+) -> None:
+    """Regression: the old domain policies selected no pods. Every policy and every peer in it
+    must match at least one endpoint, so no rule is dead."""
+    cluster, ep = network
+    for policy in app_objects["network-policies"]:
+        ns = policy["metadata"]["namespace"]
+        selected = [e for e in ep.values() if e.namespace == ns
+                    and labels_match(policy["spec"]["podSelector"], e.labels)]  # fmt: skip
+        assert selected, f"{kind_of(policy)} selects no pod"
+        for direction, key in (("egress", "to"), ("ingress", "from")):
+            for rule in policy["spec"].get(direction, []):
+                for peer in rule.get(key, []):
+                    assert any(cluster.peer_matches(peer, ns, e) for e in ep.values()), (
+                        f"{kind_of(policy)}: {direction} peer {peer} matches nothing"
+                    )
+    for d in DOMAINS:
+        names = {p["metadata"]["name"] for p in app_objects["network-policies"]
+                 if p["metadata"]["namespace"] == d
+                 and labels_match(p["spec"]["podSelector"], ep[api(d)].labels)}  # fmt: skip
+        assert {"default-deny-all", "allow-dns-egress", "allow-datastores-egress",
+                "allow-prometheus-ingress"} <= names, d  # fmt: skip
+
+
+# --------------------------------------------------------------------------------------------
+# ServiceMonitors
+
+
+def test_regression_service_monitors_select_services_and_are_picked_up(
+    apps: dict[str, Doc], app_objects: dict[str, list[Doc]]
+) -> None:
+    """Regression: ServiceMonitors lacked the operator's label and one matched no Service."""
+    spec = monitoring_values(apps)["prometheus"]["prometheusSpec"]
+    assert spec["serviceMonitorSelectorNilUsesHelmValues"] is False
+    selector = spec["serviceMonitorSelector"]
+    ns_selector = spec["serviceMonitorNamespaceSelector"]
+    namespaces = {d["metadata"]["name"]: {**d["metadata"].get("labels", {}),
+                  "kubernetes.io/metadata.name": d["metadata"]["name"]}
+                  for d in app_objects["namespaces"]}  # fmt: skip
+    services = [d for d in app_objects["api-services"] if d["kind"] == "Service"]
+    pods = pods_of(app_objects["api-services"])
+    monitors = app_objects["service-monitors"]
+    assert {m["metadata"]["namespace"] for m in monitors} == set(DOMAINS)
+    for sm in monitors:
+        ns = sm["metadata"]["namespace"]
+        assert labels_match(selector, sm["metadata"]["labels"]), f"{kind_of(sm)} not selected"
+        assert labels_match(ns_selector, namespaces[ns]), f"{ns} not watched"
+        targets = [s for s in services if s["metadata"]["namespace"] == ns
+                   and labels_match(sm["spec"]["selector"], s["metadata"]["labels"])]  # fmt: skip
+        assert len(targets) == 1, f"{kind_of(sm)} selects {len(targets)} Services"
+        (svc,) = targets
+        for endpoint in sm["spec"]["endpoints"]:
+            assert endpoint["path"] == "/metrics"
+            (port,) = [p for p in svc["spec"]["ports"] if p["name"] == endpoint["port"]]
+            backing = [p for p in pods if p.namespace == ns
+                       and labels_match(svc["spec"]["selector"], p.labels)]  # fmt: skip
+            assert backing and all(p.ports.get(port["targetPort"]) == 8000 for p in backing)
