@@ -49,9 +49,7 @@ RETRY: dict[str, Any] = {
 
 def _require_pinned(revision: str) -> None:
     if revision.strip() in FLOATING_REVISIONS:
-        raise ValueError(
-            f"revision {revision!r} floats; pin a tag or a commit SHA (e.g. {DEFAULT_REVISION!r})"
-        )
+        raise ValueError(f"revision {revision!r} floats; pin a tag or a commit SHA (e.g. {DEFAULT_REVISION!r})")
 
 
 def repo_patches(repo_url: str, revision: str) -> list[dict[str, Any]]:

@@ -40,16 +40,12 @@ SCHEMA_DIR = REPO_ROOT / "tests" / "schemas"
 VERSIONS = yaml.safe_load((REPO_ROOT / "versions.yaml").read_text())
 
 KUBECTL = shutil.which("kubectl")
-pytestmark = pytest.mark.skipif(
-    KUBECTL is None, reason="kubectl (with its built-in kustomize) is not on PATH"
-)
+pytestmark = pytest.mark.skipif(KUBECTL is None, reason="kubectl (with its built-in kustomize) is not on PATH")
 
 DOMAINS = ("auth", "my", "scan", "character", "location", "info", "chat")
-PHASES = {"auth": "1", "my": "1", "scan": "1", "character": "2", "location": "2",
-          "info": "3", "chat": "3"}  # fmt: skip
+PHASES = {"auth": "1", "my": "1", "scan": "1", "character": "2", "location": "2", "info": "3", "chat": "3"}
 PLATFORM_NAMESPACES = ("messaging", "data", "monitoring", "atlantis")
-INFRA_TAINT = {"key": "node-role.kubernetes.io/infrastructure", "value": "true",
-               "effect": "NoSchedule"}  # fmt: skip
+INFRA_TAINT = {"key": "node-role.kubernetes.io/infrastructure", "value": "true", "effect": "NoSchedule"}
 
 # DESIGN.md's node table (labels and taints Ansible sets), to check where pods can land.
 NODES: dict[str, tuple[dict[str, str], list[dict[str, str]]]] = {
@@ -60,18 +56,13 @@ NODES: dict[str, tuple[dict[str, str], list[dict[str, str]]]] = {
         )
         for d in DOMAINS
     },
-    "worker-storage": ({"node-role.kubernetes.io/worker": "storage",
-                        "workload": "worker-storage"}, []),
+    "worker-storage": ({"node-role.kubernetes.io/worker": "storage", "workload": "worker-storage"}, []),
     "worker-ai": ({"node-role.kubernetes.io/worker": "ai", "workload": "worker-ai"}, []),
-    "rabbitmq": ({"node-role.kubernetes.io/infrastructure": "rabbitmq",
-                  "workload": "message-queue"}, [INFRA_TAINT]),
-    "postgresql": ({"node-role.kubernetes.io/infrastructure": "postgresql",
-                    "workload": "database"}, [INFRA_TAINT]),
-    "redis": ({"node-role.kubernetes.io/infrastructure": "redis", "workload": "cache"},
-              [INFRA_TAINT]),
-    "monitoring": ({"node-role.kubernetes.io/infrastructure": "monitoring",
-                    "workload": "monitoring"}, [INFRA_TAINT]),
-}  # fmt: skip
+    "rabbitmq": ({"node-role.kubernetes.io/infrastructure": "rabbitmq", "workload": "message-queue"}, [INFRA_TAINT]),
+    "postgresql": ({"node-role.kubernetes.io/infrastructure": "postgresql", "workload": "database"}, [INFRA_TAINT]),
+    "redis": ({"node-role.kubernetes.io/infrastructure": "redis", "workload": "cache"}, [INFRA_TAINT]),
+    "monitoring": ({"node-role.kubernetes.io/infrastructure": "monitoring", "workload": "monitoring"}, [INFRA_TAINT]),
+}
 
 BUILTIN_GROUPS = {"", "apps", "batch", "networking.k8s.io", "rbac.authorization.k8s.io", "policy"}
 # Which child Application installs each custom resource group (its CRDs).
@@ -92,9 +83,7 @@ Doc = dict[str, Any]
 @cache
 def _render_cached(path: str) -> str:
     assert KUBECTL is not None
-    result = subprocess.run(
-        [KUBECTL, "kustomize", path], capture_output=True, text=True, check=False, timeout=60
-    )
+    result = subprocess.run([KUBECTL, "kustomize", path], capture_output=True, text=True, check=False, timeout=60)
     if result.returncode != 0:
         pytest.fail(f"kubectl kustomize {path} failed:\n{result.stderr}")
     return result.stdout
@@ -143,7 +132,8 @@ def included_kustomizations(kdir: Path) -> set[Path]:
     return found
 
 
-ROOT_IDS = {"ids": lambda p: str(p.relative_to(REPO_ROOT))}
+def root_id(path: Path) -> str:
+    return str(path.relative_to(REPO_ROOT))
 
 
 def kind_of(doc: Mapping[str, Any]) -> str:
@@ -179,7 +169,7 @@ def monitoring_values(apps: Mapping[str, Doc]) -> Doc:
 # Every kustomization renders; the tree is explicit
 
 
-@pytest.mark.parametrize("path", app_roots(), **ROOT_IDS)
+@pytest.mark.parametrize("path", app_roots(), ids=root_id)
 def test_every_app_root_renders(path: Path) -> None:
     docs = render(path)
     assert docs, f"{path} renders no objects"
@@ -303,7 +293,7 @@ def _strict(schema: Any) -> Any:
 def cr_validators() -> dict[str, Any]:
     """Strict jsonschema validators keyed by schema id, from the pinned npm packages."""
     from jsonschema import Draft7Validator
-    from referencing import Registry, Resource
+    from referencing import Registry
     from referencing.jsonschema import DRAFT7
 
     node = shutil.which("node")
@@ -323,9 +313,7 @@ def cr_validators() -> dict[str, Any]:
         timeout=60,
     ).stdout
     schemas = {sid: _strict(s) for sid, s in json.loads(out).items()}
-    registry = Registry().with_resources(
-        (sid, Resource(contents=s, specification=DRAFT7)) for sid, s in schemas.items()
-    )
+    registry = Registry().with_resources((sid, DRAFT7.create_resource(s)) for sid, s in schemas.items())
     return {sid: Draft7Validator(s, registry=registry) for sid, s in schemas.items()}
 
 
@@ -336,30 +324,21 @@ def schema_errors(doc: Doc, version: str, cr_validators: Mapping[str, Any]) -> l
     sid = CR_SCHEMA_IDS.get((doc["apiVersion"], doc["kind"]))
     if sid is None:
         return [f"no schema for {doc['apiVersion']} {doc['kind']}: add its package and id"]
-    return [
-        f"{'/'.join(map(str, e.absolute_path))}: {e.message}"
-        for e in cr_validators[sid].iter_errors(doc)
-    ]
+    return [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in cr_validators[sid].iter_errors(doc)]
 
 
-@pytest.mark.parametrize("path", app_roots(), **ROOT_IDS)
+@pytest.mark.parametrize("path", app_roots(), ids=root_id)
 def test_every_rendered_object_validates_strictly(
     path: Path, k8s_version: str, cr_validators: Mapping[str, Any]
 ) -> None:
     failures = {
-        kind_of(doc): errors
-        for doc in render(path)
-        if (errors := schema_errors(doc, k8s_version, cr_validators))
+        kind_of(doc): errors for doc in render(path) if (errors := schema_errors(doc, k8s_version, cr_validators))
     }
     assert not failures, json.dumps(failures, indent=2)
 
 
-def test_root_application_validates_strictly(
-    k8s_version: str, cr_validators: Mapping[str, Any]
-) -> None:
-    app = gitops.root_application(
-        gitops.DEFAULT_REPO_URL, gitops.DEFAULT_REVISION, gitops.DEFAULT_APPS_PATH
-    )
+def test_root_application_validates_strictly(k8s_version: str, cr_validators: Mapping[str, Any]) -> None:
+    app = gitops.root_application(gitops.DEFAULT_REPO_URL, gitops.DEFAULT_REVISION, gitops.DEFAULT_APPS_PATH)
     assert schema_errors(app, k8s_version, cr_validators) == []
 
 
@@ -402,13 +381,16 @@ def test_root_application_validates_strictly(
             "endpoints",
         ),
     ],
-    ids=["deployment-typo", "application-typo", "objectmeta-typo", "servicemonitor-typo",
-         "servicemonitor-type"],  # fmt: skip
+    ids=["deployment-typo", "application-typo", "objectmeta-typo", "servicemonitor-typo", "servicemonitor-type"],
 )
 def test_strict_validation_rejects_bad_objects(
-    path: str, kind: str, mutate: Any, expected: str, k8s_version: str,
+    path: str,
+    kind: str,
+    mutate: Any,
+    expected: str,
+    k8s_version: str,
     cr_validators: Mapping[str, Any],
-) -> None:  # fmt: skip
+) -> None:
     doc = next(d for d in render(REPO_ROOT / path) if d["kind"] == kind)
     assert schema_errors(doc, k8s_version, cr_validators) == []
     bad = copy.deepcopy(doc)
@@ -437,9 +419,16 @@ def wave(app: Mapping[str, Any]) -> int:
 
 def test_expected_children(apps: dict[str, Doc]) -> None:
     assert set(apps) == {
-        "namespaces", "credentials", "monitoring-stack", "network-policies",
-        "service-monitors", "postgresql", "redis", "rabbitmq", "api-services",
-    }  # fmt: skip
+        "namespaces",
+        "credentials",
+        "monitoring-stack",
+        "network-policies",
+        "service-monitors",
+        "postgresql",
+        "redis",
+        "rabbitmq",
+        "api-services",
+    }
 
 
 def test_regression_every_child_has_finalizer_and_automated_sync(apps: dict[str, Doc]) -> None:
@@ -450,9 +439,7 @@ def test_regression_every_child_has_finalizer_and_automated_sync(apps: dict[str,
         policy = app["spec"]["syncPolicy"]
         assert policy["automated"] == {"prune": True, "selfHeal": True}, name
         retry = policy["retry"]
-        assert retry["limit"] > 0 and {"duration", "factor", "maxDuration"} <= set(
-            retry["backoff"]
-        ), name
+        assert retry["limit"] > 0 and {"duration", "factor", "maxDuration"} <= set(retry["backoff"]), name
         assert "argocd.argoproj.io/sync-wave" in app["metadata"]["annotations"], name
         assert app["spec"]["destination"]["server"] == gitops.IN_CLUSTER_SERVER, name
 
@@ -463,14 +450,10 @@ def test_waves_order_the_platform(apps: dict[str, Doc]) -> None:
     assert w["credentials"] < w["monitoring-stack"]
     assert w["monitoring-stack"] < w["service-monitors"]
     assert w["network-policies"] < min(w["postgresql"], w["redis"], w["rabbitmq"])
-    assert max(w["postgresql"], w["redis"], w["rabbitmq"], w["service-monitors"]) < w[
-        "api-services"
-    ]
+    assert max(w["postgresql"], w["redis"], w["rabbitmq"], w["service-monitors"]) < w["api-services"]
 
 
-def test_regression_crd_owners_sync_before_their_users(
-    apps: dict[str, Doc], app_objects: dict[str, list[Doc]]
-) -> None:
+def test_regression_crd_owners_sync_before_their_users(apps: dict[str, Doc], app_objects: dict[str, list[Doc]]) -> None:
     """Regression: ServiceMonitors were applied before their CRD existed."""
     for name, docs in app_objects.items():
         for doc in docs:
@@ -486,9 +469,7 @@ def test_regression_crd_owners_sync_before_their_users(
                 )
 
 
-def test_namespaces_exist_before_anything_uses_them(
-    apps: dict[str, Doc], app_objects: dict[str, list[Doc]]
-) -> None:
+def test_namespaces_exist_before_anything_uses_them(apps: dict[str, Doc], app_objects: dict[str, list[Doc]]) -> None:
     created = {d["metadata"]["name"] for d in app_objects["namespaces"]}
     for name, docs in app_objects.items():
         for doc in docs:
@@ -499,16 +480,12 @@ def test_namespaces_exist_before_anything_uses_them(
             assert ns in created, f"{name}: {kind_of(doc)} targets unknown namespace {ns}"
         if name != "namespaces":
             assert wave(apps["namespaces"]) < wave(apps[name])
-        assert "CreateNamespace=true" not in apps[name]["spec"]["syncPolicy"].get(
-            "syncOptions", []
-        ), name
+        assert "CreateNamespace=true" not in apps[name]["spec"]["syncPolicy"].get("syncOptions", []), name
     chart_ns = apps["monitoring-stack"]["spec"]["destination"]["namespace"]
     assert chart_ns in created
 
 
-def test_credentials_exist_before_their_consumers(
-    apps: dict[str, Doc], app_objects: dict[str, list[Doc]]
-) -> None:
+def test_credentials_exist_before_their_consumers(apps: dict[str, Doc], app_objects: dict[str, list[Doc]]) -> None:
     generated: set[tuple[str, str]] = set()
     for job in (d for d in app_objects["credentials"] if d["kind"] == "Job"):
         env = {e["name"]: e.get("value") for e in job["spec"]["template"]["spec"]["containers"][0]["env"]}
@@ -630,13 +607,13 @@ def render_through_root(app: Doc, tmp_path: Path) -> list[Doc]:
     return render(overlay)
 
 
-def test_root_patches_set_repo_and_revision_of_every_git_child(
-    tmp_path: Path, apps: dict[str, Doc]
-) -> None:
+def test_root_patches_set_repo_and_revision_of_every_git_child(tmp_path: Path, apps: dict[str, Doc]) -> None:
     url = "https://git.example.test/acme/platform-fork.git"
     sha = "3f2a9c1d0b8e7f6a5c4d3e2f1a0b9c8d7e6f5a4b"
-    children = {a["metadata"]["name"]: a for a in render_through_root(
-        gitops.root_application(url, sha, gitops.DEFAULT_APPS_PATH), tmp_path)}  # fmt: skip
+    children = {
+        a["metadata"]["name"]: a
+        for a in render_through_root(gitops.root_application(url, sha, gitops.DEFAULT_APPS_PATH), tmp_path)
+    }
     assert set(children) == set(apps)
     for name, child in children.items():
         source = child["spec"]["source"]
@@ -743,9 +720,7 @@ def test_domain_apis_run_on_their_domain_node(app_objects: dict[str, list[Doc]])
     ("app", "node"),
     [("postgresql", "postgresql"), ("redis", "redis"), ("rabbitmq", "rabbitmq")],
 )
-def test_datastores_run_on_their_tainted_node(
-    app: str, node: str, app_objects: dict[str, list[Doc]]
-) -> None:
+def test_datastores_run_on_their_tainted_node(app: str, node: str, app_objects: dict[str, list[Doc]]) -> None:
     (sts,) = [d for d in app_objects[app] if d["kind"] == "StatefulSet"]
     spec = pod_spec(sts)
     assert spec is not None
@@ -830,9 +805,7 @@ def test_domain_images_are_per_domain(app_objects: dict[str, list[Doc]]) -> None
         assert re.fullmatch(rf".+/{d}-api:\d+\.\d+\.\d+", images[f"Deployment/{d}/{d}-api"])
 
 
-def test_regression_no_default_or_inline_credentials(
-    apps: dict[str, Doc], cluster_objects: list[Doc]
-) -> None:
+def test_regression_no_default_or_inline_credentials(apps: dict[str, Doc], cluster_objects: list[Doc]) -> None:
     """Regression: passwords defaulted to `changeme`; secrets must never be in Git."""
     assert not [d for d in cluster_objects if d["kind"] == "Secret"], "Secrets in Git"
     for doc in workloads(cluster_objects):
@@ -849,9 +822,7 @@ def test_regression_no_default_or_inline_credentials(
     for default in ("changeme", "prom-operator", "guest:guest"):
         assert default not in text, default
     grafana_admin = monitoring_values(apps)["grafana"]["admin"]
-    assert grafana_admin["existingSecret"] and "adminPassword" not in monitoring_values(apps)[
-        "grafana"
-    ]
+    assert grafana_admin["existingSecret"] and "adminPassword" not in monitoring_values(apps)["grafana"]
 
 
 def test_regression_volumes_go_with_their_statefulset(app_objects: dict[str, list[Doc]]) -> None:
@@ -865,8 +836,7 @@ def test_services_select_their_pods(cluster_objects: list[Doc]) -> None:
     pods = pods_of(cluster_objects)
     for svc in (d for d in cluster_objects if d["kind"] == "Service"):
         ns = svc["metadata"]["namespace"]
-        targets = [p for p in pods if p.namespace == ns and
-                   labels_match(svc["spec"]["selector"], p.labels)]  # fmt: skip
+        targets = [p for p in pods if p.namespace == ns and labels_match(svc["spec"]["selector"], p.labels)]
         assert targets, f"{kind_of(svc)} selects no pod"
         for port in svc["spec"]["ports"]:
             for pod in targets:
@@ -918,9 +888,7 @@ class Cluster:
 
     def __init__(self, namespaces: Mapping[str, Mapping[str, str]], policies: list[Doc]):
         # The API server adds kubernetes.io/metadata.name to every namespace.
-        self.ns_labels = {
-            n: {**labels, "kubernetes.io/metadata.name": n} for n, labels in namespaces.items()
-        }
+        self.ns_labels = {n: {**labels, "kubernetes.io/metadata.name": n} for n, labels in namespaces.items()}
         self.policies = policies
 
     def selecting(self, pod: Endpoint, direction: str) -> list[Doc]:
@@ -968,20 +936,24 @@ class Cluster:
         egress = self.selecting(src, "Egress")
         if egress and not any(
             self.port_matches(rule, port, proto, dst)
-            and (not rule.get("to") or any(
-                self.peer_matches(peer, p["metadata"]["namespace"], dst) for peer in rule["to"]))
+            and (
+                not rule.get("to")
+                or any(self.peer_matches(peer, p["metadata"]["namespace"], dst) for peer in rule["to"])
+            )
             for p in egress
             for rule in p["spec"].get("egress", [])
-        ):  # fmt: skip
+        ):
             return False
         ingress = self.selecting(dst, "Ingress")
         return not ingress or any(
             self.port_matches(rule, port, proto, dst)
-            and (not rule.get("from") or any(
-                self.peer_matches(peer, p["metadata"]["namespace"], src) for peer in rule["from"]))
+            and (
+                not rule.get("from")
+                or any(self.peer_matches(peer, p["metadata"]["namespace"], src) for peer in rule["from"])
+            )
             for p in ingress
             for rule in p["spec"].get("ingress", [])
-        )  # fmt: skip
+        )
 
 
 def pods_of(objects: Iterable[Doc]) -> list[Endpoint]:
@@ -989,9 +961,7 @@ def pods_of(objects: Iterable[Doc]) -> list[Endpoint]:
     for doc in workloads(objects):
         spec = pod_spec(doc)
         assert spec is not None
-        ports = {
-            p["name"]: p["containerPort"] for c in spec["containers"] for p in c.get("ports", [])
-        }
+        ports = {p["name"]: p["containerPort"] for c in spec["containers"] for p in c.get("ports", [])}
         pods.append(
             Endpoint(
                 name=f"{doc['metadata']['namespace']}/{doc['metadata']['name']}",
@@ -1004,20 +974,16 @@ def pods_of(objects: Iterable[Doc]) -> list[Endpoint]:
 
 
 @pytest.fixture(scope="module")
-def network(apps: dict[str, Doc], app_objects: dict[str, list[Doc]]) -> tuple[Cluster, dict[str, Endpoint]]:  # fmt: skip
-    namespaces = {d["metadata"]["name"]: d["metadata"].get("labels", {})
-                  for d in app_objects["namespaces"]}  # fmt: skip
+def network(apps: dict[str, Doc], app_objects: dict[str, list[Doc]]) -> tuple[Cluster, dict[str, Endpoint]]:
+    namespaces = {d["metadata"]["name"]: d["metadata"].get("labels", {}) for d in app_objects["namespaces"]}
     namespaces["kube-system"] = {}
     policies = app_objects["network-policies"]
-    prometheus_labels = monitoring_values(apps)["prometheus"]["prometheusSpec"]["podMetadata"][
-        "labels"
-    ]
+    prometheus_labels = monitoring_values(apps)["prometheus"]["prometheusSpec"]["podMetadata"]["labels"]
     endpoints = {p.name: p for p in pods_of(c for docs in app_objects.values() for c in docs)}
     extra = [
         Endpoint("kube-dns", "kube-system", {"k8s-app": "kube-dns"}),
         # Prometheus pods carry the chart's own labels plus what podMetadata adds.
-        Endpoint("prometheus", "monitoring",
-                 {"app.kubernetes.io/name": "prometheus", **prometheus_labels}),  # fmt: skip
+        Endpoint("prometheus", "monitoring", {"app.kubernetes.io/name": "prometheus", **prometheus_labels}),
         # Another pod in monitoring, not Prometheus (e.g. Grafana): must not reach the APIs.
         Endpoint("grafana", "monitoring", {"app.kubernetes.io/name": "grafana"}),
         Endpoint("atlantis", "atlantis", {"app.kubernetes.io/name": "atlantis"}),
@@ -1033,17 +999,29 @@ def api(domain: str) -> str:
     return f"{domain}/{domain}-api"
 
 
-PROBE_PORTS = [(53, "UDP"), (53, "TCP"), (5432, "TCP"), (6379, "TCP"), (5672, "TCP"),
-               (8000, "TCP"), (443, "TCP"), (80, "TCP")]  # fmt: skip
+PROBE_PORTS = [
+    (53, "UDP"),
+    (53, "TCP"),
+    (5432, "TCP"),
+    (6379, "TCP"),
+    (5672, "TCP"),
+    (8000, "TCP"),
+    (443, "TCP"),
+    (80, "TCP"),
+]
 
 
 def expected_flows() -> set[tuple[str, str, int, str]]:
     """DESIGN.md's flows, and nothing else, among the endpoints the policies govern."""
     flows: set[tuple[str, str, int, str]] = set()
     for d in DOMAINS:
-        flows |= {(api(d), "kube-dns", 53, "UDP"), (api(d), "kube-dns", 53, "TCP"),
-                  (api(d), "data/postgresql", 5432, "TCP"), (api(d), "data/redis", 6379, "TCP"),
-                  ("prometheus", api(d), 8000, "TCP")}  # fmt: skip
+        flows |= {
+            (api(d), "kube-dns", 53, "UDP"),
+            (api(d), "kube-dns", 53, "TCP"),
+            (api(d), "data/postgresql", 5432, "TCP"),
+            (api(d), "data/redis", 6379, "TCP"),
+            ("prometheus", api(d), 8000, "TCP"),
+        }
     flows.add((api("scan"), "messaging/rabbitmq", 5672, "TCP"))
     flows |= {(api(d), "internet", 443, "TCP") for d in ("scan", "chat")}
     return flows
@@ -1099,15 +1077,16 @@ def test_regression_dns_egress_targets_real_kube_system_label_udp_and_tcp(
         for proto in ("UDP", "TCP"):
             assert cluster.allowed(ep[api(d)], ep["kube-dns"], 53, proto), (d, proto)
         # A kube-system namespace labelled only `name: kube-system` would not match.
-        old = Cluster({**{n: l for n, l in cluster.ns_labels.items()}}, cluster.policies)
+        old = Cluster(dict(cluster.ns_labels), cluster.policies)
         old.ns_labels["kube-system"] = {"name": "kube-system"}
         assert not old.allowed(ep[api(d)], ep["kube-dns"], 53, "UDP")
     policies = app_objects["network-policies"]
     for d in DOMAINS:
         names = {p["metadata"]["name"] for p in policies if p["metadata"]["namespace"] == d}
         assert {"default-deny-all", "allow-dns-egress"} <= names, d
-        deny = next(p for p in policies if p["metadata"]["namespace"] == d
-                    and p["metadata"]["name"] == "default-deny-all")  # fmt: skip
+        deny = next(
+            p for p in policies if p["metadata"]["namespace"] == d and p["metadata"]["name"] == "default-deny-all"
+        )
         assert deny["spec"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
 
 
@@ -1128,8 +1107,9 @@ def test_every_policy_and_peer_selects_something(
     cluster, ep = network
     for policy in app_objects["network-policies"]:
         ns = policy["metadata"]["namespace"]
-        selected = [e for e in ep.values() if e.namespace == ns
-                    and labels_match(policy["spec"]["podSelector"], e.labels)]  # fmt: skip
+        selected = [
+            e for e in ep.values() if e.namespace == ns and labels_match(policy["spec"]["podSelector"], e.labels)
+        ]
         assert selected, f"{kind_of(policy)} selects no pod"
         for direction, key in (("egress", "to"), ("ingress", "from")):
             for rule in policy["spec"].get(direction, []):
@@ -1138,11 +1118,17 @@ def test_every_policy_and_peer_selects_something(
                         f"{kind_of(policy)}: {direction} peer {peer} matches nothing"
                     )
     for d in DOMAINS:
-        names = {p["metadata"]["name"] for p in app_objects["network-policies"]
-                 if p["metadata"]["namespace"] == d
-                 and labels_match(p["spec"]["podSelector"], ep[api(d)].labels)}  # fmt: skip
-        assert {"default-deny-all", "allow-dns-egress", "allow-datastores-egress",
-                "allow-prometheus-ingress"} <= names, d  # fmt: skip
+        names = {
+            p["metadata"]["name"]
+            for p in app_objects["network-policies"]
+            if p["metadata"]["namespace"] == d and labels_match(p["spec"]["podSelector"], ep[api(d)].labels)
+        }
+        assert {
+            "default-deny-all",
+            "allow-dns-egress",
+            "allow-datastores-egress",
+            "allow-prometheus-ingress",
+        } <= names, d
 
 
 # --------------------------------------------------------------------------------------------
@@ -1157,9 +1143,10 @@ def test_regression_service_monitors_select_services_and_are_picked_up(
     assert spec["serviceMonitorSelectorNilUsesHelmValues"] is False
     selector = spec["serviceMonitorSelector"]
     ns_selector = spec["serviceMonitorNamespaceSelector"]
-    namespaces = {d["metadata"]["name"]: {**d["metadata"].get("labels", {}),
-                  "kubernetes.io/metadata.name": d["metadata"]["name"]}
-                  for d in app_objects["namespaces"]}  # fmt: skip
+    namespaces = {
+        d["metadata"]["name"]: {**d["metadata"].get("labels", {}), "kubernetes.io/metadata.name": d["metadata"]["name"]}
+        for d in app_objects["namespaces"]
+    }
     services = [d for d in app_objects["api-services"] if d["kind"] == "Service"]
     pods = pods_of(app_objects["api-services"])
     monitors = app_objects["service-monitors"]
@@ -1168,13 +1155,15 @@ def test_regression_service_monitors_select_services_and_are_picked_up(
         ns = sm["metadata"]["namespace"]
         assert labels_match(selector, sm["metadata"]["labels"]), f"{kind_of(sm)} not selected"
         assert labels_match(ns_selector, namespaces[ns]), f"{ns} not watched"
-        targets = [s for s in services if s["metadata"]["namespace"] == ns
-                   and labels_match(sm["spec"]["selector"], s["metadata"]["labels"])]  # fmt: skip
+        targets = [
+            s
+            for s in services
+            if s["metadata"]["namespace"] == ns and labels_match(sm["spec"]["selector"], s["metadata"]["labels"])
+        ]
         assert len(targets) == 1, f"{kind_of(sm)} selects {len(targets)} Services"
         (svc,) = targets
         for endpoint in sm["spec"]["endpoints"]:
             assert endpoint["path"] == "/metrics"
             (port,) = [p for p in svc["spec"]["ports"] if p["name"] == endpoint["port"]]
-            backing = [p for p in pods if p.namespace == ns
-                       and labels_match(svc["spec"]["selector"], p.labels)]  # fmt: skip
+            backing = [p for p in pods if p.namespace == ns and labels_match(svc["spec"]["selector"], p.labels)]
             assert backing and all(p.ports.get(port["targetPort"]) == 8000 for p in backing)
