@@ -23,6 +23,7 @@ import re
 import shutil
 import subprocess
 from collections.abc import Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -138,6 +139,15 @@ def root_id(path: Path) -> str:
 
 def kind_of(doc: Mapping[str, Any]) -> str:
     return f"{doc['kind']}/{doc['metadata'].get('namespace', '')}/{doc['metadata']['name']}"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _render_roots_in_parallel() -> None:
+    """Each kubectl call is mostly start-up time; running them side by side halves the wait."""
+    if KUBECTL is None:
+        return
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(lambda root: _render_cached(str(root)), app_roots()))
 
 
 @pytest.fixture(scope="module")
