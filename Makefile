@@ -35,7 +35,12 @@ preview-offline: venv ## What STACK would create, under the mock runtime: no CLI
 destroy: venv ## Destroy STACK (root Application first, then ArgoCD, nodes, network)
 	@tools/up.sh --destroy "$(STACK)"
 
-test: venv ## Every test: program under mocks, Ansible, manifests, workflows, status tool, lint
+# Custom-resource schemas come from pinned npm packages (tests/schemas/package-lock.json).
+tests/schemas/node_modules/.installed: tests/schemas/package.json tests/schemas/package-lock.json
+	npm ci --prefix tests/schemas --ignore-scripts --no-audit --no-fund --loglevel=error
+	touch $@
+
+test: venv tests/schemas/node_modules/.installed ## Every test: program under mocks, Ansible, manifests, workflows, status tool
 	$(BIN)/python -m pytest
 
 lint: venv ## ruff and mypy

@@ -11,8 +11,6 @@ that CI reads is exported. The order below *is* the graph:
 
 from __future__ import annotations
 
-import pulumi
-
 from components.config import load_settings
 from components.stack import build_stack, export_outputs
 

@@ -127,12 +127,13 @@ class ArgoCd(pulumi.ComponentResource):
         )
         self.release_status = release.status
 
-        root = k8s.apiextensions.CustomResource(
+        root_args = root_application_resource_args(args.gitops)
+        k8s.apiextensions.CustomResource(
             f"{name}-root-app",
-            **root_application_resource_args(args.gitops),
+            **root_args,
             opts=pulumi.ResourceOptions(parent=self, provider=self.provider, depends_on=[release]),
         )
-        self.root_application_name = root.metadata.apply(lambda m: m["name"])
+        self.root_application_name = pulumi.Output.from_input(str(root_args["metadata"]["name"]))
         self.register_outputs(
             {
                 "admin_password": self.admin_password,

@@ -57,9 +57,7 @@ _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _LABEL_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 # family+generation[attributes].size, e.g. t3.micro, m7i-flex.large, c6gn.16xlarge, m5.metal.
-_INSTANCE_TYPE = re.compile(
-    r"^[a-z]+[0-9][a-z0-9]*(-flex)?\.(nano|micro|small|medium|large|metal|[0-9]*xlarge)$"
-)
+_INSTANCE_TYPE = re.compile(r"^[a-z]+[0-9][a-z0-9]*(-flex)?\.(nano|micro|small|medium|large|metal|[0-9]*xlarge)$")
 _SSH_PUBLIC_KEY = re.compile(r"^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/=]+( .*)?$")
 
 TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
@@ -248,19 +246,13 @@ def _label_key_problem(key: str) -> str | None:
     if prefix and (len(prefix) > 253 or not _DNS_SUBDOMAIN.match(prefix)):
         return "its prefix must be a DNS subdomain (lowercase, dots, at most 253 characters)."
     if not name or len(name) > 63 or not _LABEL_NAME.match(name):
-        return (
-            "its name must be 1-63 characters of [A-Za-z0-9-_.], starting and ending "
-            "alphanumeric."
-        )
+        return "its name must be 1-63 characters of [A-Za-z0-9-_.], starting and ending alphanumeric."
     return None
 
 
 def _label_value_problem(value: str) -> str | None:
     if value and (len(value) > 63 or not _LABEL_NAME.match(value)):
-        return (
-            "a label value is empty or 1-63 characters of [A-Za-z0-9-_.], starting and ending "
-            "alphanumeric."
-        )
+        return "a label value is empty or 1-63 characters of [A-Za-z0-9-_.], starting and ending alphanumeric."
     return None
 
 
@@ -312,7 +304,11 @@ def _parse_nodes(c: _Collector, raw: object) -> tuple[NodeSpec, ...]:
             c.add(ekey, unknown, f"unknown keys; the allowed keys are {', '.join(sorted(_NODE_KEYS))}.")
         name = entry.get("name")
         if not isinstance(name, str) or not _DNS_LABEL.match(name) or len(name) > 40:
-            c.add(f"{ekey}.name", name, "a node name is a DNS label (lowercase letters, digits, '-'), at most 40 characters.")
+            c.add(
+                f"{ekey}.name",
+                name,
+                "a node name is a DNS label (lowercase letters, digits, '-'), at most 40 characters.",
+            )
             name = None
         else:
             ekey = f"{key}[{name}]"
@@ -351,9 +347,7 @@ def _parse_nodes(c: _Collector, raw: object) -> tuple[NodeSpec, ...]:
             continue
         names = [name] if count == 1 else [f"{name}-{n}" for n in range(1, count + 1)]
         for node_name in names:
-            nodes.append(
-                NodeSpec(node_name, role, itype, disk, MappingProxyType(dict(labels)), taints)
-            )
+            nodes.append(NodeSpec(node_name, role, itype, disk, MappingProxyType(dict(labels)), taints))
     seen: set[str] = set()
     for node in nodes:
         if node.name in seen:
@@ -365,7 +359,9 @@ def _parse_nodes(c: _Collector, raw: object) -> tuple[NodeSpec, ...]:
     if nodes and not control:
         c.add(key, [n.name for n in nodes][:5], "no node has role 'control-plane'; add one (or three).")
     elif len(control) % 2 == 0 and control:
-        c.add(key, [n.name for n in control], f"{len(control)} control-plane nodes: etcd needs an odd number; use 1 or 3.")
+        c.add(
+            key, [n.name for n in control], f"{len(control)} control-plane nodes: etcd needs an odd number; use 1 or 3."
+        )
     elif len(control) > 3:
         c.add(key, [n.name for n in control], "use 1 or 3 control-plane nodes (kubeadm stacked etcd).")
     # Control plane first: kubeadm init runs on the first one.
@@ -409,7 +405,11 @@ def _parse_gitops(c: _Collector, values: Mapping[str, Any]) -> GitOpsSource:
     if parsed is None or not url:
         c.add("gitopsRepoUrl", url, "required: the HTTPS URL of this repository.")
     elif parsed.scheme != "https" or not parsed.netloc or parsed.username or parsed.password:
-        c.add("gitopsRepoUrl", url, "must be an https:// URL without credentials (ArgoCD reads it; keep tokens in a repo secret).")
+        c.add(
+            "gitopsRepoUrl",
+            url,
+            "must be an https:// URL without credentials (ArgoCD reads it; keep tokens in a repo secret).",
+        )
     rev = values.get("gitopsRevision")
     if not isinstance(rev, str) or not rev.strip():
         c.add("gitopsRevision", rev, "required: a tag (v1.2.3) or a commit SHA.")
@@ -440,7 +440,11 @@ def parse_settings(values: Mapping[str, Any], *, project: str = "gitops-cluster"
 
     az_count = values.get("azCount")
     if isinstance(az_count, bool) or not isinstance(az_count, int) or az_count < 2:
-        c.add("azCount", az_count, "at least 2 availability zones (3 recommended) so one AZ outage does not take the cluster.")
+        c.add(
+            "azCount",
+            az_count,
+            "at least 2 availability zones (3 recommended) so one AZ outage does not take the cluster.",
+        )
         az_count = None
     elif az_count > 6:
         c.add("azCount", az_count, "at most 6 availability zones.")
@@ -451,7 +455,9 @@ def parse_settings(values: Mapping[str, Any], *, project: str = "gitops-cluster"
     if vpc is not None and az_count is not None and not c.problems:
         for key, nets in (("publicSubnetCidrs", public), ("privateSubnetCidrs", private)):
             if nets and len(nets) != az_count:
-                c.add(key, [str(n) for n in nets], f"give exactly one subnet per AZ ({az_count}), or none to derive them.")
+                c.add(
+                    key, [str(n) for n in nets], f"give exactly one subnet per AZ ({az_count}), or none to derive them."
+                )
         if not public or not private:
             try:
                 plan = derive_subnet_plan(vpc, az_count)

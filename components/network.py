@@ -51,9 +51,7 @@ class Network(pulumi.ComponentResource):
             opts=child,
         )
         self.vpc_id = vpc.id
-        igw = aws.ec2.InternetGateway(
-            f"{name}-igw", vpc_id=vpc.id, tags={"Name": f"{name}-igw"}, opts=child
-        )
+        igw = aws.ec2.InternetGateway(f"{name}-igw", vpc_id=vpc.id, tags={"Name": f"{name}-igw"}, opts=child)
         public_ids = self._create_public_subnets(vpc, igw)
         self.public_subnet_ids = public_ids
         nat_ids, self.nat_public_ips = self._create_nat_gateways(public_ids, igw)
@@ -68,9 +66,7 @@ class Network(pulumi.ComponentResource):
             }
         )
 
-    def _create_public_subnets(
-        self, vpc: aws.ec2.Vpc, igw: aws.ec2.InternetGateway
-    ) -> list[pulumi.Output[str]]:
+    def _create_public_subnets(self, vpc: aws.ec2.Vpc, igw: aws.ec2.InternetGateway) -> list[pulumi.Output[str]]:
         name, args = self._name, self._args
         child = pulumi.ResourceOptions(parent=self)
         table = aws.ec2.RouteTable(
@@ -140,11 +136,7 @@ class Network(pulumi.ComponentResource):
             table = aws.ec2.RouteTable(
                 f"{name}-private-{az}",
                 vpc_id=vpc.id,
-                routes=[
-                    aws.ec2.RouteTableRouteArgs(
-                        cidr_block="0.0.0.0/0", nat_gateway_id=nat_ids[i % len(nat_ids)]
-                    )
-                ],
+                routes=[aws.ec2.RouteTableRouteArgs(cidr_block="0.0.0.0/0", nat_gateway_id=nat_ids[i % len(nat_ids)])],
                 tags={"Name": f"{name}-private-{az}"},
                 opts=child,
             )

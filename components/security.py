@@ -17,7 +17,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import pulumi
 import pulumi_aws as aws
@@ -42,8 +42,14 @@ class Rule:
     description: str
 
 
-def _rule(group: GroupName, direction: Literal["ingress", "egress"], proto: Literal["tcp", "udp", "-1"],
-          ports: int | tuple[int, int], peer: str, description: str) -> Rule:
+def _rule(
+    group: GroupName,
+    direction: Literal["ingress", "egress"],
+    proto: Literal["tcp", "udp", "-1"],
+    ports: int | tuple[int, int],
+    peer: str,
+    description: str,
+) -> Rule:
     lo, hi = (ports, ports) if isinstance(ports, int) else ports
     return Rule(group, direction, proto, lo, hi, peer, description)
 
@@ -111,31 +117,41 @@ class ClusterSecurity(pulumi.ComponentResource):
             "anywhere": ["0.0.0.0/0"],
         }
         for rule in RULES:
-            rule_name = f"{name}-{rule.group}-{rule.direction}-{rule.protocol}-{rule.from_port}-{rule.peer}"
-            if rule.protocol == "-1":
-                rule_name = f"{name}-{rule.group}-{rule.direction}-all-{rule.peer}"
-            ports = {} if rule.protocol == "-1" else {"from_port": rule.from_port, "to_port": rule.to_port}
-            resource = aws.vpc.SecurityGroupIngressRule if rule.direction == "ingress" else aws.vpc.SecurityGroupEgressRule
+            base = f"{name}-{rule.group}-{rule.direction}"
+            rule_name = (
+                f"{base}-all-{rule.peer}"
+                if rule.protocol == "-1"
+                else f"{base}-{rule.protocol}-{rule.from_port}-{rule.peer}"
+            )
             if rule.peer in groups:
-                resource(
-                    rule_name,
-                    security_group_id=groups[rule.group].id,
-                    referenced_security_group_id=groups[rule.peer].id,  # type: ignore[index]
-                    ip_protocol=rule.protocol,
-                    description=rule.description,
-                    opts=child,
-                    **ports,
-                )
+                _create_rule(rule, rule_name, groups[rule.group].id, child, peer_group_id=groups[rule.peer].id)  # type: ignore[index]
                 continue
             for i, cidr in enumerate(cidr_peers[rule.peer]):
-                resource(
-                    f"{rule_name}-{i}",
-                    security_group_id=groups[rule.group].id,
-                    cidr_ipv4=cidr,
-                    ip_protocol=rule.protocol,
-                    description=rule.description,
-                    opts=child,
-                    **ports,
-                )
+                _create_rule(rule, f"{rule_name}-{i}", groups[rule.group].id, child, cidr=cidr)
         self.group_ids = {g: sg.id for g, sg in groups.items()}
         self.register_outputs({"group_ids": dict(self.group_ids)})
+
+
+def _create_rule(
+    rule: Rule,
+    name: str,
+    group_id: pulumi.Input[str],
+    opts: pulumi.ResourceOptions,
+    *,
+    peer_group_id: pulumi.Input[str] | None = None,
+    cidr: pulumi.Input[str] | None = None,
+) -> pulumi.CustomResource:
+    every_port = rule.protocol == "-1"
+    kwargs: dict[str, Any] = {
+        "security_group_id": group_id,
+        "ip_protocol": rule.protocol,
+        "from_port": None if every_port else rule.from_port,
+        "to_port": None if every_port else rule.to_port,
+        "referenced_security_group_id": peer_group_id,
+        "cidr_ipv4": cidr,
+        "description": rule.description,
+        "opts": opts,
+    }
+    if rule.direction == "ingress":
+        return aws.vpc.SecurityGroupIngressRule(name, **kwargs)
+    return aws.vpc.SecurityGroupEgressRule(name, **kwargs)

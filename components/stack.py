@@ -50,12 +50,16 @@ class StackResources:
 
 
 def _availability_zones(settings: StackSettings, provider: aws.Provider) -> tuple[str, ...]:
-    zones = aws.get_availability_zones(
-        state="available", opts=pulumi.InvokeOptions(provider=provider)
-    ).names
+    zones = aws.get_availability_zones(state="available", opts=pulumi.InvokeOptions(provider=provider)).names
     if len(zones) < settings.az_count:
         raise ConfigError(
-            [Problem("azCount", settings.az_count, f"{settings.region} has only {len(zones)} available zones ({', '.join(zones)}).")],
+            [
+                Problem(
+                    "azCount",
+                    settings.az_count,
+                    f"{settings.region} has only {len(zones)} available zones ({', '.join(zones)}).",
+                )
+            ],
             settings.project,
         )
     return tuple(sorted(zones)[: settings.az_count])
@@ -128,9 +132,7 @@ def build_stack(settings: StackSettings) -> StackResources:
             ami_id=ami.id,
             bastion_instance_type=settings.bastion_instance_type,
             key_name=nodes.key_name,
-            control_plane_instance_ids=[
-                n.instance.id for n in nodes.nodes if n.spec in settings.control_plane
-            ],
+            control_plane_instance_ids=[n.instance.id for n in nodes.nodes if n.spec in settings.control_plane],
         ),
         opts=on_aws,
     )

@@ -22,7 +22,9 @@ from components.config import ConfigError  # noqa: E402
 from tools.mockrun import Recording, run_program  # noqa: E402
 
 # Fake secret values planted by tests; none may ever show up in plain text.
-FAKE_SSH_PRIVATE_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nFAKE-USER-SUPPLIED-KEY-7f3a\n-----END OPENSSH PRIVATE KEY-----\n"
+FAKE_SSH_PRIVATE_KEY = (
+    "-----BEGIN OPENSSH PRIVATE KEY-----\nFAKE-USER-SUPPLIED-KEY-7f3a\n-----END OPENSSH PRIVATE KEY-----\n"
+)
 FAKE_SSH_PUBLIC_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeUserSuppliedPublicKey000000000000000 ops@example"
 
 

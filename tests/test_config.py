@@ -31,11 +31,23 @@ def nodes_with(change) -> list[dict]:
     ("overrides", "expected"),
     [
         ({"vpcCidr": "10.0.0/16"}, r"vpcCidr = '10\.0\.0/16': not a CIDR"),
-        ({"vpcCidr": "10.0.0.1/16"}, r"vpcCidr = '10\.0\.0\.1/16': host bits are set; use the network address '10\.0\.0\.0/16'"),
+        (
+            {"vpcCidr": "10.0.0.1/16"},
+            r"vpcCidr = '10\.0\.0\.1/16': host bits are set; use the network address '10\.0\.0\.0/16'",
+        ),
         ({"vpcCidr": "10.0.0.0/26"}, r"vpcCidr = '10\.0\.0\.0/26'.*use /16 to /24"),
-        ({"publicSubnetCidrs": ["10.1.0.0/24", "10.0.1.0/24", "10.0.2.0/24"]}, r"publicSubnetCidrs = '10\.1\.0\.0/24': outside the VPC 10\.0\.0\.0/16"),
-        ({"privateSubnetCidrs": ["10.0.16.0/20", "10.0.16.0/21", "10.0.48.0/20"]}, r"privateSubnetCidrs = '10\.0\.16\.0/21': overlaps privateSubnetCidrs \(10\.0\.16\.0/20\)"),
-        ({"publicSubnetCidrs": ["10.0.0.0/24"]}, r"publicSubnetCidrs = \['10\.0\.0\.0/24'\]: give exactly one subnet per AZ \(3\)"),
+        (
+            {"publicSubnetCidrs": ["10.1.0.0/24", "10.0.1.0/24", "10.0.2.0/24"]},
+            r"publicSubnetCidrs = '10\.1\.0\.0/24': outside the VPC 10\.0\.0\.0/16",
+        ),
+        (
+            {"privateSubnetCidrs": ["10.0.16.0/20", "10.0.16.0/21", "10.0.48.0/20"]},
+            r"privateSubnetCidrs = '10\.0\.16\.0/21': overlaps privateSubnetCidrs \(10\.0\.16\.0/20\)",
+        ),
+        (
+            {"publicSubnetCidrs": ["10.0.0.0/24"]},
+            r"publicSubnetCidrs = \['10\.0\.0\.0/24'\]: give exactly one subnet per AZ \(3\)",
+        ),
         ({"podCidr": "10.0.128.0/17"}, r"podCidr = '10\.0\.128\.0/17': overlaps vpcCidr"),
         ({"serviceCidr": "192.168.0.0/20"}, r"serviceCidr = '192\.168\.0\.0/20': overlaps podCidr"),
         ({"azCount": 1}, r"azCount = 1: at least 2 availability zones"),
@@ -43,12 +55,21 @@ def nodes_with(change) -> list[dict]:
         ({"adminCidrs": ["::/0"]}, r"adminCidrs\[0\] = '::/0': SSH open to the world"),
         ({"apiCidrs": ["0.0.0.0/0"]}, r"apiCidrs\[0\] = '0\.0\.0\.0/0': the Kubernetes API open to the world"),
         ({"adminCidrs": []}, r"adminCidrs = \[\]: must list at least one CIDR"),
-        ({"gitopsRepoUrl": "git@github.com:example-org/gitops-cluster.git"}, r"gitopsRepoUrl = 'git@github\.com:.*must be an https:// URL"),
-        ({"gitopsRepoUrl": "http://github.com/example-org/gitops-cluster.git"}, r"gitopsRepoUrl = 'http://.*must be an https:// URL"),
+        (
+            {"gitopsRepoUrl": "git@github.com:example-org/gitops-cluster.git"},
+            r"gitopsRepoUrl = 'git@github\.com:.*must be an https:// URL",
+        ),
+        (
+            {"gitopsRepoUrl": "http://github.com/example-org/gitops-cluster.git"},
+            r"gitopsRepoUrl = 'http://.*must be an https:// URL",
+        ),
         ({"gitopsRepoUrl": ""}, r"gitopsRepoUrl = '': required"),
         ({"gitopsRevision": "main"}, r"gitopsRevision = 'main': unpinned"),
         ({"gitopsRevision": "HEAD"}, r"gitopsRevision = 'HEAD': unpinned"),
-        ({"versions": {"kubernetes": "latest"}}, r"versions\.kubernetes = 'latest': 'latest' moves; pin an exact version"),
+        (
+            {"versions": {"kubernetes": "latest"}},
+            r"versions\.kubernetes = 'latest': 'latest' moves; pin an exact version",
+        ),
         ({"versions": {"argoCdChart": "stable"}}, r"versions\.argoCdChart = 'stable': 'stable' moves"),
         ({"versions": {"calico": "^3.29"}}, r"versions\.calico = '\^3\.29': a range or wildcard"),
         ({"versions": {"kubernetes": "1.31.x"}}, r"versions\.kubernetes = '1\.31\.x': a range or wildcard"),
@@ -72,17 +93,47 @@ def test_bad_value_is_named_with_its_fix(config_error, overrides, expected):
     [
         (lambda n: n.pop(0), r"no node has role 'control-plane'"),
         (lambda n: n.insert(1, {**n[0], "name": "master-2"}), r"2 control-plane nodes: etcd needs an odd number"),
-        (lambda n: n[1].__setitem__("count", 0), r"nodes\[api-auth\]\.count = 0: a pool count is a whole number of at least 1"),
-        (lambda n: n[2].__setitem__("name", "api-auth"), r"nodes\[api-auth\]\.name = 'api-auth': node names must be unique"),
-        (lambda n: n[1].__setitem__("instanceType", "t3.huge"), r"nodes\[api-auth\]\.instanceType = 't3\.huge': not an EC2 instance type"),
+        (
+            lambda n: n[1].__setitem__("count", 0),
+            r"nodes\[api-auth\]\.count = 0: a pool count is a whole number of at least 1",
+        ),
+        (
+            lambda n: n[2].__setitem__("name", "api-auth"),
+            r"nodes\[api-auth\]\.name = 'api-auth': node names must be unique",
+        ),
+        (
+            lambda n: n[1].__setitem__("instanceType", "t3.huge"),
+            r"nodes\[api-auth\]\.instanceType = 't3\.huge': not an EC2 instance type",
+        ),
         (lambda n: n[1].__setitem__("instanceType", "micro"), r"instanceType = 'micro': not an EC2 instance type"),
-        (lambda n: n[1]["labels"].__setitem__("bad key!", "x"), r"nodes\[api-auth\]\.labels = 'bad key!': invalid label key"),
-        (lambda n: n[1]["labels"].__setitem__("domain", "-auth"), r"nodes\[api-auth\]\.labels\.domain = '-auth': invalid label value"),
-        (lambda n: n[1]["labels"].__setitem__("Example.COM/x", "y"), r"invalid label key: its prefix must be a DNS subdomain"),
-        (lambda n: n[-1]["taints"][0].__setitem__("effect", "NoScheduel"), r"nodes\[monitoring\]\.taints\[0\]\.effect = 'NoScheduel': the effect must be one of NoSchedule, PreferNoSchedule, NoExecute"),
-        (lambda n: n[-1]["taints"][0].__setitem__("key", "bad key"), r"taints\[0\]\.key = 'bad key': invalid taint key"),
-        (lambda n: n[1].__setitem__("rootVolumeGb", 4), r"nodes\[api-auth\]\.rootVolumeGb = 4: the root volume is a whole number of GiB from 20"),
-        (lambda n: n[1].__setitem__("role", "database"), r"nodes\[api-auth\]\.role = 'database': the role must be one of control-plane, api, worker, infrastructure"),
+        (
+            lambda n: n[1]["labels"].__setitem__("bad key!", "x"),
+            r"nodes\[api-auth\]\.labels = 'bad key!': invalid label key",
+        ),
+        (
+            lambda n: n[1]["labels"].__setitem__("domain", "-auth"),
+            r"nodes\[api-auth\]\.labels\.domain = '-auth': invalid label value",
+        ),
+        (
+            lambda n: n[1]["labels"].__setitem__("Example.COM/x", "y"),
+            r"invalid label key: its prefix must be a DNS subdomain",
+        ),
+        (
+            lambda n: n[-1]["taints"][0].__setitem__("effect", "NoScheduel"),
+            r"nodes\[monitoring\]\.taints\[0\]\.effect = 'NoScheduel': the effect must be one of NoSchedule, PreferNoSchedule, NoExecute",
+        ),
+        (
+            lambda n: n[-1]["taints"][0].__setitem__("key", "bad key"),
+            r"taints\[0\]\.key = 'bad key': invalid taint key",
+        ),
+        (
+            lambda n: n[1].__setitem__("rootVolumeGb", 4),
+            r"nodes\[api-auth\]\.rootVolumeGb = 4: the root volume is a whole number of GiB from 20",
+        ),
+        (
+            lambda n: n[1].__setitem__("role", "database"),
+            r"nodes\[api-auth\]\.role = 'database': the role must be one of control-plane, api, worker, infrastructure",
+        ),
         (lambda n: n[1].__setitem__("instancetype", "t3.micro"), r"nodes\[1\] = \['instancetype'\]: unknown keys"),
     ],
 )
@@ -158,9 +209,17 @@ def test_dev_settings_match_the_design_table():
 
 
 def test_pools_expand_with_numbered_names():
-    nodes = nodes_with(lambda n: n.append({"name": "worker", "role": "worker", "instanceType": "t3.small", "rootVolumeGb": 40, "count": 3}))
+    nodes = nodes_with(
+        lambda n: n.append(
+            {"name": "worker", "role": "worker", "instanceType": "t3.small", "rootVolumeGb": 40, "count": 3}
+        )
+    )
     s = parse_settings(dev_values(nodes=nodes))
-    assert [n.name for n in s.nodes if n.name.startswith("worker-") and n.name[-1].isdigit()] == ["worker-1", "worker-2", "worker-3"]
+    assert [n.name for n in s.nodes if n.name.startswith("worker-") and n.name[-1].isdigit()] == [
+        "worker-1",
+        "worker-2",
+        "worker-3",
+    ]
 
 
 def test_three_control_planes_are_accepted_and_first():

@@ -23,10 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pulumi
 import yaml
 from google.protobuf import json_format
-
-import pulumi
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import settings as pulumi_settings
 from pulumi.runtime.config import set_all_config
@@ -177,16 +176,25 @@ class FakeCloud(pulumi_mocks.Mocks):
         elif t == "aws:ec2/eip:Eip":
             state["publicIp"] = "198.51.100.20"
         elif t == "tls:index/privateKey:PrivateKey":
-            state["privateKeyOpenssh"] = "-----BEGIN OPENSSH PRIVATE KEY-----\nMOCK-GENERATED-KEY\n-----END OPENSSH PRIVATE KEY-----\n"
-            state["publicKeyOpenssh"] = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMockGeneratedKeyForTestsOnly0000000000000 mock\n"
+            state["privateKeyOpenssh"] = (
+                "-----BEGIN OPENSSH PRIVATE KEY-----\nMOCK-GENERATED-KEY\n-----END OPENSSH PRIVATE KEY-----\n"
+            )
+            state["publicKeyOpenssh"] = (
+                "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMockGeneratedKeyForTestsOnly0000000000000 mock\n"
+            )
         elif t == "random:index/randomPassword:RandomPassword":
             state["result"] = "mock-generated-password-0000"
             state["bcryptHash"] = "$2a$10$mockmockmockmockmockmuK7Yh1bX9oLq0m2X6Hc5k3nP4wQe0Zt2"
-        elif t.startswith("aws:") and "arn" not in state:
-            state["arn"] = f"arn:aws:mock:ap-northeast-2:123456789012:{name}"
+        elif t == "aws:ec2/keyPair:KeyPair":
+            state.setdefault("keyName", name)
+        if t.startswith("aws:"):
+            # Auto-naming: the engine would add a random suffix; the logical name is enough here.
+            state.setdefault("name", name)
+            state.setdefault("arn", f"arn:aws:mock:ap-northeast-2:123456789012:{name}")
         return f"{name}-id", state
 
-    def call(self, args: pulumi_mocks.MockCallArgs) -> dict[str, Any]:
+    # A bare dict is the SDK's documented no-failures form; its (dict, None) tuple form crashes.
+    def call(self, args: pulumi_mocks.MockCallArgs) -> dict[str, Any]:  # type: ignore[override]
         token = args.token
         if token == "aws:index/getAvailabilityZones:getAvailabilityZones":
             zones = ["ap-northeast-2a", "ap-northeast-2b", "ap-northeast-2c", "ap-northeast-2d"]
@@ -211,7 +219,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         self._lock = threading.Lock()
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
-        response = super().RegisterResource(request)
+        response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
         if request.type != "pulumi:pulumi:Stack":
             inputs, secret_paths = _struct_to_plain(request.object)
             reg = Registration(
@@ -237,13 +245,13 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
     def RegisterResourceOutputs(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
         with self._lock:
             self.outputs[request.urn] = _struct_to_plain(request.outputs)
-        return super().RegisterResourceOutputs(request)
+        return super().RegisterResourceOutputs(request)  # type: ignore[no-untyped-call]
 
     def Invoke(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
         args, _ = _struct_to_plain(request.args)
         with self._lock:
             self.invokes.append((request.tok, args))
-        return super().Invoke(request)
+        return super().Invoke(request)  # type: ignore[no-untyped-call]
 
 
 def stack_config(stack: str, project_root: Path = PROJECT_ROOT) -> dict[str, Any]:
@@ -255,9 +263,7 @@ def stack_config(stack: str, project_root: Path = PROJECT_ROOT) -> dict[str, Any
     return dict(doc.get("config") or {})
 
 
-def _config_for_runtime(
-    values: Mapping[str, Any], secrets: Mapping[str, str]
-) -> tuple[dict[str, str], list[str]]:
+def _config_for_runtime(values: Mapping[str, Any], secrets: Mapping[str, str]) -> tuple[dict[str, str], list[str]]:
     """Encode config as the engine hands it to a program: strings, JSON for structured values."""
     out: dict[str, str] = {}
     secret_keys: list[str] = []
@@ -307,9 +313,9 @@ def run_program(
     monitor = RecordingMonitor(mocks)
 
     def body() -> None:
-        features = set(monitor.GetDeploymentInfo(None).supportedFeatures)
+        features = set(monitor.GetDeploymentInfo(None).supportedFeatures)  # type: ignore[no-untyped-call]
         pulumi_settings.configure(
-            pulumi_mocks.MockSettings(
+            pulumi_mocks.MockSettings(  # type: ignore[no-untyped-call]
                 monitor=monitor,
                 monitor_features=features,
                 engine=pulumi_mocks.MockEngine(None),
@@ -321,7 +327,11 @@ def run_program(
             )
         )
         set_all_config(config, secret_keys)
-        run = program or (lambda: runpy.run_path(str(PROGRAM), run_name="__main__"))
+
+        def run_main() -> None:
+            runpy.run_path(str(PROGRAM), run_name="__main__")
+
+        run = program or run_main
         loop = asyncio.new_event_loop()
         asyncio.set_event_loop(loop)
         try:
@@ -352,4 +362,4 @@ def run_program(
     return recording
 
 
-__all__ = ["FakeCloud", "Recording", "Registration", "run_program", "stack_config", "pulumi"]
+__all__ = ["FakeCloud", "Recording", "Registration", "pulumi", "run_program", "stack_config"]
