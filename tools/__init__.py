@@ -1,0 +1,1 @@
+"""Command-line tools of the gitops-cluster project (run as `python -m tools.<name>`)."""
