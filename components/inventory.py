@@ -127,7 +127,9 @@ def render_inventory(
     """
     names = [h.spec.name for h in hosts]
     if len(set(names)) != len(names):
-        raise ValueError(f"duplicate node names in the inventory: {sorted(n for n in set(names) if names.count(n) > 1)}")
+        raise ValueError(
+            f"duplicate node names in the inventory: {sorted(n for n in set(names) if names.count(n) > 1)}"
+        )
     if not any(h.spec.role is NodeRole.CONTROL_PLANE for h in hosts):
         raise ValueError("the inventory needs at least one control-plane node")
     groups: dict[str, Any] = {}

@@ -1,0 +1,416 @@
+"""Ansible run by pulumi-command: turns the EC2 nodes into a kubeadm cluster, returns its kubeconfig.
+
+Two local commands, in this order:
+
+1. `<name>-playbook` runs `ansible-playbook ansible/site.yml` against an inventory rendered from
+   the node table (components/inventory.py), through the bastion. It depends on every instance
+   and the bastion.
+2. `<name>-kubeconfig` reads /etc/kubernetes/admin.conf from the first control-plane node through
+   the bastion after the playbook; its stdout, with the server rewritten to the API endpoint, is
+   the component's secret `kubeconfig` output.
+
+Re-runs are on purpose. A command runs when its inputs change; `triggers` add content hashes of
+what the playbook consumes but pulumi-command cannot see: every file under ansible/ (path and
+bytes), the rendered inventory and the versions table. Same inputs give the same triggers, so a
+no-change `pulumi up` runs nothing; an edited role or an added node runs the playbook again.
+
+Secrets: the SSH private key reaches the script on stdin only (a Pulumi secret input); the script
+writes it to a 0600 file in a private temp directory and removes that directory on exit. It is
+never on a command line, in `environment` (which Pulumi shows) or echoed. Both commands have
+`additionalSecretOutputs` on stdout/stderr and do not inject previous output into the next run.
+The command construction (script, environment, ssh options) lives in pure functions so the tests
+run the very same invocation against a local sshd.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shlex
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import yaml
+from pulumi_command import local
+
+from components.config import NodeRole, NodeSpec, StackSettings
+from components.inventory import (
+    API_PORT,
+    ClusterVars,
+    InventoryHost,
+    SshJump,
+    render_inventory,
+    render_ssh_config,
+)
+
+TYPE_TOKEN = "gitops-cluster:bootstrap:AnsibleBootstrap"  # noqa: S105 (a Pulumi type token)
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+ANSIBLE_DIR = PROJECT_ROOT / "ansible"
+# Relative to the command's working directory, the project root (where Pulumi runs the program),
+# so no machine-specific absolute path enters the command's inputs.
+ANSIBLE_DIR_IN_PROJECT = "ansible"
+SSH_USER = "ubuntu"
+
+# Files that never influence a run: editor and Python caches.
+_IGNORED_PARTS = {"__pycache__", ".pytest_cache"}
+_IGNORED_SUFFIXES = {".pyc", ".retry", ".swp"}
+
+
+# --- what the component is given --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BootstrapHost:
+    """A node of the table and the instance that runs it.
+
+    `instance_id` (optional but recommended) names the node's known_hosts entry, so a replaced
+    instance that gets a recycled private IP is a new host rather than a "host key changed" stop.
+    """
+
+    spec: NodeSpec
+    private_ip: pulumi.Input[str]
+    instance_id: pulumi.Input[str] | None = None
+
+
+@dataclass(frozen=True)
+class BootstrapArgs:
+    """Inputs of AnsibleBootstrap.
+
+    settings: the validated stack settings (cluster name, CIDRs, versions, node table).
+    hosts: one BootstrapHost per node of settings.nodes (same names; order does not matter).
+    bastion_host: the bastion's public IP or DNS name.
+    api_endpoint_host: the API load balancer's DNS name (controlPlaneEndpoint, a certificate SAN,
+        and the server of the exported kubeconfig).
+    ssh_private_key: the private key the nodes and the bastion accept (a Pulumi secret).
+    depends_on: every node instance and the bastion; the playbook waits for all of them.
+    bastion_instance_id: optional; names the bastion's known_hosts entry (see BootstrapHost).
+    known_hosts_file: the stack's own known_hosts file; `~` is expanded by the script.
+    """
+
+    settings: StackSettings
+    hosts: Sequence[BootstrapHost]
+    bastion_host: pulumi.Input[str]
+    api_endpoint_host: pulumi.Input[str]
+    ssh_private_key: pulumi.Input[str]
+    depends_on: Sequence[pulumi.Resource] = field(default_factory=tuple)
+    bastion_instance_id: pulumi.Input[str] | None = None
+    known_hosts_file: str | None = None
+    ssh_user: str = SSH_USER
+
+    def __post_init__(self) -> None:
+        table = [n.name for n in self.settings.nodes]
+        given = [h.spec.name for h in self.hosts]
+        if sorted(table) != sorted(given):
+            raise ValueError(
+                f"BootstrapArgs.hosts must be the node table: missing {sorted(set(table) - set(given))}, "
+                f"unexpected {sorted(set(given) - set(table))}, given {len(given)} for {len(table)} nodes"
+            )
+        if not self.depends_on:
+            raise ValueError("BootstrapArgs.depends_on must list every node instance and the bastion")
+
+
+# --- pure helpers: hashes, rendered files, the script ----------------------------------------
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def ansible_tree_files(root: Path) -> list[Path]:
+    """Every file under `root` that can change what Ansible does, in a stable order."""
+    files = []
+    for path in root.rglob("*"):
+        rel = path.relative_to(root)
+        if not path.is_file() or _IGNORED_PARTS.intersection(rel.parts) or path.suffix in _IGNORED_SUFFIXES:
+            continue
+        files.append(path)
+    return sorted(files, key=lambda p: p.relative_to(root).as_posix())
+
+
+def ansible_tree_digest(root: Path = ANSIBLE_DIR) -> str:
+    """sha256 over the relative path and bytes of every file under ansible/.
+
+    Paths are part of the hash (a renamed template changes it); the absolute location of the
+    checkout is not (two clones hash the same).
+    """
+    h = hashlib.sha256()
+    for path in ansible_tree_files(root):
+        rel = path.relative_to(root).as_posix().encode()
+        data = path.read_bytes()
+        # Length-prefixed so that no two different trees can produce the same byte stream.
+        h.update(len(rel).to_bytes(8, "big") + rel + len(data).to_bytes(8, "big") + data)
+    return h.hexdigest()
+
+
+def render_extra_vars(versions: Mapping[str, str]) -> str:
+    """The extra vars of every run: the resolved versions table, as `versions`."""
+    return json.dumps({"versions": dict(sorted(versions.items()))}, indent=2, sort_keys=True) + "\n"
+
+
+def bootstrap_triggers(tree_digest: str, inventory: str, versions: Mapping[str, str]) -> list[str]:
+    """The playbook command's triggers: one labelled content hash per input."""
+    return [
+        f"ansible:{tree_digest}",
+        f"inventory:{_sha256(inventory.encode())}",
+        f"versions:{_sha256(render_extra_vars(versions).encode())}",
+    ]
+
+
+def default_known_hosts_file(project: str, stack: str) -> str:
+    """The stack's own known_hosts file (outside the repository, per user, never the global one)."""
+    return f"~/.ssh/known_hosts.d/{project}-{stack}"
+
+
+def bastion_alias(cluster_name: str) -> str:
+    return f"{cluster_name}-bastion"
+
+
+# Shared first half of both scripts. Everything dynamic arrives in GC_* environment variables
+# (none secret) and the private key on stdin.
+_PREAMBLE = r"""set -euo pipefail
+umask 077
+if [ ! -f ansible/site.yml ]; then
+  echo "bootstrap: run from the project root (ansible/site.yml not found in $PWD)" >&2
+  exit 2
+fi
+# A short directory: ssh control sockets must fit in 104 bytes.
+work="$(mktemp -d /tmp/gc-bootstrap.XXXXXX)"
+cleanup() {
+  ssh -F "$work/ssh_config" -O exit "$GC_BASTION_ALIAS" >/dev/null 2>&1 || true
+  rm -rf -- "$work"
+}
+trap cleanup EXIT
+# The private key comes on stdin only: never in argv, the environment or the output.
+cat > "$work/id_ssh"
+chmod 600 "$work/id_ssh"
+if ! ssh-keygen -y -P '' -f "$work/id_ssh" >/dev/null 2>&1; then
+  echo "bootstrap: the SSH private key is not an unencrypted OpenSSH private key; set sshPrivateKey to one." >&2
+  exit 2
+fi
+printf '%s' "$GC_SSH_CONFIG" > "$work/ssh_config"
+known_hosts="${GC_KNOWN_HOSTS/#\~/$HOME}"
+mkdir -p "$(dirname "$known_hosts")"
+touch "$known_hosts"
+export GC_SSH_KEY_FILE="$work/id_ssh" GC_SSH_CONFIG_FILE="$work/ssh_config"
+export GC_KNOWN_HOSTS_FILE="$known_hosts" GC_SSH_CONTROL_DIR="$work"
+# OpenSSH < 8.4 reads ${VAR} in ssh_config literally and would fail later with a confusing error.
+if ! ssh -T -F "$GC_SSH_CONFIG_FILE" -G "$GC_BASTION_ALIAS" | grep -qxF "userknownhostsfile $GC_KNOWN_HOSTS_FILE"; then
+  echo "bootstrap: this ssh does not expand \${VAR} in ssh_config; install OpenSSH 8.4 or newer." >&2
+  exit 2
+fi
+# Reach the bastion first: a refused key or a changed host key is reported plainly instead of as
+# 14 unreachable nodes; a bastion still booting is waited for (bounded).
+attempt=0
+until out="$(ssh -F "$GC_SSH_CONFIG_FILE" "$GC_BASTION_ALIAS" true 2>&1)"; do
+  attempt=$((attempt + 1))
+  case "$out" in
+    *"Permission denied"*)
+      echo "bootstrap: the bastion refused the stack's SSH key (Permission denied): sshPrivateKey does" \
+        "not match the key the instances were given. ssh said: $out" >&2
+      exit 3 ;;
+    *"Host key verification failed"*|*"IDENTIFICATION HAS CHANGED"*)
+      echo "bootstrap: the bastion's host key differs from the one recorded in $GC_KNOWN_HOSTS_FILE." \
+        "If the bastion was replaced, remove its entry with:" \
+        "ssh-keygen -R $GC_BASTION_ALIAS -f $GC_KNOWN_HOSTS_FILE" >&2
+      exit 3 ;;
+  esac
+  if [ "$attempt" -ge "${GC_BASTION_ATTEMPTS:-60}" ]; then
+    echo "bootstrap: the bastion did not answer SSH after $attempt attempts: $out" >&2
+    exit 3
+  fi
+  sleep 5
+done
+"""
+
+
+def playbook_script(*, forks: int, extra_args: Sequence[str] = ()) -> str:
+    """The bash script of the playbook command (interpreter: bash -c).
+
+    `extra_args` are appended to ansible-playbook (the tests pass `--tags preflight`); the
+    component passes none.
+    """
+    if forks < 1:
+        raise ValueError("forks must be at least 1")
+    args = " ".join(shlex.quote(a) for a in extra_args)
+    return (
+        _PREAMBLE
+        + r"""printf '%s' "$GC_INVENTORY" > "$work/inventory.yml"
+printf '%s' "$GC_EXTRA_VARS" > "$work/extra-vars.json"
+if [ -x .venv/bin/ansible-playbook ]; then PATH="$PWD/.venv/bin:$PATH"; fi
+cd ansible
+export ANSIBLE_CONFIG="$PWD/ansible.cfg" ANSIBLE_NOCOLOR=1 ANSIBLE_RETRY_FILES_ENABLED=0
+"""
+        + f'ansible-playbook -i "$work/inventory.yml" -e "@$work/extra-vars.json" --forks {forks} site.yml'
+        + (f" {args}" if args else "")
+        + "\n"
+    )
+
+
+def kubeconfig_script() -> str:
+    """The bash script that prints the first control-plane node's admin kubeconfig.
+
+    The file is read into the private temp directory first and printed only once complete, so
+    a failure cannot leave part of it in the command's error output.
+    """
+    return (
+        _PREAMBLE
+        + r"""alias_args=()
+if [ -n "${GC_TARGET_HOST_KEY_ALIAS:-}" ]; then alias_args=(-o "HostKeyAlias=$GC_TARGET_HOST_KEY_ALIAS"); fi
+ssh -F "$GC_SSH_CONFIG_FILE" -o "ProxyJump=$GC_BASTION_ALIAS" "${alias_args[@]}" -p "$GC_TARGET_PORT" \
+  "$GC_TARGET_HOST" sudo cat "${GC_REMOTE_KUBECONFIG:-/etc/kubernetes/admin.conf}" > "$work/admin.conf"
+if ! grep -q '^kind: Config' "$work/admin.conf"; then
+  echo "bootstrap: the file read from $GC_TARGET_HOST is not a kubeconfig" >&2
+  exit 4
+fi
+cat "$work/admin.conf"
+"""
+    )
+
+
+def command_environment(
+    *, ssh_config: pulumi.Input[str], known_hosts: str, bastion: str, **extra: pulumi.Input[str]
+) -> dict[str, pulumi.Input[str]]:
+    """The commands' environment: rendered files and paths, nothing secret (Pulumi shows it)."""
+    env: dict[str, pulumi.Input[str]] = {
+        "GC_SSH_CONFIG": ssh_config,
+        "GC_KNOWN_HOSTS": known_hosts,
+        "GC_BASTION_ALIAS": bastion,
+    }
+    env.update(extra)
+    return env
+
+
+def rewrite_kubeconfig_server(kubeconfig: str, host: str, port: int = API_PORT) -> str:
+    """Point every cluster of a kubeconfig at https://<host>:<port> (the API load balancer)."""
+    data = yaml.safe_load(kubeconfig)
+    if not isinstance(data, dict) or data.get("kind") != "Config" or not data.get("clusters"):
+        raise ValueError("not a kubeconfig with clusters")
+    for cluster in data["clusters"]:
+        cluster["cluster"]["server"] = f"https://{host}:{port}"
+    return str(yaml.safe_dump(data, sort_keys=False))
+
+
+def inventory_hosts(
+    nodes: Sequence[NodeSpec],
+    addresses: Mapping[str, str],
+    aliases: Mapping[str, str | None] | None = None,
+    port: int = 22,
+) -> list[InventoryHost]:
+    """InventoryHosts in node-table order from resolved addresses (and optional host-key aliases)."""
+    aliases = aliases or {}
+    return [InventoryHost(n, addresses[n.name], aliases.get(n.name), port) for n in nodes]
+
+
+# --- the component --------------------------------------------------------------------------
+
+
+class AnsibleBootstrap(pulumi.ComponentResource):
+    """Bootstraps the cluster with Ansible over the bastion and exports the admin kubeconfig.
+
+    Creates: `<name>-playbook` (command.local.Command running ansible/site.yml; depends on every
+    node and the bastion; triggers = hashes of ansible/, the inventory and the versions) and
+    `<name>-kubeconfig` (command.local.Command reading admin.conf from the first control-plane
+    node; depends on the playbook). Outputs: `kubeconfig` (secret), `inventory` (the rendered
+    inventory, not secret), `triggers`.
+    """
+
+    kubeconfig: pulumi.Output[str]
+    inventory: pulumi.Output[str]
+    triggers: pulumi.Output[list[str]]
+
+    def __init__(self, name: str, args: BootstrapArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(TYPE_TOKEN, name, None, opts)
+        settings = args.settings
+        by_name = {h.spec.name: h for h in args.hosts}
+        # Table order, control plane first (config.py guarantees it): kubeadm init runs on [0].
+        ordered = [by_name[n.name] for n in settings.nodes]
+        first_cp = next(h for h in ordered if h.spec.role is NodeRole.CONTROL_PLANE)
+        alias = bastion_alias(settings.cluster_name)
+        known_hosts = args.known_hosts_file or default_known_hosts_file(settings.project, settings.stack)
+
+        jump = pulumi.Output.all(args.bastion_host, args.bastion_instance_id).apply(
+            lambda v: SshJump(alias, str(v[0]), host_key_alias=v[1], user=args.ssh_user)
+        )
+        ssh_config = jump.apply(render_ssh_config)
+        self.inventory = self._render_inventory(settings, ordered, jump, args.api_endpoint_host)
+        tree_digest = ansible_tree_digest(ANSIBLE_DIR)
+        self.triggers = self.inventory.apply(lambda inv: bootstrap_triggers(tree_digest, inv, settings.versions))
+
+        playbook = local.Command(
+            f"{name}-playbook",
+            create=playbook_script(forks=len(settings.nodes)),
+            interpreter=["/bin/bash", "-c"],
+            stdin=pulumi.Output.secret(args.ssh_private_key),
+            environment=command_environment(
+                ssh_config=ssh_config,
+                known_hosts=known_hosts,
+                bastion=alias,
+                GC_INVENTORY=self.inventory,
+                GC_EXTRA_VARS=render_extra_vars(settings.versions),
+            ),
+            triggers=self.triggers,
+            logging=local.Logging.STDOUT,
+            add_previous_output_in_env=False,
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                depends_on=list(args.depends_on),
+                additional_secret_outputs=["stdout", "stderr"],
+            ),
+        )
+
+        fetch = local.Command(
+            f"{name}-kubeconfig",
+            create=kubeconfig_script(),
+            interpreter=["/bin/bash", "-c"],
+            stdin=pulumi.Output.secret(args.ssh_private_key),
+            environment=command_environment(
+                ssh_config=ssh_config,
+                known_hosts=known_hosts,
+                bastion=alias,
+                GC_TARGET_HOST=first_cp.private_ip,
+                GC_TARGET_PORT="22",
+                GC_TARGET_HOST_KEY_ALIAS=pulumi.Output.from_input(first_cp.instance_id).apply(lambda v: v or ""),
+            ),
+            # Fetched again whenever the playbook runs again (it may have rebuilt the control plane).
+            triggers=self.triggers,
+            logging=local.Logging.NONE,
+            add_previous_output_in_env=False,
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                depends_on=[playbook],
+                additional_secret_outputs=["stdout", "stderr"],
+            ),
+        )
+
+        endpoint = pulumi.Output.from_input(args.api_endpoint_host)
+        # stdout is empty only under the mock runtime (no command runs); the script itself fails
+        # rather than print anything that is not a kubeconfig.
+        self.kubeconfig = pulumi.Output.secret(
+            pulumi.Output.all(fetch.stdout, endpoint).apply(
+                lambda v: rewrite_kubeconfig_server(v[0], v[1]) if v[0] else ""
+            )
+        )
+        self.register_outputs({"kubeconfig": self.kubeconfig, "inventory": self.inventory, "triggers": self.triggers})
+
+    @staticmethod
+    def _render_inventory(
+        settings: StackSettings,
+        hosts: Sequence[BootstrapHost],
+        jump: pulumi.Output[SshJump],
+        api_endpoint_host: pulumi.Input[str],
+    ) -> pulumi.Output[str]:
+        addresses = pulumi.Output.all(*(h.private_ip for h in hosts))
+        aliases = pulumi.Output.all(*(h.instance_id for h in hosts))
+
+        def render(values: list[Any]) -> str:
+            ips, ids, bastion, endpoint = values
+            names = [h.spec.name for h in hosts]
+            inv_hosts = inventory_hosts(
+                [h.spec for h in hosts], dict(zip(names, ips, strict=True)), dict(zip(names, ids, strict=True))
+            )
+            return render_inventory(ClusterVars.from_settings(settings, str(endpoint)), inv_hosts, bastion)
+
+        return pulumi.Output.all(addresses, aliases, jump, api_endpoint_host).apply(render)
