@@ -260,7 +260,7 @@ def kubeconfig_script() -> str:
         + r"""alias_args=()
 if [ -n "${GC_TARGET_HOST_KEY_ALIAS:-}" ]; then alias_args=(-o "HostKeyAlias=$GC_TARGET_HOST_KEY_ALIAS"); fi
 ssh -F "$GC_SSH_CONFIG_FILE" -o "ProxyJump=$GC_BASTION_ALIAS" "${alias_args[@]}" -p "$GC_TARGET_PORT" \
-  "$GC_TARGET_HOST" sudo cat "${GC_REMOTE_KUBECONFIG:-/etc/kubernetes/admin.conf}" > "$work/admin.conf"
+  "$GC_TARGET_HOST" sudo cat "$GC_REMOTE_KUBECONFIG" > "$work/admin.conf"
 if ! grep -q '^kind: Config' "$work/admin.conf"; then
   echo "bootstrap: the file read from $GC_TARGET_HOST is not a kubeconfig" >&2
   exit 4
@@ -270,17 +270,74 @@ cat "$work/admin.conf"
     )
 
 
-def command_environment(
-    *, ssh_config: pulumi.Input[str], known_hosts: str, bastion: str, **extra: pulumi.Input[str]
-) -> dict[str, pulumi.Input[str]]:
-    """The commands' environment: rendered files and paths, nothing secret (Pulumi shows it)."""
-    env: dict[str, pulumi.Input[str]] = {
-        "GC_SSH_CONFIG": ssh_config,
+@dataclass(frozen=True)
+class CommandSpec:
+    """Everything a local.Command runs with, as plain values (stdin, the key, is given apart)."""
+
+    create: str
+    environment: Mapping[str, str]
+    triggers: Sequence[str]
+    interpreter: Sequence[str] = ("/bin/bash", "-c")
+
+    @property
+    def argv(self) -> list[str]:
+        return [*self.interpreter, self.create]
+
+
+def _environment(jump: SshJump, known_hosts: str, **extra: str) -> dict[str, str]:
+    # Rendered files and paths only, nothing secret: Pulumi shows a command's environment.
+    return {
+        "GC_SSH_CONFIG": render_ssh_config(jump),
         "GC_KNOWN_HOSTS": known_hosts,
-        "GC_BASTION_ALIAS": bastion,
+        "GC_BASTION_ALIAS": jump.alias,
+        **extra,
     }
-    env.update(extra)
-    return env
+
+
+def playbook_command(
+    cluster: ClusterVars,
+    hosts: Sequence[InventoryHost],
+    jump: SshJump,
+    versions: Mapping[str, str],
+    known_hosts: str,
+    *,
+    ansible_dir: Path = ANSIBLE_DIR,
+    extra_args: Sequence[str] = (),
+) -> CommandSpec:
+    """The playbook command: script, environment and triggers from resolved stack values.
+
+    The component calls this with the stack's values; the tests call it with a local sshd's
+    and run the result, so both run the same invocation.
+    """
+    inventory = render_inventory(cluster, hosts, jump)
+    return CommandSpec(
+        create=playbook_script(forks=len(hosts), extra_args=extra_args),
+        environment=_environment(jump, known_hosts, GC_INVENTORY=inventory, GC_EXTRA_VARS=render_extra_vars(versions)),
+        triggers=bootstrap_triggers(ansible_tree_digest(ansible_dir), inventory, versions),
+    )
+
+
+def kubeconfig_command(
+    target: InventoryHost,
+    jump: SshJump,
+    known_hosts: str,
+    triggers: Sequence[str],
+    *,
+    remote_path: str = "/etc/kubernetes/admin.conf",
+) -> CommandSpec:
+    """The command that prints `target`'s admin kubeconfig (the first control-plane node)."""
+    return CommandSpec(
+        create=kubeconfig_script(),
+        environment=_environment(
+            jump,
+            known_hosts,
+            GC_TARGET_HOST=target.address,
+            GC_TARGET_PORT=str(target.port),
+            GC_TARGET_HOST_KEY_ALIAS=target.host_key_alias or "",
+            GC_REMOTE_KUBECONFIG=remote_path,
+        ),
+        triggers=list(triggers),
+    )
 
 
 def rewrite_kubeconfig_server(kubeconfig: str, host: str, port: int = API_PORT) -> str:
@@ -291,6 +348,11 @@ def rewrite_kubeconfig_server(kubeconfig: str, host: str, port: int = API_PORT) 
     for cluster in data["clusters"]:
         cluster["cluster"]["server"] = f"https://{host}:{port}"
     return str(yaml.safe_dump(data, sort_keys=False))
+
+
+def first_control_plane(hosts: Sequence[InventoryHost]) -> InventoryHost:
+    """The node that runs `kubeadm init` and holds admin.conf."""
+    return next(h for h in hosts if h.spec.role is NodeRole.CONTROL_PLANE)
 
 
 def inventory_hosts(
@@ -327,31 +389,41 @@ class AnsibleBootstrap(pulumi.ComponentResource):
         by_name = {h.spec.name: h for h in args.hosts}
         # Table order, control plane first (config.py guarantees it): kubeadm init runs on [0].
         ordered = [by_name[n.name] for n in settings.nodes]
-        first_cp = next(h for h in ordered if h.spec.role is NodeRole.CONTROL_PLANE)
-        alias = bastion_alias(settings.cluster_name)
         known_hosts = args.known_hosts_file or default_known_hosts_file(settings.project, settings.stack)
+        alias = bastion_alias(settings.cluster_name)
 
-        jump = pulumi.Output.all(args.bastion_host, args.bastion_instance_id).apply(
-            lambda v: SshJump(alias, str(v[0]), host_key_alias=v[1], user=args.ssh_user)
-        )
-        ssh_config = jump.apply(render_ssh_config)
-        self.inventory = self._render_inventory(settings, ordered, jump, args.api_endpoint_host)
-        tree_digest = ansible_tree_digest(ANSIBLE_DIR)
-        self.triggers = self.inventory.apply(lambda inv: bootstrap_triggers(tree_digest, inv, settings.versions))
+        def resolve(values: list[Any]) -> tuple[ClusterVars, list[InventoryHost], SshJump]:
+            bastion, bastion_id, endpoint, *rest = values
+            ips, ids = rest[: len(ordered)], rest[len(ordered) :]
+            hosts = inventory_hosts(
+                [h.spec for h in ordered],
+                {h.spec.name: str(ip) for h, ip in zip(ordered, ips, strict=True)},
+                {h.spec.name: i for h, i in zip(ordered, ids, strict=True)},
+            )
+            jump = SshJump(alias, str(bastion), host_key_alias=bastion_id, user=args.ssh_user)
+            return ClusterVars.from_settings(settings, str(endpoint)), hosts, jump
+
+        resolved = pulumi.Output.all(
+            args.bastion_host,
+            args.bastion_instance_id,
+            args.api_endpoint_host,
+            *(h.private_ip for h in ordered),
+            *(h.instance_id for h in ordered),
+        ).apply(resolve)
+        spec = resolved.apply(lambda r: playbook_command(r[0], r[1], r[2], settings.versions, known_hosts))
+        self.inventory = resolved.apply(lambda r: render_inventory(*r))
+        self.triggers = spec.apply(lambda s: list(s.triggers))
+        key = pulumi.Output.secret(args.ssh_private_key)
 
         playbook = local.Command(
             f"{name}-playbook",
-            create=playbook_script(forks=len(settings.nodes)),
-            interpreter=["/bin/bash", "-c"],
-            stdin=pulumi.Output.secret(args.ssh_private_key),
-            environment=command_environment(
-                ssh_config=ssh_config,
-                known_hosts=known_hosts,
-                bastion=alias,
-                GC_INVENTORY=self.inventory,
-                GC_EXTRA_VARS=render_extra_vars(settings.versions),
-            ),
+            create=spec.apply(lambda s: s.create),
+            interpreter=spec.apply(lambda s: list(s.interpreter)),
+            environment=spec.apply(lambda s: dict(s.environment)),
+            stdin=key,
             triggers=self.triggers,
+            # Ansible's task lines are progress worth seeing; secrets are no_log in the roles and
+            # the key never reaches the output. stderr (ssh chatter) is kept out of the log.
             logging=local.Logging.STDOUT,
             add_previous_output_in_env=False,
             opts=pulumi.ResourceOptions(
@@ -361,21 +433,17 @@ class AnsibleBootstrap(pulumi.ComponentResource):
             ),
         )
 
+        fetch_spec = pulumi.Output.all(resolved, self.triggers).apply(
+            lambda v: kubeconfig_command(first_control_plane(v[0][1]), v[0][2], known_hosts, v[1])
+        )
         fetch = local.Command(
             f"{name}-kubeconfig",
-            create=kubeconfig_script(),
-            interpreter=["/bin/bash", "-c"],
-            stdin=pulumi.Output.secret(args.ssh_private_key),
-            environment=command_environment(
-                ssh_config=ssh_config,
-                known_hosts=known_hosts,
-                bastion=alias,
-                GC_TARGET_HOST=first_cp.private_ip,
-                GC_TARGET_PORT="22",
-                GC_TARGET_HOST_KEY_ALIAS=pulumi.Output.from_input(first_cp.instance_id).apply(lambda v: v or ""),
-            ),
-            # Fetched again whenever the playbook runs again (it may have rebuilt the control plane).
-            triggers=self.triggers,
+            create=fetch_spec.apply(lambda s: s.create),
+            interpreter=fetch_spec.apply(lambda s: list(s.interpreter)),
+            environment=fetch_spec.apply(lambda s: dict(s.environment)),
+            stdin=key,
+            # The same triggers: fetched again whenever the playbook ran again.
+            triggers=fetch_spec.apply(lambda s: list(s.triggers)),
             logging=local.Logging.NONE,
             add_previous_output_in_env=False,
             opts=pulumi.ResourceOptions(
@@ -394,23 +462,3 @@ class AnsibleBootstrap(pulumi.ComponentResource):
             )
         )
         self.register_outputs({"kubeconfig": self.kubeconfig, "inventory": self.inventory, "triggers": self.triggers})
-
-    @staticmethod
-    def _render_inventory(
-        settings: StackSettings,
-        hosts: Sequence[BootstrapHost],
-        jump: pulumi.Output[SshJump],
-        api_endpoint_host: pulumi.Input[str],
-    ) -> pulumi.Output[str]:
-        addresses = pulumi.Output.all(*(h.private_ip for h in hosts))
-        aliases = pulumi.Output.all(*(h.instance_id for h in hosts))
-
-        def render(values: list[Any]) -> str:
-            ips, ids, bastion, endpoint = values
-            names = [h.spec.name for h in hosts]
-            inv_hosts = inventory_hosts(
-                [h.spec for h in hosts], dict(zip(names, ips, strict=True)), dict(zip(names, ids, strict=True))
-            )
-            return render_inventory(ClusterVars.from_settings(settings, str(endpoint)), inv_hosts, bastion)
-
-        return pulumi.Output.all(addresses, aliases, jump, api_endpoint_host).apply(render)
