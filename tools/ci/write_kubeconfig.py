@@ -1,0 +1,67 @@
+"""Write a stack's kubeconfig (a secret stack output) to a private file for the status tool.
+
+The bootstrap workflow must talk to the cluster after `pulumi up` without the kubeconfig ever
+reaching a log, a job output or an artifact. The CLI route (`pulumi stack output kubeconfig` with
+the flag that reveals secrets) prints it to stdout, one redirect away from a log; this reads it through the
+Automation API into a file created with mode 0600 and prints only the path. The workflow deletes
+the file when the job ends.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+
+OutputsLoader = Callable[[str, Path], Mapping[str, Any]]
+
+
+def load_outputs(stack: str, work_dir: Path) -> Mapping[str, Any]:
+    """The stack's outputs as Automation API OutputValues (value + is_secret)."""
+    from pulumi import automation as auto
+
+    return auto.select_stack(stack_name=stack, work_dir=str(work_dir)).outputs()
+
+
+def write_secret_output(outputs: Mapping[str, Any], key: str, target: Path) -> None:
+    """Write output `key` to `target` (0600, never printed); it must exist and be a secret."""
+    if key not in outputs:
+        raise ValueError(f"the stack has no output {key!r}; has `pulumi up` finished?")
+    item = outputs[key]
+    if not getattr(item, "is_secret", False):
+        # A plain kubeconfig output would already be in the state in clear text: refuse to treat
+        # it as normal, the program must export it with pulumi.Output.secret.
+        raise ValueError(f"stack output {key!r} is not a secret; export it as a secret")
+    value = item.value
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"stack output {key!r} is empty")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(value)
+    os.chmod(target, 0o600)
+
+
+def main(argv: Sequence[str] | None = None, loader: OutputsLoader = load_outputs) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--stack", required=True, help="stack name, e.g. dev")
+    parser.add_argument("--output", required=True, type=Path, help="file to create (mode 0600)")
+    parser.add_argument("--key", default="kubeconfig", help="secret stack output to write (default: kubeconfig)")
+    parser.add_argument("--work-dir", type=Path, default=ROOT, help="directory holding Pulumi.yaml")
+    args = parser.parse_args(argv)
+    try:
+        write_secret_output(loader(args.stack, args.work_dir), args.key, args.output)
+    except ValueError as exc:
+        print(f"write_kubeconfig: {exc}", file=sys.stderr)
+        return 1
+    print(args.output)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
