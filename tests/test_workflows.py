@@ -394,6 +394,7 @@ def test_bootstrap_applies_waits_and_publishes_outputs_without_secrets() -> None
     integration = jobs(WF["bootstrap"])["integration"]
     assert integration["if"] == "inputs.run-integration-test"
     assert "pytest tests/integration -m integration" in _runs(integration)
+    assert integration["env"]["IT_ADMIN_CIDR"] == "${{ vars.IT_ADMIN_CIDR }}"
 
 
 def test_drift_runs_daily_per_stack_and_reports_through_issues() -> None:
