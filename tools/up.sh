@@ -44,6 +44,11 @@ if ! pulumi config get --path 'pulumi:disable-default-providers[0]' --stack "$st
   pulumi config set --path 'pulumi:disable-default-providers[0]' kubernetes --stack "$stack"
 fi
 
+if [ "$mode" = preview ] && [ ! -x policy/venv/bin/python ]; then
+  # The policy pack runs in its own virtualenv (policy/PulumiPolicy.yaml), from its pinned requirements.
+  python3 -m venv policy/venv && policy/venv/bin/pip install -q -r policy/requirements.txt
+fi
+
 case "$mode" in
   up) exec pulumi up --stack "$stack" ;;
   preview) exec pulumi preview --stack "$stack" --diff --policy-pack policy ;;
