@@ -32,7 +32,9 @@ def test_release_uses_the_explicit_provider_built_from_the_bootstrap_kubeconfig(
     kubeconfig_deps = provider.property_dependencies.get("kubeconfig", [])
     sources = [dev.by_urn(u) for u in kubeconfig_deps]
     assert sources, "the provider's kubeconfig comes from nowhere"
-    assert all(bootstrap in [s, *dev.ancestors(s)] for s in sources), [s.short for s in sources]
+    from_bootstrap = [s for s in sources if bootstrap in [s, *dev.ancestors(s)]]
+    assert from_bootstrap, f"the kubeconfig does not come from the bootstrap: {[s.short for s in sources]}"
+    assert all(s.type == "command:local:Command" for s in from_bootstrap)
 
 
 def test_admin_password_is_generated_hashed_and_secret(dev):
