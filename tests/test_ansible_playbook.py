@@ -54,11 +54,10 @@ def extra_vars(tmp_path_factory) -> Path:
     return path
 
 
-@pytest.mark.parametrize("inventory", ["inventory-1cp.yml", "inventory-3cp.yml"])
-def test_site_yml_passes_the_syntax_check(inventory, extra_vars):
-    result = run(
-        [tool("ansible-playbook"), "-i", str(GOLDEN / inventory), "-e", f"@{extra_vars}", "--syntax-check", "site.yml"]
-    )
+def test_site_yml_passes_the_syntax_check(extra_vars):
+    # The 3-control-plane inventory: every play of site.yml targets a non-empty group there.
+    inventory = GOLDEN / "inventory-3cp.yml"
+    result = run([tool("ansible-playbook"), "-i", str(inventory), "-e", f"@{extra_vars}", "--syntax-check", "site.yml"])
     assert result.returncode == 0, result.stdout + result.stderr
 
 
