@@ -140,7 +140,12 @@ def build_stack(settings: StackSettings) -> StackResources:
         name,
         BootstrapArgs(
             settings=settings,
-            hosts=[BootstrapHost(spec=n.spec, private_ip=n.instance.private_ip) for n in nodes.nodes],
+            # Instance ids key the known_hosts entries: a replaced node on a recycled IP is a new host.
+            hosts=[
+                BootstrapHost(spec=n.spec, private_ip=n.instance.private_ip, instance_id=n.instance.id)
+                for n in nodes.nodes
+            ],
+            bastion_instance_id=access.bastion.id,
             bastion_host=access.bastion_public_ip,
             api_endpoint_host=access.api_endpoint_host,
             ssh_private_key=nodes.ssh_private_key,

@@ -299,5 +299,17 @@ def test_user_supplied_ssh_key_is_used_and_never_plain(run_stack):
 
 def test_generated_secrets_never_appear_in_plain_text(dev):
     text = _plain_text(dev)
-    for secret in ("MOCK-GENERATED-KEY", "mock-generated-password", "$2a$10$mock"):
+    for secret in ("MOCK-GENERATED-KEY", "mock-generated-password", "$2a$10$mock", "MOCK-ADMIN-CLIENT-KEY"):
         assert secret not in text, f"{secret!r} leaked into a plain input or output"
+
+
+def test_kubeconfig_output_points_at_the_api_endpoint_and_is_secret(dev):
+    assert "kubeconfig" in dev.stack_output_secret_paths
+    kubeconfig = yaml.safe_load(dev.stack_outputs["kubeconfig"])
+    assert kubeconfig["clusters"][0]["cluster"]["server"] == dev.stack_outputs["apiEndpoint"]
+    assert kubeconfig["users"][0]["user"]["client-key-data"] == "MOCK-ADMIN-CLIENT-KEY"
+
+
+def test_private_ips_are_the_same_on_every_run(dev, run_stack):
+    again = run_stack()
+    assert again.stack_outputs["nodes"] == dev.stack_outputs["nodes"]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import hashlib
 import ipaddress
 import json
 import runpy
@@ -38,6 +39,27 @@ _SECRET_SIG = "4dabf18193072939515e22adb298388d"
 _SECRET_VALUE = "1b47061264138c4ac30d75fd1eb44270"
 _UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 _RESOURCE_SIG = "5cf8f73096256a8f31e491e813e4eb8e"
+
+FAKE_ADMIN_KUBECONFIG = """\
+apiVersion: v1
+kind: Config
+clusters:
+- cluster:
+    certificate-authority-data: MOCK-CA-DATA
+    server: https://10.0.16.10:6443
+  name: kubernetes
+contexts:
+- context:
+    cluster: kubernetes
+    user: kubernetes-admin
+  name: kubernetes-admin@kubernetes
+current-context: kubernetes-admin@kubernetes
+users:
+- name: kubernetes-admin
+  user:
+    client-certificate-data: MOCK-CLIENT-CERT
+    client-key-data: MOCK-ADMIN-CLIENT-KEY
+"""
 
 # The program's whole run happens inside this lock: the SDK keeps global settings.
 _RUN_LOCK = threading.Lock()
@@ -156,16 +178,28 @@ def _struct_to_plain(struct: Any) -> tuple[dict[str, Any], frozenset[str]]:
 class FakeCloud(pulumi_mocks.Mocks):
     """Deterministic outputs for the resources and invokes the program uses."""
 
+    # Private IPs derive from the resource name (the SDK registers from several threads, so a
+    # counter would hand out addresses in a different order on every run).
+    _PRIVATE_RANGE = ipaddress.IPv4Network("10.0.16.0/20")
+
     def __init__(self) -> None:
-        self._ips = ipaddress.IPv4Network("10.0.16.0/20").hosts()
+        self._taken: set[ipaddress.IPv4Address] = set()
         self._lock = threading.Lock()
+
+    def _private_ip(self, name: str) -> str:
+        size = self._PRIVATE_RANGE.num_addresses - 16
+        slot = int.from_bytes(hashlib.sha256(name.encode()).digest()[:4], "big") % size
+        while (ip := self._PRIVATE_RANGE.network_address + 10 + slot) in self._taken:
+            slot = (slot + 1) % size
+        self._taken.add(ip)
+        return str(ip)
 
     def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         state = dict(args.inputs)
         t, name = args.typ, args.name
         with self._lock:
             if t == "aws:ec2/instance:Instance":
-                state["privateIp"] = str(next(self._ips))
+                state["privateIp"] = self._private_ip(name)
                 state["arn"] = f"arn:aws:ec2:ap-northeast-2:123456789012:instance/i-{name}"
                 if state.get("associatePublicIpAddress"):
                     state["publicIp"] = "198.51.100.10"
@@ -185,6 +219,9 @@ class FakeCloud(pulumi_mocks.Mocks):
         elif t == "random:index/randomPassword:RandomPassword":
             state["result"] = "mock-generated-password-0000"
             state["bcryptHash"] = "$2a$10$mockmockmockmockmockmuK7Yh1bX9oLq0m2X6Hc5k3nP4wQe0Zt2"
+        elif t == "command:local:Command" and name.endswith("-kubeconfig"):
+            # What `sudo cat /etc/kubernetes/admin.conf` prints; its key must never leak.
+            state["stdout"] = FAKE_ADMIN_KUBECONFIG
         elif t == "aws:ec2/keyPair:KeyPair":
             state.setdefault("keyName", name)
         if t.startswith("aws:"):
