@@ -120,7 +120,8 @@ def test_bad_value_is_named_with_its_fix(config_error, overrides, expected):
         ),
         (
             lambda n: n[-1]["taints"][0].__setitem__("effect", "NoScheduel"),
-            r"nodes\[monitoring\]\.taints\[0\]\.effect = 'NoScheduel': the effect must be one of NoSchedule, PreferNoSchedule, NoExecute",
+            r"nodes\[monitoring\]\.taints\[0\]\.effect = 'NoScheduel': "
+            r"the effect must be one of NoSchedule, PreferNoSchedule, NoExecute",
         ),
         (
             lambda n: n[-1]["taints"][0].__setitem__("key", "bad key"),
