@@ -169,10 +169,12 @@ class ConfigKey:
 
 @cache
 def declared_keys() -> Mapping[str, ConfigKey]:
-    """The config declarations of Pulumi.yaml (type, default, secret) by key."""
+    """The config declarations of Pulumi.yaml (type, default, secret) by key of this project."""
     project = yaml.safe_load(PROJECT_FILE.read_text(encoding="utf-8"))
     keys = {}
     for name, decl in (project.get("config") or {}).items():
+        if ":" in name:
+            continue  # a value for another namespace (pulumi:, aws:), not a key of this program
         keys[name] = ConfigKey(
             name=name,
             type=decl["type"],

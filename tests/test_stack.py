@@ -247,9 +247,12 @@ def test_kubernetes_resources_use_the_explicit_cluster_provider(dev):
         assert r.provider.startswith(provider.urn), f"{r.short} uses {r.provider or 'the default provider'}"
 
 
-def test_default_kubernetes_provider_is_disabled_for_the_stack():
-    config = yaml.safe_load((ROOT / "Pulumi.dev.yaml").read_text())["config"]
-    assert "kubernetes" in config["pulumi:disable-default-providers"]
+def test_default_kubernetes_provider_is_disabled_for_every_stack():
+    config = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["config"]
+    assert config["pulumi:disable-default-providers"] == {"value": ["kubernetes"]}
+    for stack_file in ROOT.glob("Pulumi.*.yaml"):
+        stack = yaml.safe_load(stack_file.read_text())["config"]
+        assert "pulumi:disable-default-providers" not in stack, f"{stack_file.name} overrides it"
 
 
 # Outputs and secrets.

@@ -292,12 +292,17 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
 
 
 def stack_config(stack: str, project_root: Path = PROJECT_ROOT) -> dict[str, Any]:
-    """The plain config of Pulumi.<stack>.yaml (namespaced keys, structured values kept)."""
+    """The stack's plain config as the CLI merges it: Pulumi.yaml's values for other namespaces
+    (e.g. `pulumi:disable-default-providers`), then Pulumi.<stack>.yaml. Project keys' defaults
+    are applied by components/config.py, as they are under the CLI."""
     path = project_root / f"Pulumi.{stack}.yaml"
     if not path.exists():
         raise FileNotFoundError(f"no stack file {path.name}; create it with `pulumi stack init {stack}`")
+    project = yaml.safe_load((project_root / "Pulumi.yaml").read_text(encoding="utf-8")) or {}
+    merged = {k: d["value"] for k, d in (project.get("config") or {}).items() if ":" in k and "value" in d}
     doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    return dict(doc.get("config") or {})
+    merged.update(doc.get("config") or {})
+    return merged
 
 
 def _config_for_runtime(values: Mapping[str, Any], secrets: Mapping[str, str]) -> tuple[dict[str, str], list[str]]:

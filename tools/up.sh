@@ -39,10 +39,6 @@ pulumi login "$PULUMI_BACKEND_URL" >/dev/null
 if ! pulumi stack select "$stack" 2>/dev/null; then
   pulumi stack init "$stack"
 fi
-# Every Kubernetes resource must name the cluster's provider: disable the default one.
-if ! pulumi config get --path 'pulumi:disable-default-providers[0]' --stack "$stack" >/dev/null 2>&1; then
-  pulumi config set --path 'pulumi:disable-default-providers[0]' kubernetes --stack "$stack"
-fi
 
 if [ "$mode" = preview ] && [ ! -x policy/venv/bin/python ]; then
   # The policy pack runs in its own virtualenv (policy/PulumiPolicy.yaml), from its pinned requirements.
