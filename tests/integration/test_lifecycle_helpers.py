@@ -130,7 +130,11 @@ def test_stack_config_is_dev_with_the_ephemeral_name_and_access() -> None:
     assert config["gitops-cluster:gitopsRevision"] == "0" * 40
     assert config["gitops-cluster:nodes"] == dev["gitops-cluster:nodes"]
     assert config["aws:region"] == dev["aws:region"]
-    assert config["pulumi:disable-default-providers"] == ["kubernetes"]
+    # The ephemeral stack must not fall back to ~/.kube/config: the key comes from the stack file
+    # or from Pulumi.yaml, which the project copy carries.
+    project = yaml.safe_load((lifecycle.ROOT / "Pulumi.yaml").read_text(encoding="utf-8"))["config"]
+    disabled = config.get("pulumi:disable-default-providers") or project["pulumi:disable-default-providers"]["value"]
+    assert disabled == ["kubernetes"]
 
 
 def test_stack_config_validates_like_a_real_stack() -> None:
