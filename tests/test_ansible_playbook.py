@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -76,6 +77,16 @@ def test_ansible_lint_production_profile_without_a_skip_list():
 def test_site_yml_uses_every_role():
     used = {r["role"] for play in yaml.safe_load((ANSIBLE_DIR / "site.yml").read_text()) for r in play.get("roles", [])}
     assert used == {p.name for p in role_dirs()}, "a role that site.yml does not use is neither run nor linted"
+
+
+def test_storage_runs_on_the_first_control_plane_once_the_cluster_is_ready():
+    plays = yaml.safe_load((ANSIBLE_DIR / "site.yml").read_text())
+    index = {r["role"]: i for i, play in enumerate(plays) for r in play.get("roles", [])}
+    # Its helper pods must tolerate the taints node_config applies, on nodes cluster_ready saw Ready.
+    assert index["storage"] > index["cluster_ready"] >= index["node_config"] > index["calico"]
+    play = plays[index["storage"]]
+    assert play["hosts"] == "control_plane[0]" and play["become"] is True
+    assert "storage" in play["tags"]
 
 
 def test_lint_exceptions_are_local_and_give_a_reason():
@@ -308,3 +319,203 @@ def test_audit_policy_keeps_secret_values_out_of_the_log(rendered):
     policy = docs(rendered / "audit-master-1.yaml")["Policy"]
     secrets_rule = next(r for r in policy["rules"] if any("secrets" in g["resources"] for g in r.get("resources", [])))
     assert secrets_rule["level"] == "Metadata"
+
+
+# --- the storage role's kustomization, rendered by Ansible and built by kustomize --------------
+
+STORAGE_FILES = ("config.json", "helperPod.yaml", "storage-class.yaml", "deployment.yaml", "kustomization.yaml")
+
+# The role's templates with its defaults and the rendered inventory, twice: as they are, and with
+# another helper image (whose checksum annotation must differ, so the provisioner restarts).
+STORAGE_RENDER_PLAY = """
+- name: Render the storage role's files
+  hosts: localhost
+  connection: local
+  gather_facts: false
+  vars_files:
+    - {roles}/storage/defaults/main.yml
+  tasks:
+    - name: Render the templates
+      vars:
+        templates: "{roles}/storage/templates"
+        bumped: {{ storage_helper_image: docker.io/library/busybox:1.36.1 }}
+      ansible.builtin.debug:
+        msg:
+          url: "{{{{ storage_manifest_url }}}}"
+          version: "{{{{ storage_version }}}}"
+          default:
+{default}
+          bumped:
+{bumped}
+"""
+
+
+# A stand-in for upstream's deploy/local-path-storage.yaml (no network here): the objects, names
+# and ConfigMap keys the kustomization patches, as upstream ships them, without a default mark.
+UPSTREAM_STAND_IN = """
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: local-path-storage
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: local-path-provisioner
+  namespace: local-path-storage
+spec:
+  replicas: 1
+  selector:
+    matchLabels: {app: local-path-provisioner}
+  template:
+    metadata:
+      labels: {app: local-path-provisioner}
+    spec:
+      serviceAccountName: local-path-provisioner-service-account
+      containers:
+        - name: local-path-provisioner
+          image: rancher/local-path-provisioner:VERSION
+          command: [local-path-provisioner, start, --config, /etc/config/config.json]
+          volumeMounts:
+            - {name: config-volume, mountPath: /etc/config/}
+      volumes:
+        - name: config-volume
+          configMap: {name: local-path-config}
+---
+apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata:
+  name: local-path
+provisioner: rancher.io/local-path
+volumeBindingMode: WaitForFirstConsumer
+reclaimPolicy: Delete
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: local-path-config
+  namespace: local-path-storage
+data:
+  config.json: |-
+    {"nodePathMap": [{"node": "DEFAULT_PATH_FOR_NON_LISTED_NODES", "paths": ["/opt/local-path-provisioner"]}]}
+  setup: |-
+    #!/bin/sh
+    mkdir -m 0777 -p "$VOL_DIR"
+  teardown: |-
+    #!/bin/sh
+    rm -rf "$VOL_DIR"
+  helperPod.yaml: |-
+    apiVersion: v1
+    kind: Pod
+    metadata:
+      name: helper-pod
+    spec:
+      containers:
+      - name: helper-pod
+        image: busybox
+"""
+
+
+@pytest.fixture(scope="module")
+def storage(tmp_path_factory, extra_vars) -> dict[str, Any]:
+    """The storage kustomization built by kustomize (objects per render), and the manifest URL."""
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        pytest.skip("kubectl (with its built-in kustomize) is not on PATH")
+    out = Path(tmp_path_factory.mktemp("storage"))
+    lookups = {
+        render: "\n".join(
+            f"            {name}: \"{{{{ lookup('ansible.builtin.template', templates ~ '/{name}.j2'{extra}) }}}}\""
+            for name in STORAGE_FILES
+        )
+        for render, extra in (("default", ""), ("bumped", ", template_vars=bumped"))
+    }
+    play = out / "render.yml"
+    play.write_text(STORAGE_RENDER_PLAY.format(roles=ANSIBLE_DIR / "roles", **lookups))
+    result = run(
+        [tool("ansible-playbook"), "-i", str(GOLDEN / "inventory-3cp.yml"), "-e", f"@{extra_vars}", str(play)],
+        extra_env={
+            "ANSIBLE_CALLBACKS_ENABLED": "ansible.builtin.tree",
+            "ANSIBLE_CALLBACK_TREE_DIR": str(out / "tree"),
+            "ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.minimal",
+        },
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    msg = json.loads((out / "tree" / "localhost").read_text())["msg"]
+    built: dict[str, Any] = {"url": msg["url"]}
+    for render in ("default", "bumped"):
+        (out / render).mkdir()
+        for name, text in msg[render].items():
+            (out / render / name).write_text(text)
+        stand_in = UPSTREAM_STAND_IN.replace("VERSION", msg["version"])
+        (out / render / f"local-path-storage-{msg['version']}.yaml").write_text(stand_in)
+        build = subprocess.run([kubectl, "kustomize", str(out / render)], capture_output=True, text=True, timeout=60)
+        assert build.returncode == 0, build.stderr
+        built[render] = [d for d in yaml.safe_load_all(build.stdout) if d]
+    return built
+
+
+def one(objects: list[dict[str, Any]], kind: str) -> dict[str, Any]:
+    (found,) = [o for o in objects if o["kind"] == kind]
+    return found
+
+
+def test_storage_class_is_the_one_default_and_waits_for_the_first_consumer(storage):
+    classes = [o for o in storage["default"] if o["kind"] == "StorageClass"]
+    assert len(classes) == 1, "the kustomization must not add a second StorageClass"
+    (sc,) = classes
+    assert sc["metadata"]["name"] == "local-path"
+    assert sc["metadata"]["annotations"]["storageclass.kubernetes.io/is-default-class"] == "true"
+    assert sc["volumeBindingMode"] == "WaitForFirstConsumer"
+    assert sc["reclaimPolicy"] == "Delete"
+    assert sc["provisioner"] == "rancher.io/local-path"
+
+
+def test_storage_manifest_is_the_pinned_release(storage):
+    version = default_versions()["localPathProvisioner"]
+    assert re.fullmatch(r"v\d+\.\d+\.\d+", version), f"localPathProvisioner must be an exact tag, not {version!r}"
+    assert storage["url"] == (
+        f"https://raw.githubusercontent.com/rancher/local-path-provisioner/{version}/deploy/local-path-storage.yaml"
+    )
+
+
+def test_storage_helper_pod_tolerates_the_node_tables_taints_with_a_pinned_image(storage):
+    config = one(storage["default"], "ConfigMap")
+    assert config["metadata"]["name"] == "local-path-config", "the provisioner mounts the ConfigMap by this name"
+    assert {"setup", "teardown"} <= set(config["data"]), "upstream's scripts must survive the merge"
+    paths = json.loads(config["data"]["config.json"])["nodePathMap"]
+    assert paths == [{"node": "DEFAULT_PATH_FOR_NON_LISTED_NODES", "paths": ["/var/lib/local-path-provisioner"]}]
+
+    helper = yaml.safe_load(config["data"]["helperPod.yaml"])
+    assert helper["kind"] == "Pod"
+    (container,) = helper["spec"]["containers"]
+    assert container["image"] == default_versions()["localPathHelperImage"]
+    assert re.search(r":[\w.-]+$", container["image"]) and not container["image"].endswith(":latest")
+    # Every taint of the node table (read from the rendered inventory), tolerated exactly.
+    inventory = yaml.safe_load((GOLDEN / "inventory-3cp.yml").read_text())
+    table_taints = {
+        (t["key"], t["value"], t["effect"])
+        for group in inventory["all"]["children"]["k8s_cluster"]["children"].values()
+        for host in group["hosts"].values()
+        for t in host["node_taints"]
+    }
+    assert ("node-role.kubernetes.io/infrastructure", "true", "NoSchedule") in table_taints
+    tolerated = {(t["key"], t.get("value"), t.get("effect")) for t in helper["spec"]["tolerations"]}
+    assert table_taints <= tolerated
+    assert len(helper["spec"]["tolerations"]) == len(tolerated), "each taint is tolerated once"
+
+
+def test_storage_objects_validate_against_the_kubernetes_schemas(storage):
+    kubernetes_validate = pytest.importorskip("kubernetes_validate")
+    version = default_versions()["kubernetes"]
+    config = one(storage["default"], "ConfigMap")
+    for doc in (*storage["default"], yaml.safe_load(config["data"]["helperPod.yaml"])):
+        kubernetes_validate.validate(doc, version, strict=True)
+
+
+def test_storage_config_change_rolls_the_provisioner(storage):
+    annotation = "gitops-cluster.io/config-checksum"
+    default = one(storage["default"], "Deployment")["spec"]["template"]["metadata"]["annotations"][annotation]
+    bumped = one(storage["bumped"], "Deployment")["spec"]["template"]["metadata"]["annotations"][annotation]
+    assert re.fullmatch(r"[0-9a-f]{64}", default)
+    assert bumped != default

@@ -150,7 +150,12 @@ def test_the_node_table_changes_the_inventory_trigger_only():
 def test_a_version_changes_the_versions_trigger_only():
     settings = dev_settings()
     base = triggers_for(settings)
-    for key, value in (("kubernetes", "1.31.5"), ("calico", "v3.29.2"), ("containerd", "1.7.26-1")):
+    for key, value in (
+        ("kubernetes", "1.31.5"),
+        ("calico", "v3.29.2"),
+        ("containerd", "1.7.26-1"),
+        ("localPathProvisioner", "v0.0.31"),
+    ):
         bumped = replace(settings, versions=MappingProxyType({**settings.versions, key: value}))
         changed = triggers_for(bumped)
         assert changed[2] != base[2], f"changing {key} did not change the versions trigger"
