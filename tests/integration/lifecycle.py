@@ -45,7 +45,7 @@ AWS_CREDENTIAL_VARS = (
 # Copied into the ephemeral project: the program, its inputs and what pulumi-command runs.
 # Everything else (virtualenv, state, caches, git) stays behind.
 _COPY_IGNORE = shutil.ignore_patterns(
-    ".git", ".venv", ".pulumi-state", "build", "__pycache__", ".pytest_cache", ".mypy_cache",
+    ".git", ".venv", "venv", ".pulumi-state", "build", "__pycache__", ".pytest_cache", ".mypy_cache",
     ".ruff_cache", "node_modules", "Pulumi.*.yaml",
 )
 

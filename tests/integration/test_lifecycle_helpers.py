@@ -163,6 +163,7 @@ def test_project_copy_leaves_state_and_stack_files_behind(tmp_path: Path) -> Non
     (src / "Pulumi.dev.yaml").write_text("config: {}\n", encoding="utf-8")
     (src / "components" / "x.py").write_text("", encoding="utf-8")
     (src / ".pulumi-state").mkdir()
+    (src / "policy" / "venv").mkdir(parents=True)  # the policy pack's own virtualenv (git-ignored)
     venv = tmp_path / "venv"
     venv.mkdir()
 
@@ -171,6 +172,7 @@ def test_project_copy_leaves_state_and_stack_files_behind(tmp_path: Path) -> Non
     assert (dest / "Pulumi.yaml").is_file() and (dest / "components" / "x.py").is_file()
     assert not (dest / "Pulumi.dev.yaml").exists()
     assert not (dest / ".pulumi-state").exists()
+    assert (dest / "policy").is_dir() and not (dest / "policy" / "venv").exists()
     assert (dest / ".venv").resolve() == venv.resolve()
 
 
