@@ -54,8 +54,8 @@ lint: venv ## ruff and mypy
 	$(BIN)/ruff check .
 	$(BIN)/mypy __main__.py components tools policy/policies.py
 
-benchmark: venv ## Speed of the program under the mock runtime (figures go to docs/benchmarks.md)
-	$(BIN)/python benchmarks/program_speed.py
+benchmark: venv ## Speed of the program under the mock runtime, into docs/benchmarks.md (ARGS=--suite adds the suite)
+	$(BIN)/python benchmarks/program_speed.py $(ARGS)
 
 clean: ## Remove the virtualenv and build output
 	rm -rf $(VENV) build .pytest_cache .mypy_cache .ruff_cache

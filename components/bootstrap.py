@@ -411,7 +411,7 @@ class AnsibleBootstrap(pulumi.ComponentResource):
             *(h.instance_id for h in ordered),
         ).apply(resolve)
         spec = resolved.apply(lambda r: playbook_command(r[0], r[1], r[2], settings.versions, known_hosts))
-        self.inventory = resolved.apply(lambda r: render_inventory(*r))
+        self.inventory = spec.apply(lambda s: s.environment["GC_INVENTORY"])
         self.triggers = spec.apply(lambda s: list(s.triggers))
         key = pulumi.Output.secret(args.ssh_private_key)
 
