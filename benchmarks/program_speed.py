@@ -17,7 +17,11 @@ no run inherits another's imported modules or caches:
   warm times and the marginal cost per node between sizes;
 - where the time goes: `python -X importtime` grouped by package, and cProfile of a warm run
   grouped by code area;
-- with --suite, `pytest -q` of the whole suite.
+- with --suite, the whole suite as `make test` runs it: `python -m pytest` with pyproject.toml's
+  addopts, so on pytest-xdist workers (`-n auto`), wall clock and the CPU of every worker.
+
+Every child imports tools/mockrun.py, which sets the collector's thresholds and freezes the heap at
+exit; the figures include those settings, as every user of the harness gets them.
 
 The machine is often shared (other jobs on 2 cores), so the report shows the load average and
 the CPU time next to the wall time; a target is "met" when the median meets it, "borderline" when
@@ -41,6 +45,7 @@ import statistics
 import subprocess
 import sys
 import time
+import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,11 +74,6 @@ LINEAR_R2 = 0.99
 LINEAR_MARGINAL_RATIO = 1.5
 
 PROCESS_SNIPPET = "from tools.mockrun import run_program; run_program('dev')"
-
-# The change this benchmark proposes for tools/mockrun.py (docs/benchmarks.md, "What would help"),
-# measured by running the same children with it prepended: fewer young-generation collections
-# while the SDKs define their classes, and no full collections over that heap at interpreter exit.
-GC_PRELUDE = "import atexit, gc; gc.set_threshold(20_000, 10, 10); atexit.register(gc.freeze)\n"
 
 PROGRAM_SNIPPET = """\
 import json, time
@@ -178,15 +178,13 @@ def _json_out(proc: subprocess.CompletedProcess[str]) -> Any:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def measure_process(runs: int, prelude: str = "") -> Stat:
-    return Stat.of([run_child(["-c", prelude + PROCESS_SNIPPET])[0] for _ in range(runs)])
+def measure_process(runs: int) -> Stat:
+    return Stat.of([run_child(["-c", PROCESS_SNIPPET])[0] for _ in range(runs)])
 
 
-def measure_program(runs: int, prelude: str = "") -> dict[str, Any]:
-    docs = [_json_out(run_child(["-c", prelude + PROGRAM_SNIPPET])[1]) for _ in range(runs)]
-    out: dict[str, Any] = {
-        phase: Stat.of([Sample(*d[phase]) for d in docs]) for phase in ("imports", "first", "warm")
-    }
+def measure_program(runs: int) -> dict[str, Any]:
+    docs = [_json_out(run_child(["-c", PROGRAM_SNIPPET])[1]) for _ in range(runs)]
+    out: dict[str, Any] = {phase: Stat.of([Sample(*d[phase]) for d in docs]) for phase in ("imports", "first", "warm")}
     out["resources"] = docs[0]["resources"]
     return out
 
@@ -209,9 +207,9 @@ def dev_nodes() -> list[dict[str, Any]]:
     return nodes
 
 
-def measure_size(total: int, repeat: int, prelude: str = "") -> SizeResult:
+def measure_size(total: int, repeat: int) -> SizeResult:
     table = scaled_node_table(dev_nodes(), total)
-    _, proc = run_child(["-c", prelude + SIZE_SNIPPET, json.dumps(table), str(repeat)])
+    _, proc = run_child(["-c", SIZE_SNIPPET, json.dumps(table), str(repeat)])
     doc = _json_out(proc)
     # One instance per node plus the bastion: proof the generated table really has `total` nodes.
     if doc["instances"] != total + 1:
@@ -317,20 +315,38 @@ class SuiteResult:
     summary: str
     slowest: list[str]
     command: str
+    addopts: str
+    workers: int | None  # pytest-xdist workers, None when the run was not distributed
+
+
+def pytest_addopts(pyproject: Path = ROOT / "pyproject.toml") -> str:
+    """The options every `pytest` of the project gets from pyproject.toml (for the report)."""
+    with pyproject.open("rb") as f:
+        ini = tomllib.load(f).get("tool", {}).get("pytest", {}).get("ini_options", {})
+    addopts = ini.get("addopts", "")
+    return " ".join(addopts) if isinstance(addopts, list) else str(addopts)
 
 
 def measure_suite(extra: Sequence[str] = ()) -> SuiteResult:
+    """The suite as `make test` runs it: pytest picks up pyproject's addopts (`-n auto`) itself.
+
+    `--durations` only adds a report; no cache provider so the run neither reads nor leaves
+    .pytest_cache (nothing in `make test` uses --lf/--ff, so the order is the same)."""
+    args = ["-m", "pytest", "-p", "no:cacheprovider", "--durations=8", *extra]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--durations=8", *extra],
-        cwd=ROOT, env=_child_env(), capture_output=True, text=True, timeout=1800,
+        [sys.executable, *args], cwd=ROOT, env=_child_env(), capture_output=True, text=True, timeout=1800
     )
     wall = time.perf_counter() - start
+    # RUSAGE_CHILDREN includes the xdist workers: pytest waits for them before it exits.
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     lines = [ln for ln in proc.stdout.splitlines() if ln.strip()]
     summary = lines[-1].strip("= ") if lines else f"pytest exited {proc.returncode}"
+    if proc.returncode != 0:
+        summary = f"exit {proc.returncode}: {summary}"
+    workers_seen = re.search(r"^(\d+) workers \[", proc.stdout, re.MULTILINE)
     slowest: list[str] = []
     collecting = False
     for ln in lines:
@@ -341,7 +357,15 @@ def measure_suite(extra: Sequence[str] = ()) -> SuiteResult:
             if not re.match(r"^\d+\.\d+s ", ln):
                 break
             slowest.append(ln.strip())
-    return SuiteResult(wall, cpu, summary, slowest, " ".join(["pytest", "-q", *extra]))
+    return SuiteResult(
+        wall,
+        cpu,
+        summary,
+        slowest,
+        " ".join(["python", *args]),
+        pytest_addopts(),
+        int(workers_seen.group(1)) if workers_seen else None,
+    )
 
 
 # --- report -----------------------------------------------------------------------------------------
@@ -397,9 +421,6 @@ class Results:
     imports: tuple[float, list[tuple[str, float]]]
     profile: tuple[float, list[tuple[str, float]]]
     suite: SuiteResult | None = None
-    gc_process: Stat | None = None
-    gc_program: Mapping[str, Any] | None = None
-    gc_big: SizeResult | None = None
 
 
 def _row(label: str, st: Stat, target: float | None) -> str:
@@ -427,8 +448,11 @@ def render(r: Results) -> str:
         "|---|---|---|---|---|---|",
         _row(f'Whole process, dev stack: `python -c "{PROCESS_SNIPPET}"`', r.process, TARGET_PROCESS_S),
         _row("… of which importing `tools.mockrun` (pulumi SDK, grpc, protobuf)", program["imports"], None),
-        _row("Program time, first run (pays the lazy `pulumi_aws.ec2`/`lb`/`iam` imports)", program["first"],
-             TARGET_PROGRAM_S),
+        _row(
+            "Program time, first run (pays the lazy `pulumi_aws.ec2`/`lb`/`iam` imports)",
+            program["first"],
+            TARGET_PROGRAM_S,
+        ),
         _row("Program time, warm second run in the same process", program["warm"], TARGET_PROGRAM_S),
         f"| {big.nodes} nodes, first run in a fresh process ({big.resources} resources) | {_s(big.first.wall)} | – "
         f"| {_s(big.first.cpu)} | ≤ {TARGET_NODES_S:g} s | {verdict(big.first.wall, big.first.wall, TARGET_NODES_S)} |",
@@ -437,27 +461,14 @@ def render(r: Results) -> str:
     if r.suite is not None:
         suite = r.suite
         ok = "met" if suite.wall < TARGET_SUITE_S else "**missed**"
+        where = f"{suite.workers} xdist workers" if suite.workers else "serial, not on xdist workers"
         lines.append(
-            f"| Whole test suite, `{suite.command}` ({suite.summary}) | {_s(suite.wall)} | – | {_s(suite.cpu)} "
+            f"| Whole test suite as `make test` runs it: `{suite.command}` with pyproject's addopts "
+            f"`{suite.addopts}`, {where} ({suite.summary}) | {_s(suite.wall)} | – | {_s(suite.cpu)} "
             f"| < {TARGET_SUITE_S:g} s | {ok} |"
         )
     else:
         lines.append(f"| Whole test suite | not measured (run with `--suite`) | | | < {TARGET_SUITE_S:g} s | – |")
-    if r.gc_process is not None and r.gc_program is not None and r.gc_big is not None:
-        lines += [
-            "",
-            f"The same children with the proposed GC settings prepended (`{GC_PRELUDE.strip()}`):",
-            "",
-            "| Measure, with the GC settings | wall min | wall median | CPU median | target | verdict |",
-            "|---|---|---|---|---|---|",
-            _row("Whole process, dev stack", r.gc_process, TARGET_PROCESS_S),
-            _row("Program time, first run", r.gc_program["first"], TARGET_PROGRAM_S),
-            _row("Program time, warm second run", r.gc_program["warm"], TARGET_PROGRAM_S),
-            f"| {r.gc_big.nodes} nodes, first run in a fresh process | {_s(r.gc_big.first.wall)} | – "
-            f"| {_s(r.gc_big.first.cpu)} | ≤ {TARGET_NODES_S:g} s "
-            f"| {verdict(r.gc_big.first.wall, r.gc_big.first.wall, TARGET_NODES_S)} |",
-            _row(f"{r.gc_big.nodes} nodes, warm", r.gc_big.warm, TARGET_NODES_S),
-        ]
     fit = r.fit
     shape = "**linear**" if fit.linear else f"**not linear** (want R² ≥ {LINEAR_R2}, ratio ≤ {LINEAR_MARGINAL_RATIO})"
     lines += [
@@ -553,16 +564,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="node counts for the growth check (default 50,100,200,300)",
     )
     parser.add_argument("--repeat", type=_positive, default=3, help="warm runs per size, the min is kept (default 3)")
-    parser.add_argument("--suite", action="store_true", help="also time the whole test suite (pytest -q)")
+    parser.add_argument(
+        "--suite",
+        action="store_true",
+        help="also time the whole test suite as `make test` runs it (pyproject's addopts, so -n auto)",
+    )
     parser.add_argument(
         "--suite-args",
         type=shlex.split,
         default=[],
         metavar="ARGS",
-        help="extra pytest arguments for --suite, e.g. '-n 2' to time the suite on pytest-xdist workers",
-    )
-    parser.add_argument(
-        "--no-gc-variant", action="store_true", help="skip re-measuring with the proposed GC settings prepended"
+        help="pytest arguments after pyproject's addopts for --suite (default none, as make test); "
+        "e.g. '-n 0' to compare with a serial run",
     )
     parser.add_argument("--no-write", action="store_true", help=f"print only; do not update {DOC.relative_to(ROOT)}")
     parser.add_argument("--out", type=Path, default=DOC, help="Markdown file whose generated block is replaced")
@@ -586,20 +599,21 @@ def measure(args: argparse.Namespace) -> Results:
     _step("import and warm-run profiles")
     imports = import_breakdown()
     profile = warm_profile()
-    gc_process = gc_program = gc_big = None
-    if not args.no_gc_variant:
-        _step("the same with the proposed GC settings")
-        gc_process = measure_process(args.runs, GC_PRELUDE)
-        gc_program = measure_program(args.runs, GC_PRELUDE)
-        gc_big = measure_size(TARGET_NODES if TARGET_NODES in args.sizes else args.sizes[-1], args.repeat, GC_PRELUDE)
     suite = None
     if args.suite:
         _step("test suite")
         suite = measure_suite(args.suite_args)
     fit = fit_line([(s.nodes, s.warm.wall_min) for s in sizes])
     return Results(
-        machine(), (load_start, os.getloadavg()), process, program, sizes, fit, imports, profile,
-        suite, gc_process, gc_program, gc_big,
+        machine(),
+        (load_start, os.getloadavg()),
+        process,
+        program,
+        sizes,
+        fit,
+        imports,
+        profile,
+        suite,
     )
 
 
