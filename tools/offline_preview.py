@@ -123,7 +123,8 @@ def text_report(rec: Recording, stack: str) -> str:
         out.extend(f"  + {r.type} {r.name}" for r in loose)
     out.append("")
     out.append(
-        "Outputs: " + ", ".join(f"{k} [secret]" if k in rec.stack_output_secret_paths else k for k in rec.stack_outputs)
+        "Outputs: "
+        + ", ".join(f"{k} [secret]" if k in rec.stack_output_secret_paths else k for k in sorted(rec.stack_outputs))
     )
     return "\n".join(out) + "\n"
 
