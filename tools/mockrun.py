@@ -342,9 +342,11 @@ def run_program(
     project: str = "gitops-cluster",
     program: Callable[[], None] | None = None,
     preview: bool = False,
+    mocks: pulumi_mocks.Mocks | None = None,
 ) -> Recording:
     """Run the program (or `program`) under mocks with the stack's config and record it.
 
+    `mocks` replaces the FakeCloud answers (e.g. a bare test double).
     `overrides` maps config keys (with or without the `gitops-cluster:` prefix) to values; a
     value of None removes the key. Exceptions the program raises (e.g. ConfigError) propagate
     after the runtime has settled; anything registered before them is still recorded and
@@ -360,8 +362,7 @@ def run_program(
     full_secrets = {(k if ":" in k else f"{project}:{k}"): v for k, v in (secrets or {}).items()}
     config, secret_keys = _config_for_runtime(values, full_secrets)
 
-    mocks = FakeCloud()
-    monitor = RecordingMonitor(mocks)
+    monitor = RecordingMonitor(mocks or FakeCloud())
 
     def body() -> None:
         features = set(monitor.GetDeploymentInfo(None).supportedFeatures)  # type: ignore[no-untyped-call]
