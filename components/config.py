@@ -24,6 +24,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 import yaml
+from pulumi.errors import RunError
 
 from components.subnets import SubnetPlanError, derive_subnet_plan
 
@@ -144,8 +145,11 @@ class Problem:
         return f"{self.key} = {self.value!r}: {self.fix}"
 
 
-class ConfigError(Exception):
-    """Raised with every problem of a stack's configuration at once."""
+class ConfigError(RunError):
+    """Raised with every problem of a stack's configuration at once.
+
+    A RunError, so `pulumi up` prints the message alone, without a Python traceback.
+    """
 
     def __init__(self, problems: Sequence[Problem], project: str = "gitops-cluster") -> None:
         self.problems = tuple(problems)
