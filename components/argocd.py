@@ -10,7 +10,7 @@ is paid back by the values being a pure, tested function below.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -79,6 +79,9 @@ class ArgoCdArgs:
     chart_version: str
     chart_repo: str
     gitops: GitOpsSource
+    # What must be finished before anything is installed (the bootstrap that produced the
+    # kubeconfig): explicit, so the order does not rest on the provider reference alone.
+    after: Sequence[pulumi.Resource] = ()
 
 
 class ArgoCd(pulumi.ComponentResource):
@@ -104,8 +107,6 @@ class ArgoCd(pulumi.ComponentResource):
             enable_server_side_apply=True,
             opts=pulumi.ResourceOptions(parent=self),
         )
-        on_cluster = pulumi.ResourceOptions(parent=self, provider=self.provider)
-
         password = random.RandomPassword(
             f"{name}-admin", length=32, special=False, opts=pulumi.ResourceOptions(parent=self)
         )
@@ -123,7 +124,7 @@ class ArgoCd(pulumi.ComponentResource):
             atomic=True,
             cleanup_on_fail=True,
             timeout=600,
-            opts=on_cluster,
+            opts=pulumi.ResourceOptions(parent=self, provider=self.provider, depends_on=list(args.after)),
         )
         self.release_status = release.status
 
