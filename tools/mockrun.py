@@ -23,6 +23,7 @@ import runpy
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -123,19 +124,27 @@ class Recording:
             raise AssertionError(f"expected one {type_} named {name!r}, found {len(found)} among {names}")
         return found[0]
 
-    def by_urn(self, urn: str) -> Registration:
+    @cached_property
+    def _index(self) -> dict[str, Registration]:
+        # A recording is complete when returned; look-ups by URN and by parent need no rescans.
+        return {r.urn: r for r in self.resources}
+
+    @cached_property
+    def _children(self) -> dict[str, list[Registration]]:
+        children: dict[str, list[Registration]] = {}
         for r in self.resources:
-            if r.urn == urn:
-                return r
-        raise KeyError(urn)
+            children.setdefault(r.parent, []).append(r)
+        return children
+
+    def by_urn(self, urn: str) -> Registration:
+        return self._index[urn]
 
     def children(self, parent: Registration) -> list[Registration]:
-        return [r for r in self.resources if r.parent == parent.urn]
+        return list(self._children.get(parent.urn, []))
 
     def ancestors(self, reg: Registration) -> Iterator[Registration]:
-        urns = {r.urn: r for r in self.resources}
-        while reg.parent in urns:
-            reg = urns[reg.parent]
+        while reg.parent in self._index:
+            reg = self._index[reg.parent]
             yield reg
 
     def depends_on(self, reg: Registration, target: Registration) -> bool:
@@ -146,18 +155,15 @@ class Recording:
         if target.urn in deps:
             return True
         # A dependency on a component stands for all of its children.
-        return any(target in self.descendants(self.by_urn(u)) for u in deps if self._has(u))
+        return any(target in self.descendants(self._index[u]) for u in deps if u in self._index)
 
     def descendants(self, reg: Registration) -> list[Registration]:
         out, frontier = [], [reg]
         while frontier:
-            nxt = [r for r in self.resources if r.parent in {f.urn for f in frontier}]
+            nxt = [child for f in frontier for child in self._children.get(f.urn, [])]
             out.extend(nxt)
             frontier = nxt
         return out
-
-    def _has(self, urn: str) -> bool:
-        return any(r.urn == urn for r in self.resources)
 
 
 def _unwrap(value: Any, path: str, secrets: set[str]) -> Any:
