@@ -34,8 +34,6 @@ VERSIONS_FILE = PROJECT_ROOT / "versions.yaml"
 
 # Pulumi.yaml cannot declare object-typed keys; these are read as structured config.
 STRUCTURED_KEYS = ("nodes", "versions")
-# A secret key is read through get_secret and never as plain text.
-SECRET_KEYS = ("sshPrivateKey",)
 
 # Versions every stack needs; versions.yaml may hold more (charts pinned under manifests/).
 REQUIRED_VERSIONS = (
@@ -49,7 +47,6 @@ REQUIRED_VERSIONS = (
 )
 _UNPINNED_VERSIONS = {"latest", "stable", "main", "master", "head", "*", "x", "edge", "nightly"}
 _RANGE_CHARS = re.compile(r"[\^~<>=*| ]|(^|\.)x(\.|$)", re.IGNORECASE)
-_UNPINNED_REVISIONS = {"head", "main", "master", "latest", "stable", "trunk", "develop"}
 _GIT_SHA = re.compile(r"^[0-9a-f]{7,40}$")
 _GIT_TAG = re.compile(r"^v?\d+\.\d+\.\d+([-+][0-9A-Za-z.-]+)?$")
 
@@ -419,7 +416,7 @@ def _parse_gitops(c: _Collector, values: Mapping[str, Any]) -> GitOpsSource:
     rev = values.get("gitopsRevision")
     if not isinstance(rev, str) or not rev.strip():
         c.add("gitopsRevision", rev, "required: a tag (v1.2.3) or a commit SHA.")
-    elif rev.lower() in _UNPINNED_REVISIONS or not (_GIT_TAG.match(rev) or _GIT_SHA.match(rev)):
+    elif not (_GIT_TAG.match(rev) or _GIT_SHA.match(rev)):  # branches (main, HEAD, ...) match neither
         c.add("gitopsRevision", rev, "unpinned; use a release tag such as 'v0.1.0' or a commit SHA, never a branch.")
     path = values.get("gitopsPath")
     if not isinstance(path, str) or not path or path.startswith("/") or ".." in path.split("/"):
