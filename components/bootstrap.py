@@ -366,6 +366,16 @@ def inventory_hosts(
     return [InventoryHost(n, addresses[n.name], aliases.get(n.name), port) for n in nodes]
 
 
+def _command_inputs(spec: pulumi.Output[CommandSpec]) -> dict[str, pulumi.Output[Any]]:
+    """A resolved CommandSpec as local.Command inputs (the key goes apart, on stdin)."""
+    return {
+        "create": spec.apply(lambda s: s.create),
+        "interpreter": spec.apply(lambda s: list(s.interpreter)),
+        "environment": spec.apply(lambda s: dict(s.environment)),
+        "triggers": spec.apply(lambda s: list(s.triggers)),
+    }
+
+
 # --- the component --------------------------------------------------------------------------
 
 
@@ -417,11 +427,8 @@ class AnsibleBootstrap(pulumi.ComponentResource):
 
         playbook = local.Command(
             f"{name}-playbook",
-            create=spec.apply(lambda s: s.create),
-            interpreter=spec.apply(lambda s: list(s.interpreter)),
-            environment=spec.apply(lambda s: dict(s.environment)),
+            **_command_inputs(spec),
             stdin=key,
-            triggers=self.triggers,
             # Ansible's task lines are progress worth seeing; secrets are no_log in the roles and
             # the key never reaches the output. stderr (ssh chatter) is kept out of the log.
             logging=local.Logging.STDOUT,
@@ -438,12 +445,9 @@ class AnsibleBootstrap(pulumi.ComponentResource):
         )
         fetch = local.Command(
             f"{name}-kubeconfig",
-            create=fetch_spec.apply(lambda s: s.create),
-            interpreter=fetch_spec.apply(lambda s: list(s.interpreter)),
-            environment=fetch_spec.apply(lambda s: dict(s.environment)),
+            # Its spec carries the playbook's triggers: fetched again whenever the playbook ran.
+            **_command_inputs(fetch_spec),
             stdin=key,
-            # The same triggers: fetched again whenever the playbook ran again.
-            triggers=fetch_spec.apply(lambda s: list(s.triggers)),
             logging=local.Logging.NONE,
             add_previous_output_in_env=False,
             opts=pulumi.ResourceOptions(
