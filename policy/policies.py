@@ -207,34 +207,27 @@ def _exposed_ports(rule: _Ingress) -> list[int]:
     return [p for p in sorted(GUARDED_PORTS) if low <= p <= high]
 
 
+def _ingress(where: str, rule: Any, protocol_key: str, v4_key: str, v6_key: str) -> _Ingress:
+    """One ingress rule; the three resource shapes differ only in these property names."""
+    return _Ingress(
+        where,
+        str(_get(rule, protocol_key) or ""),
+        _port(_get(rule, "fromPort")),
+        _port(_get(rule, "toPort")),
+        tuple(_as_list(_get(rule, v4_key)) + _as_list(_get(rule, v6_key))),
+    )
+
+
 def _ingress_rules(args: ResourceValidationArgs) -> Iterator[_Ingress]:
     props = args.props
     t = args.resource_type
     if t == _SG_TYPES[0]:
         for i, rule in enumerate(_as_list(_get(props, "ingress"))):
-            yield _Ingress(
-                f"ingress[{i}]",
-                str(_get(rule, "protocol") or ""),
-                _port(_get(rule, "fromPort")),
-                _port(_get(rule, "toPort")),
-                tuple(_as_list(_get(rule, "cidrBlocks")) + _as_list(_get(rule, "ipv6CidrBlocks"))),
-            )
+            yield _ingress(f"ingress[{i}]", rule, "protocol", "cidrBlocks", "ipv6CidrBlocks")
     elif t == _SG_TYPES[1]:
-        yield _Ingress(
-            "rule",
-            str(_get(props, "ipProtocol") or ""),
-            _port(_get(props, "fromPort")),
-            _port(_get(props, "toPort")),
-            tuple(_as_list(_get(props, "cidrIpv4")) + _as_list(_get(props, "cidrIpv6"))),
-        )
+        yield _ingress("rule", props, "ipProtocol", "cidrIpv4", "cidrIpv6")
     elif t == _SG_TYPES[2] and _get(props, "type") == "ingress":
-        yield _Ingress(
-            "rule",
-            str(_get(props, "protocol") or ""),
-            _port(_get(props, "fromPort")),
-            _port(_get(props, "toPort")),
-            tuple(_as_list(_get(props, "cidrBlocks")) + _as_list(_get(props, "ipv6CidrBlocks"))),
-        )
+        yield _ingress("rule", props, "protocol", "cidrBlocks", "ipv6CidrBlocks")
 
 
 def check_no_world_open_ssh_or_api(args: ResourceValidationArgs) -> list[str]:
