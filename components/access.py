@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -22,7 +22,8 @@ class ClusterAccessArgs:
     ami_id: pulumi.Input[str]
     bastion_instance_type: str
     key_name: pulumi.Input[str]
-    control_plane_instance_ids: Sequence[pulumi.Input[str]]
+    # Node name -> instance id: attachments are named after the node, never its row position.
+    control_plane_instance_ids: Mapping[str, pulumi.Input[str]]
 
 
 class ClusterAccess(pulumi.ComponentResource):
@@ -95,9 +96,9 @@ class ClusterAccess(pulumi.ComponentResource):
             default_actions=[aws.lb.ListenerDefaultActionArgs(type="forward", target_group_arn=target_group.arn)],
             opts=child,
         )
-        for i, instance_id in enumerate(args.control_plane_instance_ids):
+        for node_name, instance_id in sorted(args.control_plane_instance_ids.items()):
             aws.lb.TargetGroupAttachment(
-                f"{name}-api-{i}",
+                f"{name}-api-{node_name}",
                 target_group_arn=target_group.arn,
                 target_id=instance_id,
                 port=API_PORT,

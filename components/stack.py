@@ -16,9 +16,10 @@ import pulumi_aws as aws
 from components.access import ClusterAccess, ClusterAccessArgs
 from components.argocd import ArgoCd, ArgoCdArgs
 from components.bootstrap import AnsibleBootstrap, BootstrapArgs, BootstrapHost
-from components.config import ConfigError, Problem, StackSettings
+from components.config import ConfigError, NodeRole, Problem, StackSettings
 from components.network import Network, NetworkArgs
 from components.nodes import ClusterNodes, ClusterNodesArgs
+from components.placement import place_nodes
 from components.security import ClusterSecurity, ClusterSecurityArgs
 
 CANONICAL_OWNER_ID = "099720109477"
@@ -83,6 +84,8 @@ def build_stack(settings: StackSettings) -> StackResources:
     )
     on_aws = pulumi.ResourceOptions(providers=[aws_provider])
     zones = _availability_zones(settings, aws_provider)
+    # Zone letters are checked here, right after the look-up and before any resource but the provider.
+    zones_by_node = place_nodes(settings.nodes, zones, settings.region, settings.project)
     ami = aws.ec2.get_ami(
         owners=[CANONICAL_OWNER_ID],
         filters=[aws.ec2.GetAmiFilterArgs(name="name", values=[settings.versions["ubuntuAmiName"]])],
@@ -120,6 +123,7 @@ def build_stack(settings: StackSettings) -> StackResources:
             nodes=settings.nodes,
             private_subnet_ids=network.private_subnet_ids,
             availability_zones=zones,
+            zones_by_node=zones_by_node,
             ami_id=ami.id,
             cluster_security_group_id=security.group_ids["cluster"],
             control_plane_security_group_id=security.group_ids["control-plane"],
@@ -139,7 +143,9 @@ def build_stack(settings: StackSettings) -> StackResources:
             ami_id=ami.id,
             bastion_instance_type=settings.bastion_instance_type,
             key_name=nodes.key_name,
-            control_plane_instance_ids=[n.instance.id for n in nodes.nodes if n.spec in settings.control_plane],
+            control_plane_instance_ids={
+                n.spec.name: n.instance.id for n in nodes.nodes if n.spec.role is NodeRole.CONTROL_PLANE
+            },
         ),
         opts=on_aws,
     )
