@@ -111,7 +111,6 @@ def build_stack(settings: StackSettings) -> StackResources:
             vpc_id=network.vpc_id,
             admin_cidrs=settings.admin_cidrs,
             api_cidrs=settings.api_cidrs,
-            nat_public_ips=network.nat_public_ips,
         ),
         opts=on_aws,
     )
@@ -138,8 +137,10 @@ def build_stack(settings: StackSettings) -> StackResources:
             cluster_name=name,
             vpc_id=network.vpc_id,
             public_subnet_ids=network.public_subnet_ids,
+            private_subnet_ids=network.private_subnet_ids,
             bastion_security_group_id=security.group_ids["bastion"],
             api_lb_security_group_id=security.group_ids["api-lb"],
+            api_internal_lb_security_group_id=security.group_ids["api-internal-lb"],
             ami_id=ami.id,
             bastion_instance_type=settings.bastion_instance_type,
             key_name=nodes.key_name,
@@ -160,6 +161,9 @@ def build_stack(settings: StackSettings) -> StackResources:
             ],
             bastion_instance_id=access.bastion.id,
             bastion_host=access.bastion_public_ip,
+            # The nodes use the internal endpoint; the public one (admins, CI) is a certificate SAN
+            # and the server of the exported kubeconfig.
+            control_plane_endpoint_host=access.internal_api_endpoint_host,
             api_endpoint_host=access.api_endpoint_host,
             ssh_private_key=nodes.ssh_private_key,
             depends_on=[*(n.instance for n in nodes.nodes), access.bastion],

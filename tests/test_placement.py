@@ -52,10 +52,10 @@ def assert_only_these_changed(before: Recording, after: Recording, added: set[st
     new = {(r.type, r.name): r for r in after.resources}
     touched = {f"{PREFIX}{n}" for n in added | removed}
     assert {k[1] for k in new.keys() - old.keys()} <= touched | {f"{PREFIX}api-{n}" for n in added} | {
-        f"{PREFIX}api-internal-{n}" for n in added
+        f"{PREFIX}int-{n}" for n in added
     }, f"new resources beyond the added nodes: {sorted(new.keys() - old.keys())}"
     assert {k[1] for k in old.keys() - new.keys()} <= touched | {f"{PREFIX}api-{n}" for n in removed} | {
-        f"{PREFIX}api-internal-{n}" for n in removed
+        f"{PREFIX}int-{n}" for n in removed
     }, f"resources gone beyond the removed nodes: {sorted(old.keys() - new.keys())}"
     instances = {k for k in new.keys() & old.keys() if k[0] == INSTANCE}
     assert len(instances) >= len(DEV_NODES) - len(removed), "the runs share too few instances to compare"
