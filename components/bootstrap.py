@@ -3,7 +3,9 @@
 Two local commands, in this order:
 
 1. `<name>-playbook` runs `ansible-playbook ansible/site.yml` against an inventory rendered from
-   the node table (components/inventory.py), through the bastion. The nodes reach the API through
+   the node table (components/inventory.py), through the bastion. It depends on everything it
+   uses: the network (NAT routes), the security-group rules, the nodes, the bastion and both API
+   endpoints with their listeners and target attachments. The nodes reach the API through
    the internal endpoint (`cluster_api_endpoint`, kubeadm's controlPlaneEndpoint); the public one
    is a certificate SAN (`cluster_api_public_endpoint`).
 2. `<name>-kubeconfig` reads /etc/kubernetes/admin.conf from the first control-plane node through
@@ -88,7 +90,10 @@ class BootstrapArgs:
     api_endpoint_host: the public API load balancer's DNS name (admins and CI): a certificate SAN
         and the server of the exported kubeconfig.
     ssh_private_key: the private key the nodes and the bastion accept (a Pulumi secret).
-    depends_on: every node instance and the bastion; the playbook waits for all of them.
+    depends_on: everything the playbook uses, usually the components (a dependency on a component
+        is one on every resource in it): the network with its NAT routes, the security groups and
+        their rules, the node instances, the bastion and the API endpoints' listeners and target
+        attachments. The playbook waits for all of them.
     bastion_instance_id: optional; names the bastion's known_hosts entry (see BootstrapHost).
     known_hosts_file: the stack's own known_hosts file; `~` is expanded by the script.
     """
@@ -113,7 +118,10 @@ class BootstrapArgs:
                 f"unexpected {sorted(set(given) - set(table))}, given {len(given)} for {len(table)} nodes"
             )
         if not self.depends_on:
-            raise ValueError("BootstrapArgs.depends_on must list every node instance and the bastion")
+            raise ValueError(
+                "BootstrapArgs.depends_on must list what the playbook uses: the network, the security groups, "
+                "the node instances, the bastion and the API endpoints (or the components holding them)"
+            )
 
 
 # --- pure helpers: hashes, rendered files, the script ----------------------------------------
@@ -386,8 +394,9 @@ def _command_inputs(spec: pulumi.Output[CommandSpec]) -> dict[str, pulumi.Output
 class AnsibleBootstrap(pulumi.ComponentResource):
     """Bootstraps the cluster with Ansible over the bastion and exports the admin kubeconfig.
 
-    Creates: `<name>-playbook` (command.local.Command running ansible/site.yml; depends on every
-    node and the bastion; triggers = hashes of ansible/, the inventory and the versions) and
+    Creates: `<name>-playbook` (command.local.Command running ansible/site.yml; depends on
+    `depends_on`, i.e. the network, security groups, nodes, bastion and API endpoints; triggers =
+    hashes of ansible/, the inventory and the versions) and
     `<name>-kubeconfig` (command.local.Command reading admin.conf from the first control-plane
     node; depends on the playbook). Outputs: `kubeconfig` (secret), `inventory` (the rendered
     inventory, not secret), `triggers`.

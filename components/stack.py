@@ -166,7 +166,11 @@ def build_stack(settings: StackSettings) -> StackResources:
             control_plane_endpoint_host=access.internal_api_endpoint_host,
             api_endpoint_host=access.api_endpoint_host,
             ssh_private_key=nodes.ssh_private_key,
-            depends_on=[*(n.instance for n in nodes.nodes), access.bastion],
+            # Everything the playbook uses, not just the machines: NAT routes (packages, images),
+            # security-group rules (SSH, the API, etcd, kubelet, VXLAN), both API endpoints'
+            # listeners and target attachments (kubeadm init and joins go through the internal
+            # one). A dependency on a component is one on every resource in it.
+            depends_on=[network, security, nodes, access],
         ),
     )
     argocd = ArgoCd(

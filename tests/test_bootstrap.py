@@ -394,5 +394,5 @@ def test_args_must_cover_the_node_table_and_name_dependencies():
     }
     with pytest.raises(ValueError, match=r"missing \['redis'\]"):
         BootstrapArgs(hosts=[h for h in hosts if h.spec.name != "redis"], depends_on=[object()], **common)  # type: ignore[list-item]
-    with pytest.raises(ValueError, match="depends_on must list every node instance and the bastion"):
+    with pytest.raises(ValueError, match="depends_on must list what the playbook uses"):
         BootstrapArgs(hosts=hosts, depends_on=[], **common)

@@ -287,6 +287,43 @@ def test_load_balancer_names_fit_aws_limits_for_the_longest_cluster_name(run_sta
         assert len(r.name) + AUTONAME_SUFFIX_LEN <= AWS_LB_NAME_MAX, f"{r.short} cannot be autonamed"
 
 
+# The bootstrap waits for everything it uses.
+
+COMMAND = "command:local:Command"
+USED_BY_THE_PLAYBOOK = {
+    "gitops-cluster:network:Network": (
+        "aws:ec2/natGateway:NatGateway",
+        "aws:ec2/routeTable:RouteTable",
+        "aws:ec2/routeTableAssociation:RouteTableAssociation",
+    ),
+    "gitops-cluster:security:ClusterSecurity": (
+        INGRESS,
+        "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule",
+    ),
+    "gitops-cluster:nodes:ClusterNodes": (INSTANCE,),
+    "gitops-cluster:access:ClusterAccess": (INSTANCE, LISTENER, ATTACHMENT),
+}
+
+
+def test_the_playbook_waits_for_everything_it_uses(dev, run_stack):
+    for rec in (dev, run_stack({"natGatewayPerAz": True, "nodes": [dict(DEV_NODES[0], count=3), *DEV_NODES[1:]]})):
+        playbook = rec.one(COMMAND, "gitops-dev-playbook")
+        deps = set(playbook.dependencies)
+        for component_type, kinds in USED_BY_THE_PLAYBOOK.items():
+            component = rec.one(component_type)
+            inside = [r for r in rec.descendants(component) if r.custom]
+            for kind in kinds:
+                assert any(r.type == kind for r in inside), f"{component.name} has no {kind}"
+            # Direct dependencies of the command: the engine orders it after each of them.
+            missing = [r.short for r in inside if r.urn not in deps]
+            assert not missing, f"the playbook does not wait for {missing}"
+    # The kubeconfig is read after the playbook, and ArgoCD is installed after both.
+    fetch = dev.one(COMMAND, "gitops-dev-kubeconfig")
+    assert dev.depends_on(fetch, dev.one(COMMAND, "gitops-dev-playbook"))
+    release = dev.one("kubernetes:helm.sh/v3:Release")
+    assert dev.depends_on(release, fetch)
+
+
 # Structure: names, parents, providers.
 
 
