@@ -295,7 +295,7 @@ def _parse_taints(c: _Collector, key: str, raw: object) -> tuple[Taint, ...]:
 
 
 def _parse_zone(c: _Collector, key: str, raw: object, az_count: int | None) -> int | str | None:
-    """A row's `zone`: None, an index into the stack's zones, or a zone letter."""
+    """One zone: None, an index into the stack's zones, or a zone letter."""
     if raw is None:
         return None
     upper = "N-1" if az_count is None else str(az_count - 1)
@@ -317,6 +317,28 @@ def _parse_zone(c: _Collector, key: str, raw: object, az_count: int | None) -> i
         c.add(key, raw, fix)
         return None
     return raw
+
+
+def _parse_zones(
+    c: _Collector, key: str, raw: object, count: int | None, az_count: int | None
+) -> list[int | str | None]:
+    """A row's `zone`, one entry per member (member k takes entry (k-1) mod len for a list).
+
+    A pool may list zones, e.g. to pin members that already run in different AZs.
+    """
+    members = count or 1
+    if not isinstance(raw, list):
+        zone = _parse_zone(c, key, raw, az_count)
+        return [zone] * members
+    if members == 1 or not raw:
+        c.add(
+            key,
+            raw,
+            "a list of zones is for a pool (count > 1), one per member in member order; a single node takes one zone.",
+        )
+        return [None] * members
+    zones = [_parse_zone(c, f"{key}[{i}]", item, az_count) for i, item in enumerate(raw)]
+    return [zones[k % len(zones)] for k in range(members)]
 
 
 def _parse_nodes(c: _Collector, raw: object, az_count: int | None = None) -> tuple[NodeSpec, ...]:
@@ -378,15 +400,15 @@ def _parse_nodes(c: _Collector, raw: object, az_count: int | None = None) -> tup
                 else:
                     labels[str(lk)] = lv_s
         taints = _parse_taints(c, f"{ekey}.taints", entry.get("taints"))
-        zone = _parse_zone(c, f"{ekey}.zone", entry.get("zone"), az_count)
+        zones = _parse_zones(c, f"{ekey}.zone", entry.get("zone"), count, az_count)
         if name is None or role is None or itype is None or disk is None or count is None:
             continue
         frozen_labels = MappingProxyType(dict(labels))
         if count == 1:
-            nodes.append(NodeSpec(name, role, itype, disk, frozen_labels, taints, zone))
+            nodes.append(NodeSpec(name, role, itype, disk, frozen_labels, taints, zones[0]))
         else:
             nodes.extend(
-                NodeSpec(f"{name}-{k}", role, itype, disk, frozen_labels, taints, zone, pool=name, member=k)
+                NodeSpec(f"{name}-{k}", role, itype, disk, frozen_labels, taints, zones[k - 1], pool=name, member=k)
                 for k in range(1, count + 1)
             )
     seen: set[str] = set()

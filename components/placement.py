@@ -6,7 +6,8 @@ other rows are added, removed or reordered:
 
 - An explicit `zone` on a row wins: an index into the stack's zones (0 is the first of the
   `azCount` zones in name order) or a zone letter (`c` is `<region>c`). On a pool row it puts
-  every member in that zone.
+  every member in that zone; a list on a pool row gives member k entry k-1 (round-robin), which
+  is how members already running in different AZs are pinned (tools/pin_zones.py).
 - Otherwise the zone is a stable function of the row's name: rendezvous (highest-random-weight)
   hashing ranks the stack's zones by sha256 of `<zone>/<row name>`, and a single node takes the
   first zone of its ranking. Unlike `hash % azCount`, raising `azCount` moves only the nodes whose

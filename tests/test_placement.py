@@ -145,6 +145,26 @@ def test_a_pool_with_a_zone_puts_every_member_there(run_stack):
     assert {zones[f"edge-{k}"] for k in (1, 2, 3)} == {"ap-northeast-2b"}
 
 
+def test_a_pool_with_a_list_of_zones_goes_round_robin_over_it(run_stack):
+    zones = node_zones(run_stack({"nodes": [*DEV_NODES, row("edge", count=3, zone=["c", 0])]}))
+    assert [zones[f"edge-{k}"] for k in (1, 2, 3)] == ["ap-northeast-2c", "ap-northeast-2a", "ap-northeast-2c"]
+
+
+@pytest.mark.parametrize(
+    ("entry", "key", "why"),
+    [
+        (row("edge", zone=["a"]), "nodes[edge].zone", "a list of zones is for a pool (count > 1)"),
+        (row("edge", count=2, zone=[]), "nodes[edge].zone", "a list of zones is for a pool (count > 1)"),
+        (row("edge", count=2, zone=["a", "zz"]), "nodes[edge].zone[1]", "or a zone letter such as 'a'"),
+        (row("edge", count=2, zone=["a", 7]), "nodes[edge].zone[1]", "out of range"),
+    ],
+)
+def test_bad_zone_lists_are_rejected_before_anything_is_registered(config_error, entry, key, why):
+    err = config_error({"nodes": [*DEV_NODES, entry]})
+    assert f"gitops-cluster:{key} = " in str(err)
+    assert why in str(err)
+
+
 def test_three_control_plane_members_land_in_three_zones(run_stack):
     rec = run_stack({"nodes": [dict(DEV_NODES[0], count=3), *DEV_NODES[1:]]})
     zones = node_zones(rec)
@@ -181,7 +201,7 @@ def test_a_zone_letter_the_region_lacks_is_a_config_error(run_stack):
         ("", "an AZ index from 0 to 2"),
         (True, "an AZ index from 0 to 2"),
         (1.5, "an AZ index from 0 to 2"),
-        (["a"], "an AZ index from 0 to 2"),
+        (["a"], "a list of zones is for a pool"),
         ("ap-northeast-2a", "or a zone letter such as 'a'"),
     ],
 )
