@@ -3,11 +3,14 @@
 Two local commands, in this order:
 
 1. `<name>-playbook` runs `ansible-playbook ansible/site.yml` against an inventory rendered from
-   the node table (components/inventory.py), through the bastion. It depends on every instance
-   and the bastion.
+   the node table (components/inventory.py), through the bastion. It depends on everything it
+   uses: the network (NAT routes), the security-group rules, the nodes, the bastion and both API
+   endpoints with their listeners and target attachments. The nodes reach the API through
+   the internal endpoint (`cluster_api_endpoint`, kubeadm's controlPlaneEndpoint); the public one
+   is a certificate SAN (`cluster_api_public_endpoint`).
 2. `<name>-kubeconfig` reads /etc/kubernetes/admin.conf from the first control-plane node through
-   the bastion after the playbook; its stdout, with the server rewritten to the API endpoint, is
-   the component's secret `kubeconfig` output.
+   the bastion after the playbook; its stdout, with the server rewritten to the public API
+   endpoint, is the component's secret `kubeconfig` output.
 
 Re-runs are on purpose. A command runs when its inputs change; `triggers` add content hashes of
 what the playbook consumes but pulumi-command cannot see: every file under ansible/ (path and
@@ -82,10 +85,15 @@ class BootstrapArgs:
     settings: the validated stack settings (cluster name, CIDRs, versions, node table).
     hosts: one BootstrapHost per node of settings.nodes (same names; order does not matter).
     bastion_host: the bastion's public IP or DNS name.
-    api_endpoint_host: the API load balancer's DNS name (controlPlaneEndpoint, a certificate SAN,
-        and the server of the exported kubeconfig).
+    control_plane_endpoint_host: the internal API load balancer's DNS name: kubeadm's
+        controlPlaneEndpoint, which every kubelet, kube-proxy and join uses.
+    api_endpoint_host: the public API load balancer's DNS name (admins and CI): a certificate SAN
+        and the server of the exported kubeconfig.
     ssh_private_key: the private key the nodes and the bastion accept (a Pulumi secret).
-    depends_on: every node instance and the bastion; the playbook waits for all of them.
+    depends_on: everything the playbook uses, usually the components (a dependency on a component
+        is one on every resource in it): the network with its NAT routes, the security groups and
+        their rules, the node instances, the bastion and the API endpoints' listeners and target
+        attachments. The playbook waits for all of them.
     bastion_instance_id: optional; names the bastion's known_hosts entry (see BootstrapHost).
     known_hosts_file: the stack's own known_hosts file; `~` is expanded by the script.
     """
@@ -93,6 +101,7 @@ class BootstrapArgs:
     settings: StackSettings
     hosts: Sequence[BootstrapHost]
     bastion_host: pulumi.Input[str]
+    control_plane_endpoint_host: pulumi.Input[str]
     api_endpoint_host: pulumi.Input[str]
     ssh_private_key: pulumi.Input[str]
     depends_on: Sequence[pulumi.Resource] = field(default_factory=tuple)
@@ -109,7 +118,10 @@ class BootstrapArgs:
                 f"unexpected {sorted(set(given) - set(table))}, given {len(given)} for {len(table)} nodes"
             )
         if not self.depends_on:
-            raise ValueError("BootstrapArgs.depends_on must list every node instance and the bastion")
+            raise ValueError(
+                "BootstrapArgs.depends_on must list what the playbook uses: the network, the security groups, "
+                "the node instances, the bastion and the API endpoints (or the components holding them)"
+            )
 
 
 # --- pure helpers: hashes, rendered files, the script ----------------------------------------
@@ -382,8 +394,9 @@ def _command_inputs(spec: pulumi.Output[CommandSpec]) -> dict[str, pulumi.Output
 class AnsibleBootstrap(pulumi.ComponentResource):
     """Bootstraps the cluster with Ansible over the bastion and exports the admin kubeconfig.
 
-    Creates: `<name>-playbook` (command.local.Command running ansible/site.yml; depends on every
-    node and the bastion; triggers = hashes of ansible/, the inventory and the versions) and
+    Creates: `<name>-playbook` (command.local.Command running ansible/site.yml; depends on
+    `depends_on`, i.e. the network, security groups, nodes, bastion and API endpoints; triggers =
+    hashes of ansible/, the inventory and the versions) and
     `<name>-kubeconfig` (command.local.Command reading admin.conf from the first control-plane
     node; depends on the playbook). Outputs: `kubeconfig` (secret), `inventory` (the rendered
     inventory, not secret), `triggers`.
@@ -403,7 +416,7 @@ class AnsibleBootstrap(pulumi.ComponentResource):
         alias = bastion_alias(settings.cluster_name)
 
         def resolve(values: list[Any]) -> tuple[ClusterVars, list[InventoryHost], SshJump]:
-            bastion, bastion_id, endpoint, *rest = values
+            bastion, bastion_id, endpoint, public_endpoint, *rest = values
             ips, ids = rest[: len(ordered)], rest[len(ordered) :]
             hosts = inventory_hosts(
                 [h.spec for h in ordered],
@@ -411,11 +424,12 @@ class AnsibleBootstrap(pulumi.ComponentResource):
                 {h.spec.name: i for h, i in zip(ordered, ids, strict=True)},
             )
             jump = SshJump(alias, str(bastion), host_key_alias=bastion_id, user=args.ssh_user)
-            return ClusterVars.from_settings(settings, str(endpoint)), hosts, jump
+            return ClusterVars.from_settings(settings, str(endpoint), str(public_endpoint)), hosts, jump
 
         resolved = pulumi.Output.all(
             args.bastion_host,
             args.bastion_instance_id,
+            args.control_plane_endpoint_host,
             args.api_endpoint_host,
             *(h.private_ip for h in ordered),
             *(h.instance_id for h in ordered),

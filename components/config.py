@@ -60,7 +60,9 @@ _SSH_PUBLIC_KEY = re.compile(r"^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|52
 
 TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
 MAX_NODES = 500
-_NODE_KEYS = {"name", "role", "instanceType", "rootVolumeGb", "labels", "taints", "count"}
+_NODE_KEYS = {"name", "role", "instanceType", "rootVolumeGb", "labels", "taints", "count", "zone"}
+# A zone letter: `c` is the zone `<region>c` (checked against the region's zones after the look-up).
+_ZONE_LETTER = re.compile(r"^[a-z]$")
 _TAINT_KEYS = {"key", "value", "effect"}
 
 
@@ -93,6 +95,11 @@ class NodeSpec:
     root_volume_gb: int
     labels: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     taints: tuple[Taint, ...] = ()
+    # Placement (components/placement.py): the row's explicit zone (an index into the stack's
+    # zones or a zone letter), and for a pool member its row name and 1-based member index.
+    zone: int | str | None = None
+    pool: str | None = None
+    member: int = 0
 
 
 @dataclass(frozen=True)
@@ -287,7 +294,54 @@ def _parse_taints(c: _Collector, key: str, raw: object) -> tuple[Taint, ...]:
     return tuple(taints)
 
 
-def _parse_nodes(c: _Collector, raw: object) -> tuple[NodeSpec, ...]:
+def _parse_zone(c: _Collector, key: str, raw: object, az_count: int | None) -> int | str | None:
+    """One zone: None, an index into the stack's zones, or a zone letter."""
+    if raw is None:
+        return None
+    upper = "N-1" if az_count is None else str(az_count - 1)
+    fix = (
+        f"an AZ index from 0 to {upper} (the stack's zones in name order) or a zone letter such as 'a' "
+        "(the zone <region>a); leave it out to derive the zone from the node's name."
+    )
+    if isinstance(raw, str) and raw.strip().isdigit():
+        raw = int(raw.strip())
+    if isinstance(raw, bool) or not isinstance(raw, (int, str)):
+        c.add(key, raw, fix)
+        return None
+    if isinstance(raw, int):
+        if raw < 0 or (az_count is not None and raw >= az_count):
+            c.add(key, raw, f"out of range: {fix}")
+            return None
+        return raw
+    if not _ZONE_LETTER.match(raw):
+        c.add(key, raw, fix)
+        return None
+    return raw
+
+
+def _parse_zones(
+    c: _Collector, key: str, raw: object, count: int | None, az_count: int | None
+) -> list[int | str | None]:
+    """A row's `zone`, one entry per member (member k takes entry (k-1) mod len for a list).
+
+    A pool may list zones, e.g. to pin members that already run in different AZs.
+    """
+    members = count or 1
+    if not isinstance(raw, list):
+        zone = _parse_zone(c, key, raw, az_count)
+        return [zone] * members
+    if members == 1 or not raw:
+        c.add(
+            key,
+            raw,
+            "a list of zones is for a pool (count > 1), one per member in member order; a single node takes one zone.",
+        )
+        return [None] * members
+    zones = [_parse_zone(c, f"{key}[{i}]", item, az_count) for i, item in enumerate(raw)]
+    return [zones[k % len(zones)] for k in range(members)]
+
+
+def _parse_nodes(c: _Collector, raw: object, az_count: int | None = None) -> tuple[NodeSpec, ...]:
     key = "nodes"
     if raw is None:
         c.add(key, raw, "the node table is required; see Pulumi.dev.yaml for its shape.")
@@ -346,11 +400,17 @@ def _parse_nodes(c: _Collector, raw: object) -> tuple[NodeSpec, ...]:
                 else:
                     labels[str(lk)] = lv_s
         taints = _parse_taints(c, f"{ekey}.taints", entry.get("taints"))
+        zones = _parse_zones(c, f"{ekey}.zone", entry.get("zone"), count, az_count)
         if name is None or role is None or itype is None or disk is None or count is None:
             continue
-        names = [name] if count == 1 else [f"{name}-{n}" for n in range(1, count + 1)]
-        for node_name in names:
-            nodes.append(NodeSpec(node_name, role, itype, disk, MappingProxyType(dict(labels)), taints))
+        frozen_labels = MappingProxyType(dict(labels))
+        if count == 1:
+            nodes.append(NodeSpec(name, role, itype, disk, frozen_labels, taints, zones[0]))
+        else:
+            nodes.extend(
+                NodeSpec(f"{name}-{k}", role, itype, disk, frozen_labels, taints, zones[k - 1], pool=name, member=k)
+                for k in range(1, count + 1)
+            )
     seen: set[str] = set()
     for node in nodes:
         if node.name in seen:
@@ -513,7 +573,7 @@ def parse_settings(values: Mapping[str, Any], *, project: str = "gitops-cluster"
             "set sshPublicKey and the secret sshPrivateKey together, or neither (the stack then generates a key).",
         )
 
-    nodes = _parse_nodes(c, values.get("nodes"))
+    nodes = _parse_nodes(c, values.get("nodes"), az_count)
     gitops = _parse_gitops(c, values)
     versions = _parse_versions(c, values.get("versions"))
 

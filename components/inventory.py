@@ -46,17 +46,31 @@ PYTHON_INTERPRETER = "/usr/bin/python3"
 
 @dataclass(frozen=True)
 class ClusterVars:
-    """Cluster-wide facts the playbook reads as group vars of `all`."""
+    """Cluster-wide facts the playbook reads as group vars of `all`.
+
+    `api_endpoint` is what the nodes use: kubeadm's controlPlaneEndpoint (the internal load
+    balancer). `api_public_endpoint` is the internet-facing, CIDR-limited one admins and CI use;
+    it only has to be a certificate SAN of the API server.
+    """
 
     name: str
     api_endpoint: str
     pod_cidr: ipaddress.IPv4Network
     service_cidr: ipaddress.IPv4Network
     api_port: int = API_PORT
+    api_public_endpoint: str | None = None
 
     @classmethod
-    def from_settings(cls, settings: StackSettings, api_endpoint: str) -> ClusterVars:
-        return cls(settings.cluster_name, api_endpoint, settings.pod_cidr, settings.service_cidr)
+    def from_settings(
+        cls, settings: StackSettings, api_endpoint: str, api_public_endpoint: str | None = None
+    ) -> ClusterVars:
+        return cls(
+            settings.cluster_name,
+            api_endpoint,
+            settings.pod_cidr,
+            settings.service_cidr,
+            api_public_endpoint=api_public_endpoint,
+        )
 
 
 @dataclass(frozen=True)
@@ -144,6 +158,11 @@ def render_inventory(
                 "ansible_ssh_common_args": ssh_common_args(jump),
                 "cluster_name": cluster.name,
                 "cluster_api_endpoint": cluster.api_endpoint,
+                **(
+                    {"cluster_api_public_endpoint": cluster.api_public_endpoint}
+                    if cluster.api_public_endpoint is not None
+                    else {}
+                ),
                 "cluster_api_port": cluster.api_port,
                 "cluster_pod_cidr": str(cluster.pod_cidr),
                 "cluster_service_cidr": str(cluster.service_cidr),

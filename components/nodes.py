@@ -31,6 +31,8 @@ class ClusterNodesArgs:
     nodes: Sequence[NodeSpec]
     private_subnet_ids: Sequence[pulumi.Input[str]]
     availability_zones: Sequence[str]
+    # Node name -> its zone, from components/placement.py (never from the node's row position).
+    zones_by_node: Mapping[str, str]
     ami_id: pulumi.Input[str]
     cluster_security_group_id: pulumi.Input[str]
     control_plane_security_group_id: pulumi.Input[str]
@@ -39,7 +41,7 @@ class ClusterNodesArgs:
 
 
 class ClusterNodes(pulumi.ComponentResource):
-    """Every node of the table, spread round-robin over the private subnets.
+    """Every node of the table, each in the private subnet of its own zone (`zones_by_node`).
 
     Creates: an ED25519 SSH key (unless the stack supplies a public key and a secret private
     key) and its EC2 key pair; an IAM role for the nodes with AmazonSSMManagedInstanceCore and
@@ -70,17 +72,18 @@ class ClusterNodes(pulumi.ComponentResource):
 
         profile = self._create_instance_profile(name)
         self.nodes = []
-        for i, spec in enumerate(args.nodes):
+        subnet_of_zone = dict(zip(args.availability_zones, args.private_subnet_ids, strict=True))
+        for spec in args.nodes:
             groups = [args.cluster_security_group_id]
             if spec.role is NodeRole.CONTROL_PLANE:
                 groups.append(args.control_plane_security_group_id)
-            subnet = i % len(args.private_subnet_ids)
+            zone = args.zones_by_node[spec.name]
             instance = aws.ec2.Instance(
                 f"{name}-{spec.name}",
                 **hardened_instance_args(
                     ami_id=args.ami_id,
                     instance_type=spec.instance_type,
-                    subnet_id=args.private_subnet_ids[subnet],
+                    subnet_id=subnet_of_zone[zone],
                     security_group_ids=groups,
                     key_name=key_pair.key_name,
                     root_volume_gb=spec.root_volume_gb,
@@ -90,7 +93,7 @@ class ClusterNodes(pulumi.ComponentResource):
                 ),
                 opts=child,
             )
-            self.nodes.append(ClusterNode(spec, instance, args.availability_zones[subnet]))
+            self.nodes.append(ClusterNode(spec, instance, zone))
 
         self.register_outputs(
             {

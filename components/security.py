@@ -1,10 +1,14 @@
 """Security groups of the cluster, from one reviewable table of rules.
 
-Four groups, each a role:
-  bastion        the SSH jump host; reachable on 22 from the admin CIDRs only.
-  api-lb         the Kubernetes API load balancer; 6443 from the API CIDRs and from the NAT
-                 gateways' addresses (nodes reach the API through its public endpoint).
-  control-plane  kubeadm control-plane nodes: API server, etcd, controller-manager, scheduler.
+Five groups, each a role:
+  bastion          the SSH jump host; reachable on 22 from the admin CIDRs only.
+  api-lb           the public (internet-facing) Kubernetes API load balancer, for admins and CI:
+                   6443 from the API CIDRs only.
+  api-internal-lb  the internal API load balancer, the cluster's controlPlaneEndpoint: 6443 from
+                   the cluster's nodes only. Nodes never leave the VPC to reach the API, so the
+                   NAT gateways' addresses are not admitted on the public one (no node uses it,
+                   and one NAT is no longer on every kubelet's path).
+  control-plane    kubeadm control-plane nodes: API server, etcd, controller-manager, scheduler.
   cluster        every node (control plane included): kubelet, Calico VXLAN and Typha, NodePorts,
                  node-exporter, and SSH from the bastion only.
 
@@ -22,8 +26,8 @@ from typing import Any, Literal
 import pulumi
 import pulumi_aws as aws
 
-GroupName = Literal["bastion", "api-lb", "control-plane", "cluster"]
-GROUPS: tuple[GroupName, ...] = ("bastion", "api-lb", "control-plane", "cluster")
+GroupName = Literal["bastion", "api-lb", "api-internal-lb", "control-plane", "cluster"]
+GROUPS: tuple[GroupName, ...] = ("bastion", "api-lb", "api-internal-lb", "control-plane", "cluster")
 
 API_PORT = 6443
 SSH_PORT = 22
@@ -31,7 +35,7 @@ SSH_PORT = 22
 
 @dataclass(frozen=True)
 class Rule:
-    """One ingress or egress rule; `peer` is a group name, 'admin', 'api', 'nat' or 'anywhere'."""
+    """One ingress or egress rule; `peer` is a group name, 'admin', 'api' or 'anywhere'."""
 
     group: GroupName
     direction: Literal["ingress", "egress"]
@@ -59,12 +63,15 @@ RULES: tuple[Rule, ...] = (
     _rule("bastion", "ingress", "tcp", SSH_PORT, "admin", "SSH from the admin CIDRs"),
     _rule("bastion", "egress", "tcp", SSH_PORT, "cluster", "SSH to the cluster nodes"),
     _rule("bastion", "egress", "tcp", 443, "anywhere", "HTTPS for package updates and SSM"),
-    # API load balancer: clients and nodes in, control plane out.
+    # Public API load balancer: admins and CI in, control plane out.
     _rule("api-lb", "ingress", "tcp", API_PORT, "api", "Kubernetes API from the API CIDRs"),
-    _rule("api-lb", "ingress", "tcp", API_PORT, "nat", "Kubernetes API from the nodes (via NAT)"),
     _rule("api-lb", "egress", "tcp", API_PORT, "control-plane", "to the API servers and their health checks"),
+    # Internal API load balancer: the nodes in (kubelets, kube-proxy, joins), control plane out.
+    _rule("api-internal-lb", "ingress", "tcp", API_PORT, "cluster", "Kubernetes API from the cluster's nodes"),
+    _rule("api-internal-lb", "egress", "tcp", API_PORT, "control-plane", "to the API servers and their health checks"),
     # Control plane.
-    _rule("control-plane", "ingress", "tcp", API_PORT, "api-lb", "API server from the load balancer"),
+    _rule("control-plane", "ingress", "tcp", API_PORT, "api-lb", "API server from the public load balancer"),
+    _rule("control-plane", "ingress", "tcp", API_PORT, "api-internal-lb", "API server from the internal load balancer"),
     _rule("control-plane", "ingress", "tcp", API_PORT, "cluster", "API server from the nodes"),
     _rule("control-plane", "ingress", "tcp", (2379, 2380), "control-plane", "etcd client and peer"),
     _rule("control-plane", "ingress", "tcp", (10257, 10257), "control-plane", "kube-controller-manager"),
@@ -76,7 +83,7 @@ RULES: tuple[Rule, ...] = (
     _rule("cluster", "ingress", "tcp", 5473, "cluster", "Calico Typha"),
     _rule("cluster", "ingress", "tcp", 9100, "cluster", "node-exporter scraped by Prometheus"),
     _rule("cluster", "ingress", "tcp", (30000, 32767), "cluster", "NodePort services, inside the cluster only"),
-    _rule("cluster", "egress", "-1", (0, 0), "anywhere", "images, packages and the API endpoint via NAT"),
+    _rule("cluster", "egress", "-1", (0, 0), "anywhere", "images and packages via NAT; the API inside the VPC"),
 )
 
 
@@ -85,11 +92,10 @@ class ClusterSecurityArgs:
     vpc_id: pulumi.Input[str]
     admin_cidrs: Sequence[ipaddress.IPv4Network]
     api_cidrs: Sequence[ipaddress.IPv4Network]
-    nat_public_ips: Sequence[pulumi.Input[str]]
 
 
 class ClusterSecurity(pulumi.ComponentResource):
-    """The four security groups and one ingress/egress rule resource per row of `RULES`.
+    """The five security groups and one ingress/egress rule resource per row of `RULES`.
 
     Rules are separate `aws.vpc.SecurityGroupIngressRule`/`EgressRule` resources (not inline), so
     a change to one rule replaces only that rule. A CIDR peer becomes one rule per CIDR.
@@ -113,7 +119,6 @@ class ClusterSecurity(pulumi.ComponentResource):
         cidr_peers: dict[str, list[pulumi.Input[str]]] = {
             "admin": [str(c) for c in args.admin_cidrs],
             "api": [str(c) for c in args.api_cidrs],
-            "nat": [pulumi.Output.from_input(ip).apply(lambda a: f"{a}/32") for ip in args.nat_public_ips],
             "anywhere": ["0.0.0.0/0"],
         }
         for rule in RULES:

@@ -16,9 +16,10 @@ import pulumi_aws as aws
 from components.access import ClusterAccess, ClusterAccessArgs
 from components.argocd import ArgoCd, ArgoCdArgs
 from components.bootstrap import AnsibleBootstrap, BootstrapArgs, BootstrapHost
-from components.config import ConfigError, Problem, StackSettings
+from components.config import ConfigError, NodeRole, Problem, StackSettings
 from components.network import Network, NetworkArgs
 from components.nodes import ClusterNodes, ClusterNodesArgs
+from components.placement import place_nodes
 from components.security import ClusterSecurity, ClusterSecurityArgs
 
 CANONICAL_OWNER_ID = "099720109477"
@@ -83,6 +84,8 @@ def build_stack(settings: StackSettings) -> StackResources:
     )
     on_aws = pulumi.ResourceOptions(providers=[aws_provider])
     zones = _availability_zones(settings, aws_provider)
+    # Zone letters are checked here, right after the look-up and before any resource but the provider.
+    zones_by_node = place_nodes(settings.nodes, zones, settings.region, settings.project)
     ami = aws.ec2.get_ami(
         owners=[CANONICAL_OWNER_ID],
         filters=[aws.ec2.GetAmiFilterArgs(name="name", values=[settings.versions["ubuntuAmiName"]])],
@@ -108,7 +111,6 @@ def build_stack(settings: StackSettings) -> StackResources:
             vpc_id=network.vpc_id,
             admin_cidrs=settings.admin_cidrs,
             api_cidrs=settings.api_cidrs,
-            nat_public_ips=network.nat_public_ips,
         ),
         opts=on_aws,
     )
@@ -120,6 +122,7 @@ def build_stack(settings: StackSettings) -> StackResources:
             nodes=settings.nodes,
             private_subnet_ids=network.private_subnet_ids,
             availability_zones=zones,
+            zones_by_node=zones_by_node,
             ami_id=ami.id,
             cluster_security_group_id=security.group_ids["cluster"],
             control_plane_security_group_id=security.group_ids["control-plane"],
@@ -134,12 +137,16 @@ def build_stack(settings: StackSettings) -> StackResources:
             cluster_name=name,
             vpc_id=network.vpc_id,
             public_subnet_ids=network.public_subnet_ids,
+            private_subnet_ids=network.private_subnet_ids,
             bastion_security_group_id=security.group_ids["bastion"],
             api_lb_security_group_id=security.group_ids["api-lb"],
+            api_internal_lb_security_group_id=security.group_ids["api-internal-lb"],
             ami_id=ami.id,
             bastion_instance_type=settings.bastion_instance_type,
             key_name=nodes.key_name,
-            control_plane_instance_ids=[n.instance.id for n in nodes.nodes if n.spec in settings.control_plane],
+            control_plane_instance_ids={
+                n.spec.name: n.instance.id for n in nodes.nodes if n.spec.role is NodeRole.CONTROL_PLANE
+            },
         ),
         opts=on_aws,
     )
@@ -154,9 +161,16 @@ def build_stack(settings: StackSettings) -> StackResources:
             ],
             bastion_instance_id=access.bastion.id,
             bastion_host=access.bastion_public_ip,
+            # The nodes use the internal endpoint; the public one (admins, CI) is a certificate SAN
+            # and the server of the exported kubeconfig.
+            control_plane_endpoint_host=access.internal_api_endpoint_host,
             api_endpoint_host=access.api_endpoint_host,
             ssh_private_key=nodes.ssh_private_key,
-            depends_on=[*(n.instance for n in nodes.nodes), access.bastion],
+            # Everything the playbook uses, not just the machines: NAT routes (packages, images),
+            # security-group rules (SSH, the API, etcd, kubelet, VXLAN), both API endpoints'
+            # listeners and target attachments (kubeadm init and joins go through the internal
+            # one). A dependency on a component is one on every resource in it.
+            depends_on=[network, security, nodes, access],
         ),
     )
     argocd = ArgoCd(

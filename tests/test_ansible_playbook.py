@@ -25,7 +25,9 @@ from components.config import default_versions
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = Path(__file__).resolve().parent / "golden"
 BIN = Path(sys.executable).parent
-ENDPOINT = "gitops-dev-api-0123456789.elb.ap-northeast-2.amazonaws.com"
+# The golden inventory's endpoints: the internal one the nodes use, the public one for admins/CI.
+ENDPOINT = "internal-gitops-dev-int-0123456789.elb.ap-northeast-2.amazonaws.com"
+PUBLIC_ENDPOINT = "gitops-dev-api-0123456789.elb.ap-northeast-2.amazonaws.com"
 
 
 def run(
@@ -238,6 +240,7 @@ def test_kubeadm_config_uses_the_endpoint_and_the_stack_networks(rendered):
     assert cluster["controlPlaneEndpoint"] == f"{ENDPOINT}:6443"
     sans = cluster["apiServer"]["certSANs"]
     assert ENDPOINT in sans and {"10.0.16.10", "10.0.16.11", "10.0.16.12"} <= set(sans)
+    assert PUBLIC_ENDPOINT in sans, "admins and CI reach the API by the public endpoint's name"
     assert cluster["networking"] == {
         "podSubnet": "192.168.0.0/16",
         "serviceSubnet": "10.96.0.0/12",

@@ -353,6 +353,7 @@ def test_the_kubeconfig_output_is_secret_and_points_at_the_endpoint(monkeypatch)
                 settings=settings,
                 hosts=hosts,
                 bastion_host="198.51.100.10",
+                control_plane_endpoint_host="internal-api.example.internal",
                 api_endpoint_host="api.example.com",
                 ssh_private_key=pulumi.Output.secret(FAKE_SSH_PRIVATE_KEY),
                 depends_on=[*stand_ins, bastion],
@@ -375,6 +376,10 @@ def test_the_kubeconfig_output_is_secret_and_points_at_the_endpoint(monkeypatch)
     env = playbook.inputs["environment"]
     assert "HostKeyAlias i-0bastion" in env["GC_SSH_CONFIG"]
     assert "-o HostKeyAlias=i-00000000000000000" in env["GC_INVENTORY"]
+    # The nodes use the internal endpoint; the public one is only a SAN (and the kubeconfig's server).
+    inventory_vars = yaml.safe_load(env["GC_INVENTORY"])["all"]["vars"]
+    assert inventory_vars["cluster_api_endpoint"] == "internal-api.example.internal"
+    assert inventory_vars["cluster_api_public_endpoint"] == "api.example.com"
 
 
 def test_args_must_cover_the_node_table_and_name_dependencies():
@@ -383,10 +388,11 @@ def test_args_must_cover_the_node_table_and_name_dependencies():
     common: dict[str, Any] = {
         "settings": settings,
         "bastion_host": "b",
+        "control_plane_endpoint_host": "i",
         "api_endpoint_host": "a",
         "ssh_private_key": "k",
     }
     with pytest.raises(ValueError, match=r"missing \['redis'\]"):
         BootstrapArgs(hosts=[h for h in hosts if h.spec.name != "redis"], depends_on=[object()], **common)  # type: ignore[list-item]
-    with pytest.raises(ValueError, match="depends_on must list every node instance and the bastion"):
+    with pytest.raises(ValueError, match="depends_on must list what the playbook uses"):
         BootstrapArgs(hosts=hosts, depends_on=[], **common)

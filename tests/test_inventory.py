@@ -100,7 +100,11 @@ def fixed_hosts(nodes: tuple[NodeSpec, ...], *, port: int = 22) -> list[Inventor
 
 
 def fixed_cluster(settings: StackSettings) -> ClusterVars:
-    return ClusterVars.from_settings(settings, "gitops-dev-api-0123456789.elb.ap-northeast-2.amazonaws.com")
+    return ClusterVars.from_settings(
+        settings,
+        "internal-gitops-dev-int-0123456789.elb.ap-northeast-2.amazonaws.com",
+        "gitops-dev-api-0123456789.elb.ap-northeast-2.amazonaws.com",
+    )
 
 
 FIXED_JUMP = SshJump("gitops-dev-bastion", "198.51.100.10", host_key_alias="i-0bastion000000000")

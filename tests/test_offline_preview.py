@@ -68,5 +68,6 @@ def test_three_control_plane_preview_runs():
 
     nodes = yaml.safe_load((ROOT / "Pulumi.dev.yaml").read_text())["config"]["gitops-cluster:nodes"]
     rec = run_program("dev", {"nodes": [dict(nodes[0], count=3), *nodes[1:]]})
-    assert "3 × TargetGroupAttachment" in mermaid(rec)
-    assert len(rec.of_type("aws:lb/targetGroupAttachment:TargetGroupAttachment")) == 3
+    # Three control-plane nodes behind each of the two API endpoints (public and internal).
+    assert "6 × TargetGroupAttachment" in mermaid(rec)
+    assert len(rec.of_type("aws:lb/targetGroupAttachment:TargetGroupAttachment")) == 6

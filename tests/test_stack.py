@@ -152,14 +152,18 @@ def test_ssh_only_from_admins_to_bastion_and_from_bastion_to_nodes(dev):
     assert ssh == {("bastion", "203.0.113.0/24"), ("cluster", "bastion")}
 
 
-def test_api_port_only_from_api_cidrs_nat_and_cluster(dev):
+def test_api_port_only_from_api_cidrs_to_the_public_lb_and_from_nodes_to_the_internal_lb(dev):
     api = {(group, peer) for group, lo, hi, peer, _ in ingress(dev) if lo is not None and lo <= 6443 <= hi}
     assert api == {
-        ("api-lb", "203.0.113.0/24"),
-        ("api-lb", "198.51.100.20/32"),  # the NAT gateway's mock Elastic IP
+        ("api-lb", "203.0.113.0/24"),  # apiCidrs: admins and CI
+        ("api-internal-lb", "cluster"),  # the nodes, inside the VPC
         ("control-plane", "api-lb"),
+        ("control-plane", "api-internal-lb"),
         ("control-plane", "cluster"),
     }
+    # The nodes no longer come back in through the public endpoint: no NAT address is admitted.
+    nat_ips = {f"{r.outputs.get('publicIp') or '198.51.100.20'}/32" for r in dev.of_type("aws:ec2/eip:Eip")}
+    assert not nat_ips & {peer for _, _, _, peer, _ in ingress(dev)}
 
 
 def test_etcd_only_between_control_plane_nodes(dev):
@@ -191,24 +195,134 @@ def test_control_plane_nodes_carry_the_control_plane_group(dev):
 # API endpoint.
 
 
-def test_api_endpoint_is_an_internet_facing_nlb_on_6443_in_front_of_the_control_plane(dev):
-    lb = dev.one("aws:lb/loadBalancer:LoadBalancer")
-    assert lb.inputs["loadBalancerType"] == "network" and lb.inputs["internal"] is False
-    assert len(lb.inputs["subnets"]) == 3
-    listener = dev.one("aws:lb/listener:Listener")
-    assert (listener.inputs["port"], listener.inputs["protocol"]) == (6443, "TCP")
-    tg = dev.one("aws:lb/targetGroup:TargetGroup")
-    assert tg.inputs["port"] == 6443 and tg.inputs["preserveClientIp"] == "false"
-    (attachment,) = dev.of_type("aws:lb/targetGroupAttachment:TargetGroupAttachment")
-    assert attachment.inputs["targetId"] == "gitops-dev-master-id"
-    assert dev.stack_outputs["apiEndpoint"] == f"https://{lb.name}-0123456789.elb.ap-northeast-2.amazonaws.com:6443"
+LB = "aws:lb/loadBalancer:LoadBalancer"
+TG = "aws:lb/targetGroup:TargetGroup"
+LISTENER = "aws:lb/listener:Listener"
+ATTACHMENT = "aws:lb/targetGroupAttachment:TargetGroupAttachment"
 
 
-def test_three_control_planes_are_all_behind_the_endpoint(run_stack):
+def endpoint(rec, lb_name):
+    """The load balancer `lb_name` with its listener, target group and attachments."""
+    # Wired by ARN; the mock's ARNs carry the resource name (tools/mockrun.py FakeCloud).
+    lb = rec.one(LB, lb_name)
+    (listener,) = [r for r in rec.of_type(LISTENER) if f"/net/{lb.name}/" in r.inputs["loadBalancerArn"]]
+    tg_arn = listener.inputs["defaultActions"][0]["targetGroupArn"]
+    (tg,) = [r for r in rec.of_type(TG) if tg_arn.endswith(f":{r.name}")]
+    attachments = [r for r in rec.of_type(ATTACHMENT) if r.inputs["targetGroupArn"] == tg_arn]
+    return lb, listener, tg, attachments
+
+
+def subnet_tiers(rec, ids):
+    subnets = {f"{r.name}-id": r for r in rec.of_type(SUBNET)}
+    return [(subnets[i].inputs["tags"]["tier"], subnets[i].inputs["availabilityZone"]) for i in ids]
+
+
+def test_two_api_endpoints_in_front_of_the_control_plane_checking_readyz(dev):
+    assert sorted(r.name for r in dev.of_type(LB)) == ["gitops-dev-api", "gitops-dev-int"]
+    names = sg_id_to_name(dev)
+    for lb_name, internal, tier, group in (
+        ("gitops-dev-api", False, "public", "gitops-dev-api-lb"),
+        ("gitops-dev-int", True, "private", "gitops-dev-api-internal-lb"),
+    ):
+        lb, listener, tg, attachments = endpoint(dev, lb_name)
+        assert lb.inputs["loadBalancerType"] == "network" and lb.inputs["internal"] is internal, lb_name
+        assert subnet_tiers(dev, lb.inputs["subnets"]) == [
+            (tier, az) for az in ("ap-northeast-2a", "ap-northeast-2b", "ap-northeast-2c")
+        ], lb_name
+        assert [names[g] for g in lb.inputs["securityGroups"]] == [group], lb_name
+        assert lb.inputs["enableCrossZoneLoadBalancing"] is True, lb_name
+        assert (listener.inputs["port"], listener.inputs["protocol"]) == (6443, "TCP"), lb_name
+        assert tg.inputs["port"] == 6443 and tg.inputs["preserveClientIp"] == "false", lb_name
+        # Ready, not just listening: kubeadm's RBAC lets anonymous requests read /readyz.
+        check = tg.inputs["healthCheck"]
+        assert (check["protocol"], check["port"], check["path"], check["matcher"]) == (
+            "HTTPS",
+            "6443",
+            "/readyz",
+            "200",
+        ), lb_name
+        assert [a.inputs["targetId"] for a in attachments] == ["gitops-dev-master-id"], lb_name
+
+
+def test_nodes_use_the_internal_endpoint_and_people_the_public_one(dev):
+    access = dev.one("gitops-cluster:access:ClusterAccess").outputs
+    public, internal = access["api_endpoint_host"], access["internal_api_endpoint_host"]
+    # The mock, like AWS, names only an internal load balancer `internal-...`.
+    assert internal == "internal-gitops-dev-int-0123456789.elb.ap-northeast-2.amazonaws.com"
+    assert public == "gitops-dev-api-0123456789.elb.ap-northeast-2.amazonaws.com"
+    playbook = dev.one("command:local:Command", "gitops-dev-playbook")
+    inventory = yaml.safe_load(playbook.inputs["environment"]["GC_INVENTORY"])["all"]["vars"]
+    # controlPlaneEndpoint (kubelets, kube-proxy, joins) is the internal load balancer ...
+    assert inventory["cluster_api_endpoint"] == internal
+    # ... and the public one is a certificate SAN for admins and CI.
+    assert inventory["cluster_api_public_endpoint"] == public
+    assert dev.stack_outputs["apiEndpoint"] == f"https://{public}:6443"
+    kubeconfig = yaml.safe_load(dev.stack_outputs["kubeconfig"])
+    assert kubeconfig["clusters"][0]["cluster"]["server"] == f"https://{public}:6443"
+
+
+def test_one_nat_is_not_on_the_nodes_path_to_the_api(dev):
+    """With natGatewayPerAz off (one NAT), the API path stays inside the VPC: the internal endpoint
+    has an address in the private subnet of every AZ, and no NAT is on the way."""
+    lb = dev.one(LB, "gitops-dev-int")
+    private = {r.inputs["availabilityZone"] for r in dev.of_type(SUBNET) if r.inputs["tags"]["tier"] == "private"}
+    assert {az for tier, az in subnet_tiers(dev, lb.inputs["subnets"])} == private
+    assert all(tier == "private" for tier, _ in subnet_tiers(dev, lb.inputs["subnets"]))
+    assert len(dev.of_type("aws:ec2/natGateway:NatGateway")) == 1
+
+
+def test_three_control_planes_are_all_behind_both_endpoints(run_stack):
     nodes = [dict(DEV_NODES[0], count=3), *DEV_NODES[1:]]
     rec = run_stack({"nodes": nodes})
-    targets = sorted(a.inputs["targetId"] for a in rec.of_type("aws:lb/targetGroupAttachment:TargetGroupAttachment"))
-    assert targets == ["gitops-dev-master-1-id", "gitops-dev-master-2-id", "gitops-dev-master-3-id"]
+    for lb_name in ("gitops-dev-api", "gitops-dev-int"):
+        _, _, _, attachments = endpoint(rec, lb_name)
+        targets = sorted(a.inputs["targetId"] for a in attachments)
+        assert targets == ["gitops-dev-master-1-id", "gitops-dev-master-2-id", "gitops-dev-master-3-id"], lb_name
+
+
+def test_load_balancer_names_fit_aws_limits_for_the_longest_cluster_name(run_stack):
+    from components.access import AUTONAME_SUFFIX_LEN, AWS_LB_NAME_MAX
+
+    rec = run_stack({"clusterName": "a" * 20})
+    for r in [*rec.of_type(LB), *rec.of_type(TG)]:
+        assert len(r.name) + AUTONAME_SUFFIX_LEN <= AWS_LB_NAME_MAX, f"{r.short} cannot be autonamed"
+
+
+# The bootstrap waits for everything it uses.
+
+COMMAND = "command:local:Command"
+USED_BY_THE_PLAYBOOK = {
+    "gitops-cluster:network:Network": (
+        "aws:ec2/natGateway:NatGateway",
+        "aws:ec2/routeTable:RouteTable",
+        "aws:ec2/routeTableAssociation:RouteTableAssociation",
+    ),
+    "gitops-cluster:security:ClusterSecurity": (
+        INGRESS,
+        "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule",
+    ),
+    "gitops-cluster:nodes:ClusterNodes": (INSTANCE,),
+    "gitops-cluster:access:ClusterAccess": (INSTANCE, LISTENER, ATTACHMENT),
+}
+
+
+def test_the_playbook_waits_for_everything_it_uses(dev, run_stack):
+    for rec in (dev, run_stack({"natGatewayPerAz": True, "nodes": [dict(DEV_NODES[0], count=3), *DEV_NODES[1:]]})):
+        playbook = rec.one(COMMAND, "gitops-dev-playbook")
+        deps = set(playbook.dependencies)
+        for component_type, kinds in USED_BY_THE_PLAYBOOK.items():
+            component = rec.one(component_type)
+            inside = [r for r in rec.descendants(component) if r.custom]
+            for kind in kinds:
+                assert any(r.type == kind for r in inside), f"{component.name} has no {kind}"
+            # Direct dependencies of the command: the engine orders it after each of them.
+            missing = [r.short for r in inside if r.urn not in deps]
+            assert not missing, f"the playbook does not wait for {missing}"
+    # The kubeconfig is read after the playbook, and ArgoCD is installed after both.
+    fetch = dev.one(COMMAND, "gitops-dev-kubeconfig")
+    assert dev.depends_on(fetch, dev.one(COMMAND, "gitops-dev-playbook"))
+    release = dev.one("kubernetes:helm.sh/v3:Release")
+    assert dev.depends_on(release, fetch)
 
 
 # Structure: names, parents, providers.

@@ -220,7 +220,9 @@ class FakeCloud(pulumi_mocks.Mocks):
                     state["publicIp"] = "198.51.100.10"
                     state["publicDns"] = "ec2-198-51-100-10.compute.amazonaws.com"
         if t == "aws:lb/loadBalancer:LoadBalancer":
-            state["dnsName"] = f"{name}-0123456789.elb.ap-northeast-2.amazonaws.com"
+            # AWS prefixes an internal load balancer's DNS name with `internal-`.
+            prefix = "internal-" if state.get("internal") else ""
+            state["dnsName"] = f"{prefix}{name}-0123456789.elb.ap-northeast-2.amazonaws.com"
             state["arn"] = f"arn:aws:elasticloadbalancing:ap-northeast-2:123456789012:loadbalancer/net/{name}/0123"
         elif t == "aws:ec2/eip:Eip":
             state["publicIp"] = "198.51.100.20"
