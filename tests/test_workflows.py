@@ -464,7 +464,10 @@ def test_bootstrap_refuses_every_branch_but_the_default_one() -> None:
     guard = wf["default-branch"]
     assert guard["permissions"] == {}
     [step] = steps(guard)
-    assert step["env"] == {"REF": "${{ github.ref }}", "DEFAULT_BRANCH": "${{ github.event.repository.default_branch }}"}
+    assert step["env"] == {
+        "REF": "${{ github.ref }}",
+        "DEFAULT_BRANCH": "${{ github.event.repository.default_branch }}",
+    }
     assert 'if [ "$REF" != "refs/heads/$DEFAULT_BRANCH" ]' in step["run"] and "exit 1" in step["run"]
     # Every job that can assume the apply role waits for the guard.
     for name, job in wf.items():
@@ -598,7 +601,9 @@ def gate_api(
         "pulls.get": {"data": pr},
         "pulls.listReviews": {"data": default_reviews if reviews is None else reviews},
         "pulls.listCommits": {
-            "data": [{"sha": f"{i:040x}", "author": _user(a), "committer": _user(c)} for i, (a, c) in enumerate(commit_list)]
+            "data": [
+                {"sha": f"{i:040x}", "author": _user(a), "committer": _user(c)} for i, (a, c) in enumerate(commit_list)
+            ]
         },
         "repos.listActivities": {
             "data": [
