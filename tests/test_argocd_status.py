@@ -497,6 +497,24 @@ def test_secrets_in_error_bodies_are_not_printed(
     assert TOKEN not in out + err
 
 
+def test_the_kubeconfigs_own_credentials_are_never_printed_whatever_they_look_like(
+    api: FakeApiServer, tmp_path: Path, closed_port: int, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # An opaque token matches no credential pattern; a body that echoes it back must still not print it.
+    opaque = "k8sOpaque9f8e7d6c5b4a3210"
+    path = write_kubeconfig(tmp_path / "kubeconfig", api.url, f"http://127.0.0.1:{closed_port}")
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    doc["users"][0]["user"]["token"] = opaque
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    assert argocd_status.short_message(f"echo {opaque}") == f"echo {opaque}"  # no pattern catches it
+    body = {"kind": "Status", "code": 403, "message": f"forbidden: credential {opaque} may not list applications"}
+    api.serve(lambda: json_response(body, 403))
+    code, out, err = run(capsys, "--kubeconfig", str(path))
+    assert code == 2
+    assert "forbidden: credential [REDACTED] may not list" in err
+    assert opaque not in out + err
+
+
 @pytest.mark.parametrize(
     ("text", "hidden"),
     [

@@ -211,7 +211,9 @@ def test_every_action_is_pinned_to_a_commit_sha_with_its_version() -> None:
                 continue
             ref = line.split("uses:", 1)[1].split("#", 1)[0].strip()
             if ref.startswith("./"):
-                assert (ROOT / ref / "action.yml").is_file(), f"{path.name}:{n}: no local action {ref}"
+                # ./.trusted/... is the default branch's copy of the same path (checked out apart).
+                local = ref.removeprefix("./.trusted/")
+                assert (ROOT / local / "action.yml").is_file(), f"{path.name}:{n}: no local action {ref}"
                 continue
             match = _PINNED.match(line)
             assert match, f"{path.name}:{n}: `{line.strip()}` is not `owner/repo@<40-hex sha> # vX.Y.Z`"
@@ -245,11 +247,11 @@ def test_caches_are_keyed_on_the_requirements() -> None:
     }
     assert "hashFiles('requirements.txt', 'requirements-dev.txt')" in caches[".venv"]
     assert "hashFiles('requirements.txt')" in caches["~/.pulumi/plugins"]
-    assert "hashFiles('policy/requirements.txt')" in caches["policy/venv"]
+    assert "hashFiles(format('{0}/requirements.txt', inputs.policy-dir))" in caches["${{ inputs.policy-dir }}/venv"]
     # Jobs holding deployment credentials build from the pins instead of restoring caches.
     for name, job_id, job in all_jobs():
         if _has_aws_role(job) and name != "pr":
-            setup = next(s for s in steps(job) if str(s.get("uses", "")).startswith("./.github/actions/setup-project"))
+            setup = next(s for s in steps(job) if "/.github/actions/setup-project" in str(s.get("uses", "")))
             assert setup["with"]["cache"] == "false", f"{name}/{job_id}"
 
 
@@ -357,7 +359,7 @@ def test_pr_checks_lint_test_offline_preview_and_policy_preview() -> None:
     assert 'make preview-offline STACK="$STACK"' in offline
     assert '>> "$GITHUB_STEP_SUMMARY"' in offline
     preview = _runs(jobs(pr)["preview"])
-    assert re.search(r"pulumi preview --stack \"\$STACK\" --policy-pack policy", preview)
+    assert re.search(r"pulumi preview --stack \"\$STACK\" --policy-pack \.trusted/policy", preview)
     assert jobs(pr)["preview"]["strategy"]["matrix"]["stack"] == "${{ fromJSON(needs.changes.outputs.affected) }}"
 
 
@@ -434,6 +436,78 @@ def test_apply_runs_on_comments_only_after_the_gate_one_stack_at_a_time() -> Non
     assert report["permissions"] == {"pull-requests": "write"}
 
 
+def _trusted_policy_pack(job: Mapping[str, Any]) -> None:
+    """The job judges with the default branch's policy pack, installed by the default branch's action."""
+    trusted = [
+        s
+        for s in steps(job)
+        if "actions/checkout@" in str(s.get("uses")) and s.get("with", {}).get("path") == ".trusted"
+    ]
+    assert len(trusted) == 1, "check out the default branch apart, into .trusted"
+    assert trusted[0]["with"]["ref"] == "${{ github.event.repository.default_branch }}"
+    assert set(trusted[0]["with"]["sparse-checkout"].split()) == {"policy", ".github/actions"}
+    setup = next(s for s in steps(job) if "setup-project" in str(s.get("uses")))
+    assert setup["uses"] == "./.trusted/.github/actions/setup-project"
+    assert setup["with"]["policy-dir"] == ".trusted/policy"
+    runs = _runs(job)
+    assert "--policy-pack .trusted/policy" in runs
+    assert "--policy-pack policy" not in runs
+
+
+def test_previews_and_applies_judge_with_the_default_branchs_policy_pack() -> None:
+    _trusted_policy_pack(jobs(WF["apply"])["apply"])
+    _trusted_policy_pack(jobs(WF["pr"])["preview"])
+
+
+def test_bootstrap_refuses_every_branch_but_the_default_one() -> None:
+    wf = jobs(WF["bootstrap"])
+    guard = wf["default-branch"]
+    assert guard["permissions"] == {}
+    [step] = steps(guard)
+    assert step["env"] == {
+        "REF": "${{ github.ref }}",
+        "DEFAULT_BRANCH": "${{ github.event.repository.default_branch }}",
+    }
+    assert 'if [ "$REF" != "refs/heads/$DEFAULT_BRANCH" ]' in step["run"] and "exit 1" in step["run"]
+    # Every job that can assume the apply role waits for the guard.
+    for name, job in wf.items():
+        if _has_aws_role(job):
+            assert job.get("needs") == "default-branch", f"bootstrap job {name} assumes a role without the guard"
+
+
+def _run_guard(ref: str) -> subprocess.CompletedProcess[str]:
+    [step] = steps(jobs(WF["bootstrap"])["default-branch"])
+    env = {"PATH": os.environ["PATH"], "REF": ref, "DEFAULT_BRANCH": "main"}
+    return subprocess.run(["bash", "-c", step["run"]], env=env, capture_output=True, text=True, check=False)
+
+
+def test_bootstrap_guard_runs_on_main_and_stops_elsewhere() -> None:
+    assert _run_guard("refs/heads/main").returncode == 0
+    for ref in ("refs/heads/scratch", "refs/heads/main-copy", "refs/tags/v1.0.0", "refs/pull/7/merge"):
+        proc = _run_guard(ref)
+        assert proc.returncode == 1, ref
+        assert f"bootstrap runs only from the default branch (main), not {ref}" in proc.stdout
+
+
+def test_drift_waits_for_the_stacks_apply_lock() -> None:
+    detect = jobs(WF["drift"])["detect"]
+    assert detect["concurrency"] == {"group": "pulumi-apply-${{ matrix.stack }}", "cancel-in-progress": False}
+    for wf, job in (("apply", "apply"), ("bootstrap", "up")):
+        group = jobs(WF[wf])[job]["concurrency"]["group"]
+        assert group.startswith("pulumi-apply-${{ "), f"{wf}.{job} leaves the per-stack lock"
+
+
+def test_previews_of_pull_request_code_never_run_on_the_apply_runner() -> None:
+    preview_runner = jobs(WF["pr"])["preview"]["runs-on"]
+    assert "vars.PULUMI_PREVIEW_RUNNER" in preview_runner and "vars.PULUMI_RUNNER " not in preview_runner
+    for wf, job in (("apply", "apply"), ("bootstrap", "up"), ("drift", "detect")):
+        assert "vars.PULUMI_RUNNER " in jobs(WF[wf])[job]["runs-on"], f"{wf}.{job} must run on the apply runner"
+    # No job that runs pull request code shares a label with a job holding the apply role.
+    for wf_name, job_name, job in all_jobs():
+        if "pull_request" in WF[wf_name]["on"] and "vars.PULUMI_RUNNER " in str(job.get("runs-on")):
+            raise AssertionError(f"{wf_name}.{job_name} runs pull request code on the apply runner")
+
+
 @dataclass
 class ScriptRun:
     calls: list[dict[str, Any]]
@@ -477,31 +551,66 @@ def run_github_script(
     return ScriptRun(out["calls"], out["outputs"], out["failed"], out["logs"], out["error"])
 
 
+def _permission(role: str) -> dict[str, Any]:
+    # GitHub answers the legacy `permission` (admin/write/read/none) and the finer `role_name`.
+    legacy = {"maintain": "write", "triage": "read"}.get(role, role)
+    return {"data": {"permission": legacy, "role_name": role}}
+
+
+def _user(login: str | None) -> dict[str, Any] | None:
+    return None if login is None else {"login": login}
+
+
 def gate_api(
     *,
     role: str = "write",
+    roles: Mapping[str, str] | None = None,
     mergeable: Any = True,
     state: str = "clean",
     reviews: list[dict[str, Any]] | None = None,
     head_repo: str = REPO,
+    base: str = "main",
     stack_exists: bool = True,
     pr_state: str = "open",
+    commits: list[tuple[str | None, str | None]] | None = None,
+    pushers: list[str] | None = None,
 ) -> dict[str, Any]:
+    """A fake GitHub for the gate: `role` is the commenter's access, `roles` every other account's
+    (reviewer: write by default); `commits` are (author, committer) logins of the pull request's
+    commits, `pushers` the actors of pushes to its branch."""
     pr = {
         "state": pr_state,
         "draft": False,
         "mergeable": mergeable,
         "mergeable_state": state,
-        "head": {"sha": SHA, "repo": {"full_name": head_repo}},
+        "head": {"sha": SHA, "ref": "feature", "repo": {"full_name": head_repo}},
+        "base": {"ref": base, "repo": {"full_name": REPO}},
         "user": {"login": "author"},
     }
     default_reviews = [{"user": {"login": "reviewer"}, "state": "APPROVED", "commit_id": SHA}]
+    access = {"reviewer": "write", **(roles or {}), "operator": role}
+    commit_list = [("author", "web-flow")] if commits is None else commits
     return {
         "repos.get": {"data": {"default_branch": "main"}},
         "repos.getContent": {"data": {"type": "file"}} if stack_exists else {"status": 404},
-        "repos.getCollaboratorPermissionLevel": {"data": {"permission": role, "role_name": role}},
+        "repos.getCollaboratorPermissionLevel": {
+            "byParam": "username",
+            "responses": {login: _permission(r) for login, r in access.items()},
+            "default": _permission("none"),
+        },
         "pulls.get": {"data": pr},
         "pulls.listReviews": {"data": default_reviews if reviews is None else reviews},
+        "pulls.listCommits": {
+            "data": [
+                {"sha": f"{i:040x}", "author": _user(a), "committer": _user(c)} for i, (a, c) in enumerate(commit_list)
+            ]
+        },
+        "repos.listActivities": {
+            "data": [
+                {"activity_type": "push", "ref": "refs/heads/feature", "actor": {"login": p}}
+                for p in (["author"] if pushers is None else pushers)
+            ]
+        },
         "issues.createComment": {"data": {"id": 1}},
     }
 
@@ -519,6 +628,12 @@ def test_gate_lets_a_writer_apply_an_approved_mergeable_pull_request() -> None:
     [comment] = run.called("issues.createComment")
     assert f"Applying {SHA} to stack `dev`" in comment["body"]
     assert "@reviewer" in comment["body"]
+    # Access is asked of the API for the commenter and for every approver counted.
+    asked = [c["username"] for c in run.called("repos.getCollaboratorPermissionLevel")]
+    assert asked == ["operator", "reviewer"]
+    assert run.called("repos.listActivities") == [
+        {"owner": "example-org", "repo": "gitops-cluster", "ref": "refs/heads/feature", "per_page": 100}
+    ]
 
 
 @pytest.mark.parametrize(
@@ -534,7 +649,22 @@ def test_gate_lets_a_writer_apply_an_approved_mergeable_pull_request() -> None:
         ({}, {"state": "unstable"}, "not mergeable (state `unstable`)"),
         ({}, {"head_repo": "someone/fork"}, "comes from a fork"),
         ({}, {"pr_state": "closed"}, "not open"),
-        ({}, {"reviews": []}, f"no approval of the current head commit {SHA}"),
+        ({}, {"reviews": []}, f"no approval of the current head commit {SHA} by another account with write access"),
+        # The base must be the default branch: elsewhere `clean` proves no required check ran.
+        ({}, {"base": "scratch-unprotected"}, "targets `scratch-unprotected`, not the default branch `main`"),
+        # Approvals count only from accounts with write access, asked of the API.
+        ({}, {"roles": {"reviewer": "read"}}, "not counted: @reviewer (`read` access)"),
+        ({}, {"roles": {"reviewer": "triage"}}, "not counted: @reviewer (`triage` access)"),
+        ({}, {"roles": {"reviewer": "none"}}, "not counted: @reviewer (`none` access)"),
+        # ... and never from someone who put code into the pull request.
+        ({}, {"commits": [("author", "web-flow"), ("reviewer", "reviewer")]}, "@reviewer (pushed or wrote a commit"),
+        ({}, {"commits": [("author", "reviewer")]}, "@reviewer (pushed or wrote a commit"),
+        ({}, {"pushers": ["author", "reviewer"]}, "@reviewer (pushed or wrote a commit"),
+        (
+            {},
+            {"reviews": [{"user": {"login": "author"}, "state": "APPROVED", "commit_id": SHA}]},
+            "not counted: @author (the author)",
+        ),
         (
             {},
             {"reviews": [{"user": {"login": "reviewer"}, "state": "APPROVED", "commit_id": OLD_SHA}]},
@@ -569,6 +699,19 @@ def test_gate_refuses_and_says_why(env_changes: dict[str, str], api_changes: dic
     [comment] = run.called("issues.createComment")
     assert "refused" in comment["body"]
     assert reason in comment["body"]
+
+
+def test_gate_counts_the_approver_with_write_access_beside_ones_it_does_not_count() -> None:
+    reviews = [
+        {"user": {"login": "pusher"}, "state": "APPROVED", "commit_id": SHA},
+        {"user": {"login": "outsider"}, "state": "APPROVED", "commit_id": SHA},
+        {"user": {"login": "reviewer"}, "state": "APPROVED", "commit_id": SHA},
+    ]
+    api = gate_api(reviews=reviews, roles={"pusher": "admin", "outsider": "read"}, pushers=["author", "pusher"])
+    run = run_github_script("apply", "gate", GATE_ENV, api)
+    assert run.failed is None, run.error
+    [comment] = run.called("issues.createComment")
+    assert "approved by @reviewer)" in comment["body"]
 
 
 def test_gate_waits_for_github_to_compute_mergeability() -> None:

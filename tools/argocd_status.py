@@ -117,8 +117,58 @@ _SCRUBBERS: tuple[tuple[re.Pattern[str], str], ...] = (
 )
 
 
+# The credentials this run really holds (the kubeconfig user's token, password, keys): redacted
+# wherever they appear, whatever they look like. Patterns alone miss a body that echoes an opaque
+# token back. Values shorter than this are too common to replace safely (and too short to matter).
+_MIN_KNOWN_SECRET = 8
+_known_secrets: set[str] = set()
+
+
+def remember_secret(value: object) -> None:
+    """Redact `value` (and each of its lines) from everything printed from now on."""
+    if not isinstance(value, str):
+        return
+    for candidate in (value, value.strip(), *value.splitlines()):
+        candidate = candidate.strip()
+        if len(candidate) >= _MIN_KNOWN_SECRET:
+            _known_secrets.add(candidate)
+
+
+def _remember_kubeconfig_credentials(paths: Sequence[str], configuration: k8s_client.Configuration) -> None:
+    """Every credential of every user in the kubeconfig files, and what the client loaded from them."""
+    for path in paths:
+        try:
+            with open(path, encoding="utf-8") as f:
+                doc = yaml.safe_load(f)
+        except (OSError, yaml.YAMLError, UnicodeDecodeError):
+            continue
+        users = doc.get("users") if isinstance(doc, dict) else None
+        for entry in users if isinstance(users, list) else []:
+            user = entry.get("user") if isinstance(entry, dict) else None
+            if not isinstance(user, dict):
+                continue
+            for key in ("token", "password", "client-key-data", "client-certificate-data"):
+                remember_secret(user.get(key))
+            provider = user.get("auth-provider")
+            if isinstance(provider, dict) and isinstance(provider.get("config"), dict):
+                for value in provider["config"].values():
+                    remember_secret(value)
+            exec_ = user.get("exec")
+            if isinstance(exec_, dict) and isinstance(exec_.get("env"), list):
+                for env in exec_["env"]:
+                    if isinstance(env, dict):
+                        remember_secret(env.get("value"))
+    for value in (configuration.api_key or {}).values():
+        remember_secret(value)
+        if isinstance(value, str) and " " in value:
+            remember_secret(value.split(" ", 1)[1])  # "Bearer <token>"
+    remember_secret(configuration.password)
+
+
 def scrub(text: str) -> str:
-    """Redact anything in `text` that looks like a credential."""
+    """Redact the run's own credentials, then anything in `text` that looks like a credential."""
+    for known in sorted(_known_secrets, key=len, reverse=True):
+        text = text.replace(known, REDACTED)
     for pattern, replacement in _SCRUBBERS:
         text = pattern.sub(replacement, text)
     return text
@@ -278,6 +328,7 @@ class ApplicationSource:
             raise ClusterError(f"cannot use kubeconfig {kubeconfig}: {detail}", transient=False) from exc
         finally:
             logging.getLogger().removeHandler(notes)
+        _remember_kubeconfig_credentials([p for p in paths if os.path.isfile(p)], configuration)
         self.auth_note = "; ".join(short_message(m) for m in notes.messages)
         # No client-side retries: an unreachable server must fail in one request timeout, and
         # --wait does its own retrying with a visible deadline.

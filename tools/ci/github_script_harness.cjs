@@ -6,7 +6,8 @@
 // stdin: {"script": str, "env": {..}, "context": {..}, "api": {"ns.method": RESPONSE | [RESPONSE..]},
 //         "files": {"path": "content"}}
 //   RESPONSE is {"data": any} or {"status": 404, "message": "..."} (thrown like an Octokit error);
-//   a list is consumed in order and its last entry repeats.
+//   a list is consumed in order and its last entry repeats; {"byParam": "username", "responses":
+//   {"alice": RESPONSE}, "default": RESPONSE} answers by the value of one request parameter.
 // stdout: {"calls": [{"method", "params"}], "outputs": {..}, "failed": str|null, "logs": [..],
 //          "error": str|null}
 "use strict";
@@ -26,6 +27,13 @@ function makeGithub(api, calls) {
     let spec = api[method];
     if (spec === undefined) {
       throw Object.assign(new Error(`unexpected API call ${method}`), { status: 500 });
+    }
+    if (spec && spec.byParam !== undefined) {
+      const key = String(params[spec.byParam]);
+      spec = Object.prototype.hasOwnProperty.call(spec.responses, key) ? spec.responses[key] : spec.default;
+      if (spec === undefined) {
+        throw Object.assign(new Error(`unexpected ${method} for ${key}`), { status: 500 });
+      }
     }
     if (Array.isArray(spec)) {
       const i = Math.min(cursor[method] || 0, spec.length - 1);
