@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import io
 import json
+import os
 import subprocess
 import tarfile
 from collections.abc import Iterator, Mapping, Sequence
@@ -24,7 +25,36 @@ from typing import Any
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
-CHARTS_DIR = ROOT.parent / "shared" / "charts"
+
+
+def _charts_dir() -> Path:
+    """`$GITOPS_CHARTS_DIR`, else `shared/charts` beside the checkout, else beside the main checkout.
+
+    A `git worktree` lives elsewhere than the checkout it belongs to; its `.git` file names the
+    main checkout's git dir, and the charts sit beside that checkout as they do on CI.
+    """
+    if override := os.environ.get("GITOPS_CHARTS_DIR"):
+        return Path(override)
+    beside = ROOT.parent / "shared" / "charts"
+    dotgit = ROOT / ".git"
+    if not beside.is_dir() and dotgit.is_file():
+        gitdir = Path(dotgit.read_text().split(":", 1)[1].strip())
+        # <main>/.git/worktrees/<name> -> <main>
+        main = gitdir.parent.parent.parent if gitdir.parent.name == "worktrees" else None
+        if main is not None and (main.parent / "shared" / "charts").is_dir():
+            return main.parent / "shared" / "charts"
+    return beside
+
+
+CHARTS_DIR = _charts_dir()
+
+
+class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """YAML 1.1 resolves a bare `=` to the `value` tag, which the safe loaders cannot build;
+    the Prometheus operator's CRDs list `=` among the label-matcher operators (a string)."""
+
+
+_Loader.add_constructor("tag:yaml.org,2002:value", yaml.SafeLoader.construct_yaml_str)
 
 
 class ChartError(RuntimeError):
@@ -153,7 +183,7 @@ def render(
     )
     if proc.returncode != 0:
         raise ChartError(f"helm template {archive.name} failed: {proc.stderr.strip()}")
-    return [doc for doc in yaml.safe_load_all(proc.stdout) if isinstance(doc, dict)]
+    return [doc for doc in yaml.load_all(proc.stdout, Loader=_Loader) if isinstance(doc, dict)]
 
 
 def application_helm_source(application: Mapping[str, Any]) -> dict[str, Any]:
