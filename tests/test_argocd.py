@@ -117,3 +117,42 @@ def test_root_application_is_automated_finalized_and_after_the_release(dev):
     assert release.urn in app.dependencies, "the root Application must wait for the chart's CRDs"
     (provider,) = dev.of_type("pulumi:providers:kubernetes")
     assert app.provider.startswith(provider.urn)
+
+
+def _schedulable(pod: dict, labels: dict[str, str], taints: list[dict[str, str]]) -> bool:
+    """nodeAffinity (required terms, ORed; expressions ANDed; Exists/DoesNotExist) and NoSchedule taints."""
+    terms = pod["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
+
+    def holds(expr: dict) -> bool:
+        present = expr["key"] in labels
+        return {"Exists": present, "DoesNotExist": not present}[expr["operator"]]
+
+    if not any(all(holds(e) for e in term["matchExpressions"]) for term in terms):
+        return False
+    tolerated = {(t["key"], t["effect"]) for t in pod["tolerations"] if t["operator"] == "Exists"}
+    return all((t["key"], t["effect"]) in tolerated for t in taints if t["effect"] == "NoSchedule")
+
+
+def test_argocd_lands_on_the_workers_or_the_control_plane_of_the_stack_table():
+    """Against Pulumi.dev.yaml's node table, plus what kubeadm adds to control-plane nodes."""
+    from components.config import NodeRole
+    from tests.test_inventory import dev_settings
+
+    v = values()
+    pod = {"affinity": v["controller"]["affinity"], "tolerations": v["global"]["tolerations"]}
+    control_plane = {"key": "node-role.kubernetes.io/control-plane", "value": "", "effect": "NoSchedule"}
+    fits = set()
+    for node in dev_settings().nodes:
+        labels = dict(node.labels)
+        taints = [{"key": t.key, "value": t.value, "effect": t.effect} for t in node.taints]
+        if node.role is NodeRole.CONTROL_PLANE:
+            labels["node-role.kubernetes.io/control-plane"] = ""
+            taints.append(control_plane)
+        if _schedulable(pod, labels, taints):
+            fits.add(node.name)
+    assert fits == {"master", "worker-storage", "worker-ai"}
+    # Preferred: the workers, so the control plane only takes ArgoCD when no worker can.
+    preferred = v["controller"]["affinity"]["nodeAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"]
+    assert preferred[0]["preference"]["matchExpressions"] == [
+        {"key": "node-role.kubernetes.io/worker", "operator": "Exists"}
+    ]
