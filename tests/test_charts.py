@@ -553,11 +553,12 @@ def _bind_kube_proxy(docs: Mapping[str, Doc]) -> str:
     return str(docs.get("KubeProxyConfiguration", {}).get("metricsBindAddress", "127.0.0.1:10249"))
 
 
-HOST_TARGETS: dict[tuple[str, str], tuple[str, Any]] = {
-    ("component", "kube-controller-manager"): ("control-plane", _bind_kcm),
-    ("component", "kube-scheduler"): ("control-plane", _bind_scheduler),
-    ("component", "etcd"): ("control-plane", _bind_etcd),
-    ("k8s-app", "kube-proxy"): ("cluster", _bind_kube_proxy),
+HOST_TARGETS: dict[tuple[str, str], tuple[str, Any, str | None]] = {
+    # selector -> (security group of its nodes, bind address, scheme it serves; None: the URL's)
+    ("component", "kube-controller-manager"): ("control-plane", _bind_kcm, "https"),
+    ("component", "kube-scheduler"): ("control-plane", _bind_scheduler, "https"),
+    ("component", "etcd"): ("control-plane", _bind_etcd, None),
+    ("k8s-app", "kube-proxy"): ("cluster", _bind_kube_proxy, "http"),
 }
 # Pod-network targets (reached over Calico VXLAN, open between nodes) and the kubelet (10250).
 POD_NETWORK_TARGETS = {("k8s-app", "kube-dns")}
@@ -582,9 +583,21 @@ def host_scrape_targets(objects: list[Doc]) -> Iterator[tuple[str, int, str, str
         if selector in POD_NETWORK_TARGETS:
             continue
         assert selector in HOST_TARGETS, f"{service['metadata']['name']} scrapes {selector}: say how it binds"
-        group, bind = HOST_TARGETS[selector]
+        group, bind, _ = HOST_TARGETS[selector]
         for port in service["spec"]["ports"]:
             yield service["metadata"]["name"], int(port["targetPort"]), group, bind(docs)
+
+
+def scrape_schemes(objects: list[Doc], service: Doc) -> set[str]:
+    """The schemes the ServiceMonitors that select `service` scrape it with."""
+    schemes = set()
+    for monitor in (o for o in objects if o["kind"] == "ServiceMonitor"):
+        namespaces = monitor["spec"].get("namespaceSelector", {}).get("matchNames", [monitor["metadata"]["namespace"]])
+        if service["metadata"]["namespace"] in namespaces and selects(
+            monitor["spec"]["selector"], service["metadata"]["labels"]
+        ):
+            schemes |= {e.get("scheme", "http") for e in monitor["spec"]["endpoints"]}
+    return schemes
 
 
 def unreachable_targets(objects: list[Doc]) -> list[str]:
@@ -594,6 +607,11 @@ def unreachable_targets(objects: list[Doc]) -> list[str]:
             problems.append(f"{name}: binds {address}, Prometheus on the monitoring node cannot reach it")
         if not opened_to_nodes(group, port):
             problems.append(f"{name}: port {port} of the {group} group is closed to the nodes")
+        service = one(objects, "Service", name)
+        (selector,) = service["spec"]["selector"].items()
+        served = HOST_TARGETS[selector][2] or address.split("://", 1)[0]
+        if scrape_schemes(objects, service) != {served}:
+            problems.append(f"{name}: serves {served}, scraped with {sorted(scrape_schemes(objects, service))}")
     return problems
 
 
@@ -619,6 +637,17 @@ def test_exactly_the_metrics_ports_are_opened() -> None:
         ("control-plane", 2381, 2381),
         ("control-plane", 10257, 10257),
         ("control-plane", 10259, 10259),
+    ]
+
+
+def test_a_scheme_mismatch_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    docs = copy.deepcopy(kubeadm_documents())
+    docs["ClusterConfiguration"]["etcd"]["local"]["extraArgs"] = [
+        {"name": "listen-metrics-urls", "value": "https://0.0.0.0:2381"}
+    ]
+    monkeypatch.setattr(f"{__name__}.kubeadm_documents", lambda: docs)
+    assert unreachable_targets(rendered("app:monitoring-stack")) == [
+        "kube-prometheus-stack-kube-etcd: serves https, scraped with ['http']"
     ]
 
 
