@@ -370,8 +370,35 @@ def test_argocd_pods_are_placed_and_bounded_as_set() -> None:
         assert pod["affinity"]["nodeAffinity"] == values["controller"]["affinity"]["nodeAffinity"], name
         assert pod["tolerations"] == values["global"]["tolerations"], name
     assert len(POD_COMPONENTS) == len({o["metadata"]["name"] for o in workloads})
-    controller = one(objects, "StatefulSet", "argocd-application-controller")
-    assert controller["spec"]["template"]["spec"]["containers"][0]["resources"] == values["controller"]["resources"]
+    for component, workload in {
+        "controller": "argocd-application-controller",
+        "server": "argocd-server",
+        "repoServer": "argocd-repo-server",
+        "applicationSet": "argocd-applicationset-controller",
+        "redis": "argocd-redis",
+    }.items():
+        (pod,) = [o["spec"]["template"]["spec"] for o in workloads if o["metadata"]["name"] == workload]
+        assert pod["containers"][0]["resources"] == values[component]["resources"], workload
+
+
+def test_every_monitoring_pod_lands_on_the_monitoring_node() -> None:
+    """The placement in the values reaches every pod the chart and the operator create."""
+    objects = rendered("app:monitoring-stack")
+    pods = {
+        f"{o['kind']}/{o['metadata']['name']}": o["spec"]["template"]["spec"]
+        for o in objects
+        if o["kind"] in ("Deployment", "StatefulSet", "Job")
+    }
+    pods |= {
+        f"{o['kind']}/{o['metadata']['name']}": o["spec"]
+        for o in objects
+        if o["kind"] in ("Prometheus", "Alertmanager")
+    }
+    assert len(pods) >= 7, sorted(pods)
+    toleration = {"key": "node-role.kubernetes.io/infrastructure", "operator": "Equal", "value": "true"}
+    for name, pod in pods.items():
+        assert pod.get("nodeSelector", {}).get("workload") == "monitoring", name
+        assert any(toleration.items() <= t.items() for t in pod.get("tolerations", [])), name
 
 
 def test_argocd_metrics_are_served_and_selected_by_the_git_service_monitor() -> None:
