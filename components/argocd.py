@@ -24,8 +24,8 @@ from components.gitops import root_application
 
 NAMESPACE = "argocd"
 
-# ArgoCD reports child Applications Healthy as soon as they exist (since 1.8, and still in 3.4: the
-# "Argocd App" section of the 3.4 health docs), so sync waves between Applications do not wait for
+# ArgoCD reports child Applications Healthy as soon as they exist (since 1.8, and still in 3.x: the
+# "Argocd App" section of the 3.3 and 3.5 health docs), so sync waves between Applications do not wait for
 # anything. This health check makes an Application's health its own status.health, so a later
 # wave starts only when the earlier apps are Healthy.
 APPLICATION_HEALTH_LUA = """\
