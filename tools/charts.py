@@ -140,9 +140,25 @@ def unknown_value_keys(archive: Path, values: Mapping[str, Any]) -> list[str]:
                 sub_vals = dict(vals[key])
                 # `enabled` switches a dependency on or off from the parent (its condition).
                 sub_vals.pop("enabled", None)
+                # The parent may read keys under the subchart's name too (cloudnative-pg reads
+                # `monitoring.podMonitorEnabled`, `monitoring` being its dashboards subchart's
+                # alias): a key either declares is one the chart has.
+                parents = tree["values"].get(key)
+                if isinstance(parents, Mapping):
+                    sub = {**sub, "values": _merged(sub["values"], parents)}
                 yield from walk(sub, sub_vals, f"{path}.{key}" if path else key)
 
     return sorted(walk(_chart_tree(archive), values, ""))
+
+
+def _merged(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = _merged(out[key], value)
+        elif key not in out:
+            out[key] = value
+    return out
 
 
 def render(
