@@ -212,6 +212,17 @@ def test_a_drifted_pin_fails_with_what_is_there() -> None:
         chart_archive("kube-prometheus-stack", "88.5.4")
 
 
+def test_no_object_is_rendered_by_two_sources() -> None:
+    """Two owners of one object fight (ArgoCD's SharedResourceWarning, each sync undoing the other)."""
+    owners: dict[str, list[str]] = {}
+    for source_id in SOURCES:
+        for o in rendered(source_id):
+            key = f"{o['kind']}/{o['metadata'].get('namespace', '')}/{o['metadata']['name']}"
+            owners.setdefault(key, []).append(source_id)
+    shared = {k: v for k, v in owners.items() if len(v) > 1}
+    assert not shared, shared
+
+
 # --------------------------------------------------------------------------------------------
 # Values keys
 
