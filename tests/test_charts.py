@@ -653,7 +653,14 @@ def unreachable_targets(objects: list[Doc]) -> list[str]:
     return problems
 
 
+CALICO_INSTALLATION = ROOT / "ansible" / "roles" / "calico" / "templates" / "installation.yaml.j2"
+
+
 def test_the_stack_scrapes_no_target_that_binds_or_firewalls_it_out() -> None:
+    # The rules' peer is the nodes' group because Calico masquerades pod traffic to node addresses
+    # (outside its IP pool) as the sending node; without that, Prometheus' pod address would be
+    # refused by every one of these rules.
+    assert re.search(r"^\s*natOutgoing: Enabled\s*$", CALICO_INSTALLATION.read_text(), re.MULTILINE)
     objects = rendered("app:monitoring-stack")
     targets = list(host_scrape_targets(objects))
     assert {port for _, port, _, _ in targets} == {10257, 10259, 2381, 10249}
