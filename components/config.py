@@ -133,6 +133,7 @@ class StackSettings:
     nodes: tuple[NodeSpec, ...]
     gitops: GitOpsSource
     versions: Mapping[str, str]
+    argocd_domain: str
 
     @property
     def control_plane(self) -> tuple[NodeSpec, ...]:
@@ -576,6 +577,14 @@ def parse_settings(values: Mapping[str, Any], *, project: str = "gitops-cluster"
     nodes = _parse_nodes(c, values.get("nodes"), az_count)
     gitops = _parse_gitops(c, values)
     versions = _parse_versions(c, values.get("versions"))
+    argocd_domain = values.get("argocdDomain")
+    host, _, port = argocd_domain.partition(":") if isinstance(argocd_domain, str) else ("", "", "")
+    if not _DNS_SUBDOMAIN.match(host) or (port and not (port.isdigit() and 0 < int(port) < 65536)):
+        c.add(
+            "argocdDomain",
+            argocd_domain,
+            "a host name with an optional port, no scheme or path, e.g. 'argocd.example.com' or 'localhost:8080'.",
+        )
 
     if c.problems:
         raise ConfigError(c.problems, project)
@@ -599,6 +608,7 @@ def parse_settings(values: Mapping[str, Any], *, project: str = "gitops-cluster"
         nodes=nodes,
         gitops=gitops,
         versions=versions,
+        argocd_domain=str(argocd_domain),
     )
 
 

@@ -180,6 +180,7 @@ def build_stack(settings: StackSettings) -> StackResources:
             chart_version=settings.versions["argoCdChart"],
             chart_repo=settings.versions["argoCdChartRepo"],
             gitops=settings.gitops,
+            domain=settings.argocd_domain,
             after=[bootstrap],
         ),
     )

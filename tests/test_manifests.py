@@ -67,7 +67,7 @@ NODES: dict[str, tuple[dict[str, str], list[dict[str, str]]]] = {
 
 BUILTIN_GROUPS = {"", "apps", "batch", "networking.k8s.io", "rbac.authorization.k8s.io", "policy"}
 # Which child Application installs each custom resource group (its CRDs).
-CRD_OWNERS = {"monitoring.coreos.com": "monitoring-stack", "argoproj.io": "<argo-cd release>"}
+CRD_OWNERS = {"monitoring.coreos.com": "monitoring-crds", "argoproj.io": "<argo-cd release>"}
 CR_SCHEMA_IDS = {
     ("argoproj.io/v1alpha1", "Application"): "argoproj.io.v1alpha1.Application",
     ("monitoring.coreos.com/v1", "ServiceMonitor"): "monitoring.coreos.com.v1.ServiceMonitor",
@@ -432,6 +432,7 @@ def test_expected_children(apps: dict[str, Doc]) -> None:
     assert set(apps) == {
         "namespaces",
         "credentials",
+        "monitoring-crds",
         "monitoring-stack",
         "network-policies",
         "service-monitors",
@@ -459,7 +460,9 @@ def test_waves_order_the_platform(apps: dict[str, Doc]) -> None:
     w = {name: wave(app) for name, app in apps.items()}
     assert w["namespaces"] < min(v for k, v in w.items() if k != "namespaces")
     assert w["credentials"] < w["monitoring-stack"]
-    assert w["monitoring-stack"] < w["service-monitors"]
+    assert w["monitoring-crds"] < min(w["service-monitors"], w["postgresql"], w["redis"], w["rabbitmq"])
+    # The full monitoring stack is last: nothing waits for Prometheus or Grafana to be Healthy.
+    assert w["monitoring-stack"] == max(w.values())
     assert w["network-policies"] < min(w["postgresql"], w["redis"], w["rabbitmq"])
     assert max(w["postgresql"], w["redis"], w["rabbitmq"], w["service-monitors"]) < w["api-services"]
 
@@ -535,10 +538,11 @@ def test_regression_namespaces_and_crds_are_protected_from_git_deletion(
         assert {"Prune=false", "Delete=false"} <= {o.strip() for o in options}, ns["metadata"]
     # The CRD owner and the stateful children are not pruned when their file leaves Git, so
     # the finalizer cannot cascade into deleting CRDs (and every CR) or databases.
-    for name in ("monitoring-stack", "postgresql", "redis", "rabbitmq"):
+    for name in ("monitoring-crds", "monitoring-stack", "postgresql", "redis", "rabbitmq"):
         options = apps[name]["metadata"]["annotations"]["argocd.argoproj.io/sync-options"]
         assert "Prune=false" in options.split(","), name
-    assert "ServerSideApply=true" in apps["monitoring-stack"]["spec"]["syncPolicy"]["syncOptions"]
+    for name in ("monitoring-crds", "monitoring-stack"):
+        assert "ServerSideApply=true" in apps[name]["spec"]["syncPolicy"]["syncOptions"], name
 
 
 def test_regression_every_chart_is_pinned_to_versions_yaml(apps: dict[str, Doc]) -> None:
@@ -1160,7 +1164,10 @@ def test_regression_service_monitors_select_services_and_are_picked_up(
     }
     services = [d for d in app_objects["api-services"] if d["kind"] == "Service"]
     pods = pods_of(app_objects["api-services"])
-    monitors = app_objects["service-monitors"]
+    # ArgoCD's monitor (in monitoring) selects the argo-cd chart's Services: tests/test_charts.py.
+    argocd = [m for m in app_objects["service-monitors"] if m["metadata"]["name"] == "argocd"]
+    assert [labels_match(selector, m["metadata"]["labels"]) for m in argocd] == [True]
+    monitors = [m for m in app_objects["service-monitors"] if m["metadata"]["name"] != "argocd"]
     assert {m["metadata"]["namespace"] for m in monitors} == set(DOMAINS)
     for sm in monitors:
         ns = sm["metadata"]["namespace"]

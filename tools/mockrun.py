@@ -239,6 +239,9 @@ class FakeCloud(pulumi_mocks.Mocks):
         elif t == "command:local:Command" and name.endswith("-kubeconfig"):
             # What `sudo cat /etc/kubernetes/admin.conf` prints; its key must never leak.
             state["stdout"] = FAKE_ADMIN_KUBECONFIG
+        elif t == "command:local:Command" and name.endswith("-admin-mtime"):
+            # What `date -u +%Y-%m-%dT%H:%M:%SZ` prints when the admin password is first set.
+            state["stdout"] = "2026-11-30T12:00:00Z\n"
         elif t == "aws:ec2/keyPair:KeyPair":
             state.setdefault("keyName", name)
         if t.startswith("aws:"):
