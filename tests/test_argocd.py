@@ -65,7 +65,13 @@ def test_nothing_insecure_by_default():
 
 
 def test_root_application_follows_the_stack_config(run_stack):
-    rec = run_stack({"gitopsRepoUrl": "https://git.example.com/platform/cluster.git", "gitopsRevision": "v2.3.4"})
+    rec = run_stack(
+        {
+            "gitopsRepoUrl": "https://git.example.com/platform/cluster.git",
+            "gitopsMode": "pin",
+            "gitopsRevision": "v2.3.4",
+        }
+    )
     app = rec.one(APP)
     source = app.inputs["spec"]["source"]
     assert source["repoURL"] == "https://git.example.com/platform/cluster.git"
