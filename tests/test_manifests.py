@@ -816,7 +816,8 @@ def test_platform_images_equal_versions_yaml(app_objects: dict[str, list[Doc]]) 
 def test_domain_images_are_per_domain(app_objects: dict[str, list[Doc]]) -> None:
     images = dict(image_refs(app_objects["api-services"]))
     for d in DOMAINS:
-        assert re.fullmatch(rf".+/{d}-api:\d+\.\d+\.\d+", images[f"Deployment/{d}/{d}-api"])
+        # A placeholder tag until the promote workflow sets a digest (tools/ci/promote_image.py).
+        assert re.fullmatch(rf".+/{d}-api(:\d+\.\d+\.\d+|@sha256:[0-9a-f]{{64}})", images[f"Deployment/{d}/{d}-api"])
 
 
 def test_regression_no_default_or_inline_credentials(apps: dict[str, Doc], cluster_objects: list[Doc]) -> None:
