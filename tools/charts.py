@@ -27,6 +27,19 @@ ROOT = Path(__file__).resolve().parent.parent
 CHARTS_DIR = ROOT.parent / "shared" / "charts"
 
 
+class _HelmOutputLoader(yaml.SafeLoader):
+    """SafeLoader that reads a bare `=` as the string it is in YAML 1.2 (helm and Kubernetes read it
+    so), not as YAML 1.1's `value` tag, which PyYAML cannot construct; kube-prometheus-stack's CRDs
+    have such list items (`- =` in an enum)."""
+
+
+def _construct_value_tag(loader: _HelmOutputLoader, node: yaml.Node) -> str:
+    return str(loader.construct_scalar(node))  # type: ignore[arg-type]
+
+
+_HelmOutputLoader.add_constructor("tag:yaml.org,2002:value", _construct_value_tag)
+
+
 class ChartError(RuntimeError):
     """A chart that is not where it should be, or a render that helm refused."""
 
@@ -153,7 +166,7 @@ def render(
     )
     if proc.returncode != 0:
         raise ChartError(f"helm template {archive.name} failed: {proc.stderr.strip()}")
-    return [doc for doc in yaml.safe_load_all(proc.stdout) if isinstance(doc, dict)]
+    return [doc for doc in yaml.load_all(proc.stdout, Loader=_HelmOutputLoader) if isinstance(doc, dict)]
 
 
 def application_helm_source(application: Mapping[str, Any]) -> dict[str, Any]:
