@@ -146,6 +146,13 @@ def test_the_pr_workflow_computes_the_table_with_read_only_rights() -> None:
     assert 'git diff --name-only "${BASE_SHA}...${HEAD_SHA}" > gitops/changed-files.txt' in script
     assert "tools.ci.affected_stacks --changed-files gitops/changed-files.txt" in script
     assert "--delivery-markdown gitops/delivery.md" in script
+    # The rendered diff of the base against the head, into the same comment.
+    assert 'git worktree add --detach "$RUNNER_TEMP/base" "$BASE_SHA"' in script
+    assert (
+        '.venv/bin/python -m tools.ci.render_diff --base "$RUNNER_TEMP/base" --head . --out gitops/render-diff.md'
+        in script
+    )
+    assert script.index("make helm") < script.index("tools.ci.render_diff")
     comment = jobs(WF["pr"])["gitops-comment"]
     assert comment["permissions"] == {"pull-requests": "write"}
     assert "github.event.pull_request.head.repo.full_name == github.repository" in comment["if"]
