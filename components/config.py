@@ -108,10 +108,6 @@ class GitOpsSource:
     mode: str = gitops_rule.PIN
     environment: str = gitops_rule.PRODUCTION
 
-    @property
-    def tracking(self) -> bool:
-        return self.mode == gitops_rule.TRACK
-
 
 @dataclass(frozen=True)
 class StackSettings:

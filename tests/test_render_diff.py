@@ -239,3 +239,27 @@ def test_the_cli_writes_the_report(tmp_path: Path, tools: rd.Tools, capsys: pyte
     for value in SECRET_VALUES:
         assert value not in text + printed
     assert rd.main(["--base", str(tmp_path), "--head", str(head), "--out", str(out)]) == 2
+
+
+def test_what_cannot_render_is_named_with_the_reason(tmp_path: Path, tools: rd.Tools) -> None:
+    def break_things(head: Path) -> None:
+        # The web child loses its repo label (a source elsewhere); the policies kustomization breaks;
+        # versions.yaml loses the Kubernetes version charts are rendered for.
+        edit_file("manifests/argocd/apps/web.yaml", "    gitops-cluster.io/repo: platform\n", "")(head)
+        edit_file("manifests/policies/kustomization.yaml", "  - allow-dns.yaml\n", "  - missing.yaml\n")(head)
+        (head / "versions.yaml").write_text("other: 1\n", encoding="utf-8")
+
+    diffs, _ = run_case(tmp_path, tools, break_things)
+    errors = {d.name: d.error for d in diffs}
+    assert errors["web"] == "its source is not this repository"
+    assert errors["policies"] is not None and errors["policies"].startswith("kubectl kustomize failed: ")
+    assert errors["demo"] == "versions.yaml has no `kubernetes` version to render charts for"
+    assert errors["root-app"] is None  # the web Application's label change itself is a rendered diff
+
+
+def test_a_broken_apps_directory_is_reported(tmp_path: Path, tools: rd.Tools) -> None:
+    diffs, report = run_case(
+        tmp_path, tools, edit_file("manifests/argocd/apps/kustomization.yaml", "  - demo.yaml\n", "  - gone.yaml\n")
+    )
+    assert [d.name for d in diffs] == ["root-app"]
+    assert "- `root-app` (manifests/argocd/apps): not rendered: kubectl kustomize failed: " in report

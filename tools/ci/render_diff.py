@@ -86,7 +86,9 @@ def kustomize(kubectl: str, path: Path) -> list[dict[str, Any]]:
 
 def _kube_version(checkout: Path) -> str:
     versions = yaml.safe_load((checkout / "versions.yaml").read_text(encoding="utf-8")) or {}
-    return str(versions.get("kubernetes", "1.31.0"))
+    if not versions.get("kubernetes"):
+        raise RenderError("versions.yaml has no `kubernetes` version to render charts for")
+    return str(versions["kubernetes"])
 
 
 def render_application(app: Mapping[str, Any], checkout: Path, tools: Tools) -> list[dict[str, Any]]:
@@ -129,14 +131,12 @@ class Side:
 
 
 def render_checkout(checkout: Path, tools: Tools) -> Side:
-    side = Side()
+    side = Side(sources={ROOT_APP: APPS_PATH})
     try:
         children = kustomize(tools.kubectl, checkout / APPS_PATH)
     except RenderError as exc:
-        side.sources[ROOT_APP] = APPS_PATH
         side.errors[ROOT_APP] = str(exc)
         return side
-    side.sources[ROOT_APP] = APPS_PATH
     side.objects[ROOT_APP] = _objects(children)
     for app in children:
         if app.get("kind") != "Application":
@@ -217,6 +217,10 @@ def _application(side: Side, name: str) -> dict[str, Any] | None:
 
 def compare(base: Side, head: Side) -> list[AppDiff]:
     """Every Application whose rendered output differs, the root first, then by name."""
+    if ROOT_APP in head.errors or ROOT_APP in base.errors:
+        # Without the list of children on both sides, every child would look added or removed.
+        error = head.errors.get(ROOT_APP) or f"on the base: {base.errors[ROOT_APP]}"
+        return [AppDiff(ROOT_APP, APPS_PATH, (), (), (), "", error)]
     out: list[AppDiff] = []
     names = sorted({*base.sources, *head.sources}, key=lambda n: (n != ROOT_APP, n))
     for name in names:
