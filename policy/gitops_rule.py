@@ -40,6 +40,8 @@ ENVIRONMENT_LABEL = "gitops-cluster.io/environment"
 
 # A commit SHA, full or abbreviated (git abbreviates to at least 7 hex digits).
 GIT_SHA = re.compile(r"^[0-9a-f]{7,40}$")
+# What could be read as a commit SHA whatever its case; never accepted as a tracked branch name.
+_SHA_LOOKING = re.compile(r"^[0-9a-f]{7,40}$", re.IGNORECASE)
 # A release tag: semantic version with an optional leading `v` (v1.2.3, 1.2.3-rc.1).
 GIT_TAG = re.compile(r"^v?\d+\.\d+\.\d+([-+][0-9A-Za-z.-]+)?$")
 
@@ -105,7 +107,7 @@ def revision_problem(mode: object, revision: object) -> str | None:
     if mode == TRACK:
         if revision.upper() == "HEAD":
             return f"{MODE_KEY} is '{TRACK}': name the branch (e.g. 'main'), not HEAD (the remote's default branch)."
-        if GIT_SHA.match(revision):
+        if _SHA_LOOKING.match(revision):
             return f"looks like a commit SHA; {MODE_KEY} '{TRACK}' needs a branch name, or set {MODE_KEY} to '{PIN}'."
         if GIT_TAG.match(revision):
             return f"looks like a release tag; {MODE_KEY} '{TRACK}' needs a branch name, or set {MODE_KEY} to '{PIN}'."

@@ -41,6 +41,7 @@ CASES: list[tuple[str, str, str, list[str]]] = [
     ("track", "development", "HEAD", ["gitopsRevision"]),
     ("track", "development", "head", ["gitopsRevision"]),
     ("track", "development", SHA, ["gitopsRevision"]),
+    ("track", "development", "DEADBEEF1", ["gitopsRevision"]),
     ("track", "development", "v1.2.3", ["gitopsRevision"]),
     ("track", "development", "", ["gitopsRevision"]),
     ("track", "development", "bad..name", ["gitopsRevision"]),
