@@ -153,8 +153,11 @@ def test_the_pr_workflow_computes_the_table_with_read_only_rights() -> None:
         in script
     )
     assert script.index("make helm") < script.index("tools.ci.render_diff")
+    upload = next(s for s in job["steps"] if "actions/upload-artifact@" in str(s.get("uses")))
+    assert upload["if"] == "always()"
     comment = jobs(WF["pr"])["gitops-comment"]
     assert comment["permissions"] == {"pull-requests": "write"}
+    assert "needs.gitops.result == 'failure'" in comment["if"]
     assert "github.event.pull_request.head.repo.full_name == github.repository" in comment["if"]
 
 
@@ -175,6 +178,8 @@ def test_the_gitops_comment_is_created_once_then_edited_in_place() -> None:
     assert created["body"].startswith(GITOPS_MARKER + "\n### How this change reaches each stack\n")
     assert f"Commit {'c' * 40} · [workflow run](https://run/9)" in created["body"]
     assert first.outputs == {"action": "created"}
+    # Only the table arrived (the render failed): the comment says so instead of hiding it.
+    assert ":x: The rendered diff did not run to the end; see the workflow run." in created["body"]
 
     existing = [
         {"id": 5, "user": {"login": "someone"}, "body": f"quoting {GITOPS_MARKER}"},
@@ -191,6 +196,7 @@ def test_the_gitops_comment_is_created_once_then_edited_in_place() -> None:
     [updated] = second.called("issues.updateComment")
     assert updated["comment_id"] == 6
     assert "### Rendered changes\n- api-services: 1 changed\n" in updated["body"]
+    assert ":x:" not in updated["body"]
     assert second.called("issues.createComment") == []
 
 

@@ -263,3 +263,12 @@ def test_a_broken_apps_directory_is_reported(tmp_path: Path, tools: rd.Tools) ->
     )
     assert [d.name for d in diffs] == ["root-app"]
     assert "- `root-app` (manifests/argocd/apps): not rendered: kubectl kustomize failed: " in report
+
+
+def test_output_that_does_not_parse_is_a_render_error(tmp_path: Path) -> None:
+    fake = tmp_path / "kubectl"
+    fake.write_text("#!/bin/sh\nprintf 'a: [unclosed\\n'\n", encoding="utf-8")
+    fake.chmod(0o755)
+    (tmp_path / "kustomization.yaml").write_text("resources: []\n", encoding="utf-8")
+    with pytest.raises(rd.RenderError, match="kubectl kustomize printed YAML that does not parse"):
+        rd.kustomize(str(fake), tmp_path)

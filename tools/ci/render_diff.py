@@ -81,7 +81,10 @@ def kustomize(kubectl: str, path: Path) -> list[dict[str, Any]]:
     proc = subprocess.run([kubectl, "kustomize", str(path)], capture_output=True, text=True, check=False, timeout=120)
     if proc.returncode != 0:
         raise RenderError(f"kubectl kustomize failed: {proc.stderr.strip()[:500]}")
-    return [d for d in yaml.safe_load_all(proc.stdout) if isinstance(d, dict)]
+    try:
+        return [d for d in yaml.safe_load_all(proc.stdout) if isinstance(d, dict)]
+    except yaml.YAMLError as exc:
+        raise RenderError(f"kubectl kustomize printed YAML that does not parse: {str(exc)[:300]}") from None
 
 
 def _kube_version(checkout: Path) -> str:
@@ -112,6 +115,8 @@ def render_application(app: Mapping[str, Any], checkout: Path, tools: Tools) -> 
             )
         except charts.ChartError as exc:
             raise RenderError(str(exc)) from None
+        except yaml.YAMLError as exc:
+            raise RenderError(f"helm printed YAML that does not parse: {str(exc)[:300]}") from None
     labels = (app.get("metadata") or {}).get("labels") or {}
     if labels.get(REPO_LABEL[0]) != REPO_LABEL[1]:
         raise RenderError("its source is not this repository")
