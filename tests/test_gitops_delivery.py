@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.test_workflows import WF, jobs, run_github_script
 from tools.ci import affected_stacks as a
 
 DEV = a.StackGit("dev", "track", "main", "development")
@@ -137,8 +138,6 @@ GITOPS_ENV = {"HEAD_SHA": "c" * 40, "PR_NUMBER": "9", "RUN_URL": "https://run/9"
 
 
 def test_the_pr_workflow_computes_the_table_with_read_only_rights() -> None:
-    from tests.test_workflows import WF, jobs
-
     job = jobs(WF["pr"])["gitops"]
     assert job["permissions"] == {"contents": "read"}
     assert job["if"] == "github.event_name == 'pull_request'"
@@ -162,8 +161,6 @@ def test_the_pr_workflow_computes_the_table_with_read_only_rights() -> None:
 
 
 def test_the_gitops_comment_is_created_once_then_edited_in_place() -> None:
-    from tests.test_workflows import run_github_script
-
     files = {"gitops/delivery.md": "### How this change reaches each stack\n| dev | ... |\n"}
     first = run_github_script(
         "pr",
@@ -201,8 +198,6 @@ def test_the_gitops_comment_is_created_once_then_edited_in_place() -> None:
 
 
 def test_a_huge_rendered_diff_is_cut_to_fit_a_comment() -> None:
-    from tests.test_workflows import run_github_script
-
     files = {"gitops/delivery.md": "table\n", "gitops/render-diff.md": "summary first\n" + "x" * 100_000}
     run = run_github_script(
         "pr",
