@@ -217,7 +217,14 @@ class ArgoCd(pulumi.ComponentResource):
 
 def root_application_resource_args(gitops: GitOpsSource) -> Mapping[str, Any]:
     """The root Application manifest split into CustomResource arguments."""
-    manifest = root_application(gitops.repo_url, gitops.revision, gitops.path, namespace=NAMESPACE)
+    manifest = root_application(
+        gitops.repo_url,
+        gitops.revision,
+        gitops.path,
+        mode=gitops.mode,
+        environment=gitops.environment,
+        namespace=NAMESPACE,
+    )
     return {
         "api_version": manifest["apiVersion"],
         "kind": manifest["kind"],

@@ -97,7 +97,13 @@ def test_a_bad_domain_is_rejected_before_anything_is_registered(config_error):
 
 
 def test_root_application_follows_the_stack_config(run_stack):
-    rec = run_stack({"gitopsRepoUrl": "https://git.example.com/platform/cluster.git", "gitopsRevision": "v2.3.4"})
+    rec = run_stack(
+        {
+            "gitopsRepoUrl": "https://git.example.com/platform/cluster.git",
+            "gitopsMode": "pin",
+            "gitopsRevision": "v2.3.4",
+        }
+    )
     app = rec.one(APP)
     source = app.inputs["spec"]["source"]
     assert source["repoURL"] == "https://git.example.com/platform/cluster.git"

@@ -383,7 +383,8 @@ def test_outputs_contract(dev):
     assert all(ipaddress.IPv4Address(n["privateIp"]) in ipaddress.IPv4Network("10.0.0.0/8") for n in nodes)
     assert dev.stack_outputs["gitops"] == {
         "repoUrl": "https://github.com/example-org/gitops-cluster.git",
-        "revision": "v0.1.0",
+        # What Pulumi.dev.yaml says ArgoCD follows (the dev stack tracks a branch).
+        "revision": yaml.safe_load((ROOT / "Pulumi.dev.yaml").read_text())["config"]["gitops-cluster:gitopsRevision"],
         "path": "manifests/argocd/apps",
     }
 
