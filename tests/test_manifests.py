@@ -65,7 +65,9 @@ NODES: dict[str, tuple[dict[str, str], list[dict[str, str]]]] = {
     "monitoring": ({"node-role.kubernetes.io/infrastructure": "monitoring", "workload": "monitoring"}, [INFRA_TAINT]),
 }
 
-BUILTIN_GROUPS = {"", "apps", "batch", "networking.k8s.io", "rbac.authorization.k8s.io", "policy"}
+BUILTIN_GROUPS = {"", "apps", "batch", "networking.k8s.io", "rbac.authorization.k8s.io", "policy", "storage.k8s.io"}
+# Kinds without a namespace that children here deploy.
+CLUSTER_SCOPED_KINDS = {"Namespace", "StorageClass"}
 # Which child Application installs each custom resource group (its CRDs).
 CRD_OWNERS = {"monitoring.coreos.com": "monitoring-stack", "argoproj.io": "<argo-cd release>"}
 CR_SCHEMA_IDS = {
@@ -432,6 +434,7 @@ def test_expected_children(apps: dict[str, Doc]) -> None:
     assert set(apps) == {
         "namespaces",
         "credentials",
+        "data-storage",
         "monitoring-stack",
         "network-policies",
         "service-monitors",
@@ -484,7 +487,7 @@ def test_namespaces_exist_before_anything_uses_them(apps: dict[str, Doc], app_ob
     created = {d["metadata"]["name"] for d in app_objects["namespaces"]}
     for name, docs in app_objects.items():
         for doc in docs:
-            if doc["kind"] == "Namespace":
+            if doc["kind"] in CLUSTER_SCOPED_KINDS:
                 continue
             ns = doc["metadata"].get("namespace")
             assert ns, f"{name}: {kind_of(doc)} has no namespace (would land in argocd)"
@@ -836,11 +839,13 @@ def test_regression_no_default_or_inline_credentials(apps: dict[str, Doc], clust
     assert grafana_admin["existingSecret"] and "adminPassword" not in monitoring_values(apps)["grafana"]
 
 
-def test_regression_volumes_go_with_their_statefulset(app_objects: dict[str, list[Doc]]) -> None:
-    """Regression: volumes created in-cluster outlived the cluster and hung the VPC destroy."""
-    for app in ("postgresql", "redis", "rabbitmq"):
+def test_datastore_volumes_outlive_their_statefulset(app_objects: dict[str, list[Doc]]) -> None:
+    """Issue 11: volumes used to go with their StatefulSet (`whenDeleted: Delete`, for cloud disks
+    that blocked the VPC teardown). Local-path volumes live on the node's own disk, so that reason
+    is gone and the data must survive; tests/test_data_retention.py follows every delete path."""
+    for app in ("redis", "rabbitmq"):
         (sts,) = [d for d in app_objects[app] if d["kind"] == "StatefulSet"]
-        assert sts["spec"]["persistentVolumeClaimRetentionPolicy"]["whenDeleted"] == "Delete"
+        assert sts["spec"]["persistentVolumeClaimRetentionPolicy"] == {"whenDeleted": "Retain", "whenScaled": "Retain"}
 
 
 def test_services_select_their_pods(cluster_objects: list[Doc]) -> None:
