@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import copy
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -83,8 +83,12 @@ def root_application(
     name: str = "root-app",
     namespace: str = "argocd",
     project: str = "default",
+    extra_patches: Sequence[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
     """The root Application manifest that syncs ``path`` (the child Applications).
+
+    ``extra_patches`` are appended to the repo patches: stack-specific values the children in Git
+    cannot know, such as the backup bucket's name (components/backup.py).
 
     The finalizer makes deleting the root delete what it deployed (children first, whose own
     finalizers delete their resources), which is what ``pulumi destroy`` relies on.
@@ -109,7 +113,7 @@ def root_application(
                 "repoURL": repo_url,
                 "targetRevision": revision,
                 "path": path,
-                "kustomize": {"patches": repo_patches(repo_url, revision)},
+                "kustomize": {"patches": repo_patches(repo_url, revision) + [dict(p) for p in extra_patches]},
             },
             # Child Applications live in ArgoCD's own namespace.
             "destination": {"server": IN_CLUSTER_SERVER, "namespace": namespace},

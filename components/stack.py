@@ -15,6 +15,7 @@ import pulumi_aws as aws
 
 from components.access import ClusterAccess, ClusterAccessArgs
 from components.argocd import ArgoCd, ArgoCdArgs
+from components.backup import BackupBucket, BackupBucketArgs, backup_writers
 from components.bootstrap import AnsibleBootstrap, BootstrapArgs, BootstrapHost
 from components.config import ConfigError, Problem, StackSettings
 from components.network import Network, NetworkArgs
@@ -34,6 +35,7 @@ OUTPUT_KEYS = (
     "apiEndpoint",
     "nodes",
     "gitops",
+    "backupBucket",
 )
 SECRET_OUTPUT_KEYS = ("sshPrivateKey", "kubeconfig", "argocdAdminPassword")
 
@@ -47,6 +49,7 @@ class StackResources:
     access: ClusterAccess
     bootstrap: AnsibleBootstrap
     argocd: ArgoCd
+    backup: BackupBucket
 
 
 def _availability_zones(settings: StackSettings, provider: aws.Provider) -> tuple[str, ...]:
@@ -112,6 +115,9 @@ def build_stack(settings: StackSettings) -> StackResources:
         ),
         opts=on_aws,
     )
+    backup = BackupBucket(
+        name, BackupBucketArgs(cluster_name=name, writers=backup_writers(settings.nodes)), opts=on_aws
+    )
     private_key = pulumi.Config().get_secret("sshPrivateKey") if settings.ssh_public_key else None
     nodes = ClusterNodes(
         name,
@@ -125,6 +131,7 @@ def build_stack(settings: StackSettings) -> StackResources:
             control_plane_security_group_id=security.group_ids["control-plane"],
             ssh_public_key=settings.ssh_public_key,
             ssh_private_key=private_key,
+            backup_instance_profiles=backup.instance_profiles,
         ),
         opts=on_aws,
     )
@@ -167,9 +174,10 @@ def build_stack(settings: StackSettings) -> StackResources:
             chart_repo=settings.versions["argoCdChartRepo"],
             gitops=settings.gitops,
             after=[bootstrap],
+            root_patches=backup.root_patches,
         ),
     )
-    return StackResources(settings, zones, network, nodes, access, bootstrap, argocd)
+    return StackResources(settings, zones, network, nodes, access, bootstrap, argocd, backup)
 
 
 def export_outputs(stack: StackResources) -> None:
@@ -194,6 +202,7 @@ def export_outputs(stack: StackResources) -> None:
             for n in stack.nodes.nodes
         ],
         "gitops": {"repoUrl": s.gitops.repo_url, "revision": s.gitops.revision, "path": s.gitops.path},
+        "backupBucket": stack.backup.bucket_name,
         "sshPrivateKey": pulumi.Output.secret(stack.nodes.ssh_private_key),
         "kubeconfig": pulumi.Output.secret(stack.bootstrap.kubeconfig),
         "argocdAdminPassword": pulumi.Output.secret(stack.argocd.admin_password),

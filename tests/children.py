@@ -144,3 +144,28 @@ def kind_of(doc: Mapping[str, Any]) -> str:
 
 def have_kubectl() -> bool:
     return shutil.which("kubectl") is not None
+
+
+# Custom resources whose schemas come from the CRDs a chart child ships (not from an npm package).
+CHART_CRD_GROUPS = {
+    "postgresql.cnpg.io": "cloudnative-pg",
+    "barmancloud.cnpg.io": "plugin-barman-cloud",
+    "cert-manager.io": "cert-manager",
+}
+
+
+def chart_crd_schemas() -> dict[tuple[str, str], dict[str, Any]]:
+    """{(apiVersion, kind): openAPIV3Schema} of every served version of the CRDs the chart children
+    in CHART_CRD_GROUPS install, rendered with the values those Applications pass."""
+    apps = applications()
+    schemas: dict[tuple[str, str], dict[str, Any]] = {}
+    for app_name in sorted(set(CHART_CRD_GROUPS.values())):
+        for doc in render_child(apps[app_name]):
+            if doc.get("kind") != "CustomResourceDefinition":
+                continue
+            spec = doc["spec"]
+            for version in spec["versions"]:
+                if version.get("served", True):
+                    api = f"{spec['group']}/{version['name']}"
+                    schemas[(api, spec["names"]["kind"])] = version["schema"]["openAPIV3Schema"]
+    return schemas

@@ -33,6 +33,7 @@ import pytest
 import yaml
 
 from components import gitops
+from tests.children import CHART_CRD_GROUPS, chart_crd_schemas
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 MANIFESTS = REPO_ROOT / "manifests"
@@ -45,7 +46,7 @@ pytestmark = pytest.mark.skipif(KUBECTL is None, reason="kubectl (with its built
 
 DOMAINS = ("auth", "my", "scan", "character", "location", "info", "chat")
 PHASES = {"auth": "1", "my": "1", "scan": "1", "character": "2", "location": "2", "info": "3", "chat": "3"}
-PLATFORM_NAMESPACES = ("messaging", "data", "monitoring", "atlantis")
+PLATFORM_NAMESPACES = ("messaging", "data", "monitoring", "atlantis", "cert-manager", "cnpg-system")
 INFRA_TAINT = {"key": "node-role.kubernetes.io/infrastructure", "value": "true", "effect": "NoSchedule"}
 
 # DESIGN.md's node table (labels and taints Ansible sets), to check where pods can land.
@@ -69,7 +70,12 @@ BUILTIN_GROUPS = {"", "apps", "batch", "networking.k8s.io", "rbac.authorization.
 # Kinds without a namespace that children here deploy.
 CLUSTER_SCOPED_KINDS = {"Namespace", "StorageClass"}
 # Which child Application installs each custom resource group (its CRDs).
-CRD_OWNERS = {"monitoring.coreos.com": "monitoring-stack", "argoproj.io": "<argo-cd release>"}
+CRD_OWNERS = {
+    "monitoring.coreos.com": "monitoring-stack",
+    "argoproj.io": "<argo-cd release>",
+    # Schemas for these come from the CRDs the charts ship (tests/children.py).
+    **CHART_CRD_GROUPS,
+}
 CR_SCHEMA_IDS = {
     ("argoproj.io/v1alpha1", "Application"): "argoproj.io.v1alpha1.Application",
     ("monitoring.coreos.com/v1", "ServiceMonitor"): "monitoring.coreos.com.v1.ServiceMonitor",
@@ -326,7 +332,11 @@ def cr_validators() -> dict[str, Any]:
     ).stdout
     schemas = {sid: _strict(s) for sid, s in json.loads(out).items()}
     registry = Registry().with_resources((sid, DRAFT7.create_resource(s)) for sid, s in schemas.items())
-    return {sid: Draft7Validator(s, registry=registry) for sid, s in schemas.items()}
+    validators = {sid: Draft7Validator(s, registry=registry) for sid, s in schemas.items()}
+    # Custom resources of the chart-installed operators: the CRDs' own schemas, made strict.
+    for (api_version, kind), schema in chart_crd_schemas().items():
+        validators[f"crd:{api_version}/{kind}"] = Draft7Validator(_strict(copy.deepcopy(schema)))
+    return validators
 
 
 def schema_errors(doc: Doc, version: str, cr_validators: Mapping[str, Any]) -> list[str]:
@@ -334,6 +344,8 @@ def schema_errors(doc: Doc, version: str, cr_validators: Mapping[str, Any]) -> l
     if group in BUILTIN_GROUPS:
         return validate_core(doc, version)
     sid = CR_SCHEMA_IDS.get((doc["apiVersion"], doc["kind"]))
+    if sid is None and f"crd:{doc['apiVersion']}/{doc['kind']}" in cr_validators:
+        sid = f"crd:{doc['apiVersion']}/{doc['kind']}"
     if sid is None:
         return [f"no schema for {doc['apiVersion']} {doc['kind']}: add its package and id"]
     return [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in cr_validators[sid].iter_errors(doc)]
@@ -435,6 +447,9 @@ def test_expected_children(apps: dict[str, Doc]) -> None:
         "namespaces",
         "credentials",
         "data-storage",
+        "cert-manager",
+        "cloudnative-pg",
+        "plugin-barman-cloud",
         "monitoring-stack",
         "network-policies",
         "service-monitors",
@@ -515,7 +530,8 @@ def test_credentials_exist_before_their_consumers(apps: dict[str, Doc], app_obje
     grafana = monitoring_values(apps)["grafana"]["admin"]["existingSecret"]
     assert ("monitoring", grafana) in generated
     assert wave(apps["credentials"]) < wave(apps["monitoring-stack"])
-    assert consumers >= 4
+    # Redis (init container) and RabbitMQ (user, password); PostgreSQL's come from its operator.
+    assert consumers >= 3
 
 
 def secret_refs(doc: Doc) -> Iterator[str]:
@@ -552,7 +568,8 @@ def test_regression_every_chart_is_pinned_to_versions_yaml(apps: dict[str, Doc])
         source = app["spec"]["source"]
         key = re.sub(r"-(\w)", lambda m: m.group(1).upper(), source["chart"]) + "Chart"
         assert key in VERSIONS, f"versions.yaml lacks {key} for {app['metadata']['name']}"
-        assert re.fullmatch(r"\d+\.\d+\.\d+", source["targetRevision"]), source
+        # cert-manager's chart versions carry a `v` (v1.21.1); still an exact version.
+        assert re.fullmatch(r"v?\d+\.\d+\.\d+", source["targetRevision"]), source
         assert source["targetRevision"] == str(VERSIONS[key]), app["metadata"]["name"]
         assert source["repoURL"] == VERSIONS[f"{key}Repo"], app["metadata"]["name"]
         assert gitops.REPO_LABEL_KEY not in app["metadata"].get("labels", {})
@@ -674,7 +691,7 @@ def test_root_patch_shape_matches_crd() -> None:
 def test_namespaces_and_labels(app_objects: dict[str, list[Doc]]) -> None:
     ns = {d["metadata"]["name"]: d["metadata"]["labels"] for d in app_objects["namespaces"]}
     assert set(ns) == set(DOMAINS) | set(PLATFORM_NAMESPACES)
-    assert len(ns) == 11
+    assert len(ns) == 13
     for d in DOMAINS:
         assert ns[d]["domain"] == d
         assert ns[d]["tier"] == "business-logic"
@@ -735,8 +752,9 @@ def test_domain_apis_run_on_their_domain_node(app_objects: dict[str, list[Doc]])
     [("postgresql", "postgresql"), ("redis", "redis"), ("rabbitmq", "rabbitmq")],
 )
 def test_datastores_run_on_their_tainted_node(app: str, node: str, app_objects: dict[str, list[Doc]]) -> None:
-    (sts,) = [d for d in app_objects[app] if d["kind"] == "StatefulSet"]
-    spec = pod_spec(sts)
+    (owner,) = [d for d in app_objects[app] if d["kind"] in ("StatefulSet", "Cluster")]
+    # A CloudNativePG Cluster places its instances with spec.affinity (nodeSelector, tolerations).
+    spec = owner["spec"]["affinity"] if owner["kind"] == "Cluster" else pod_spec(owner)
     assert spec is not None
     assert schedulable_nodes(spec) == {node}
 
@@ -757,7 +775,8 @@ def test_monitoring_stack_runs_on_the_monitoring_node(apps: dict[str, Doc]) -> N
 
 def test_pods_are_non_root_read_only_and_bounded(cluster_objects: list[Doc]) -> None:
     found = workloads(cluster_objects)
-    assert len(found) >= 7 + 3 + 3
+    # 7 APIs, Redis, RabbitMQ, 3 credentials Jobs (PostgreSQL's pods are the operator's).
+    assert len(found) >= 7 + 2 + 3
     for doc in found:
         spec = pod_spec(doc)
         assert spec is not None
@@ -803,8 +822,9 @@ def test_images_are_pinned(cluster_objects: list[Doc]) -> None:
 
 
 def test_platform_images_equal_versions_yaml(app_objects: dict[str, list[Doc]]) -> None:
+    (cluster,) = [d for d in app_objects["postgresql"] if d["kind"] == "Cluster"]
+    assert cluster["spec"]["imageName"] == VERSIONS["postgresqlImage"]
     expected = {
-        "postgresql": {VERSIONS["postgresqlImage"]},
         "redis": {VERSIONS["redisImage"]},
         "rabbitmq": {VERSIONS["rabbitmqImage"]},
         "credentials": {VERSIONS["credentialsGeneratorImage"]},
@@ -972,8 +992,29 @@ class Cluster:
         )
 
 
+# The instance pods a CloudNativePG Cluster gets: its inheritedMetadata labels plus the operator's,
+# and the instance manager's ports (PostgreSQL, the status API the operator calls, metrics).
+CNPG_INSTANCE_PORTS = {"postgresql": 5432, "status": 8000, "metrics": 9187}
+
+
 def pods_of(objects: Iterable[Doc]) -> list[Endpoint]:
     pods = []
+    objects = list(objects)
+    for doc in objects:
+        if doc["kind"] == "Cluster" and doc["apiVersion"].startswith("postgresql.cnpg.io/"):
+            labels = {
+                **doc["spec"].get("inheritedMetadata", {}).get("labels", {}),
+                "cnpg.io/cluster": doc["metadata"]["name"],
+                "cnpg.io/podRole": "instance",
+            }
+            pods.append(
+                Endpoint(
+                    name=f"{doc['metadata']['namespace']}/{doc['metadata']['name']}",
+                    namespace=doc["metadata"]["namespace"],
+                    labels=labels,
+                    ports=CNPG_INSTANCE_PORTS,
+                )
+            )
     for doc in workloads(objects):
         spec = pod_spec(doc)
         assert spec is not None
@@ -1003,6 +1044,8 @@ def network(apps: dict[str, Doc], app_objects: dict[str, list[Doc]]) -> tuple[Cl
         # Another pod in monitoring, not Prometheus (e.g. Grafana): must not reach the APIs.
         Endpoint("grafana", "monitoring", {"app.kubernetes.io/name": "grafana"}),
         Endpoint("atlantis", "atlantis", {"app.kubernetes.io/name": "atlantis"}),
+        # The CloudNativePG operator's pods (chart cloudnative-pg, selector labels).
+        Endpoint("cnpg-operator", "cnpg-system", {"app.kubernetes.io/name": "cloudnative-pg"}),
         Endpoint("internet", None, ip="203.0.113.10"),
         Endpoint("instance-metadata", None, ip="169.254.169.254"),
         Endpoint("vpc-host", None, ip="10.0.12.7"),
@@ -1024,6 +1067,10 @@ PROBE_PORTS = [
     (8000, "TCP"),
     (443, "TCP"),
     (80, "TCP"),
+    # Datastore metrics (issue 11): PostgreSQL, the Redis exporter, RabbitMQ's prometheus plugin.
+    (9187, "TCP"),
+    (9121, "TCP"),
+    (15692, "TCP"),
 ]
 
 
@@ -1039,6 +1086,14 @@ def expected_flows() -> set[tuple[str, str, int, str]]:
             ("prometheus", api(d), 8000, "TCP"),
         }
     flows.add((api("scan"), "messaging/rabbitmq", 5672, "TCP"))
+    # Issue 11: the datastores are scraped by Prometheus on their metrics ports, and the
+    # CloudNativePG operator manages PostgreSQL through the instance status API (8000).
+    flows |= {
+        ("prometheus", "data/postgresql", 9187, "TCP"),
+        ("prometheus", "data/redis", 9121, "TCP"),
+        ("prometheus", "messaging/rabbitmq", 15692, "TCP"),
+        ("cnpg-operator", "data/postgresql", 8000, "TCP"),
+    }
     flows |= {(api(d), "internet", 443, "TCP") for d in ("scan", "chat")}
     return flows
 

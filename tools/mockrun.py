@@ -239,6 +239,9 @@ class FakeCloud(pulumi_mocks.Mocks):
             state["stdout"] = FAKE_ADMIN_KUBECONFIG
         elif t == "aws:ec2/keyPair:KeyPair":
             state.setdefault("keyName", name)
+        elif t == "aws:s3/bucket:Bucket":
+            # Auto-naming from bucket_prefix, as AWS would (a fixed suffix instead of a random one).
+            state.setdefault("bucket", f"{state.get('bucketPrefix', name + '-')}20261130mock")
         if t.startswith("aws:"):
             # Auto-naming: the engine would add a random suffix; the logical name is enough here.
             state.setdefault("name", name)
