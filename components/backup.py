@@ -66,6 +66,7 @@ class BackupWriter:
 @dataclass(frozen=True)
 class BackupBucketArgs:
     cluster_name: str
+    region: str
     writers: Sequence[BackupWriter] = field(default_factory=tuple)
 
 
@@ -100,7 +101,7 @@ class BackupBucket(pulumi.ComponentResource):
         self.bucket_arn = bucket.arn
         self._create_bucket_settings(name, bucket, child)
         self.instance_profiles = {w.node: self._create_writer_profile(name, w, bucket.arn).name for w in args.writers}
-        self.root_patches = bucket.bucket.apply(_patches_or_warn)
+        self.root_patches = bucket.bucket.apply(lambda b: _patches_or_warn(b, args.region))
         self.register_outputs(
             {
                 "bucket_name": self.bucket_name,
@@ -191,12 +192,12 @@ class BackupBucket(pulumi.ComponentResource):
 # --- pure functions (tested without the runtime) -------------------------------------------------
 
 
-def _patches_or_warn(bucket: str | None) -> list[dict[str, Any]]:
+def _patches_or_warn(bucket: str | None, region: str) -> list[dict[str, Any]]:
     if not bucket:
         # Only a test double answers without a name; AWS always returns one.
         pulumi.log.warn("the backup bucket has no name; the children keep their placeholder bucket")
         return []
-    return backup_root_patches(bucket)
+    return backup_root_patches(bucket, region)
 
 
 def tls_only_policy(bucket_arn: str) -> dict[str, Any]:
@@ -271,7 +272,7 @@ def object_store_destination(bucket: str) -> str:
     return f"s3://{bucket}/postgresql"
 
 
-def backup_root_patches(bucket: str) -> list[dict[str, Any]]:
+def backup_root_patches(bucket: str, region: str) -> list[dict[str, Any]]:
     """Kustomize patches for the root Application: point the backup-writing children at `bucket`.
 
     Each patch sets the child Application's own `spec.source.kustomize.patches`, which ArgoCD
@@ -298,7 +299,12 @@ def backup_root_patches(bucket: str) -> list[dict[str, Any]]:
         "rabbitmq": [
             {
                 "target": {"kind": "ConfigMap", "name": "backup-target"},
-                "patch": yaml.safe_dump([{"op": "replace", "path": "/data/BUCKET", "value": bucket}]),
+                "patch": yaml.safe_dump(
+                    [
+                        {"op": "replace", "path": "/data/BUCKET", "value": bucket},
+                        {"op": "replace", "path": "/data/AWS_REGION", "value": region},
+                    ]
+                ),
             }
         ],
     }

@@ -116,7 +116,9 @@ def build_stack(settings: StackSettings) -> StackResources:
         opts=on_aws,
     )
     backup = BackupBucket(
-        name, BackupBucketArgs(cluster_name=name, writers=backup_writers(settings.nodes)), opts=on_aws
+        name,
+        BackupBucketArgs(cluster_name=name, region=settings.region, writers=backup_writers(settings.nodes)),
+        opts=on_aws,
     )
     private_key = pulumi.Config().get_secret("sshPrivateKey") if settings.ssh_public_key else None
     nodes = ClusterNodes(

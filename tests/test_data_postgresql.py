@@ -191,7 +191,7 @@ def test_root_patches_point_the_object_store_at_the_stack_bucket(tmp_path: Path)
         gitops.DEFAULT_REPO_URL,
         gitops.DEFAULT_REVISION,
         gitops.DEFAULT_APPS_PATH,
-        extra_patches=backup.backup_root_patches(bucket),
+        extra_patches=backup.backup_root_patches(bucket, "eu-west-1"),
     )
     overlay = gitops.write_root_overlay(root, REPO_ROOT, tmp_path / "root")
     kubectl = require_tool("kubectl", "kubectl with kustomize; .ci/run installs it")
@@ -223,9 +223,9 @@ def test_root_patches_point_the_object_store_at_the_stack_bucket(tmp_path: Path)
 
 def test_root_patches_reject_a_non_bucket() -> None:
     with pytest.raises(ValueError, match="is not a bucket name"):
-        backup.backup_root_patches("")
+        backup.backup_root_patches("", "eu-west-1")
     with pytest.raises(ValueError, match="is not a bucket name"):
-        backup.backup_root_patches("a/b")
+        backup.backup_root_patches("a/b", "eu-west-1")
 
 
 # --- the restore drill --------------------------------------------------------------------------

@@ -706,11 +706,19 @@ def test_namespaces_and_labels(app_objects: dict[str, list[Doc]]) -> None:
 # Workloads: placement, security, images, secrets
 
 
-def pod_spec(doc: Mapping[str, Any]) -> Doc | None:
+def pod_template(doc: Mapping[str, Any]) -> Doc | None:
     if doc["kind"] in ("Deployment", "StatefulSet", "DaemonSet", "Job"):
-        spec: Doc = doc["spec"]["template"]["spec"]
-        return spec
+        template: Doc = doc["spec"]["template"]
+        return template
+    if doc["kind"] == "CronJob":
+        template = doc["spec"]["jobTemplate"]["spec"]["template"]
+        return template
     return None
+
+
+def pod_spec(doc: Mapping[str, Any]) -> Doc | None:
+    template = pod_template(doc)
+    return None if template is None else template["spec"]
 
 
 def workloads(objects: Iterable[Doc]) -> list[Doc]:
@@ -792,7 +800,7 @@ def test_pods_are_non_root_read_only_and_bounded(cluster_objects: list[Doc]) -> 
             assert "add" not in sc.get("capabilities", {}), where
             for kind in ("requests", "limits"):
                 assert {"cpu", "memory"} <= set(c.get("resources", {}).get(kind, {})), where
-            if doc["kind"] != "Job" and c in spec["containers"]:
+            if doc["kind"] not in ("Job", "CronJob") and c in spec["containers"]:
                 assert "readinessProbe" in c and "livenessProbe" in c, where
 
 
@@ -825,8 +833,9 @@ def test_platform_images_equal_versions_yaml(app_objects: dict[str, list[Doc]]) 
     (cluster,) = [d for d in app_objects["postgresql"] if d["kind"] == "Cluster"]
     assert cluster["spec"]["imageName"] == VERSIONS["postgresqlImage"]
     expected = {
-        "redis": {VERSIONS["redisImage"]},
-        "rabbitmq": {VERSIONS["rabbitmqImage"]},
+        "redis": {VERSIONS["redisImage"], VERSIONS["redisExporterImage"]},
+        # The definitions export reuses the pinned Python image and uploads with the AWS CLI.
+        "rabbitmq": {VERSIONS["rabbitmqImage"], VERSIONS["credentialsGeneratorImage"], VERSIONS["awsCliImage"]},
         "credentials": {VERSIONS["credentialsGeneratorImage"]},
     }
     for app, images in expected.items():
@@ -1023,7 +1032,7 @@ def pods_of(objects: Iterable[Doc]) -> list[Endpoint]:
             Endpoint(
                 name=f"{doc['metadata']['namespace']}/{doc['metadata']['name']}",
                 namespace=doc["metadata"]["namespace"],
-                labels=doc["spec"]["template"]["metadata"]["labels"],
+                labels=pod_template(doc)["metadata"]["labels"],  # type: ignore[index]
                 ports=ports,
             )
         )
@@ -1071,6 +1080,7 @@ PROBE_PORTS = [
     (9187, "TCP"),
     (9121, "TCP"),
     (15692, "TCP"),
+    (15672, "TCP"),
 ]
 
 
@@ -1093,6 +1103,7 @@ def expected_flows() -> set[tuple[str, str, int, str]]:
         ("prometheus", "data/redis", 9121, "TCP"),
         ("prometheus", "messaging/rabbitmq", 15692, "TCP"),
         ("cnpg-operator", "data/postgresql", 8000, "TCP"),
+        ("messaging/rabbitmq-definitions-export", "messaging/rabbitmq", 15672, "TCP"),
     }
     flows |= {(api(d), "internet", 443, "TCP") for d in ("scan", "chat")}
     return flows
