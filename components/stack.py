@@ -19,6 +19,7 @@ from components.backup import BackupBucket, BackupBucketArgs, backup_writers
 from components.bootstrap import AnsibleBootstrap, BootstrapArgs, BootstrapHost
 from components.config import ConfigError, Problem, StackSettings
 from components.network import Network, NetworkArgs
+from components.node_removal import NodeRemoval, NodeRemovalArgs, RemovableNode
 from components.nodes import ClusterNodes, ClusterNodesArgs
 from components.security import ClusterSecurity, ClusterSecurityArgs
 
@@ -166,6 +167,22 @@ def build_stack(settings: StackSettings) -> StackResources:
             api_endpoint_host=access.api_endpoint_host,
             ssh_private_key=nodes.ssh_private_key,
             depends_on=[*(n.instance for n in nodes.nodes), access.bastion],
+        ),
+    )
+    first = next(n for n in nodes.nodes if n.spec in settings.control_plane)
+    NodeRemoval(
+        name,
+        NodeRemovalArgs(
+            project=settings.project,
+            stack=settings.stack,
+            cluster_name=name,
+            nodes=[RemovableNode(n.spec, n.instance) for n in nodes.nodes],
+            first_control_plane_ip=first.instance.private_ip,
+            first_control_plane_id=first.instance.id,
+            bastion_host=access.bastion_public_ip,
+            bastion_instance_id=access.bastion.id,
+            ssh_private_key=nodes.ssh_private_key,
+            after=[bootstrap, access.bastion],
         ),
     )
     argocd = ArgoCd(
