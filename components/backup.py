@@ -291,7 +291,8 @@ def backup_root_patches(bucket: str, region: str) -> list[dict[str, Any]]:
                             "op": "replace",
                             "path": "/spec/configuration/destinationPath",
                             "value": object_store_destination(bucket),
-                        }
+                        },
+                        {"op": "replace", "path": "/spec/instanceSidecarConfiguration/env/0/value", "value": region},
                     ]
                 ),
             }

@@ -217,6 +217,9 @@ def test_root_patches_point_the_object_store_at_the_stack_bucket(tmp_path: Path)
     ).stdout
     (store,) = [d for d in yaml.safe_load_all(rendered) if d and d["kind"] == "ObjectStore"]
     assert store["spec"]["configuration"]["destinationPath"] == f"s3://{bucket}/postgresql"
+    assert store["spec"]["instanceSidecarConfiguration"]["env"] == [
+        {"name": "AWS_DEFAULT_REGION", "value": "eu-west-1"}
+    ]
     # The other children are untouched except the repo/revision the root always sets.
     assert "kustomize" not in children["redis"]["spec"]["source"]
 
