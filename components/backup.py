@@ -31,7 +31,7 @@ import pulumi
 import pulumi_aws as aws
 import yaml
 
-from components.config import NodeSpec
+from components.config import NodeRole, NodeSpec
 
 TYPE_TOKEN = "gitops-cluster:backup:BackupBucket"  # noqa: S105 (a Pulumi type token)
 SSM_CORE_POLICY = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
@@ -57,6 +57,9 @@ class BackupWriter:
 
     node: str
     prefix: str
+    # True when the writer is a pod on the pod network (IMDS hop limit 2 on its node); False for
+    # host-network writers such as the etcd snapshot, whose node keeps hop limit 1.
+    pod_network: bool = True
 
     def __post_init__(self) -> None:
         if not self.prefix or self.prefix.startswith("/") or not self.prefix.endswith("/"):
@@ -84,6 +87,8 @@ class BackupBucket(pulumi.ComponentResource):
     bucket_name: pulumi.Output[str]
     bucket_arn: pulumi.Output[str]
     instance_profiles: dict[str, pulumi.Output[str]]
+    # Writer nodes whose writer is a pod: IMDS hop limit 2 there (and only there).
+    pod_network_writers: frozenset[str]
     root_patches: pulumi.Output[list[dict[str, Any]]]
 
     def __init__(self, name: str, args: BackupBucketArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -101,6 +106,7 @@ class BackupBucket(pulumi.ComponentResource):
         self.bucket_arn = bucket.arn
         self._create_bucket_settings(name, bucket, child)
         self.instance_profiles = {w.node: self._create_writer_profile(name, w, bucket.arn).name for w in args.writers}
+        self.pod_network_writers = frozenset(w.node for w in args.writers if w.pod_network)
         self.root_patches = bucket.bucket.apply(lambda b: _patches_or_warn(b, args.region))
         self.register_outputs(
             {
@@ -297,6 +303,17 @@ def backup_root_patches(bucket: str, region: str) -> list[dict[str, Any]]:
                 ),
             }
         ],
+        "etcd-backup": [
+            {
+                "target": {"kind": "ConfigMap", "name": "etcd-backup-target"},
+                "patch": yaml.safe_dump(
+                    [
+                        {"op": "replace", "path": "/data/BUCKET", "value": bucket},
+                        {"op": "replace", "path": "/data/AWS_REGION", "value": region},
+                    ]
+                ),
+            }
+        ],
         "rabbitmq": [
             {
                 "target": {"kind": "ConfigMap", "name": "backup-target"},
@@ -325,10 +342,16 @@ def backup_root_patches(bucket: str, region: str) -> list[dict[str, Any]]:
 WRITER_PREFIXES: Mapping[str, str] = {"database": "postgresql/", "message-queue": "rabbitmq/"}
 
 
+ETCD_PREFIX = "etcd/"
+
+
 def backup_writers(nodes: Sequence[NodeSpec]) -> tuple[BackupWriter, ...]:
-    """The nodes of the table that run a datastore whose backups leave the cluster."""
-    return tuple(
-        BackupWriter(node=n.name, prefix=WRITER_PREFIXES[n.labels["workload"]])
-        for n in nodes
-        if n.labels.get("workload") in WRITER_PREFIXES
-    )
+    """The nodes of the table whose data leaves the cluster: the datastore nodes (a pod writes) and
+    the control planes (the etcd snapshot, on the host network)."""
+    writers = []
+    for n in nodes:
+        if n.role is NodeRole.CONTROL_PLANE:
+            writers.append(BackupWriter(node=n.name, prefix=ETCD_PREFIX, pod_network=False))
+        elif n.labels.get("workload") in WRITER_PREFIXES:
+            writers.append(BackupWriter(node=n.name, prefix=WRITER_PREFIXES[n.labels["workload"]]))
+    return tuple(writers)

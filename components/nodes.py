@@ -36,9 +36,10 @@ class ClusterNodesArgs:
     control_plane_security_group_id: pulumi.Input[str]
     ssh_public_key: str | None = None
     ssh_private_key: pulumi.Input[str] | None = None
-    # Nodes whose pods write backups (components/backup.py): their own instance profile and an
-    # IMDS hop limit of 2; every other node keeps the shared profile and hop limit 1.
+    # Nodes that write backups (components/backup.py) get their own instance profile; those whose
+    # writer is a pod also an IMDS hop limit of 2. Every other node: shared profile, hop limit 1.
     backup_instance_profiles: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    imds_hop_limit_two: frozenset[str] = frozenset()
 
 
 class ClusterNodes(pulumi.ComponentResource):
@@ -90,7 +91,7 @@ class ClusterNodes(pulumi.ComponentResource):
                     public_ip=False,
                     iam_instance_profile=args.backup_instance_profiles.get(spec.name, profile.name),
                     imds_hop_limit=(
-                        IMDS_HOP_LIMIT_BACKUP_WRITER if spec.name in args.backup_instance_profiles else IMDS_HOP_LIMIT
+                        IMDS_HOP_LIMIT_BACKUP_WRITER if spec.name in args.imds_hop_limit_two else IMDS_HOP_LIMIT
                     ),
                     tags=node_tags(args.cluster_name, spec),
                 ),

@@ -135,6 +135,7 @@ def build_stack(settings: StackSettings) -> StackResources:
             ssh_public_key=settings.ssh_public_key,
             ssh_private_key=private_key,
             backup_instance_profiles=backup.instance_profiles,
+            imds_hop_limit_two=backup.pod_network_writers,
         ),
         opts=on_aws,
     )

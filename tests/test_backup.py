@@ -61,8 +61,10 @@ def test_only_the_writer_nodes_get_bucket_access_and_hop_limit_two(dev):
         hop = inst.inputs["metadataOptions"]["httpPutResponseHopLimit"]
         assert hop == (2 if name in writers else 1), name
     policies = {r.name: json.loads(r.inputs["policy"]) for r in dev.of_type("aws:iam/rolePolicy:RolePolicy")}
-    assert set(policies) == {f"{n}-backup" for n in writers}
-    for node, prefix in writers.items():
+    # The control plane writes etcd snapshots from the host network: own profile, hop limit 1.
+    assert set(policies) == {f"{n}-backup" for n in [*writers, "gitops-dev-master"]}
+    assert by_name["gitops-dev-master"].inputs["iamInstanceProfile"] == "gitops-dev-master-backup"
+    for node, prefix in {**writers, "gitops-dev-master": "etcd/"}.items():
         statements = policies[f"{node}-backup"]["Statement"]
         objects = next(s for s in statements if s["Sid"] == "ObjectsUnderOwnPrefix")
         assert objects["Resource"].endswith(f"/{prefix}*")
@@ -75,18 +77,20 @@ def test_root_application_carries_the_bucket_patches(dev):
     (root,) = dev.of_type("kubernetes:argoproj.io/v1alpha1:Application")
     patches = root.inputs["spec"]["source"]["kustomize"]["patches"]
     targets = [p["target"].get("name") for p in patches]
-    assert "postgresql" in targets and "rabbitmq" in targets
+    assert {"postgresql", "rabbitmq", "etcd-backup"} <= set(targets)
     text = json.dumps(patches)
     assert "s3://gitops-dev-backups-20261130mock/postgresql" in text
 
 
 def test_writers_come_from_the_node_table_workloads():
     nodes = [
+        NodeSpec("cp", NodeRole.CONTROL_PLANE, "t3.large", 80),
         NodeSpec("db", NodeRole.INFRASTRUCTURE, "t3.medium", 80, labels={"workload": "database"}),
         NodeSpec("mq", NodeRole.INFRASTRUCTURE, "t3.small", 40, labels={"workload": "message-queue"}),
         NodeSpec("api", NodeRole.API, "t3.micro", 20, labels={"workload": "api"}),
     ]
     assert backup.backup_writers(nodes) == (
+        backup.BackupWriter("cp", "etcd/", pod_network=False),
         backup.BackupWriter("db", "postgresql/"),
         backup.BackupWriter("mq", "rabbitmq/"),
     )

@@ -60,6 +60,8 @@ def test_nodes_are_spread_over_the_private_subnets_of_three_azs(dev):
 
 # Nodes whose pods write backups to S3 (components/backup.py): hop limit 2 there only.
 BACKUP_WRITERS = {"gitops-dev-postgresql", "gitops-dev-rabbitmq"}
+# Nodes with their own backup profile: those, and the control plane (etcd snapshots, host network).
+BACKUP_PROFILES = BACKUP_WRITERS | {"gitops-dev-master"}
 
 
 def test_every_instance_requires_imdsv2_and_encrypts_gp3(dev):
@@ -87,7 +89,7 @@ def test_nodes_get_the_ssm_instance_profile_and_the_stack_key(dev):
     key = dev.one("aws:ec2/keyPair:KeyPair")
     for inst in nodes_of(dev):
         # Backup writers get their own profile (tests/test_backup.py checks it); the rest share one.
-        expected = f"{inst.name}-backup" if inst.name in BACKUP_WRITERS else profile.name
+        expected = f"{inst.name}-backup" if inst.name in BACKUP_PROFILES else profile.name
         assert inst.inputs["iamInstanceProfile"] == expected, inst.name
         assert inst.inputs["keyName"] == key.name, inst.name
     assert "iamInstanceProfile" not in dev.one(INSTANCE, "gitops-dev-bastion").inputs
