@@ -56,7 +56,7 @@ def apps() -> dict[str, Doc]:
 @pytest.fixture(scope="module")
 def postgresql() -> dict[str, Doc]:
     docs = kustomize(REPO_ROOT / "manifests/data/postgresql")
-    return {d["kind"]: d for d in docs if d["kind"] != "Service"}
+    return {d["kind"]: d for d in docs if d["kind"] not in ("Service",)}
 
 
 @pytest.fixture(scope="module")
@@ -175,6 +175,15 @@ def test_metrics_are_scraped_by_the_platform_prometheus() -> None:
     assert all(service["metadata"]["labels"].get(k) == v for k, v in monitor["spec"]["selector"]["matchLabels"].items())
     assert service["spec"]["selector"] == {"cnpg.io/cluster": "postgresql"}
     assert service["spec"]["ports"][0]["port"] == 9187
+
+
+def test_the_old_service_name_reaches_the_primary() -> None:
+    docs = kustomize(REPO_ROOT / "manifests/data/postgresql")
+    (service,) = [d for d in docs if d["kind"] == "Service" and d["metadata"]["name"] == "postgresql"]
+    assert service["spec"]["selector"] == {"cnpg.io/cluster": "postgresql", "cnpg.io/instanceRole": "primary"}
+    assert service["spec"]["ports"] == [
+        {"name": "postgresql", "port": 5432, "targetPort": "postgresql", "protocol": "TCP"}
+    ]
 
 
 def test_the_generator_no_longer_makes_a_postgresql_password() -> None:

@@ -1024,6 +1024,8 @@ def pods_of(objects: Iterable[Doc]) -> list[Endpoint]:
                 **doc["spec"].get("inheritedMetadata", {}).get("labels", {}),
                 "cnpg.io/cluster": doc["metadata"]["name"],
                 "cnpg.io/podRole": "instance",
+                # The single instance is the primary (the operator moves this label on failover).
+                "cnpg.io/instanceRole": "primary",
             }
             pods.append(
                 Endpoint(
