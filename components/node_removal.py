@@ -39,10 +39,10 @@ TYPE_TOKEN = "gitops-cluster:nodes:NodeRemoval"  # noqa: S105 (a Pulumi type tok
 DRAIN_TIMEOUT_SECONDS = 600
 SKIP_VARIABLE = "GITOPS_CLUSTER_DESTROY"
 
-# Runs as root on the first control-plane node (bash -s -- <node> <role> <timeout>).
+# Runs as root on the first control-plane node (bash -s -- <node> <role> <timeout> [<kubectl>]).
 REMOTE_SCRIPT = r"""set -euo pipefail
-node="$1"; role="$2"; timeout="$3"
-kc() { kubectl --kubeconfig=/etc/kubernetes/admin.conf "$@"; }
+node="$1"; role="$2"; timeout="$3"; kubectl="${4:-kubectl}"
+kc() { "$kubectl" --kubeconfig=/etc/kubernetes/admin.conf "$@"; }
 if ! kc get node "$node" >/dev/null 2>&1; then
   echo "remove-node: $node is not registered in the cluster; nothing to drain"
   exit 0
@@ -100,7 +100,8 @@ def removal_script() -> str:
 alias_args=()
 if [ -n "${GC_TARGET_HOST_KEY_ALIAS:-}" ]; then alias_args=(-o "HostKeyAlias=$GC_TARGET_HOST_KEY_ALIAS"); fi
 ssh -F "$GC_SSH_CONFIG_FILE" -o "ProxyJump=$GC_BASTION_ALIAS" "${alias_args[@]}" -p "$GC_TARGET_PORT" \
-  "$GC_TARGET_HOST" sudo bash -s -- "$GC_NODE" "$GC_NODE_ROLE" "$GC_DRAIN_TIMEOUT" < "$work/remove-node.sh"
+  "$GC_TARGET_HOST" sudo bash -s -- "$GC_NODE" "$GC_NODE_ROLE" "$GC_DRAIN_TIMEOUT" "${GC_KUBECTL:-kubectl}" \
+  < "$work/remove-node.sh"
 """
     )
 

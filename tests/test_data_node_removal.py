@@ -11,6 +11,7 @@ control plane and of a quorum loss, a drain that times out stops with the node's
 from __future__ import annotations
 
 import copy
+import getpass
 import json
 import os
 import stat
@@ -25,6 +26,7 @@ import yaml
 
 from components import node_removal
 from tests.prereqs import require_tool
+from tests.test_ansible_preflight import sshd  # noqa: F401 (a fixture: sshd on loopback)
 
 ROOT = Path(__file__).resolve().parents[1]
 COMMAND = "command:local:Command"
@@ -115,12 +117,13 @@ def test_destroy_skips_the_drain_without_touching_ssh(tmp_path: Path):
 STANDIN = textwrap.dedent(
     """\
     #!/usr/bin/env python3
-    # A stand-in for kubectl with state (KUBECTL_STATE, JSON): answers the calls remove-node makes
-    # the way kubectl prints them, and appends every call to KUBECTL_LOG.
+    # A stand-in for kubectl with state (state.json beside it): answers the calls remove-node makes
+    # the way kubectl prints them, and appends every call to calls.log beside it.
     import json, os, sys
-    state = json.load(open(os.environ["KUBECTL_STATE"]))
+    here = os.path.dirname(os.path.abspath(__file__))
+    state = json.load(open(os.path.join(here, "state.json")))
     args = [a for a in sys.argv[1:] if not a.startswith("--kubeconfig")]
-    with open(os.environ["KUBECTL_LOG"], "a") as log:
+    with open(os.path.join(here, "calls.log"), "a") as log:
         log.write(" ".join(args) + "\\n")
     nodes = state["nodes"]
     if args[:2] == ["get", "node"]:
@@ -151,31 +154,33 @@ STANDIN = textwrap.dedent(
 )
 
 
-def run_remote(tmp_path: Path, nodes: dict[str, dict[str, Any]], node: str, role: str, drain_ok: bool = True):
-    bash = require_tool("bash", "bash")
+def standin(tmp_path: Path, nodes: dict[str, dict[str, Any]], drain_ok: bool = True) -> Path:
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir(exist_ok=True)
     kubectl = bin_dir / "kubectl"
     kubectl.write_text(STANDIN)
-    kubectl.chmod(kubectl.stat().st_mode | stat.S_IXUSR)
-    (tmp_path / "state.json").write_text(json.dumps({"nodes": nodes, "drain_ok": drain_ok}))
-    log = tmp_path / "calls.log"
-    log.write_text("")
-    env = {
-        "PATH": f"{bin_dir}:/usr/bin:/bin",
-        "KUBECTL_STATE": str(tmp_path / "state.json"),
-        "KUBECTL_LOG": str(log),
-    }
+    kubectl.chmod(kubectl.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    (bin_dir / "state.json").write_text(json.dumps({"nodes": nodes, "drain_ok": drain_ok}))
+    (bin_dir / "calls.log").write_text("")
+    return kubectl
+
+
+def calls_of(kubectl: Path) -> list[list[str]]:
+    return [line.split() for line in (kubectl.parent / "calls.log").read_text().splitlines()]
+
+
+def run_remote(tmp_path: Path, nodes: dict[str, dict[str, Any]], node: str, role: str, drain_ok: bool = True):
+    bash = require_tool("bash", "bash")
+    kubectl = standin(tmp_path, nodes, drain_ok)
     result = subprocess.run(
-        [bash, "-s", "--", node, role, "7"],
+        [bash, "-s", "--", node, role, "7", str(kubectl)],
         input=node_removal.REMOTE_SCRIPT,
-        env={**os.environ, **env},
+        env={"PATH": "/usr/bin:/bin"},
         capture_output=True,
         text=True,
         timeout=60,
     )
-    calls = [line.split() for line in log.read_text().splitlines()]
-    return result, calls
+    return result, calls_of(kubectl)
 
 
 CP = {"role": "control-plane", "ready": True}
@@ -239,3 +244,38 @@ def test_scripts_pass_shellcheck(tmp_path: Path, script: str):
     path.write_text("#!/bin/bash\n" + text)
     result = subprocess.run([shellcheck, "-s", "bash", str(path)], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout
+
+
+# --- the whole delete step: through a "bastion" to a "control plane", both an sshd on loopback ---
+
+
+def test_the_delete_step_drains_through_the_bastion(sshd, tmp_path: Path):  # noqa: F811 (the imported fixture)
+    from components.config import NodeRole, NodeSpec
+    from components.inventory import SshJump
+
+    kubectl = standin(tmp_path, {"cp-1": CP, "worker-ai": WORKER})
+    jump = SshJump("test-bastion", "127.0.0.1", sshd.port, host_key_alias="loopback-bastion", user=getpass.getuser())
+    known_hosts = tmp_path / "known_hosts.d" / "loopback"
+    env = node_removal.removal_environment(
+        NodeSpec("worker-ai", NodeRole.WORKER, "t3.small", 40),
+        "127.0.0.1",
+        jump,
+        str(known_hosts),
+        target_port=sshd.port,
+        target_host_key_alias="loopback-cp-1",
+        timeout_seconds=9,
+    )
+    result = subprocess.run(
+        ["/bin/bash", "-c", node_removal.removal_script()],
+        input=sshd.key,
+        env={**os.environ, **env, "GC_KUBECTL": str(kubectl)},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "worker-ai drained and deleted" in result.stdout
+    assert verbs(calls_of(kubectl)) == ["get", "drain", "delete"]
+    assert "--timeout=9s" in calls_of(kubectl)[1]
+    assert "PRIVATE KEY" not in result.stdout + result.stderr
