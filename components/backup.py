@@ -76,8 +76,8 @@ class BackupBucketArgs:
 class BackupBucket(pulumi.ComponentResource):
     """The stack's backup bucket and the instance profiles of the nodes that write to it.
 
-    Creates: an S3 bucket (name prefixed with the cluster name, kept on `pulumi destroy` so the
-    backups outlive the stack), bucket-owner-enforced ownership (no ACLs), versioning, default
+    Creates: an S3 bucket (name prefixed with the cluster name, kept on `pulumi destroy` with all
+    its settings, so the backups outlive the stack), bucket-owner-enforced ownership (no ACLs), versioning, default
     SSE-S3 (AES256) encryption with an S3 bucket key, all four public-access blocks, a policy that
     denies any request not over TLS, a lifecycle that expires noncurrent versions, aborted uploads
     and old objects under the prefixes nobody else prunes; and per writer node an IAM role (SSM
@@ -93,7 +93,6 @@ class BackupBucket(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: BackupBucketArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(TYPE_TOKEN, name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
         bucket = aws.s3.Bucket(
             f"{name}-backups",
             bucket_prefix=f"{args.cluster_name}-backups-",
@@ -104,7 +103,9 @@ class BackupBucket(pulumi.ComponentResource):
         )
         self.bucket_name = bucket.bucket
         self.bucket_arn = bucket.arn
-        self._create_bucket_settings(name, bucket, child)
+        # The settings stay with the kept bucket: deleting them would leave it unencrypted by
+        # choice, public-policy-able and with versioning suspended.
+        self._create_bucket_settings(name, bucket, pulumi.ResourceOptions(parent=self, retain_on_delete=True))
         self.instance_profiles = {w.node: self._create_writer_profile(name, w, bucket.arn).name for w in args.writers}
         self.pod_network_writers = frozenset(w.node for w in args.writers if w.pod_network)
         self.root_patches = bucket.bucket.apply(lambda b: _patches_or_warn(b, args.region))
@@ -118,6 +119,7 @@ class BackupBucket(pulumi.ComponentResource):
         )
 
     def _create_bucket_settings(self, name: str, bucket: aws.s3.Bucket, child: pulumi.ResourceOptions) -> None:
+        """Ownership, public-access block, versioning, encryption, TLS-only policy, lifecycle."""
         aws.s3.BucketOwnershipControls(
             f"{name}-backups-ownership",
             bucket=bucket.id,
@@ -157,7 +159,7 @@ class BackupBucket(pulumi.ComponentResource):
             bucket=bucket.id,
             policy=bucket.arn.apply(lambda arn: json.dumps(tls_only_policy(arn))),
             # The public-access block first: a policy put before it could be judged public.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[block]),
+            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[block])),
         )
         aws.s3.BucketLifecycleConfiguration(
             f"{name}-backups-lifecycle",

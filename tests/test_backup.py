@@ -27,6 +27,20 @@ def test_the_stack_creates_one_backup_bucket_named_after_the_cluster(dev):
     assert not any(path.startswith("backupBucket") for path in dev.stack_output_secret_paths)
 
 
+def test_the_bucket_and_its_settings_outlive_a_destroy(dev):
+    kept = [r for r in dev.resources if r.type.startswith("aws:s3/") and r.retain_on_delete]
+    assert {r.type.split(":")[-1] for r in kept} == {
+        "Bucket",
+        "BucketOwnershipControls",
+        "BucketPublicAccessBlock",
+        "BucketVersioning",
+        "BucketServerSideEncryptionConfiguration",
+        "BucketPolicy",
+        "BucketLifecycleConfiguration",
+    }
+    assert len(kept) == len([r for r in dev.resources if r.type.startswith("aws:s3/")])
+
+
 def test_bucket_is_versioned_encrypted_private_and_tls_only(dev):
     versioning = _one(dev, "aws:s3/bucketVersioning:BucketVersioning")
     assert versioning.inputs["versioningConfiguration"]["status"] == "Enabled"

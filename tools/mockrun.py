@@ -93,6 +93,7 @@ class Registration:
     delete_before_replace: bool
     protect: bool
     ignore_changes: list[str]
+    retain_on_delete: bool = False
     outputs: dict[str, Any] = field(default_factory=dict)
     output_secret_paths: frozenset[str] = frozenset()
 
@@ -292,6 +293,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 delete_before_replace=bool(request.deleteBeforeReplace),
                 protect=bool(request.protect),
                 ignore_changes=list(request.ignoreChanges),
+                retain_on_delete=bool(getattr(request, "retainOnDelete", False)),
             )
             with self._lock:
                 self.registrations.append(reg)
