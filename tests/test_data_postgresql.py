@@ -12,7 +12,6 @@ from __future__ import annotations
 import copy
 import os
 import subprocess
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -194,43 +193,63 @@ def test_the_generator_no_longer_makes_a_postgresql_password() -> None:
 # --- the bucket reaches the child through the root ----------------------------------------------
 
 
-def test_root_patches_point_the_object_store_at_the_stack_bucket(tmp_path: Path) -> None:
-    bucket = "gitops-dev-backups-20261130abcd"
+BUCKET = "gitops-dev-backups-20261130abcd"
+
+
+@pytest.fixture(scope="module")
+def through_the_root(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[Doc]]:
+    """What ArgoCD builds for every child once the root carries the stack's backup patches: the
+    root overlay renders the children, then each child's path is built with its own patches."""
+    tmp = tmp_path_factory.mktemp("root")
     root = gitops.root_application(
         gitops.DEFAULT_REPO_URL,
         gitops.DEFAULT_REVISION,
         gitops.DEFAULT_APPS_PATH,
-        extra_patches=backup.backup_root_patches(bucket, "eu-west-1"),
+        extra_patches=backup.backup_root_patches(BUCKET, "eu-west-1"),
     )
-    overlay = gitops.write_root_overlay(root, REPO_ROOT, tmp_path / "root")
+    overlay = gitops.write_root_overlay(root, REPO_ROOT, tmp / "root")
     kubectl = require_tool("kubectl", "kubectl with kustomize; .ci/run installs it")
     out = subprocess.run([kubectl, "kustomize", str(overlay)], capture_output=True, text=True, check=True).stdout
     children = {d["metadata"]["name"]: d for d in yaml.safe_load_all(out) if d}
-    child = children["postgresql"]
-    # What ArgoCD builds for that child: its path with the child's own kustomize patches.
-    child_overlay = tmp_path / "child"
-    child_overlay.mkdir()
-    (child_overlay / "kustomization.yaml").write_text(
-        yaml.safe_dump(
-            {
-                "resources": [os.path.relpath(REPO_ROOT / child["spec"]["source"]["path"], child_overlay.resolve())],
-                "patches": child["spec"]["source"]["kustomize"]["patches"],
-            }
-        )
-    )
-    rendered = subprocess.run(
-        [kubectl, "kustomize", str(child_overlay)],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    (store,) = [d for d in yaml.safe_load_all(rendered) if d and d["kind"] == "ObjectStore"]
-    assert store["spec"]["configuration"]["destinationPath"] == f"s3://{bucket}/postgresql"
+    built: dict[str, list[Doc]] = {}
+    for name, child in children.items():
+        source = child["spec"]["source"]
+        if "path" not in source:
+            continue
+        child_overlay = tmp / name
+        child_overlay.mkdir()
+        spec = {"resources": [os.path.relpath(REPO_ROOT / source["path"], child_overlay.resolve())]}
+        spec["patches"] = source.get("kustomize", {}).get("patches", [])
+        (child_overlay / "kustomization.yaml").write_text(yaml.safe_dump(spec))
+        rendered = subprocess.run(
+            [kubectl, "kustomize", str(child_overlay)], capture_output=True, text=True, check=True
+        ).stdout
+        built[name] = [d for d in yaml.safe_load_all(rendered) if d]
+    # Only the three backup writers get patches; every other child renders as in Git.
+    assert {n for n, c in children.items() if "kustomize" in c["spec"]["source"]} == {
+        "postgresql",
+        "rabbitmq",
+        "etcd-backup",
+    }
+    return built
+
+
+def test_root_patches_point_the_object_store_at_the_stack_bucket(through_the_root: dict[str, list[Doc]]) -> None:
+    (store,) = [d for d in through_the_root["postgresql"] if d["kind"] == "ObjectStore"]
+    assert store["spec"]["configuration"]["destinationPath"] == f"s3://{BUCKET}/postgresql"
     assert store["spec"]["instanceSidecarConfiguration"]["env"] == [
         {"name": "AWS_DEFAULT_REGION", "value": "eu-west-1"}
     ]
-    # The other children are untouched except the repo/revision the root always sets.
-    assert "kustomize" not in children["redis"]["spec"]["source"]
+
+
+@pytest.mark.parametrize(
+    ("child", "config_map"), [("rabbitmq", "backup-target"), ("etcd-backup", "etcd-backup-target")]
+)
+def test_root_patches_point_the_exports_at_the_stack_bucket(
+    through_the_root: dict[str, list[Doc]], child: str, config_map: str
+) -> None:
+    (target,) = [d for d in through_the_root[child] if d["kind"] == "ConfigMap" and d["metadata"]["name"] == config_map]
+    assert target["data"] == {"BUCKET": BUCKET, "AWS_REGION": "eu-west-1"}
 
 
 def test_root_patches_reject_a_non_bucket() -> None:
