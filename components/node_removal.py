@@ -1,7 +1,8 @@
 """Removing a row of the node table drains the node and deletes its Node object before the instance goes.
 
 One `local.Command` per node (`<name>-<node>-remove`) whose `create` and `update` do nothing and
-whose `delete` runs, through the bastion on the first control-plane node: refuse if the node is
+whose `delete` runs, through the bastion on a control plane (the first of the table that is not
+the node itself): refuse if the node is
 the last control plane or if removing it would leave etcd without a healthy majority; `kubectl
 drain` (PodDisruptionBudgets respected, bounded by a timeout that fails the run with the node's
 name); for a control-plane node, `etcdctl member remove`; `kubectl delete node`. The command
@@ -29,6 +30,7 @@ from functools import partial
 from typing import Any
 
 import pulumi
+import pulumi_aws as aws
 from pulumi_command import local
 
 from components.bootstrap import _PREAMBLE, _environment, default_known_hosts_file  # shared SSH preamble
@@ -39,7 +41,7 @@ TYPE_TOKEN = "gitops-cluster:nodes:NodeRemoval"  # noqa: S105 (a Pulumi type tok
 DRAIN_TIMEOUT_SECONDS = 600
 SKIP_VARIABLE = "GITOPS_CLUSTER_DESTROY"
 
-# Runs as root on the first control-plane node (bash -s -- <node> <role> <timeout> [<kubectl>]).
+# Runs as root on another control-plane node (bash -s -- <node> <role> <timeout> [<kubectl>]).
 REMOTE_SCRIPT = r"""set -euo pipefail
 node="$1"; role="$2"; timeout="$3"; kubectl="${4:-kubectl}"
 kc() { "$kubectl" --kubeconfig=/etc/kubernetes/admin.conf "$@"; }
@@ -89,7 +91,7 @@ echo "remove-node: $node drained and deleted"
 
 
 def removal_script() -> str:
-    """The local delete script: reach the first control plane through the bastion, run REMOTE_SCRIPT there."""
+    """The local delete script: reach the runner control plane through the bastion, run REMOTE_SCRIPT there."""
     return (
         f'if [ "${{{SKIP_VARIABLE}:-}}" = 1 ]; then\n'
         f'  echo "remove-node: {SKIP_VARIABLE}=1 (the whole stack is being destroyed); not draining $GC_NODE"\n'
@@ -135,20 +137,19 @@ def removal_environment(
 @dataclass(frozen=True)
 class RemovableNode:
     spec: NodeSpec
-    instance: pulumi.Resource
+    instance: aws.ec2.Instance
 
 
 @dataclass(frozen=True)
 class NodeRemovalArgs:
-    """nodes: every node with its instance; the first control plane runs the steps (it is never removed
-    by one: config validation keeps 1 or 3 control planes and the script refuses the last)."""
+    """nodes: every node with its instance, in table order. A node's step runs on the first control
+    plane of the table that is not that node; a single control plane has no step (it is the last
+    one, which the script would refuse anyway)."""
 
     project: str
     stack: str
     cluster_name: str
     nodes: Sequence[RemovableNode]
-    first_control_plane_ip: pulumi.Input[str]
-    first_control_plane_id: pulumi.Input[str]
     bastion_host: pulumi.Input[str]
     bastion_instance_id: pulumi.Input[str]
     ssh_private_key: pulumi.Input[str]
@@ -166,9 +167,10 @@ def _environment_of(spec: NodeSpec, args: NodeRemovalArgs, known_hosts: str, val
 class NodeRemoval(pulumi.ComponentResource):
     """One delete-time drain step per node.
 
-    Creates: `<name>-<node>-remove` (command.local.Command) for every node but the first control
-    plane, depending on that node's instance and on `after`; its delete drains the node and deletes
-    its Node object (and its etcd member for a control plane) before the instance is terminated.
+    Creates: `<name>-<node>-remove` (command.local.Command) for every node that has another control
+    plane to run on, depending on that node's instance and on `after`; its delete drains the node
+    and deletes its Node object (and its etcd member for a control plane) before the instance is
+    terminated.
     """
 
     steps: Mapping[str, local.Command]
@@ -176,13 +178,14 @@ class NodeRemoval(pulumi.ComponentResource):
     def __init__(self, name: str, args: NodeRemovalArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(TYPE_TOKEN, name, None, opts)
         known_hosts = default_known_hosts_file(args.project, args.stack)
-        first = next(n for n in args.nodes if n.spec.role is NodeRole.CONTROL_PLANE)
+        control_planes = [n for n in args.nodes if n.spec.role is NodeRole.CONTROL_PLANE]
         steps: dict[str, local.Command] = {}
         for node in args.nodes:
-            if node is first:
+            runner = next((cp for cp in control_planes if cp is not node), None)
+            if runner is None:
                 continue
             environment = pulumi.Output.all(
-                args.first_control_plane_ip, args.first_control_plane_id, args.bastion_host, args.bastion_instance_id
+                runner.instance.private_ip, runner.instance.id, args.bastion_host, args.bastion_instance_id
             ).apply(partial(_environment_of, node.spec, args, known_hosts))
             steps[node.spec.name] = local.Command(
                 f"{name}-{node.spec.name}-remove",
@@ -196,7 +199,8 @@ class NodeRemoval(pulumi.ComponentResource):
                 logging=local.Logging.STDOUT,
                 opts=pulumi.ResourceOptions(
                     parent=self,
-                    depends_on=[node.instance, *args.after],
+                    # The runner must outlive the step too (two control-plane rows removed at once).
+                    depends_on=[node.instance, runner.instance, *args.after],
                     additional_secret_outputs=["stdout", "stderr"],
                 ),
             )

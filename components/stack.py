@@ -170,7 +170,6 @@ def build_stack(settings: StackSettings) -> StackResources:
             depends_on=[*(n.instance for n in nodes.nodes), access.bastion],
         ),
     )
-    first = next(n for n in nodes.nodes if n.spec in settings.control_plane)
     NodeRemoval(
         name,
         NodeRemovalArgs(
@@ -178,8 +177,6 @@ def build_stack(settings: StackSettings) -> StackResources:
             stack=settings.stack,
             cluster_name=name,
             nodes=[RemovableNode(n.spec, n.instance) for n in nodes.nodes],
-            first_control_plane_ip=first.instance.private_ip,
-            first_control_plane_id=first.instance.id,
             bastion_host=access.bastion_public_ip,
             bastion_instance_id=access.bastion.id,
             ssh_private_key=nodes.ssh_private_key,

@@ -53,7 +53,7 @@ def deletion_order(rec, urns: Sequence[str]) -> list[str]:
     return order
 
 
-def test_every_node_but_the_first_control_plane_has_a_removal_step(dev):
+def test_every_node_but_a_single_control_plane_has_a_removal_step(dev):
     steps = removal_steps(dev)
     names = [n["name"] for n in STACK_NODES]
     assert set(steps) == {f"gitops-dev-{n}-remove" for n in names[1:]}
@@ -73,6 +73,26 @@ def test_every_node_but_the_first_control_plane_has_a_removal_step(dev):
         assert env["GC_NODE"] == node and env["GC_DRAIN_TIMEOUT"] == str(node_removal.DRAIN_TIMEOUT_SECONDS)
         assert "PRIVATE KEY" not in json.dumps(env)
         assert "stdin" in step.secret_paths or any(p.startswith("stdin") for p in step.secret_paths)
+
+
+def test_with_three_control_planes_each_runs_on_another(dev, run_stack):
+    nodes = copy.deepcopy(STACK_NODES)
+    nodes[1:1] = [
+        {"name": "cp-2", "role": "control-plane", "instanceType": "t3.large", "rootVolumeGb": 80},
+        {"name": "cp-3", "role": "control-plane", "instanceType": "t3.large", "rootVolumeGb": 80},
+    ]
+    rec = run_stack({"nodes": nodes})
+    steps = removal_steps(rec)
+    target = {name: step.inputs["environment"]["GC_TARGET_HOST"] for name, step in steps.items()}
+    master, cp2 = steps["gitops-dev-master-remove"], steps["gitops-dev-cp-2-remove"]
+    # Everything runs on master, except master's own step, which runs on cp-2.
+    on_master = target["gitops-dev-worker-ai-remove"]
+    assert target["gitops-dev-cp-2-remove"] == target["gitops-dev-cp-3-remove"] == on_master
+    assert target["gitops-dev-master-remove"] != on_master
+    assert master.inputs["environment"]["GC_TARGET_HOST_KEY_ALIAS"] == "gitops-dev-cp-2-id"
+    # The runner is deleted after the step, like the node itself.
+    assert rec.one(INSTANCE, "gitops-dev-cp-2").urn in master.dependencies
+    assert master.inputs["environment"]["GC_NODE_ROLE"] == "control-plane"
 
 
 def test_the_drain_is_deleted_before_the_instance(dev):
