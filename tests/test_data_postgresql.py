@@ -31,7 +31,7 @@ from tests.children import (
     sync_options,
 )
 from tests.prereqs import require_tool
-from tests.test_manifests import _strict
+from tests.test_manifests import _strict, validate_core
 from tools.charts import chart_archive, unknown_value_keys
 
 RESTORE = REPO_ROOT / "docs" / "restore" / "postgresql-pitr.yaml"
@@ -106,6 +106,24 @@ def test_operator_and_plugin_render_with_our_values() -> None:
     cert_manager = render_child(apps["cert-manager"])
     groups = {d["spec"]["group"] for d in cert_manager if d["kind"] == "CustomResourceDefinition"}
     assert "cert-manager.io" in groups
+
+
+@pytest.mark.parametrize("name", sorted(CHART_CHILDREN))
+def test_every_object_a_chart_child_renders_validates_strictly(
+    apps: dict[str, Doc], validators: dict[tuple[str, str], Any], name: str
+) -> None:
+    """Core kinds (CRDs and webhooks included) against kubernetes-validate's strict schemas for the
+    pinned minor, custom resources (cert-manager Issuer/Certificate) against the shipped CRDs."""
+    minor = ".".join(str(VERSIONS["kubernetes"]).split(".")[:2]) + ".0"
+    failures = {}
+    docs = render_child(apps[name])
+    assert docs
+    for doc in docs:
+        key = (doc["apiVersion"], doc["kind"])
+        found = errors(doc, validators) if key in validators else validate_core(doc, minor)
+        if found:
+            failures[f"{doc['kind']}/{doc['metadata']['name']}"] = found
+    assert not failures, failures
 
 
 # --- the Cluster ------------------------------------------------------------------------------
