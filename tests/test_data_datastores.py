@@ -154,7 +154,13 @@ def test_rabbitmq_definitions_leave_the_cluster_on_a_schedule(rabbitmq: list[Doc
     # On the rabbitmq node: only its instance profile may write rabbitmq/ in the bucket.
     assert pod["nodeSelector"] == {"node-role.kubernetes.io/infrastructure": "rabbitmq", "workload": "message-queue"}
     (export,) = pod["initContainers"]
-    assert "/api/definitions" in " ".join(export["command"])
+    url = re.search(r"http://([a-z0-9-]+):(\d+)/api/definitions", " ".join(export["command"]))
+    assert url, export["command"]
+    # The URL names a Service of this namespace and a port it has, backed by the broker's port.
+    service = one(rabbitmq, "Service", url.group(1))
+    (port,) = [p for p in service["spec"]["ports"] if p["port"] == int(url.group(2))]
+    broker = container(one(rabbitmq, "StatefulSet"), "rabbitmq")
+    assert {p["name"]: p["containerPort"] for p in broker["ports"]}[port["targetPort"]] == 15672
     (upload,) = pod["containers"]
     assert upload["image"] == VERSIONS["awsCliImage"]
     script = " ".join(upload["command"])
