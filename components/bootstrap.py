@@ -203,11 +203,16 @@ def secret_extra_vars(encryption_keys: Sequence[tuple[str, str]]) -> dict[str, A
     return {"control_plane_encryption_keys": [{"name": n, "secret": k} for n, k in encryption_keys]}
 
 
-# Splits the stdin bundle into files; reads nothing but stdin and prints nothing it read. It sits
-# inside double quotes in the script, so it holds no `"`, `$`, backquote or backslash.
+# Splits stdin into files; reads nothing but stdin and prints nothing it read. A JSON bundle
+# gives the key and the secret vars; anything else is taken as the bare key (the node-removal
+# commands send only that), with no secret vars. It sits inside double quotes in the script, so
+# it holds no `"`, `$`, backquote or backslash.
 _SPLIT_BUNDLE = (
-    "import json,sys,os; b=json.load(sys.stdin); w=sys.argv[1]; "
-    "open(os.path.join(w,'id_ssh'),'w').write(b['sshPrivateKey']); "
+    "import json,sys,os; w=sys.argv[1]; t=sys.stdin.read(); b=None\n"
+    "try: b=json.loads(t)\n"
+    "except ValueError: pass\n"
+    "b=b if isinstance(b,dict) and 'sshPrivateKey' in b else {'sshPrivateKey': t}\n"
+    "open(os.path.join(w,'id_ssh'),'w').write(b['sshPrivateKey'])\n"
     "json.dump(b.get('extraVars') or {}, open(os.path.join(w,'secret-vars.json'),'w'))"
 )
 
@@ -221,8 +226,9 @@ if [ ! -f ansible/site.yml ]; then
   exit 2
 fi
 if [ -x .venv/bin/python ]; then PATH="$PWD/.venv/bin:$PATH"; fi
-# A short directory: ssh control sockets must fit in 104 bytes.
-work="$(mktemp -d /tmp/gc-bootstrap.XXXXXX)"
+# A short directory: ssh control sockets must fit in 104 bytes. GC_WORK_PARENT (default /tmp) lets
+# a test give each run a parent of its own and check that nothing is left behind in it.
+work="$(mktemp -d "${GC_WORK_PARENT:-/tmp}/gc-bootstrap.XXXXXX")"
 cleanup() {
   ssh -F "$work/ssh_config" -O exit "$GC_BASTION_ALIAS" >/dev/null 2>&1 || true
   rm -rf -- "$work"
@@ -231,7 +237,7 @@ trap cleanup EXIT
 # The secrets come on stdin only (a JSON bundle): never in argv, the environment or the output.
 # umask 077 makes both files 0600; chmod says so for a reader.
 if ! python3 -c "<<SPLIT>>" "$work" 2>/dev/null; then
-  echo "bootstrap: stdin is not the bootstrap's secret bundle (JSON with sshPrivateKey)" >&2
+  echo "bootstrap: could not write the secrets read on stdin to $work" >&2
   exit 2
 fi
 chmod 600 "$work/id_ssh" "$work/secret-vars.json"

@@ -27,6 +27,7 @@ import yaml
 from pulumi.errors import RunError
 
 from components.subnets import SubnetPlanError, derive_subnet_plan
+from policy import gitops_rule
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PROJECT_FILE = PROJECT_ROOT / "Pulumi.yaml"
@@ -47,8 +48,6 @@ REQUIRED_VERSIONS = (
 )
 _UNPINNED_VERSIONS = {"latest", "stable", "main", "master", "head", "*", "x", "edge", "nightly"}
 _RANGE_CHARS = re.compile(r"[\^~<>=*| ]|(^|\.)x(\.|$)", re.IGNORECASE)
-_GIT_SHA = re.compile(r"^[0-9a-f]{7,40}$")
-_GIT_TAG = re.compile(r"^v?\d+\.\d+\.\d+([-+][0-9A-Za-z.-]+)?$")
 
 _AWS_REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$")
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -104,11 +103,17 @@ class NodeSpec:
 
 @dataclass(frozen=True)
 class GitOpsSource:
-    """The one place the GitOps repository, revision and path are decided."""
+    """The one place the GitOps repository, revision, path and way of following Git are decided.
+
+    `mode` is ``track`` (ArgoCD follows the branch `revision`) or ``pin`` (`revision` is a tag or
+    commit SHA); the rule, shared with the policy pack, is policy/gitops_rule.py.
+    """
 
     repo_url: str
     revision: str
     path: str
+    mode: str = gitops_rule.PIN
+    environment: str = gitops_rule.PRODUCTION
 
 
 @dataclass(frozen=True)
@@ -133,6 +138,7 @@ class StackSettings:
     nodes: tuple[NodeSpec, ...]
     gitops: GitOpsSource
     versions: Mapping[str, str]
+    argocd_domain: str
 
     @property
     def control_plane(self) -> tuple[NodeSpec, ...]:
@@ -473,15 +479,16 @@ def _parse_gitops(c: _Collector, values: Mapping[str, Any]) -> GitOpsSource:
             url,
             "must be an https:// URL without credentials (ArgoCD reads it; keep tokens in a repo secret).",
         )
-    rev = values.get("gitopsRevision")
-    if not isinstance(rev, str) or not rev.strip():
-        c.add("gitopsRevision", rev, "required: a tag (v1.2.3) or a commit SHA.")
-    elif not (_GIT_TAG.match(rev) or _GIT_SHA.match(rev)):  # branches (main, HEAD, ...) match neither
-        c.add("gitopsRevision", rev, "unpinned; use a release tag such as 'v0.1.0' or a commit SHA, never a branch.")
+    rev = values.get(gitops_rule.REVISION_KEY)
+    mode = values.get(gitops_rule.MODE_KEY)
+    environment = values.get(gitops_rule.ENVIRONMENT_KEY)
+    value_of = {gitops_rule.REVISION_KEY: rev, gitops_rule.MODE_KEY: mode, gitops_rule.ENVIRONMENT_KEY: environment}
+    for key, fix in gitops_rule.problems(mode, environment, rev):
+        c.add(key, value_of[key], fix)
     path = values.get("gitopsPath")
     if not isinstance(path, str) or not path or path.startswith("/") or ".." in path.split("/"):
         c.add("gitopsPath", path, "a relative path inside the repository, e.g. 'manifests/argocd/apps'.")
-    return GitOpsSource(str(url), str(rev), str(path))
+    return GitOpsSource(str(url), str(rev), str(path), str(mode), str(environment))
 
 
 def parse_settings(values: Mapping[str, Any], *, project: str = "gitops-cluster", stack: str = "dev") -> StackSettings:
@@ -576,6 +583,14 @@ def parse_settings(values: Mapping[str, Any], *, project: str = "gitops-cluster"
     nodes = _parse_nodes(c, values.get("nodes"), az_count)
     gitops = _parse_gitops(c, values)
     versions = _parse_versions(c, values.get("versions"))
+    argocd_domain = values.get("argocdDomain")
+    host, _, port = argocd_domain.partition(":") if isinstance(argocd_domain, str) else ("", "", "")
+    if not _DNS_SUBDOMAIN.match(host) or (port and not (port.isdigit() and 0 < int(port) < 65536)):
+        c.add(
+            "argocdDomain",
+            argocd_domain,
+            "a host name with an optional port, no scheme or path, e.g. 'argocd.example.com' or 'localhost:8080'.",
+        )
 
     if c.problems:
         raise ConfigError(c.problems, project)
@@ -599,6 +614,7 @@ def parse_settings(values: Mapping[str, Any], *, project: str = "gitops-cluster"
         nodes=nodes,
         gitops=gitops,
         versions=versions,
+        argocd_domain=str(argocd_domain),
     )
 
 

@@ -12,17 +12,25 @@ render valid on their own. Every child whose source is this repository carries t
 those children to the root's values. Changing the stack's repo URL or revision therefore changes
 every child at once; there is no second copy to edit. Children that install third-party charts
 point at the chart repository with a pinned chart version and do not carry the label.
+
+Two ways to follow Git (policy/gitops_rule.py holds the rule, shared with config validation and
+the policy pack): a *tracking* root's revision is a branch, and because the patches above give
+every labelled child the same revision, the whole tree follows that branch; a *pinned* root's
+revision is a tag or commit SHA, and so is every child's. The root carries the mode and the
+environment as labels, so the policy pack can hold the resource to the same rule.
 """
 
 from __future__ import annotations
 
 import copy
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from policy import gitops_rule
 
 API_VERSION = "argoproj.io/v1alpha1"
 KIND = "Application"
@@ -37,9 +45,6 @@ DEFAULT_REPO_URL = "https://github.com/example-org/gitops-cluster.git"
 DEFAULT_REVISION = "v0.1.0"
 DEFAULT_APPS_PATH = "manifests/argocd/apps"
 
-# Revisions that move under a running cluster; pinning one of them defeats reproducibility.
-FLOATING_REVISIONS = frozenset({"", "HEAD", "head", "master", "main", "latest", "stable"})
-
 # Retry generously: children are created in waves and a child may wait for CRDs or nodes.
 RETRY: dict[str, Any] = {
     "limit": 10,
@@ -47,9 +52,15 @@ RETRY: dict[str, Any] = {
 }
 
 
-def _require_pinned(revision: str) -> None:
-    if revision.strip() in FLOATING_REVISIONS:
-        raise ValueError(f"revision {revision!r} floats; pin a tag or a commit SHA (e.g. {DEFAULT_REVISION!r})")
+def _require_rule(revision: str, mode: str, environment: str) -> None:
+    found = gitops_rule.problems(mode, environment, revision)
+    if found:
+        values = {
+            gitops_rule.MODE_KEY: mode,
+            gitops_rule.ENVIRONMENT_KEY: environment,
+            gitops_rule.REVISION_KEY: revision,
+        }
+        raise ValueError("; ".join(f"{key} = {values[key]!r}: {fix}" for key, fix in found))
 
 
 def repo_patches(repo_url: str, revision: str) -> list[dict[str, Any]]:
@@ -80,11 +91,21 @@ def root_application(
     revision: str,
     path: str,
     *,
+    mode: str = gitops_rule.PIN,
+    environment: str = gitops_rule.PRODUCTION,
     name: str = "root-app",
     namespace: str = "argocd",
     project: str = "default",
+    extra_patches: Sequence[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
     """The root Application manifest that syncs ``path`` (the child Applications).
+
+    ``mode`` ``track`` follows the branch ``revision`` (automated sync picks up every merge);
+    ``pin`` holds ``revision`` to a tag or commit SHA. Both sync automatically with prune and
+    self-heal: the difference is only what Git revision they follow.
+
+    ``extra_patches`` are appended to the repo patches: stack-specific values the children in Git
+    cannot know, such as the backup bucket's name (components/backup.py).
 
     The finalizer makes deleting the root delete what it deployed (children first, whose own
     finalizers delete their resources), which is what ``pulumi destroy`` relies on.
@@ -93,7 +114,7 @@ def root_application(
         raise ValueError("repo_url is empty; set it to the Git URL that holds manifests/")
     if not path.strip() or path.startswith("/"):
         raise ValueError(f"path {path!r} must be a relative path inside the repository")
-    _require_pinned(revision)
+    _require_rule(revision, mode, environment)
     return {
         "apiVersion": API_VERSION,
         "kind": KIND,
@@ -101,7 +122,11 @@ def root_application(
             "name": name,
             "namespace": namespace,
             "finalizers": [RESOURCES_FINALIZER],
-            "labels": {"app.kubernetes.io/part-of": "gitops-cluster"},
+            "labels": {
+                "app.kubernetes.io/part-of": "gitops-cluster",
+                gitops_rule.MODE_LABEL: mode,
+                gitops_rule.ENVIRONMENT_LABEL: environment,
+            },
         },
         "spec": {
             "project": project,
@@ -109,7 +134,7 @@ def root_application(
                 "repoURL": repo_url,
                 "targetRevision": revision,
                 "path": path,
-                "kustomize": {"patches": repo_patches(repo_url, revision)},
+                "kustomize": {"patches": repo_patches(repo_url, revision) + [dict(p) for p in extra_patches]},
             },
             # Child Applications live in ArgoCD's own namespace.
             "destination": {"server": IN_CLUSTER_SERVER, "namespace": namespace},

@@ -76,12 +76,18 @@ RULES: tuple[Rule, ...] = (
     _rule("control-plane", "ingress", "tcp", (2379, 2380), "control-plane", "etcd client and peer"),
     _rule("control-plane", "ingress", "tcp", (10257, 10257), "control-plane", "kube-controller-manager"),
     _rule("control-plane", "ingress", "tcp", (10259, 10259), "control-plane", "kube-scheduler"),
+    # Metrics scraped by Prometheus on the monitoring node (its pods' traffic to node addresses
+    # leaves with the node's address, so the peer is the cluster group); kubeadm-config binds them.
+    _rule("control-plane", "ingress", "tcp", 10257, "cluster", "kube-controller-manager metrics for Prometheus"),
+    _rule("control-plane", "ingress", "tcp", 10259, "cluster", "kube-scheduler metrics for Prometheus"),
+    _rule("control-plane", "ingress", "tcp", 2381, "cluster", "etcd metrics (listen-metrics-urls) for Prometheus"),
     # Every node.
     _rule("cluster", "ingress", "tcp", SSH_PORT, "bastion", "SSH from the bastion only"),
     _rule("cluster", "ingress", "tcp", 10250, "cluster", "kubelet API"),
     _rule("cluster", "ingress", "udp", 4789, "cluster", "Calico VXLAN"),
     _rule("cluster", "ingress", "tcp", 5473, "cluster", "Calico Typha"),
     _rule("cluster", "ingress", "tcp", 9100, "cluster", "node-exporter scraped by Prometheus"),
+    _rule("cluster", "ingress", "tcp", 10249, "cluster", "kube-proxy metrics scraped by Prometheus"),
     _rule("cluster", "ingress", "tcp", (30000, 32767), "cluster", "NodePort services, inside the cluster only"),
     _rule("cluster", "egress", "-1", (0, 0), "anywhere", "images and packages via NAT; the API inside the VPC"),
 )

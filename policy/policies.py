@@ -18,9 +18,21 @@ import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pulumi_policy import PolicyConfigSchema, ResourceValidationArgs
+
+# The Git-following rule the program validates its config with (see gitops_rule.py for why it is a
+# shared module). The pack runs with policy/ on sys.path and imports it as `gitops_rule`; tests and
+# tools load this file from the project root, where it is `policy.gitops_rule`. mypy sees one name
+# only, so it does not find the same file under two module names.
+if TYPE_CHECKING:
+    from policy import gitops_rule
+else:
+    try:
+        import gitops_rule
+    except ModuleNotFoundError:
+        from policy import gitops_rule
 
 SSH_PORT = 22
 API_PORT = 6443
@@ -93,8 +105,6 @@ _EXACT_SEMVER = re.compile(
     r"(?:-(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*)?"
     r"(?:\+[0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*)?$"
 )
-# Revisions that move under ArgoCD's feet; a GitOps root must follow a tag or a commit.
-_FLOATING_REVISIONS = frozenset({"", "head", "main", "master", "latest", "*"})
 
 Check = Callable[[ResourceValidationArgs], list[str]]
 
@@ -434,6 +444,36 @@ def check_pinned_helm_charts(args: ResourceValidationArgs) -> list[str]:
 _APPLICATION = "kubernetes:argoproj.io/v1alpha1:Application"
 
 
+def _stack_of(urn: str) -> str:
+    # urn:pulumi:<stack>::<project>::<type>::<name>
+    head = urn.split("::", 1)[0]
+    return head.split(":", 2)[2] if head.count(":") >= 2 else ""
+
+
+def _git_mode_violations(args: ResourceValidationArgs) -> list[str]:
+    """The program's own rule (policy/gitops_rule.py) on the Application as registered.
+
+    The root carries its mode and environment as labels; an Application without them is held to the
+    strict reading (pinned, production). A stack listed in the pack config `productionStacks` is
+    production whatever its labels say, so a mislabelled production root cannot track a branch.
+    """
+    labels = _as_mapping(_get(args.props, "metadata", "labels"))
+    mode = labels.get(gitops_rule.MODE_LABEL, gitops_rule.PIN)
+    environment = labels.get(gitops_rule.ENVIRONMENT_LABEL, gitops_rule.PRODUCTION)
+    forced = _stack_of(args.urn) in set(_as_list((args.get_config() or {}).get("productionStacks")))
+    if forced:
+        environment = gitops_rule.PRODUCTION
+    revision = _get(args.props, "spec", "source", "targetRevision")
+    values = {gitops_rule.MODE_KEY: mode, gitops_rule.ENVIRONMENT_KEY: environment, gitops_rule.REVISION_KEY: revision}
+    out = []
+    for key, fix in gitops_rule.problems(mode, environment, revision):
+        why = ""
+        if forced and key == gitops_rule.MODE_KEY:
+            why = " (the pack config lists this stack in productionStacks)"
+        out.append(f"{_label(args)} violates gitops-cluster:{key} = {values[key]!r}{why}: {fix}")
+    return out
+
+
 def check_gitops_application(args: ResourceValidationArgs) -> list[str]:
     if args.resource_type != _APPLICATION:
         return []
@@ -454,12 +494,7 @@ def check_gitops_application(args: ResourceValidationArgs) -> list[str]:
             f"{_label(args)} lacks the finalizer {ROOT_APP_FINALIZER}, so deleting it would orphan what it "
             "deployed (and `pulumi destroy` would leave cluster resources behind)"
         )
-    revision = _get(props, "spec", "source", "targetRevision")
-    if revision is not None and str(revision).strip().lower() in _FLOATING_REVISIONS:
-        out.append(
-            f"{_label(args)} follows the moving revision {revision!r}; pin a tag or a commit "
-            "(gitops-cluster:gitopsRevision)"
-        )
+    out.extend(_git_mode_violations(args))
     repo_url = _get(props, "spec", "source", "repoURL")
     if repo_url is not None and not str(repo_url).startswith("https://"):
         out.append(f"{_label(args)} syncs from {repo_url!r}; use the repository's https:// URL")
@@ -475,6 +510,17 @@ INSTANCE_TYPES_SCHEMA = PolicyConfigSchema(
             "items": {"type": "string"},
             "default": list(DEFAULT_ALLOWED_INSTANCE_TYPES),
             "description": "EC2 instance types a stack may use.",
+        }
+    }
+)
+
+GITOPS_SCHEMA = PolicyConfigSchema(
+    properties={
+        "productionStacks": {
+            "type": "array",
+            "items": {"type": "string"},
+            "default": [],
+            "description": "Stacks that are production whatever their root Application's labels say (must be pinned).",
         }
     }
 )
@@ -561,11 +607,13 @@ POLICIES: tuple[PolicySpec, ...] = (
     PolicySpec(
         "gitops-application-sync",
         "Argo CD Applications registered by Pulumi sync automatically with prune and selfHeal, carry the "
-        "resources finalizer, and follow a pinned revision.",
+        "resources finalizer, and follow Git the way the stack declares (policy/gitops_rule.py): a tracked "
+        "branch only on a development stack, a tag or commit SHA when pinned.",
         "Set spec.syncPolicy.automated={prune: true, selfHeal: true}, add the finalizer "
-        f"{ROOT_APP_FINALIZER}, and pin targetRevision to a tag or commit.",
+        f"{ROOT_APP_FINALIZER}, and set gitops-cluster:gitopsMode/gitopsRevision as the message says.",
         check_gitops_application,
         _types(_APPLICATION),
+        GITOPS_SCHEMA,
     ),
 )
 

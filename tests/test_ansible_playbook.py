@@ -231,8 +231,15 @@ def args(component: dict[str, Any]) -> dict[str, str]:
 
 def test_kubeadm_config_uses_the_endpoint_and_the_stack_networks(rendered):
     d = docs(rendered / "init-master-1.yaml")
-    assert set(d) == {"InitConfiguration", "ClusterConfiguration", "KubeletConfiguration"}
+    assert set(d) == {"InitConfiguration", "ClusterConfiguration", "KubeletConfiguration", "KubeProxyConfiguration"}
     init, cluster = d["InitConfiguration"], d["ClusterConfiguration"]
+    # Metrics reachable from Prometheus on the monitoring node (tests/test_charts.py checks the
+    # security groups against these too).
+    every_address = "0.0.0.0"  # noqa: S104 - on purpose: the ports are open to the nodes only
+    assert args(cluster["controllerManager"])["bind-address"] == every_address
+    assert args(cluster["scheduler"])["bind-address"] == every_address
+    assert args(cluster["etcd"]["local"])["listen-metrics-urls"] == "http://0.0.0.0:2381"
+    assert d["KubeProxyConfiguration"]["metricsBindAddress"] == "0.0.0.0:10249"
     assert init["apiVersion"] == cluster["apiVersion"] == "kubeadm.k8s.io/v1beta4"
     assert init["nodeRegistration"]["name"] == "master-1"
     assert init["localAPIEndpoint"]["advertiseAddress"] == "10.0.16.10"

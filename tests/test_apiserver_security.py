@@ -26,6 +26,7 @@ from typing import Any
 import pytest
 import yaml
 
+from components import bootstrap
 from components.access import readyz_health_check
 from components.bootstrap import (
     ANSIBLE_DIR,
@@ -385,19 +386,36 @@ def test_the_key_reaches_the_playbook_in_its_secret_stdin_only(dev_stack):
     assert_nowhere_in_plain_text(dev_stack, FAKE_ENCRYPTION_KEY_BASE64)
 
 
-def test_the_script_refuses_stdin_that_is_not_the_bundle(tmp_path):
+def test_the_script_splits_the_bundle_and_takes_anything_else_as_the_bare_key(tmp_path):
     settings = dev_settings()
     spec = playbook_command(
         fixed_cluster(settings), fixed_hosts(settings.nodes), FIXED_JUMP, settings.versions, str(tmp_path / "kh")
     )
-    env = {**os.environ, **spec.environment}
-    raw = subprocess.run(spec.argv, input=FAKE_SSH_PRIVATE_KEY, env=env, cwd=ROOT, capture_output=True, text=True)
-    assert raw.returncode == 2
-    assert "stdin is not the bootstrap's secret bundle" in raw.stderr
-    # A bundle is split: its key reaches ssh-keygen's check (this fake key is refused there).
-    bundled = subprocess.run(
-        spec.argv, input=secret_bundle(FAKE_SSH_PRIVATE_KEY), env=env, cwd=ROOT, capture_output=True, text=True
-    )
-    assert bundled.returncode == 2
-    assert "is not an unencrypted OpenSSH private key" in bundled.stderr
-    assert FAKE_SSH_PRIVATE_KEY.splitlines()[1] not in raw.stderr + bundled.stderr
+    env = {**os.environ, **spec.environment, "GC_WORK_PARENT": str(tmp_path)}
+    # Either way the key reaches ssh-keygen's check (this fake key is refused there, which stops
+    # the script before any connection), and nothing read on stdin is printed.
+    for stdin in (secret_bundle(FAKE_SSH_PRIVATE_KEY, {"x": KEY_1}), FAKE_SSH_PRIVATE_KEY):
+        result = subprocess.run(spec.argv, input=stdin, env=env, cwd=ROOT, capture_output=True, text=True)
+        assert result.returncode == 2, result.stderr
+        assert "is not an unencrypted OpenSSH private key" in result.stderr
+        assert FAKE_SSH_PRIVATE_KEY.splitlines()[1] not in result.stdout + result.stderr
+        assert KEY_1 not in result.stdout + result.stderr
+        assert list(tmp_path.glob("gc-bootstrap.*")) == [], "the work directory was left behind"
+
+
+def test_the_bundle_splitter_writes_the_key_and_the_secret_vars(tmp_path):
+    script = bootstrap._SPLIT_BUNDLE
+    for forbidden in ('"', "$", "`", "\\"):
+        assert forbidden not in script, f"{forbidden!r} would break the double-quoted python3 -c"
+    cases = [
+        (secret_bundle("KEY\n", {"a": 1}), "KEY\n", {"a": 1}),
+        (secret_bundle("KEY\n"), "KEY\n", {}),
+        ("-----BEGIN OPENSSH PRIVATE KEY-----\nX\n", "-----BEGIN OPENSSH PRIVATE KEY-----\nX\n", {}),
+        ('{"not": "a bundle"}', '{"not": "a bundle"}', {}),
+    ]
+    for i, (stdin, key, extra) in enumerate(cases):
+        work = tmp_path / str(i)
+        work.mkdir()
+        subprocess.run([sys.executable, "-c", script, str(work)], input=stdin, text=True, check=True)
+        assert (work / "id_ssh").read_text() == key
+        assert json.loads((work / "secret-vars.json").read_text()) == extra

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from components.argocd import APPLICATION_HEALTH_LUA, helm_values
+from components.argocd import APPLICATION_HEALTH_LUA, POD_COMPONENTS, helm_values
 from components.gitops import RESOURCES_FINALIZER
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
@@ -47,25 +47,63 @@ def test_admin_password_is_generated_hashed_and_secret(dev):
     assert dev.one("random:index/randomPassword:RandomPassword").inputs["length"] >= 24
 
 
+def values() -> dict:
+    return helm_values("hash", "2026-11-30T12:00:00Z", "argocd.example.com")
+
+
 def test_application_health_makes_waves_gate():
-    cm = helm_values("hash")["configs"]["cm"]
+    cm = values()["configs"]["cm"]
     lua = cm["resource.customizations.health.argoproj.io_Application"]
     assert lua == APPLICATION_HEALTH_LUA
     assert "obj.status.health.status" in lua and 'hs.status = "Progressing"' in lua
 
 
 def test_nothing_insecure_by_default():
-    values = helm_values("hash")
-    assert values["configs"]["params"]["server.insecure"] is False
-    assert values["configs"]["cm"]["users.anonymous.enabled"] is False
-    assert values["configs"]["cm"]["exec.enabled"] is False
+    v = values()
+    assert v["configs"]["params"]["server.insecure"] is False
+    assert v["configs"]["cm"]["users.anonymous.enabled"] is False
+    assert v["configs"]["cm"]["exec.enabled"] is False
     for component in ("controller", "server", "repoServer", "redis", "applicationSet"):
-        requests = values[component]["resources"]["requests"]
+        requests = v[component]["resources"]["requests"]
         assert requests["cpu"] and requests["memory"], component
 
 
+def test_every_pod_keeps_off_the_api_and_infrastructure_nodes():
+    v = values()
+    for component in POD_COMPONENTS:
+        terms = v[component]["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+        keys = {e["key"] for t in terms["nodeSelectorTerms"] for e in t["matchExpressions"]}
+        assert keys == {"node-role.kubernetes.io/worker", "node-role.kubernetes.io/control-plane"}, component
+    # Only the control-plane taint is tolerated: the infrastructure taint keeps it off those nodes.
+    assert [t["key"] for t in v["global"]["tolerations"]] == ["node-role.kubernetes.io/control-plane"]
+
+
+def test_domain_and_password_mtime_come_from_the_stack(run_stack):
+    rec = run_stack({"argocdDomain": "argocd.example.org"})
+    release = rec.one(RELEASE)
+    assert release.inputs["values"]["global"]["domain"] == "argocd.example.org"
+    mtime = rec.one("command:local:Command", "gitops-dev-admin-mtime")
+    assert mtime.inputs["create"] == "date -u +%Y-%m-%dT%H:%M:%SZ"
+    # The mtime is what that command printed when it ran (once; again only with a new password),
+    # not the time of each render, which would log out every session on every `pulumi up`.
+    assert release.inputs["values"]["configs"]["secret"]["argocdServerAdminPasswordMtime"] == "2026-11-30T12:00:00Z"
+    assert not mtime.inputs.get("triggers"), "nothing secret (or anything else) re-runs it"
+
+
+def test_a_bad_domain_is_rejected_before_anything_is_registered(config_error):
+    error = config_error({"argocdDomain": "https://argocd.example.org/"})
+    assert "gitops-cluster:argocdDomain = 'https://argocd.example.org/'" in str(error)
+    assert "no scheme or path" in str(error)
+
+
 def test_root_application_follows_the_stack_config(run_stack):
-    rec = run_stack({"gitopsRepoUrl": "https://git.example.com/platform/cluster.git", "gitopsRevision": "v2.3.4"})
+    rec = run_stack(
+        {
+            "gitopsRepoUrl": "https://git.example.com/platform/cluster.git",
+            "gitopsMode": "pin",
+            "gitopsRevision": "v2.3.4",
+        }
+    )
     app = rec.one(APP)
     source = app.inputs["spec"]["source"]
     assert source["repoURL"] == "https://git.example.com/platform/cluster.git"
@@ -85,3 +123,42 @@ def test_root_application_is_automated_finalized_and_after_the_release(dev):
     assert release.urn in app.dependencies, "the root Application must wait for the chart's CRDs"
     (provider,) = dev.of_type("pulumi:providers:kubernetes")
     assert app.provider.startswith(provider.urn)
+
+
+def _schedulable(pod: dict, labels: dict[str, str], taints: list[dict[str, str]]) -> bool:
+    """nodeAffinity (required terms, ORed; expressions ANDed; Exists/DoesNotExist) and NoSchedule taints."""
+    terms = pod["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
+
+    def holds(expr: dict) -> bool:
+        present = expr["key"] in labels
+        return {"Exists": present, "DoesNotExist": not present}[expr["operator"]]
+
+    if not any(all(holds(e) for e in term["matchExpressions"]) for term in terms):
+        return False
+    tolerated = {(t["key"], t["effect"]) for t in pod["tolerations"] if t["operator"] == "Exists"}
+    return all((t["key"], t["effect"]) in tolerated for t in taints if t["effect"] == "NoSchedule")
+
+
+def test_argocd_lands_on_the_workers_or_the_control_plane_of_the_stack_table():
+    """Against Pulumi.dev.yaml's node table, plus what kubeadm adds to control-plane nodes."""
+    from components.config import NodeRole
+    from tests.test_inventory import dev_settings
+
+    v = values()
+    pod = {"affinity": v["controller"]["affinity"], "tolerations": v["global"]["tolerations"]}
+    control_plane = {"key": "node-role.kubernetes.io/control-plane", "value": "", "effect": "NoSchedule"}
+    fits = set()
+    for node in dev_settings().nodes:
+        labels = dict(node.labels)
+        taints = [{"key": t.key, "value": t.value, "effect": t.effect} for t in node.taints]
+        if node.role is NodeRole.CONTROL_PLANE:
+            labels["node-role.kubernetes.io/control-plane"] = ""
+            taints.append(control_plane)
+        if _schedulable(pod, labels, taints):
+            fits.add(node.name)
+    assert fits == {"master", "worker-storage", "worker-ai"}
+    # Preferred: the workers, so the control plane only takes ArgoCD when no worker can.
+    preferred = v["controller"]["affinity"]["nodeAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"]
+    assert preferred[0]["preference"]["matchExpressions"] == [
+        {"key": "node-role.kubernetes.io/worker", "operator": "Exists"}
+    ]

@@ -47,3 +47,11 @@ def test_render_applies_the_values(argo_cd):
     server = next(o for o in objects if o["kind"] == "Deployment" and o["metadata"]["name"] == "argocd-server")
     assert server["spec"]["replicas"] == 2
     assert any(o["kind"] == "CustomResourceDefinition" for o in objects)
+
+
+def test_a_parent_may_read_keys_under_its_subcharts_name():
+    """cloudnative-pg reads monitoring.podMonitorEnabled; `monitoring` is also its dashboards subchart."""
+    require(CHARTS_DIR.is_dir(), f"the packaged charts are not at {CHARTS_DIR} (shared/charts beside the checkout)")
+    cnpg = chart_archive("cloudnative-pg", "0.29.0")
+    values = {"monitoring": {"podMonitorEnabled": True, "grafanaDashboard": {"create": False}, "podMonitorTypo": 1}}
+    assert unknown_value_keys(cnpg, values) == ["monitoring.podMonitorTypo"]

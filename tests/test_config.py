@@ -64,8 +64,12 @@ def nodes_with(change) -> list[dict]:
             r"gitopsRepoUrl = 'http://.*must be an https:// URL",
         ),
         ({"gitopsRepoUrl": ""}, r"gitopsRepoUrl = '': required"),
-        ({"gitopsRevision": "main"}, r"gitopsRevision = 'main': unpinned"),
-        ({"gitopsRevision": "HEAD"}, r"gitopsRevision = 'HEAD': unpinned"),
+        # The dev stack tracks main; pinned stacks refuse branches (tests/test_gitops_modes.py has the rest).
+        (
+            {"gitopsMode": "pin", "gitopsRevision": "main"},
+            r"gitopsRevision = 'main': gitopsMode is 'pin': use a release tag",
+        ),
+        ({"gitopsRevision": "HEAD"}, r"gitopsRevision = 'HEAD': gitopsMode is 'track': name the branch"),
         (
             {"versions": {"kubernetes": "latest"}},
             r"versions\.kubernetes = 'latest': 'latest' moves; pin an exact version",
@@ -148,7 +152,7 @@ def test_every_problem_is_reported_at_once(config_error):
         {
             "vpcCidr": "10.0.0.1/16",
             "adminCidrs": ["0.0.0.0/0"],
-            "gitopsRevision": "master",
+            "gitopsRevision": "HEAD",
             "versions": {"kubernetes": "latest"},
             "nodes": nodes_with(lambda n: n[1].__setitem__("count", 0)),
         }

@@ -408,13 +408,17 @@ def test_root_application_without_finalizer_is_a_violation() -> None:
 
 
 @pytest.mark.parametrize("revision", ["HEAD", "main", "master", ""])
-def test_root_application_on_a_moving_revision_is_a_violation(revision: str) -> None:
+def test_unlabelled_application_on_a_moving_revision_is_a_violation(revision: str) -> None:
+    # Without the root's mode labels the strict reading applies: pinned, production.
     source = {"repoURL": "https://github.com/example-org/gitops-cluster.git", "targetRevision": revision}
     messages = only(app_args(root_app(source=source)), "gitops-application-sync")
-    assert messages == [
-        f"Application 'root' follows the moving revision {revision!r}; pin a tag or a commit "
-        "(gitops-cluster:gitopsRevision)"
-    ]
+    fix = (
+        "required: a release tag (v1.2.3) or a commit SHA."
+        if not revision
+        else "gitopsMode is 'pin': use a release tag such as 'v0.1.0' or a commit SHA, never a branch "
+        "(to follow a branch, set gitopsMode to 'track' on a development stack)."
+    )
+    assert messages == [f"Application 'root' violates gitops-cluster:gitopsRevision = {revision!r}: {fix}"]
 
 
 # --- the dev stack under the mock runtime --------------------------------------------------------

@@ -83,7 +83,7 @@ def all_steps() -> Iterator[tuple[str, str, dict[str, Any]]]:
 
 
 def test_the_expected_workflows_exist() -> None:
-    assert set(WF) == {"pr", "apply", "bootstrap", "drift"}
+    assert set(WF) == {"pr", "apply", "bootstrap", "drift", "promote"}
 
 
 # --- real linters --------------------------------------------------------------------------------
@@ -271,10 +271,14 @@ def test_top_level_permissions_are_empty_and_every_job_declares_its_own() -> Non
 
 def test_write_grants_are_few_and_separated() -> None:
     allowed_writes = {"id-token", "pull-requests", "issues"}
+    # The image promotion commits one overlay change (tests/test_gitops_promotion.py); no other job
+    # writes repository contents.
+    contents_writers = {("promote", "promote")}
     for name, job_id, job in all_jobs():
         perms = job["permissions"]
         writes = {scope for scope, level in perms.items() if level == "write"}
-        assert writes <= allowed_writes, f"{name}/{job_id} writes {writes - allowed_writes}"
+        allowed = allowed_writes | ({"contents"} if (name, job_id) in contents_writers else set())
+        assert writes <= allowed, f"{name}/{job_id} writes {writes - allowed}"
         # The job that holds AWS credentials cannot also write to pull requests or issues.
         if "id-token" in writes:
             assert writes == {"id-token"}, f"{name}/{job_id} combines id-token with {writes}"

@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import io
 import json
+import os
 import subprocess
 import tarfile
 from collections.abc import Iterator, Mapping, Sequence
@@ -24,7 +25,36 @@ from typing import Any
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
-CHARTS_DIR = ROOT.parent / "shared" / "charts"
+
+
+def _charts_dir() -> Path:
+    """`$GITOPS_CHARTS_DIR`, else `shared/charts` beside the checkout, else beside the main checkout.
+
+    A `git worktree` lives elsewhere than the checkout it belongs to; its `.git` file names the
+    main checkout's git dir, and the charts sit beside that checkout as they do on CI.
+    """
+    if override := os.environ.get("GITOPS_CHARTS_DIR"):
+        return Path(override)
+    beside = ROOT.parent / "shared" / "charts"
+    dotgit = ROOT / ".git"
+    if not beside.is_dir() and dotgit.is_file():
+        gitdir = Path(dotgit.read_text().split(":", 1)[1].strip())
+        # <main>/.git/worktrees/<name> -> <main>
+        main = gitdir.parent.parent.parent if gitdir.parent.name == "worktrees" else None
+        if main is not None and (main.parent / "shared" / "charts").is_dir():
+            return main.parent / "shared" / "charts"
+    return beside
+
+
+CHARTS_DIR = _charts_dir()
+
+
+class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """YAML 1.1 resolves a bare `=` to the `value` tag, which the safe loaders cannot build;
+    the Prometheus operator's CRDs list `=` among the label-matcher operators (a string)."""
+
+
+_Loader.add_constructor("tag:yaml.org,2002:value", yaml.SafeLoader.construct_yaml_str)
 
 
 class ChartError(RuntimeError):
@@ -110,9 +140,25 @@ def unknown_value_keys(archive: Path, values: Mapping[str, Any]) -> list[str]:
                 sub_vals = dict(vals[key])
                 # `enabled` switches a dependency on or off from the parent (its condition).
                 sub_vals.pop("enabled", None)
+                # The parent may read keys under the subchart's name too (cloudnative-pg reads
+                # `monitoring.podMonitorEnabled`, `monitoring` being its dashboards subchart's
+                # alias): a key either declares is one the chart has.
+                parents = tree["values"].get(key)
+                if isinstance(parents, Mapping):
+                    sub = {**sub, "values": _merged(sub["values"], parents)}
                 yield from walk(sub, sub_vals, f"{path}.{key}" if path else key)
 
     return sorted(walk(_chart_tree(archive), values, ""))
+
+
+def _merged(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = _merged(out[key], value)
+        elif key not in out:
+            out[key] = value
+    return out
 
 
 def render(
@@ -153,7 +199,7 @@ def render(
     )
     if proc.returncode != 0:
         raise ChartError(f"helm template {archive.name} failed: {proc.stderr.strip()}")
-    return [doc for doc in yaml.safe_load_all(proc.stdout) if isinstance(doc, dict)]
+    return [doc for doc in yaml.load_all(proc.stdout, Loader=_Loader) if isinstance(doc, dict)]
 
 
 def application_helm_source(application: Mapping[str, Any]) -> dict[str, Any]:
