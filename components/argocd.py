@@ -42,6 +42,18 @@ return hs
 """
 
 # The argo-cd chart's components that run pods (the secret-init Job included).
+# The argocd namespace's labels. Pod Security `restricted` is the strictest level every pod the
+# chart renders passes (tests/test_pod_security.py evaluates them); the version is pinned so a
+# Kubernetes upgrade does not change the rules under a running ArgoCD.
+NAMESPACE_LABELS = {
+    "app.kubernetes.io/part-of": "gitops-cluster",
+    "tier": "platform",
+    "pod-security.kubernetes.io/enforce": "restricted",
+    "pod-security.kubernetes.io/enforce-version": "v1.31",
+    "pod-security.kubernetes.io/warn": "restricted",
+    "pod-security.kubernetes.io/audit": "restricted",
+}
+
 POD_COMPONENTS = ("controller", "server", "repoServer", "applicationSet", "redis", "redisSecretInit")
 
 # Where ArgoCD runs: on the worker nodes (untainted, and idle in the default node table), else on
@@ -149,9 +161,10 @@ class ArgoCd(pulumi.ComponentResource):
 
     Creates: an explicit Kubernetes provider from the (secret) kubeconfig; a random admin
     password (its bcrypt hash goes to the chart, the password is a secret output) and the time it
-    was set (a local `date` run once, and again only when the password is replaced); the argo-cd
-    Helm release in `argocd`, pinned; the root Application (argoproj.io/v1alpha1), which depends
-    on the release (so its CRD exists) and is therefore deleted first on destroy, letting its
+    was set (a local `date` run once, and again only when the password is replaced); the `argocd`
+    Namespace with Pod Security labels (NAMESPACE_LABELS); the argo-cd Helm release in it,
+    pinned; the root Application (argoproj.io/v1alpha1), which depends on the release (so its CRD
+    exists) and is therefore deleted first on destroy, letting its
     finalizer remove everything ArgoCD deployed while ArgoCD still runs.
     """
 
@@ -181,6 +194,15 @@ class ArgoCd(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, replace_with=[password]),
         )
 
+        # Created here, not by the release (`create_namespace`), so it carries Pod Security labels
+        # from the first pod on. Server-side apply adopts the namespace an older stack's release
+        # created instead of failing on it.
+        namespace = k8s.core.v1.Namespace(
+            f"{name}-namespace",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=NAMESPACE, labels=NAMESPACE_LABELS),
+            opts=pulumi.ResourceOptions(parent=self, provider=self.provider, depends_on=list(args.after)),
+        )
+
         release = k8s.helm.v3.Release(
             f"{name}-argocd",
             name="argocd",
@@ -188,7 +210,7 @@ class ArgoCd(pulumi.ComponentResource):
             version=args.chart_version,
             repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=args.chart_repo),
             namespace=NAMESPACE,
-            create_namespace=True,
+            create_namespace=False,
             values=helm_values(
                 pulumi.Output.secret(password.bcrypt_hash),
                 # `date` always prints; None only under a test double that returns no state.
@@ -198,7 +220,7 @@ class ArgoCd(pulumi.ComponentResource):
             atomic=True,
             cleanup_on_fail=True,
             timeout=600,
-            opts=pulumi.ResourceOptions(parent=self, provider=self.provider, depends_on=list(args.after)),
+            opts=pulumi.ResourceOptions(parent=self, provider=self.provider, depends_on=[*args.after, namespace]),
         )
         self.release_status = release.status
 
