@@ -22,6 +22,7 @@ import shutil
 import stat
 import subprocess
 import sys
+import tomllib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -228,14 +229,15 @@ def test_the_pulumi_cli_is_the_version_requirements_pin(tmp_path: Path) -> None:
     subprocess.run(
         ["bash", "-c", step["run"]], cwd=ROOT, env={**os.environ, "GITHUB_OUTPUT": str(out)}, check=True, timeout=30
     )
-    pin = re.search(r"^pulumi==(\S+)$", (ROOT / "requirements.txt").read_text(encoding="utf-8"), re.M)
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    pin = re.search(r"^pulumi==(\S+)$", "\n".join(project["dependencies"]), re.M)
     assert pin is not None
     assert out.read_text(encoding="utf-8").strip() == f"version={pin[1]}"
     install = next(s for s in action["runs"]["steps"] if str(s.get("uses", "")).startswith("pulumi/actions@"))
     assert install["with"]["pulumi-version"] == "${{ steps.pulumi-version.outputs.version }}"
     policy_pin = re.search(r"^pulumi==(\S+)$", (ROOT / "policy" / "requirements.txt").read_text(encoding="utf-8"), re.M)
     assert policy_pin is not None
-    assert policy_pin[1] == pin[1], "policy/requirements.txt and requirements.txt must pin the same pulumi"
+    assert policy_pin[1] == pin[1], "policy/requirements.txt and pyproject.toml must pin the same pulumi"
 
 
 def test_caches_are_keyed_on_the_requirements() -> None:
@@ -243,8 +245,8 @@ def test_caches_are_keyed_on_the_requirements() -> None:
     caches = {
         s["with"]["path"]: s["with"]["key"] for s in action["runs"]["steps"] if "actions/cache@" in str(s.get("uses"))
     }
-    assert "hashFiles('requirements.txt', 'requirements-dev.txt')" in caches[".venv"]
-    assert "hashFiles('requirements.txt')" in caches["~/.pulumi/plugins"]
+    assert "hashFiles('uv.lock')" in caches[".venv"]
+    assert "hashFiles('uv.lock')" in caches["~/.pulumi/plugins"]
     assert "hashFiles('policy/requirements.txt')" in caches["policy/venv"]
     # Jobs holding deployment credentials build from the pins instead of restoring caches.
     for name, job_id, job in all_jobs():
