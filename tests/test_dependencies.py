@@ -120,6 +120,8 @@ def test_the_pinned_uv_is_hash_pinned_and_the_one_pyproject_requires() -> None:
     assert PYPROJECT["tool"]["uv"]["required-version"] == f">={_pinned_uv_version()}"
     assert PYPROJECT["tool"]["uv"]["package"] is False
     assert PYPROJECT["tool"]["uv"]["python-downloads"] == "never"
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert set(re.findall(r"\.cache/uv-([0-9.]+)/bin", readme)) == {_pinned_uv_version()}, "README names another uv"
 
 
 def test_make_venv_installs_from_the_lock_only() -> None:
