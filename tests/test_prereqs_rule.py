@@ -142,3 +142,33 @@ def test_a_hidden_tool_skips_the_real_test_elsewhere(tmp_path: Path) -> None:
     proc = _run_shellcheck_test_without_shellcheck(tmp_path, None)
     assert proc.returncode == 0, proc.stdout[-2000:]
     assert "1 skipped" in proc.stdout and "shellcheck is not on PATH" in proc.stdout
+
+
+def test_make_test_fails_when_pytest_collects_nothing(tmp_path: Path) -> None:
+    # A stand-in python that behaves like pytest finding no test (exit 5); the install steps are
+    # taken as done (-o), so only the test recipe runs.
+    fake = tmp_path / "bin" / "python"
+    fake.parent.mkdir()
+    fake.write_text("#!/bin/sh\necho 'no tests ran'\nexit 5\n", encoding="utf-8")
+    fake.chmod(0o755)
+    proc = subprocess.run(
+        [
+            "make",
+            "--no-print-directory",
+            "test",
+            "-o",
+            "venv",
+            "-o",
+            "node-tools",
+            "-o",
+            str(prereqs.HELM.relative_to(ROOT)),
+            f"BIN={fake.parent}",
+        ],
+        cwd=ROOT,
+        env={k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS")},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode != 0
+    assert "make test: pytest collected no test (exit 5); the suite is broken" in proc.stderr
