@@ -45,7 +45,11 @@ class Step:
     wall: float
     cpu: float
     returncode: int
-    tail: str
+    output: str
+
+    @property
+    def tail(self) -> str:
+        return "\n".join(self.output.strip().splitlines()[-3:])
 
 
 def _children_cpu() -> float:
@@ -57,9 +61,8 @@ def run_step(name: str, argv: Sequence[str], cwd: Path, env: dict[str, str]) -> 
     cpu0, t0 = _children_cpu(), time.monotonic()
     proc = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=1800)
     wall, cpu = time.monotonic() - t0, _children_cpu() - cpu0
-    tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-3:])
     print(f"  {name}: {wall:.1f} s wall, {cpu:.1f} s CPU, exit {proc.returncode}", file=sys.stderr)
-    return Step(name, wall, cpu, proc.returncode, tail)
+    return Step(name, wall, cpu, proc.returncode, proc.stdout + proc.stderr)
 
 
 def _shared_dir() -> Path | None:
@@ -94,7 +97,7 @@ def base_env(work: Path, *, warm: bool) -> dict[str, str]:
 def measure_up_without_cli(clone: Path, env: dict[str, str]) -> tuple[Step, bool, bool]:
     path = [p for p in env["PATH"].split(os.pathsep) if p and not (Path(p) / "pulumi").exists()]
     step = run_step("make up without the Pulumi CLI", ["make", "up"], clone, {**env, "PATH": os.pathsep.join(path)})
-    printed_fix = "curl -fsSL https://get.pulumi.com | sh -s -- --version" in step.tail
+    printed_fix = "curl -fsSL https://get.pulumi.com | sh -s -- --version" in step.output
     installed = (clone / ".venv").exists() or any((clone / ".cache").glob("uv-*"))
     return step, printed_fix, installed
 
