@@ -11,7 +11,7 @@ STACK  ?= dev
 PULUMI_BACKEND_URL ?= file://$(CURDIR)/.pulumi-state
 export PULUMI_BACKEND_URL
 
-.PHONY: help venv node-tools helm up preview preview-offline destroy test lint benchmark clean
+.PHONY: help venv lock node-tools helm up preview preview-offline destroy test lint benchmark clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -34,6 +34,13 @@ $(VENV)/.installed: pyproject.toml uv.lock $(UV)
 	touch $@
 
 venv: $(VENV)/.installed ## Create the virtualenv from uv.lock (every dependency pinned, hash-checked)
+
+# After editing a pin in pyproject.toml: uv.lock, and the policy pack's requirements exported from it
+# (policy/venv is installed from that file by pip, which checks every hash).
+POLICY_EXPORT := export --frozen --only-group policy --no-emit-project --format requirements-txt --quiet
+lock: $(UV) ## Re-lock after editing pyproject.toml (uv.lock, policy/requirements.txt)
+	$(UV) lock
+	$(UV) $(POLICY_EXPORT) -o policy/requirements.txt
 
 # The deployment verbs check the Pulumi CLI and AWS credentials first, then install, then run:
 # three steps in this order even under `make -j`, so a missing CLI stops in a second with the fix.

@@ -90,7 +90,7 @@ def test_make_stops_without_the_cli_before_installing_anything(tmp_path: Path, v
     )
     assert proc.returncode != 0
     assert f"make {verb}: the Pulumi CLI is not installed" in proc.stderr
-    assert CLI_FIX in proc.stderr, proc.stderr
+    assert f"    {CLI_FIX}\n" in proc.stderr, proc.stderr
     assert not venv.exists() and not uv_home.exists(), "make installed before it checked the CLI"
     assert "pip" not in proc.stdout + proc.stderr and "uv sync" not in proc.stdout + proc.stderr
 

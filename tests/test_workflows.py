@@ -233,7 +233,8 @@ def test_the_pulumi_cli_is_the_version_requirements_pin(tmp_path: Path) -> None:
     assert out.read_text(encoding="utf-8").strip() == f"version={pin[1]}"
     install = next(s for s in action["runs"]["steps"] if str(s.get("uses", "")).startswith("pulumi/actions@"))
     assert install["with"]["pulumi-version"] == "${{ steps.pulumi-version.outputs.version }}"
-    policy_pin = re.search(r"^pulumi==(\S+)$", (ROOT / "policy" / "requirements.txt").read_text(encoding="utf-8"), re.M)
+    policy_requirements = (ROOT / "policy" / "requirements.txt").read_text(encoding="utf-8")
+    policy_pin = re.search(r"^pulumi==([^\s\\]+)(?: \\)?$", policy_requirements, re.M)  # hash-pinned lines end in \\
     assert policy_pin is not None
     assert policy_pin[1] == pin[1], "policy/requirements.txt and pyproject.toml must pin the same pulumi"
 

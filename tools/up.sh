@@ -19,8 +19,9 @@ case "$mode" in
 esac
 stack="${2:-dev}"
 
-# The CLI version that speaks the SDK's protocol: the `pulumi==` pin of pyproject.toml.
-sdk_version="$(sed -n 's/^ *"pulumi==\([0-9][0-9.]*\)",\{0,1\}$/\1/p' pyproject.toml)"
+# The CLI version that speaks the SDK's protocol: the `pulumi==` pin of pyproject.toml (its policy
+# group pins the same one; tests/test_dependencies.py checks).
+sdk_version="$(sed -n 's/^ *"pulumi==\([0-9][0-9.]*\)",\{0,1\}$/\1/p' pyproject.toml | head -n 1)"
 
 missing=0
 if ! command -v pulumi >/dev/null 2>&1; then
