@@ -141,7 +141,7 @@ def _zizmor() -> str:
     exe = Path(sys.executable).with_name("zizmor")
     found = str(exe) if exe.exists() else shutil.which("zizmor")
     if found is None:
-        pytest.fail("zizmor is not installed; it is pinned in requirements-dev.txt (`make venv`)")
+        pytest.fail("zizmor is not installed; it is pinned in pyproject.toml and uv.lock (`make venv`)")
     return found
 
 
