@@ -188,10 +188,21 @@ def test_make_venv_installs_from_the_lock_only() -> None:
     assert len([c for c in installs if "pip install" in c]) == 1
 
 
-def test_pulumi_runs_the_program_with_uv_in_the_same_virtualenv() -> None:
+def test_pulumi_runs_the_program_with_uv_in_the_same_virtualenv(tmp_path: Path) -> None:
     options = yaml.safe_load((ROOT / "Pulumi.yaml").read_text(encoding="utf-8"))["runtime"]["options"]
     assert options["toolchain"] == "uv"
     assert options["virtualenv"] == ".venv"
+    # With toolchain uv the Pulumi CLI needs `uv` on PATH: CI jobs get the pinned one from the setup
+    # action (tools/up.sh does the same for `make up`, tests/test_newcomer.py).
+    action = yaml.safe_load((ROOT / ".github" / "actions" / "setup-project" / "action.yml").read_text(encoding="utf-8"))
+    step = next(s for s in action["runs"]["steps"] if "make venv" in str(s.get("run", "")))
+    script = step["run"].split("make venv PYTHON=python\n", 1)[1]  # what runs after the install
+    github_path = tmp_path / "github_path"
+    subprocess.run(
+        ["bash", "-c", script], cwd=ROOT, env={**os.environ, "GITHUB_PATH": str(github_path)}, check=True, timeout=30
+    )
+    uv_bin = ROOT / ".cache" / f"uv-{_pinned_uv_version()}" / "bin"
+    assert github_path.read_text(encoding="utf-8").splitlines() == [str(uv_bin)]
 
 
 # --- what `pulumi up` executes is in the runtime dependencies -----------------------------------------
