@@ -82,8 +82,9 @@ $(HELM): tools/fetch_helm.sh
 helm: $(HELM) ## The pinned helm binary the tests render charts with
 
 # pytest exits 5 when it collected no test: a broken suite, never a pass (nor a quiet skip on CI).
+# The pinned uv is on PATH for the Pulumi CLI the lifecycle test drives (Pulumi.yaml: toolchain uv).
 test: venv node-tools $(HELM) ## Every test: program under mocks, Ansible, manifests, workflows, status tool
-	@rc=0; $(BIN)/python -m pytest $(PYTEST_ARGS) || rc=$$?; \
+	@rc=0; PATH="$(abspath $(UV_HOME))/bin:$$PATH" $(BIN)/python -m pytest $(PYTEST_ARGS) || rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no test (exit 5); the suite is broken" >&2; fi; \
 	exit $$rc
 

@@ -203,6 +203,17 @@ def test_pulumi_runs_the_program_with_uv_in_the_same_virtualenv(tmp_path: Path) 
     )
     uv_bin = ROOT / ".cache" / f"uv-{_pinned_uv_version()}" / "bin"
     assert github_path.read_text(encoding="utf-8").splitlines() == [str(uv_bin)]
+    # ... and `make test`, for the lifecycle test's Pulumi CLI.
+    proc = subprocess.run(
+        ["make", "-n", "test", "-o", "venv", "-o", "node-tools", "-o", ".cache/helm-v3.17.3/helm"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    pytest_line = next(line for line in proc.stdout.splitlines() if "-m pytest" in line)
+    assert f'PATH="{uv_bin}:$PATH"' in pytest_line
 
 
 # --- what `pulumi up` executes is in the runtime dependencies -----------------------------------------
