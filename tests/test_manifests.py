@@ -18,7 +18,6 @@ from __future__ import annotations
 import copy
 import ipaddress
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -37,6 +36,7 @@ from components.argocd import NAMESPACE as ARGOCD_NAMESPACE
 from components.argocd import NAMESPACE_LABELS as ARGOCD_NAMESPACE_LABELS
 from policy import gitops_rule
 from tests.children import CHART_CRD_GROUPS, chart_crd_schemas
+from tests.prereqs import missing, require_tool
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 MANIFESTS = REPO_ROOT / "manifests"
@@ -45,7 +45,13 @@ SCHEMA_DIR = REPO_ROOT / "tests" / "schemas"
 VERSIONS = yaml.safe_load((REPO_ROOT / "versions.yaml").read_text())
 
 KUBECTL = shutil.which("kubectl")
-pytestmark = pytest.mark.skipif(KUBECTL is None, reason="kubectl (with its built-in kustomize) is not on PATH")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _kubectl() -> None:
+    """Every test here renders manifests/ with kubectl's built-in kustomize: a failure on CI without it."""
+    require_tool("kubectl", "kubectl with its built-in kustomize; .ci/run installs the Debian package kubectl")
+
 
 DOMAINS = ("auth", "my", "scan", "character", "location", "info", "chat")
 PHASES = {"auth": "1", "my": "1", "scan": "1", "character": "2", "location": "2", "info": "3", "chat": "3"}
@@ -321,10 +327,7 @@ def cr_validators() -> dict[str, Any]:
     installed = (SCHEMA_DIR / "node_modules" / "@kubernetes-models").is_dir()
     if node is None or not installed:
         why = "node is not on PATH" if node is None else "tests/schemas/node_modules is missing"
-        message = f"custom resource schemas unavailable ({why}); run: {NPM_CI}"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+        missing(f"custom resource schemas unavailable ({why}); run: {NPM_CI} (make test does)")
     out = subprocess.run(
         [node, "dump-crd-schemas.cjs"],
         cwd=SCHEMA_DIR,
