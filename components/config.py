@@ -139,10 +139,23 @@ class StackSettings:
     gitops: GitOpsSource
     versions: Mapping[str, str]
     argocd_domain: str
+    # Rotates the generated admin password when bumped (a keeper of the RandomPassword).
+    argocd_admin_password_version: int = 1
+    # GitHub SSO through Dex; None keeps the local admin only.
+    argocd_sso: ArgoCdSso | None = None
 
     @property
     def control_plane(self) -> tuple[NodeSpec, ...]:
         return tuple(n for n in self.nodes if n.role is NodeRole.CONTROL_PLANE)
+
+
+@dataclass(frozen=True)
+class ArgoCdSso:
+    """ArgoCD login through Dex's GitHub connector; the client secret is read apart (a secret)."""
+
+    github_org: str
+    admin_team: str
+    client_id: str
 
 
 @dataclass(frozen=True)
@@ -592,6 +605,15 @@ def parse_settings(values: Mapping[str, Any], *, project: str = "gitops-cluster"
             "a host name with an optional port, no scheme or path, e.g. 'argocd.example.com' or 'localhost:8080'.",
         )
 
+    password_version = values.get("argocdAdminPasswordVersion")
+    if isinstance(password_version, bool) or not isinstance(password_version, int) or password_version < 1:
+        c.add(
+            "argocdAdminPasswordVersion",
+            password_version,
+            "a whole number from 1; bump it by one to rotate the ArgoCD admin password.",
+        )
+    argocd_sso = _parse_argocd_sso(c, values)
+
     if c.problems:
         raise ConfigError(c.problems, project)
     assert vpc is not None and az_count is not None and pod is not None and svc is not None
@@ -615,7 +637,49 @@ def parse_settings(values: Mapping[str, Any], *, project: str = "gitops-cluster"
         gitops=gitops,
         versions=versions,
         argocd_domain=str(argocd_domain),
+        argocd_admin_password_version=int(password_version),  # type: ignore[arg-type]
+        argocd_sso=argocd_sso,
     )
+
+
+# GitHub's rules: an organisation login is 1-39 alphanumerics or single hyphens, not at the ends; a
+# team slug is lowercase letters, digits, '-' and '_'.
+_GITHUB_ORG = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}$")
+_GITHUB_TEAM = re.compile(r"^[a-z0-9][a-z0-9_-]{0,99}$")
+_SSO_KEYS = ("argocdGithubOrg", "argocdGithubAdminTeam", "argocdGithubClientId", "argocdGithubClientSecret")
+
+
+def _parse_argocd_sso(c: _Collector, values: Mapping[str, Any]) -> ArgoCdSso | None:
+    """The SSO keys: all four set (SSO on) or none (local admin only)."""
+    given = {
+        "argocdGithubOrg": values.get("argocdGithubOrg") or "",
+        "argocdGithubAdminTeam": values.get("argocdGithubAdminTeam") or "",
+        "argocdGithubClientId": values.get("argocdGithubClientId") or "",
+        "argocdGithubClientSecret": bool(values.get("argocdGithubClientSecretSet")),
+    }
+    if not any(given.values()):
+        return None
+    for key in _SSO_KEYS:
+        if not given[key]:
+            shown = "<unset>"
+            c.add(
+                key,
+                shown,
+                "ArgoCD SSO needs argocdGithubOrg, argocdGithubAdminTeam, argocdGithubClientId and the secret "
+                "argocdGithubClientSecret together; set this one, or unset all four to keep the local admin.",
+            )
+    org, team, client_id = given["argocdGithubOrg"], given["argocdGithubAdminTeam"], given["argocdGithubClientId"]
+    if org and not (isinstance(org, str) and _GITHUB_ORG.match(org)):
+        c.add("argocdGithubOrg", org, "a GitHub organisation login, e.g. 'example-org' (no URL, no '@').")
+    if team and not (isinstance(team, str) and _GITHUB_TEAM.match(team)):
+        c.add(
+            "argocdGithubAdminTeam", team, "a team slug of that organisation, e.g. 'platform-admins' (not 'org/team')."
+        )
+    if client_id and not (isinstance(client_id, str) and client_id.strip() == client_id and " " not in client_id):
+        c.add("argocdGithubClientId", client_id, "the OAuth App's client ID, e.g. 'Ov23li...', without spaces.")
+    if not all(given.values()):
+        return None
+    return ArgoCdSso(github_org=str(org), admin_team=str(team), client_id=str(client_id))
 
 
 def with_defaults(values: Mapping[str, Any]) -> dict[str, Any]:
