@@ -17,6 +17,7 @@ import glob
 import ipaddress
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
