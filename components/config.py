@@ -34,6 +34,8 @@ VERSIONS_FILE = PROJECT_ROOT / "versions.yaml"
 
 # Pulumi.yaml cannot declare object-typed keys; these are read as structured config.
 STRUCTURED_KEYS = ("nodes", "versions")
+# Keys of the project's namespace the program reads without a Pulumi.yaml declaration.
+UNDECLARED_KEYS = STRUCTURED_KEYS
 
 # Versions every stack needs; versions.yaml may hold more (charts pinned under manifests/).
 REQUIRED_VERSIONS = (
