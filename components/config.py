@@ -34,8 +34,11 @@ VERSIONS_FILE = PROJECT_ROOT / "versions.yaml"
 
 # Pulumi.yaml cannot declare object-typed keys; these are read as structured config.
 STRUCTURED_KEYS = ("nodes", "versions")
+# An optional secret cannot be declared in Pulumi.yaml: the CLI demands a value for a declared key
+# without a default, and refuses a plaintext default for a `secret: true` key.
+SECRET_KEYS = ("sshPrivateKey",)
 # Keys of the project's namespace the program reads without a Pulumi.yaml declaration.
-UNDECLARED_KEYS = STRUCTURED_KEYS
+UNDECLARED_KEYS = (*STRUCTURED_KEYS, *SECRET_KEYS)
 
 # Versions every stack needs; versions.yaml may hold more (charts pinned under manifests/).
 REQUIRED_VERSIONS = (
@@ -589,10 +592,9 @@ def load_settings(read: Callable[[str, str], Any] | None = None) -> StackSetting
     reader = read or read_from_pulumi
     values: dict[str, Any] = {}
     for key, decl in declared_keys().items():
-        if decl.secret:
-            values[f"{key}Set"] = reader(key, "secret") is not None
-        else:
-            values[key] = reader(key, decl.type)
+        values[key] = reader(key, decl.type)
+    for key in SECRET_KEYS:
+        values[f"{key}Set"] = reader(key, "secret") is not None
     for key in STRUCTURED_KEYS:
         values[key] = reader(key, "object")
     values["awsRegion"] = reader("aws:region", "string")
