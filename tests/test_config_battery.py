@@ -96,6 +96,7 @@ class Bad:
     secrets: Callable[[Keys], dict[str, str]] | None = None
     kwargs: dict[str, Any] = field(default_factory=dict)
     hidden: Callable[[Keys], list[str]] | None = None  # text that must never be printed
+    fix: str = ""  # where the reason matters, a part of the fix the message must give
 
 
 N = "gitops-cluster:nodes"
@@ -103,8 +104,12 @@ V = "gitops-cluster:versions"
 
 BAD: dict[str, Bad] = {
     # Unknown keys and namespaces.
-    "unknown-natGatewayPerAZ": Bad({"natGatewayPerAZ": True}, "gitops-cluster:natGatewayPerAZ"),
-    "unknown-gitopsRevison": Bad({"gitopsRevison": "v0.2.0"}, "gitops-cluster:gitopsRevison"),
+    "unknown-natGatewayPerAZ": Bad(
+        {"natGatewayPerAZ": True}, "gitops-cluster:natGatewayPerAZ", fix="did you mean 'natGatewayPerAz'?"
+    ),
+    "unknown-gitopsRevison": Bad(
+        {"gitopsRevison": "v0.2.0"}, "gitops-cluster:gitopsRevison", fix="did you mean 'gitopsRevision'?"
+    ),
     "unknown-case-clustername": Bad({"clustername": "gitops-dev"}, "gitops-cluster:clustername"),
     "unknown-adminCidr": Bad({"adminCidr": ["203.0.113.0/24"]}, "gitops-cluster:adminCidr"),
     "unknown-far-key": Bad({"enableMagic": True}, "gitops-cluster:enableMagic"),
@@ -122,7 +127,9 @@ BAD: dict[str, Bad] = {
     "region-is-a-zone": Bad({"aws:region": "ap-northeast-2a"}, "aws:region"),
     "region-empty": Bad({"aws:region": ""}, "aws:region"),
     "region-fullwidth-digit": Bad({"aws:region": "ap-northeast-\uff12"}, "aws:region"),
-    "azcount-over-region": Bad({"azCount": 5}, "gitops-cluster:azCount"),
+    "azcount-over-region": Bad(
+        {"azCount": 5}, "gitops-cluster:azCount", fix="ap-northeast-2 has at most 4 availability zones"
+    ),
     "azcount-over-us-west-1": Bad({"aws:region": "us-west-1", "azCount": 4}, "gitops-cluster:azCount"),
     # Cluster name.
     "name-case": Bad({"clusterName": "Gitops_Dev"}, "gitops-cluster:clusterName"),
@@ -181,7 +188,9 @@ BAD: dict[str, Bad] = {
     "admin-world": Bad({"adminCidrs": ["0.0.0.0/0"]}, "gitops-cluster:adminCidrs[0]"),
     "admin-world-v6": Bad({"adminCidrs": ["::/0"]}, "gitops-cluster:adminCidrs[0]"),
     "admin-empty": Bad({"adminCidrs": []}, "gitops-cluster:adminCidrs"),
-    "admin-world-split": Bad({"adminCidrs": ["0.0.0.0/1", "128.0.0.0/1"]}, "gitops-cluster:adminCidrs"),
+    "admin-world-split": Bad(
+        {"adminCidrs": ["0.0.0.0/1", "128.0.0.0/1"]}, "gitops-cluster:adminCidrs", fix="cover the whole IPv4 internet"
+    ),
     "api-world-split": Bad({"apiCidrs": ["0.0.0.0/1", "128.0.0.0/1"]}, "gitops-cluster:apiCidrs"),
     "api-world-split-with-override": Bad(
         {"apiCidrs": ["0.0.0.0/1", "128.0.0.0/1"], "allowBroadAccessCidrs": True}, "gitops-cluster:apiCidrs"
@@ -239,7 +248,7 @@ BAD: dict[str, Bad] = {
     "count-negative": Bad({"nodes": row(1, count=-1)}, f"{N}[api-auth].count"),
     "count-bool": Bad({"nodes": row(1, count=True)}, f"{N}[api-auth].count"),
     "count-text": Bad({"nodes": row(1, count="3")}, f"{N}[api-auth].count"),
-    "count-huge": Bad({"nodes": row(1, count=10**12)}, f"{N}[api-auth].count"),
+    "count-huge": Bad({"nodes": row(1, count=10**12)}, f"{N}[api-auth].count", fix="at most 500 nodes"),
     "count-float": Bad({"nodes": row(1, count=1.5)}, f"{N}[api-auth].count"),
     "names-duplicate": Bad({"nodes": row(2, name="api-auth")}, f"{N}[api-auth].name"),
     "pool-collides-with-name": Bad(
@@ -258,7 +267,11 @@ BAD: dict[str, Bad] = {
     "itype-size": Bad({"nodes": row(1, instanceType="t3.huge")}, f"{N}[api-auth].instanceType"),
     "itype-bare": Bad({"nodes": row(1, instanceType="micro")}, f"{N}[api-auth].instanceType"),
     "itype-control-plane-too-small": Bad({"nodes": row(0, instanceType="t3.micro")}, f"{N}[master].instanceType"),
-    "itype-arm-on-amd64-ami": Bad({"nodes": row(1, instanceType="t4g.small")}, f"{N}[api-auth].instanceType"),
+    "itype-arm-on-amd64-ami": Bad(
+        {"nodes": row(1, instanceType="t4g.small")},
+        f"{N}[api-auth].instanceType",
+        fix="but the AMI (versions.ubuntuAmiName) is amd64",
+    ),
     "disk-small": Bad({"nodes": row(1, rootVolumeGb=4)}, f"{N}[api-auth].rootVolumeGb"),
     "disk-text": Bad({"nodes": row(1, rootVolumeGb="80")}, f"{N}[api-auth].rootVolumeGb"),
     "disk-float": Bad({"nodes": row(1, rootVolumeGb=80.5)}, f"{N}[api-auth].rootVolumeGb"),
@@ -267,8 +280,12 @@ BAD: dict[str, Bad] = {
     "label-key-chars": Bad({"nodes": label(1, "bad key!", "x")}, f"{N}[api-auth].labels"),
     "label-value-dash": Bad({"nodes": label(1, "domain", "-auth")}, f"{N}[api-auth].labels.domain"),
     "label-prefix-upper": Bad({"nodes": label(1, "Example.COM/x", "y")}, f"{N}[api-auth].labels"),
-    "label-value-bool": Bad({"nodes": label(1, "enabled", True)}, f"{N}[api-auth].labels.enabled"),
-    "label-value-float": Bad({"nodes": label(1, "tier", 1.5)}, f"{N}[api-auth].labels.tier"),
+    "label-value-bool": Bad(
+        {"nodes": label(1, "enabled", True)}, f"{N}[api-auth].labels.enabled", fix="YAML read it as the boolean true"
+    ),
+    "label-value-float": Bad(
+        {"nodes": label(1, "tier", 1.5)}, f"{N}[api-auth].labels.tier", fix="YAML read it as the number 1.5"
+    ),
     "label-value-null": Bad({"nodes": label(1, "tier", None)}, f"{N}[api-auth].labels.tier"),
     "label-reserved-hostname": Bad(
         {"nodes": label(1, "kubernetes.io/hostname", "x")}, f"{N}[api-auth].labels.kubernetes.io/hostname"
@@ -281,7 +298,9 @@ BAD: dict[str, Bad] = {
     "label-value-too-long": Bad({"nodes": label(1, "domain", "a" * 64)}, f"{N}[api-auth].labels.domain"),
     "taint-effect-typo": Bad({"nodes": taint(-1, effect="NoScheduel")}, f"{N}[monitoring].taints[0].effect"),
     "taint-key-space": Bad({"nodes": taint(-1, key="bad key")}, f"{N}[monitoring].taints[0].key"),
-    "taint-value-bool": Bad({"nodes": taint(-1, value=True)}, f"{N}[monitoring].taints[0].value"),
+    "taint-value-bool": Bad(
+        {"nodes": taint(-1, value=True)}, f"{N}[monitoring].taints[0].value", fix="YAML read it as the boolean"
+    ),
     "taint-duplicate": Bad(
         {"nodes": nodes(lambda t: t[-1]["taints"].append(dict(t[-1]["taints"][0])))}, f"{N}[monitoring].taints[1]"
     ),
@@ -294,10 +313,12 @@ BAD: dict[str, Bad] = {
     "nodes-row-string": Bad({"nodes": ["master"]}, f"{N}[0]"),
     "nodes-over-limit": Bad({"nodes": nodes(lambda t: t.extend([pool("wa", 300), pool("wb", 201)]))}, N),
     # Versions: stack overrides.
-    "version-yaml-float": Bad({"versions": {"kubernetes": 1.30}}, f"{V}.kubernetes"),
-    "version-null": Bad({"versions": {"kubernetes": None}}, f"{V}.kubernetes"),
-    "version-int": Bad({"versions": {"kubernetes": 131}}, f"{V}.kubernetes"),
-    "version-bool": Bad({"versions": {"kubernetes": True}}, f"{V}.kubernetes"),
+    "version-yaml-float": Bad(
+        {"versions": {"kubernetes": 1.30}}, f"{V}.kubernetes", fix="YAML read it as the number 1.3"
+    ),
+    "version-null": Bad({"versions": {"kubernetes": None}}, f"{V}.kubernetes", fix="null; pin an exact version"),
+    "version-int": Bad({"versions": {"kubernetes": 131}}, f"{V}.kubernetes", fix="YAML read it as the number 131"),
+    "version-bool": Bad({"versions": {"kubernetes": True}}, f"{V}.kubernetes", fix="YAML read it as the boolean true"),
     "version-latest": Bad({"versions": {"kubernetes": "latest"}}, f"{V}.kubernetes"),
     "version-no-patch": Bad({"versions": {"kubernetes": "1.31"}}, f"{V}.kubernetes"),
     "version-v-prefix": Bad({"versions": {"kubernetes": "v1.31.4"}}, f"{V}.kubernetes"),
@@ -308,6 +329,7 @@ BAD: dict[str, Bad] = {
     "ami-wildcard": Bad(
         {"versions": {"ubuntuAmiName": "ubuntu/images/hvm-ssd/ubuntu-jammy-22.04-amd64-server-*"}},
         f"{V}.ubuntuAmiName",
+        fix="a wildcard; name one exact AMI build",
     ),
     "ami-question-mark": Bad(
         {"versions": {"ubuntuAmiName": "ubuntu/images/hvm-ssd/ubuntu-jammy-22.04-amd64-server-2025101?"}},
@@ -315,7 +337,9 @@ BAD: dict[str, Bad] = {
     ),
     "ami-not-canonical": Bad({"versions": {"ubuntuAmiName": "my-golden-image"}}, f"{V}.ubuntuAmiName"),
     "chart-repo-http": Bad(
-        {"versions": {"argoCdChartRepo": "http://argoproj.github.io/argo-helm"}}, f"{V}.argoCdChartRepo"
+        {"versions": {"argoCdChartRepo": "http://argoproj.github.io/argo-helm"}},
+        f"{V}.argoCdChartRepo",
+        fix="must be an https:// URL",
     ),
     "chart-repo-credentials": Bad(
         {"versions": {"argoCdChartRepo": "https://bot:s3cr3t-token@charts.example.net/argo"}},
@@ -327,7 +351,9 @@ BAD: dict[str, Bad] = {
     ),
     "chart-version-x": Bad({"versions": {"argoCdChart": "7.x"}}, f"{V}.argoCdChart"),
     "chart-version-caret": Bad({"versions": {"argoCdChart": "^7.7.14"}}, f"{V}.argoCdChart"),
-    "chart-version-float": Bad({"versions": {"argoCdChart": 7.7}}, f"{V}.argoCdChart"),
+    "chart-version-float": Bad(
+        {"versions": {"argoCdChart": 7.7}}, f"{V}.argoCdChart", fix="YAML read it as the number 7.7"
+    ),
     "image-latest": Bad({"versions": {"redisImage": "docker.io/library/redis:latest"}}, f"{V}.redisImage"),
     "image-no-tag": Bad({"versions": {"redisImage": "redis"}}, f"{V}.redisImage"),
     "version-unknown-key": Bad({"versions": {"kubernetess": "1.31.4"}}, f"{V}.kubernetess"),
@@ -342,7 +368,9 @@ BAD: dict[str, Bad] = {
         "gitops-cluster:gitopsRepoUrl",
         hidden=lambda k: ["ghp_battery0secret"],
     ),
-    "repo-placeholder-on-up": Bad({}, "gitops-cluster:gitopsRepoUrl", kwargs={"preview": False}),
+    "repo-placeholder-on-up": Bad(
+        {}, "gitops-cluster:gitopsRepoUrl", fix="set gitopsRepoUrl to your fork", kwargs={"preview": False}
+    ),
     "revision-branch": Bad({"gitopsRevision": "main"}, "gitops-cluster:gitopsRevision"),
     "revision-head": Bad({"gitopsRevision": "HEAD"}, "gitops-cluster:gitopsRevision"),
     "revision-newline": Bad({"gitopsRevision": "v0.1.0\n"}, "gitops-cluster:gitopsRevision"),
@@ -358,11 +386,13 @@ BAD: dict[str, Bad] = {
     "ssh-public-type-mismatch": Bad(
         lambda k: {"sshPublicKey": "ssh-rsa " + k.a_pub.split()[1]},
         "gitops-cluster:sshPublicKey",
+        fix="is not a ssh-rsa key",
         secrets=lambda k: {"sshPrivateKey": k.a_priv},
     ),
     "ssh-public-rsa-1024": Bad(
         lambda k: {"sshPublicKey": k.rsa1024_pub},
         "gitops-cluster:sshPublicKey",
+        fix="shorter than 2048 bits",
         secrets=lambda k: {"sshPrivateKey": "x"},
     ),
     "ssh-public-is-private": Bad(
@@ -379,17 +409,20 @@ BAD: dict[str, Bad] = {
     "ssh-private-plaintext": Bad(
         lambda k: {"sshPublicKey": k.a_pub, "sshPrivateKey": k.a_priv},
         "gitops-cluster:sshPrivateKey",
+        fix="stored in plain text",
         hidden=lambda k: [k.a_priv.splitlines()[1]],
     ),
     "ssh-private-other-pair": Bad(
         lambda k: {"sshPublicKey": k.a_pub},
         "gitops-cluster:sshPrivateKey",
+        fix="does not match sshPublicKey",
         secrets=lambda k: {"sshPrivateKey": k.b_priv},
         hidden=lambda k: [k.b_priv.splitlines()[1]],
     ),
     "ssh-private-passphrase": Bad(
         lambda k: {"sshPublicKey": k.a_pub},
         "gitops-cluster:sshPrivateKey",
+        fix="has a passphrase",
         secrets=lambda k: {"sshPrivateKey": k.c_priv},
         hidden=lambda k: [k.c_priv.splitlines()[1]],
     ),
@@ -422,6 +455,7 @@ def test_bad_config_is_refused_naming_its_key(config_error, keys, case):
         head, _, fix = line.partition(": ")
         assert " = " in head and len(fix) > 15, f"vague problem line: {line}"
         assert "gitops-cluster:aws:" not in line and "gitops-cluster:gitops-cluster:" not in line
+    assert bad.fix in message, f"{case}: the message does not say {bad.fix!r}:\n{message}"
     for text in bad.hidden(keys) if bad.hidden else []:
         assert text not in message, f"{case}: a secret or credential reached the message"
 
