@@ -22,12 +22,14 @@ import pytest
 import yaml
 
 import components.config as config_module
-from tests.conftest import ROOT
+from tests.conftest import FAKE_SSH_PRIVATE_KEY, FAKE_SSH_PUBLIC_KEY, ROOT
 from tests.prereqs import require_tool
 
 DEV = yaml.safe_load((ROOT / "Pulumi.dev.yaml").read_text(encoding="utf-8"))["config"]
 DEV_NODES: list[dict[str, Any]] = DEV["gitops-cluster:nodes"]
 REPO = "https://github.com/acme-platform/gitops-cluster.git"
+# Whole base64, but not an openssh-key-v1 structure.
+NOT_OPENSSH_DATA = "-----BEGIN OPENSSH PRIVATE KEY-----\nAAAAbm90IGEga2V5\n-----END OPENSSH PRIVATE KEY-----\n"
 ARM_AMI = "ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-arm64-server-20251015"
 
 
@@ -432,6 +434,12 @@ BAD: dict[str, Bad] = {
         secrets=lambda k: {"sshPrivateKey": "hunter2"},
         hidden=lambda k: ["hunter2"],
     ),
+    "ssh-private-not-openssh-data": Bad(
+        lambda k: {"sshPublicKey": k.a_pub},
+        "gitops-cluster:sshPrivateKey",
+        secrets=lambda k: {"sshPrivateKey": NOT_OPENSSH_DATA},
+        fix="the key data is damaged",
+    ),
     "ssh-private-pem": Bad(
         lambda k: {"sshPublicKey": k.rsa3072_pub},
         "gitops-cluster:sshPrivateKey",
@@ -531,6 +539,11 @@ GOOD: dict[str, Callable[[Keys], tuple[dict[str, Any], dict[str, Any]]]] = {
     "broad-with-override": lambda k: ({"apiCidrs": ["11.0.0.0/8"], "allowBroadAccessCidrs": True}, {}),
     "own-ed25519-pair": lambda k: ({"sshPublicKey": k.a_pub}, {"secrets": {"sshPrivateKey": k.a_priv}}),
     "own-rsa-3072-pair": lambda k: ({"sshPublicKey": k.rsa3072_pub}, {"secrets": {"sshPrivateKey": k.rsa3072_priv}}),
+    # Placeholders whose key data is not base64 (as tests/conftest.py's): the bootstrap checks them.
+    "placeholder-key-pair": lambda k: (
+        {"sshPublicKey": FAKE_SSH_PUBLIC_KEY},
+        {"secrets": {"sshPrivateKey": FAKE_SSH_PRIVATE_KEY}},
+    ),
     "version-override": lambda k: ({"versions": {"kubernetes": "1.31.5", "argoCdChart": "7.7.15"}}, {}),
     "worker-pool-with-labels-and-taints": lambda k: (
         {
