@@ -464,8 +464,8 @@ def _check_private_range(c: _Collector, key: str, net: ipaddress.IPv4Network | N
 
 
 def _label_key_problem(key: str) -> str | None:
-    prefix, _, name = key.rpartition("/")
-    if prefix and (len(prefix) > 253 or not _DNS_SUBDOMAIN.fullmatch(prefix)):
+    prefix, slash, name = key.rpartition("/")
+    if slash and (len(prefix) > 253 or not _DNS_SUBDOMAIN.fullmatch(prefix)):
         return "its prefix must be a DNS subdomain (lowercase, dots, at most 253 characters)."
     if not name or len(name) > 63 or not _LABEL_NAME.fullmatch(name):
         return "its name must be 1-63 characters of [A-Za-z0-9-_.], starting and ending alphanumeric."
@@ -886,6 +886,25 @@ def _check_keys(c: _Collector, config_keys: Mapping[str, object], project: str) 
             c.add(full, value, f"not this project's namespace; did you mean '{project}:{name}'?")
 
 
+def _check_gitops_source(c: _Collector, gitops: GitOpsSource) -> None:
+    """What _parse_gitops leaves open: a URL or path that would make ArgoCD read somewhere else."""
+    reported = {p.key for p in c.problems}
+    if "gitopsRepoUrl" not in reported and (why := _https_url_problem(gitops.repo_url)) is not None:
+        c.add("gitopsRepoUrl", gitops.repo_url, why)
+    segments = gitops.path.rstrip("/").split("/")
+    if "gitopsPath" not in reported and (
+        not gitops.path.isascii()
+        or any(ch.isspace() or ch == "\\" for ch in gitops.path)
+        or any(seg in ("", ".", "..") for seg in segments)
+    ):
+        c.add(
+            "gitopsPath",
+            gitops.path,
+            "a plain relative path inside the repository ('/'-separated, no '.', '..', '//', spaces or "
+            "backslashes), e.g. 'manifests/argocd/apps'.",
+        )
+
+
 def parse_settings(
     values: Mapping[str, Any],
     *,
@@ -1033,6 +1052,7 @@ def parse_settings(
     if pod is not None and pod.num_addresses < pod_blocks_needed:
         c.add("podCidr", str(pod), f"too small for {len(nodes)} nodes (Calico gives each a /26); use a /16.")
     gitops = _parse_gitops(c, values)
+    _check_gitops_source(c, gitops)
     repo = urlparse(gitops.repo_url)
     if _PLACEHOLDER_REPO.search(f"{repo.netloc}{repo.path}"):
         message = (

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import copy
 import ipaddress
+import json
 import re
 
 import pytest
 import yaml
 
-from components.config import ConfigError, NodeRole, parse_settings, with_defaults
+from components.config import ConfigError, NodeRole, config_in_use, parse_settings, with_defaults
 from components.subnets import SubnetPlanError, derive_subnet_plan
 from tests.conftest import FAKE_SSH_PRIVATE_KEY, FAKE_SSH_PUBLIC_KEY, ROOT
 
@@ -265,3 +266,30 @@ def test_config_error_is_an_exception_with_all_problems():
     with pytest.raises(ConfigError) as info:
         parse_settings(dev_values(azCount=0, podCidr="nope"))
     assert {p.key for p in info.value.problems} == {"azCount", "podCidr"}
+
+
+def test_config_in_use_sees_every_key_however_the_engine_passed_it(monkeypatch):
+    """The CLI's language host passes PULUMI_CONFIG (and the secret keys); mocks call set_all_config."""
+    from pulumi.runtime import config as runtime_config
+
+    monkeypatch.setenv("PULUMI_CONFIG", json.dumps({"gitops-cluster:natGatewayPerAZ": "true"}))
+    monkeypatch.setenv("PULUMI_CONFIG_SECRET_KEYS", json.dumps(["gitops-cluster:sshPrivateKey"]))
+    token = runtime_config.CONFIG.set({"gitops-cluster:sshPrivateKey": "x", "aws:region": "ap-northeast-2"})
+    try:
+        in_use = config_in_use()
+    finally:
+        runtime_config.CONFIG.reset(token)
+    assert in_use == {
+        "gitops-cluster:natGatewayPerAZ": False,
+        "gitops-cluster:sshPrivateKey": True,
+        "aws:region": False,
+    }
+
+
+def test_unknown_keys_are_named_in_every_form_the_cli_accepts():
+    keys = {"gitops-cluster:config:gitopsRevison": "v1.0.0", "gitops-cluster:clusterName": "x", "pulumi:tags": "{}"}
+    with pytest.raises(ConfigError) as info:
+        parse_settings(dev_values(), config_keys=keys)
+    assert [str(p) for p in info.value.problems] == [
+        "gitopsRevison = 'v1.0.0': unknown key of this stack; did you mean 'gitopsRevision'?"
+    ]

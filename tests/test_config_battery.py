@@ -295,6 +295,8 @@ BAD: dict[str, Bad] = {
     "label-reserved-zone": Bad(
         {"nodes": label(1, "topology.kubernetes.io/zone", "a")}, f"{N}[api-auth].labels.topology.kubernetes.io/zone"
     ),
+    "label-empty-prefix": Bad({"nodes": label(1, "/tier", "x")}, f"{N}[api-auth].labels"),
+    "label-key-empty": Bad({"nodes": label(1, "", "x")}, f"{N}[api-auth].labels"),
     "labels-list": Bad({"nodes": row(1, labels=["a"])}, f"{N}[api-auth].labels"),
     "labels-string": Bad({"nodes": row(1, labels="")}, f"{N}[api-auth].labels"),
     "label-value-too-long": Bad({"nodes": label(1, "domain", "a" * 64)}, f"{N}[api-auth].labels.domain"),
@@ -379,6 +381,13 @@ BAD: dict[str, Bad] = {
     "revision-float": Bad({"gitopsRevision": 1.0}, "gitops-cluster:gitopsRevision"),
     "path-dotdot": Bad({"gitopsPath": "../etc"}, "gitops-cluster:gitopsPath"),
     "path-absolute": Bad({"gitopsPath": "/manifests"}, "gitops-cluster:gitopsPath"),
+    "path-dot": Bad({"gitopsPath": "./manifests/argocd/apps"}, "gitops-cluster:gitopsPath"),
+    "path-double-slash": Bad({"gitopsPath": "manifests//apps"}, "gitops-cluster:gitopsPath"),
+    "path-backslash": Bad({"gitopsPath": "manifests\\..\\secrets"}, "gitops-cluster:gitopsPath"),
+    "path-space": Bad({"gitopsPath": "manifests/argocd apps"}, "gitops-cluster:gitopsPath"),
+    "repo-dotdot": Bad({"gitopsRepoUrl": "https://github.com/acme/../evil/gitops.git"}, "gitops-cluster:gitopsRepoUrl"),
+    "repo-query": Bad({"gitopsRepoUrl": "https://github.com/acme/gitops.git?ref=main"}, "gitops-cluster:gitopsRepoUrl"),
+    "repo-no-host": Bad({"gitopsRepoUrl": "https:///acme/gitops.git"}, "gitops-cluster:gitopsRepoUrl"),
     # SSH keys.
     "ssh-public-alone": Bad(lambda k: {"sshPublicKey": k.a_pub}, "gitops-cluster:sshPrivateKey"),
     "ssh-private-alone": Bad(
