@@ -864,6 +864,12 @@ def _parse_gitops(c: _Collector, values: Mapping[str, Any]) -> GitOpsSource:
     return GitOpsSource(str(url), str(rev), str(path))
 
 
+# Values load_settings adds beside the config keys (they are not keys a user sets).
+_INTERNAL_VALUES = frozenset(
+    {"awsRegion", "aws:region", *(f"{k}{suffix}" for k in SECRET_KEYS for suffix in ("Set", "Value", "Plaintext"))}
+)
+
+
 def _check_keys(c: _Collector, config_keys: Mapping[str, object], project: str) -> None:
     """Every key that is set must be one the program reads: a typo is refused, not ignored."""
     known = {*declared_keys(), *UNDECLARED_KEYS}
@@ -923,10 +929,11 @@ def parse_settings(
     """
     c = _Collector()
     warnings: list[str] = []
-    if config_keys is not None:
-        _check_keys(c, config_keys, project)
+    # Keys handed in directly (tests, tools) are held to the same rule as keys set in the stack.
+    given = {f"{project}:{k}": v for k, v in values.items() if k not in _INTERNAL_VALUES}
+    _check_keys(c, {**given, **(config_keys or {})}, project)
 
-    region = values.get("awsRegion")
+    region = values["awsRegion"] if "awsRegion" in values else values.get("aws:region")
     az_limit: int | None = None
     if not isinstance(region, str) or not region:
         c.add("aws:region", region, "set the AWS region, e.g. `pulumi config set aws:region ap-northeast-2`.")

@@ -293,3 +293,10 @@ def test_unknown_keys_are_named_in_every_form_the_cli_accepts():
     assert [str(p) for p in info.value.problems] == [
         "gitopsRevison = 'v1.0.0': unknown key of this stack; did you mean 'gitopsRevision'?"
     ]
+
+
+def test_unknown_keys_handed_to_parse_settings_directly_are_refused_too():
+    with pytest.raises(ConfigError) as info:
+        parse_settings(dev_values(natGatewayPerAZ=True))
+    assert [p.key for p in info.value.problems] == ["natGatewayPerAZ"]
+    assert "did you mean 'natGatewayPerAz'?" in str(info.value)
