@@ -118,7 +118,14 @@ _RESERVED_LABEL_KEYS = (
     "kubernetes.io/os",
     "kubernetes.io/arch",
     "node.kubernetes.io/instance-type",
+    # kubeadm's own marks of a control-plane node: on another node they would draw its workloads.
+    "node-role.kubernetes.io/control-plane",
+    "node-role.kubernetes.io/master",
 )
+# Taints the node lifecycle controller and cloud providers set and remove themselves.
+_RESERVED_TAINT_PREFIXES = ("node.kubernetes.io", "node.cloudprovider.kubernetes.io")
+# Families EC2 offers only for another operating system (macOS).
+_NON_LINUX_FAMILIES = ("mac",)
 
 # Access CIDR limits (see the module docstring).
 MAX_ACCESS_ADDRESSES = 2**24  # a /8
@@ -541,6 +548,11 @@ def _parse_taints(c: _Collector, key: str, raw: object) -> tuple[Taint, ...]:
         if not isinstance(k, str) or (why := _label_key_problem(k)) is not None:
             c.add(f"{tkey}.key", k, f"invalid taint key: {why if isinstance(k, str) else 'expected text.'}")
             ok = False
+        elif k.rpartition("/")[0] in _RESERVED_TAINT_PREFIXES:
+            c.add(
+                f"{tkey}.key", k, "Kubernetes sets and clears this taint itself (node conditions); choose your own key."
+            )
+            ok = False
         if v is None:
             v = ""
         if not isinstance(v, str):
@@ -570,10 +582,14 @@ def instance_arch(instance_type: str) -> str:
 
 
 def _instance_type(c: _Collector, key: str, value: object, example: str) -> str | None:
-    if not isinstance(value, str) or not _INSTANCE_TYPE.fullmatch(value):
+    m = _INSTANCE_TYPE.fullmatch(value) if isinstance(value, str) else None
+    if m is None:
         c.add(key, value, f"not an EC2 instance type; expected e.g. '{example}' or 'm7i.large'.")
         return None
-    return value
+    if m["family"] in _NON_LINUX_FAMILIES:
+        c.add(key, value, f"EC2 runs only macOS on {m['family']} instances, not Ubuntu; use e.g. '{example}'.")
+        return None
+    return str(value)
 
 
 def _parse_nodes(c: _Collector, raw: object) -> tuple[NodeSpec, ...]:
@@ -666,6 +682,17 @@ def _parse_nodes(c: _Collector, raw: object) -> tuple[NodeSpec, ...]:
         )
     elif len(control) > 3:
         c.add(key, [n.name for n in control], "use 1 or 3 control-plane nodes (kubeadm stacked etcd).")
+    hard = ("NoSchedule", "NoExecute")
+    open_nodes = [
+        n for n in nodes if n.role is not NodeRole.CONTROL_PLANE and not any(t.effect in hard for t in n.taints)
+    ]
+    if nodes and control and not open_nodes:
+        c.add(
+            key,
+            [n.name for n in nodes][:5],
+            "every node is tainted (kubeadm taints the control plane): CoreDNS and ArgoCD would have nowhere "
+            "to run. Leave at least one worker or api node without NoSchedule/NoExecute taints.",
+        )
     # Control plane first: kubeadm init runs on the first one.
     return tuple(sorted(nodes, key=lambda n: n.role is not NodeRole.CONTROL_PLANE))
 
@@ -892,6 +919,24 @@ def _check_keys(c: _Collector, config_keys: Mapping[str, object], project: str) 
             c.add(full, value, f"not this project's namespace; did you mean '{project}:{name}'?")
 
 
+def _check_private_capacity(c: _Collector, private: Sequence[ipaddress.IPv4Network], raw_nodes: object) -> None:
+    """Nodes spread over the private subnets must fit: AWS keeps 5 addresses of each, the
+    internal load balancer takes one more."""
+    if not private or not isinstance(raw_nodes, list):
+        return
+    counts = [r.get("count", 1) for r in raw_nodes if isinstance(r, dict)]
+    total = sum(n for n in counts if _exact_int(n) and n > 0)
+    per_subnet = -(-total // len(private))
+    for net in private:
+        if net.num_addresses - 6 < per_subnet:
+            c.add(
+                "privateSubnetCidrs",
+                str(net),
+                f"holds {net.num_addresses - 6} nodes, but about {per_subnet} of the {total} go to each private "
+                "subnet; use larger subnets (a /20 is derived when none are given).",
+            )
+
+
 def _check_gitops_source(c: _Collector, gitops: GitOpsSource) -> None:
     """What _parse_gitops leaves open: a URL or path that would make ArgoCD read somewhere else."""
     reported = {p.key for p in c.problems}
@@ -997,6 +1042,7 @@ def parse_settings(
             elif net.prefixlen > 28:
                 c.add(key, str(net), "AWS subnets are /28 or larger.")
         _check_no_overlap(c, subnets)
+        _check_private_capacity(c, private, values.get("nodes"))
 
     allow_broad = values.get("allowBroadAccessCidrs", False)
     if not isinstance(allow_broad, bool):

@@ -297,6 +297,32 @@ BAD: dict[str, Bad] = {
     ),
     "label-empty-prefix": Bad({"nodes": label(1, "/tier", "x")}, f"{N}[api-auth].labels"),
     "label-key-empty": Bad({"nodes": label(1, "", "x")}, f"{N}[api-auth].labels"),
+    "label-reserved-control-plane": Bad(
+        {"nodes": label(1, "node-role.kubernetes.io/control-plane", "")},
+        f"{N}[api-auth].labels.node-role.kubernetes.io/control-plane",
+    ),
+    "taint-reserved-by-kubernetes": Bad(
+        {"nodes": taint(-1, key="node.kubernetes.io/unschedulable")}, f"{N}[monitoring].taints[0].key"
+    ),
+    "itype-macos-only": Bad({"nodes": row(1, instanceType="mac2.metal")}, f"{N}[api-auth].instanceType"),
+    "every-node-tainted": Bad(
+        {
+            "nodes": nodes(
+                lambda t: [
+                    r.__setitem__("taints", [{"key": "dedicated", "value": "x", "effect": "NoSchedule"}]) for r in t[1:]
+                ]
+            )
+        },
+        N,
+        fix="every node is tainted",
+    ),
+    "private-subnets-too-small-for-the-table": Bad(
+        {
+            "privateSubnetCidrs": ["10.0.16.0/28", "10.0.32.0/28", "10.0.48.0/28"],
+            "nodes": nodes(lambda t: t.append(pool("batch", 40))),
+        },
+        "gitops-cluster:privateSubnetCidrs",
+    ),
     "labels-list": Bad({"nodes": row(1, labels=["a"])}, f"{N}[api-auth].labels"),
     "labels-string": Bad({"nodes": row(1, labels="")}, f"{N}[api-auth].labels"),
     "label-value-too-long": Bad({"nodes": label(1, "domain", "a" * 64)}, f"{N}[api-auth].labels.domain"),
