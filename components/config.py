@@ -298,15 +298,23 @@ def declared_keys() -> Mapping[str, ConfigKey]:
 
 
 @cache
-def raw_versions() -> Mapping[str, Any]:
-    """versions.yaml as YAML typed it (a number stays a number, so validation can refuse it)."""
-    raw = yaml.safe_load(VERSIONS_FILE.read_text(encoding="utf-8")) or {}
+def _versions_file(path: Path, mtime_ns: int, size: int) -> Mapping[str, Any]:
+    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     return MappingProxyType({str(k): v for k, v in raw.items()})
 
 
-@cache
-def default_versions() -> Mapping[str, str]:
-    return MappingProxyType({k: str(v) for k, v in raw_versions().items()})
+def default_versions() -> Mapping[str, Any]:
+    """versions.yaml as YAML typed it: a number stays a number, so validation can refuse it.
+
+    Read again whenever VERSIONS_FILE names another file or the file changes.
+    """
+    stat = VERSIONS_FILE.stat()
+    return _versions_file(VERSIONS_FILE, stat.st_mtime_ns, stat.st_size)
+
+
+# Callers written against the old @cache'd function clear it; that still works.
+default_versions.cache_clear = _versions_file.cache_clear  # type: ignore[attr-defined]
+raw_versions = default_versions
 
 
 def _distance(a: str, b: str) -> int:
@@ -757,7 +765,7 @@ def _version_problem(value: object, key: str = "") -> str | None:
 
 
 def _parse_versions(c: _Collector, raw: object) -> Mapping[str, str]:
-    file_values = dict(raw_versions())
+    file_values = dict(default_versions())
     versions: dict[str, str] = {}
     for k, v in file_values.items():
         if (why := _version_problem(v, k)) is not None:

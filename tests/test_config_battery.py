@@ -514,13 +514,10 @@ def versions_file(tmp_path, monkeypatch) -> Callable[[Callable[[dict[str, Any]],
             change(doc)
             text = yaml.safe_dump(doc)
         path.write_text(text, encoding="utf-8")
+        # No cache to clear: the program reads the file VERSIONS_FILE names, again when it changes.
         monkeypatch.setattr(config_module, "VERSIONS_FILE", path)
-        config_module.raw_versions.cache_clear()
-        config_module.default_versions.cache_clear()
 
-    yield write
-    config_module.raw_versions.cache_clear()
-    config_module.default_versions.cache_clear()
+    return write
 
 
 VERSIONS_TEXT = (ROOT / "versions.yaml").read_text(encoding="utf-8")
