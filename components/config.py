@@ -221,6 +221,7 @@ class StackSettings:
 
 
 _MAX_SHOWN = 160
+MAX_LISTED_PROBLEMS = 50
 _URL_CREDENTIALS = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^/@\s]*@")
 
 
@@ -245,10 +246,11 @@ class Problem:
     file: str | None = None
 
     def display_key(self, project: str = PROJECT) -> str:
+        key = self.key if len(self.key) <= 100 else f"{self.key[:80]}...({len(self.key)} characters)"
         if self.file is not None:
-            return f"{self.file}: {self.key}"
-        root = re.split(r"[.\[]", self.key, maxsplit=1)[0]
-        return self.key if ":" in root else f"{project}:{self.key}"
+            return f"{self.file}: {key}"
+        root = re.split(r"[.\[]", key, maxsplit=1)[0]
+        return key if ":" in root else f"{project}:{key}"
 
     def __str__(self) -> str:
         return f"{self.key} = {shown(self.value)}: {self.fix}"
@@ -262,10 +264,13 @@ class ConfigError(RunError):
 
     def __init__(self, problems: Sequence[Problem], project: str = PROJECT) -> None:
         self.problems = tuple(problems)
+        listed = self.problems[:MAX_LISTED_PROBLEMS]
+        more = len(self.problems) - len(listed)
         lines = [
             f"Invalid stack configuration ({len(self.problems)} problem"
             f"{'' if len(self.problems) == 1 else 's'}); nothing was created.",
-            *(f"  - {p.display_key(project)} = {shown(p.value)}: {p.fix}" for p in self.problems),
+            *(f"  - {p.display_key(project)} = {shown(p.value)}: {p.fix}" for p in listed),
+            *([f"  ... and {more} more problems of the same kind; fix these first."] if more else []),
             "Set a value with `pulumi config set <key> <value>` (structured keys: edit "
             "Pulumi.<stack>.yaml); every key is described in Pulumi.yaml and README.md.",
         ]
@@ -331,6 +336,8 @@ def _distance(a: str, b: str) -> int:
 
 def closest(needle: str, haystack: Collection[str], *, max_distance: int | None = None) -> str | None:
     """The nearest known name for a misspelled one, or None when nothing is near."""
+    if len(needle) > 64:
+        return None  # no key is that long; and the distance is quadratic in the length
     limit = max_distance if max_distance is not None else max(2, len(needle) // 5)
     scored = sorted((_distance(needle, k), k) for k in haystack)
     return scored[0][1] if scored and scored[0][0] <= limit else None
@@ -393,6 +400,7 @@ class _Collector:
             self.add(key, value, "must list at least one CIDR (your office or VPN egress range).")
             return ()
         nets: list[ipaddress.IPv4Network] = []
+        seen: set[ipaddress.IPv4Network] = set()
         for i, item in enumerate(value):
             if world_fix is not None and item.strip() in ("0.0.0.0/0", "::/0"):
                 self.add(f"{key}[{i}]", item, world_fix)
@@ -400,9 +408,10 @@ class _Collector:
             net = self.cidr(f"{key}[{i}]", item)
             if net is None:
                 continue
-            if net in nets:
-                self.add(f"{key}[{i}]", item, "listed twice (AWS refuses a duplicate rule); remove one.")
+            if net in seen:  # a set: a list of 100,000 entries is checked in linear time
+                self.add(f"{key}[{i}]", item, "listed twice (AWS refuses duplicates); remove one.")
                 continue
+            seen.add(net)
             nets.append(net)
         return tuple(nets)
 
@@ -546,6 +555,7 @@ def _parse_taints(c: _Collector, key: str, raw: object) -> tuple[Taint, ...]:
         c.add(key, raw, "expected a list of {key, value, effect}.")
         return ()
     taints: list[Taint] = []
+    seen: set[tuple[str, str]] = set()
     for i, t in enumerate(raw):
         tkey = f"{key}[{i}]"
         if not isinstance(t, dict) or set(t) - _TAINT_KEYS or "key" not in t or "effect" not in t:
@@ -574,9 +584,10 @@ def _parse_taints(c: _Collector, key: str, raw: object) -> tuple[Taint, ...]:
             ok = False
         if ok:
             taint = Taint(str(k), str(v), str(effect))
-            if any(x.key == taint.key and x.effect == taint.effect for x in taints):
+            if (taint.key, taint.effect) in seen:
                 c.add(tkey, str(taint), f"the node already has a {taint.effect} taint with key {taint.key}; keep one.")
                 continue
+            seen.add((taint.key, taint.effect))
             taints.append(taint)
     return tuple(taints)
 
@@ -618,7 +629,7 @@ def _parse_nodes(c: _Collector, raw: object) -> tuple[NodeSpec, ...]:
             continue
         unknown = sorted(str(k) for k in set(entry) - _NODE_KEYS)
         if unknown:
-            hints = [f"'{u}': {_did_you_mean(u, _NODE_KEYS, 'allowed keys are')}" for u in unknown]
+            hints = [f"'{u}': {_did_you_mean(u, _NODE_KEYS, 'allowed keys are')}" for u in unknown[:5]]
             c.add(
                 ekey,
                 unknown,
@@ -923,7 +934,7 @@ def _check_keys(c: _Collector, config_keys: Mapping[str, object], project: str) 
                     "the stack's AWS provider takes only aws:region from config, so this would be ignored; "
                     "remove it and set credentials in the environment (AWS_PROFILE, AWS_ROLE_ARN ...).",
                 )
-        elif namespace not in ("pulumi",) and _distance(namespace, project) <= 3:
+        elif namespace != "pulumi" and len(namespace) <= 2 * len(project) and _distance(namespace, project) <= 3:
             c.add(full, value, f"not this project's namespace; did you mean '{project}:{name}'?")
 
 
@@ -1035,6 +1046,8 @@ def parse_settings(
                 c.add(
                     key, [str(n) for n in nets], f"give exactly one subnet per AZ ({az_count}), or none to derive them."
                 )
+    # Pairwise checks below are quadratic: only for lists of the right length.
+    if vpc is not None and az_count is not None and not c.problems:
         if not public or not private:
             try:
                 plan = derive_subnet_plan(vpc, az_count)

@@ -224,6 +224,20 @@ BAD: dict[str, Bad] = {
     "admin-zero-padded-world": Bad({"adminCidrs": ["0.0.0.0/00"]}, "gitops-cluster:adminCidrs[0]"),
     "api-missing": Bad({"apiCidrs": None}, "gitops-cluster:apiCidrs"),
     "override-not-bool": Bad({"allowBroadAccessCidrs": "yes"}, "gitops-cluster:allowBroadAccessCidrs"),
+    # Huge inputs are refused in linear time, with a message of bounded length.
+    "admin-huge-list": Bad(
+        {"adminCidrs": [f"11.{i // 256}.{i % 256}.0/32" for i in range(20_000)]}, "gitops-cluster:adminCidrs"
+    ),
+    "admin-huge-duplicates": Bad({"adminCidrs": ["203.0.113.0/24"] * 20_000}, "gitops-cluster:adminCidrs[1]"),
+    "subnets-huge-list": Bad(
+        {"publicSubnetCidrs": [f"10.0.{i % 256}.0/24" for i in range(20_000)]}, "gitops-cluster:publicSubnetCidrs[256]"
+    ),
+    "taints-huge-duplicates": Bad(
+        {"nodes": nodes(lambda t: t[-1]["taints"].extend([dict(t[-1]["taints"][0])] * 20_000))},
+        f"{N}[monitoring].taints[1]",
+    ),
+    "unknown-huge-key-name": Bad({"k" * 100_000: 1}, f"gitops-cluster:{'k' * 80}...(100000 characters)"),
+    "row-huge-unknown-keys": Bad({"nodes": row(1, **{f"extra{i}": i for i in range(10_000)})}, f"{N}[1]"),
     # Pod and service networks.
     "pod-overlaps-vpc": Bad({"podCidr": "10.0.128.0/17"}, "gitops-cluster:podCidr"),
     "service-overlaps-pod": Bad({"serviceCidr": "192.168.0.0/20"}, "gitops-cluster:serviceCidr"),
@@ -493,6 +507,7 @@ def test_bad_config_is_refused_naming_its_key(config_error, keys, case):
     message = str(err)
     assert "nothing was created" in message
     lines = [line for line in message.splitlines() if line.startswith("  - ")]
+    assert len(lines) <= config_module.MAX_LISTED_PROBLEMS and len(message) < 100_000
     assert any(line.startswith(f"  - {bad.key} = ") for line in lines), f"{bad.key} not named in:\n{message}"
     for line in lines:  # key = value: fix, each with a fix that says what to do
         head, _, fix = line.partition(": ")
