@@ -9,11 +9,13 @@ from __future__ import annotations
 import copy
 
 import pytest
+import yaml
 
 from components.config import UNDECLARED_KEYS
 from tests.conftest import ROOT
 from tools import cli_config
-from tools.cli_config import check_project, check_stack, load_yaml
+from tools.cli_config import CliConfigError, check_project, check_stack, load_yaml
+from tools.mockrun import stack_config
 
 PROJECT = load_yaml((ROOT / "Pulumi.yaml").read_text(encoding="utf-8"))
 
@@ -169,3 +171,19 @@ def test_main_reports_and_fails_on_a_bad_directory(tmp_path, capsys):
     (tmp_path / "Pulumi.prod.yaml").write_text("config: {}\n")
     assert cli_config.main([str(tmp_path)]) == 1
     assert "Stack 'prod' is missing configuration value 'key'" in capsys.readouterr().out
+
+
+def test_the_mock_runtime_stops_where_the_cli_would(tmp_path):
+    """tools/mockrun.py (tests, the offline preview) refuses a stack file the CLI would refuse."""
+    project = copy.deepcopy(PROJECT)
+    project["config"]["sshPrivateKey"] = ISSUE_9_DECLARATION
+    (tmp_path / "Pulumi.yaml").write_text(yaml.safe_dump(project))
+    (tmp_path / "Pulumi.dev.yaml").write_text((ROOT / "Pulumi.dev.yaml").read_text(encoding="utf-8"))
+    with pytest.raises(CliConfigError, match="Stack 'dev' is missing configuration value 'sshPrivateKey'"):
+        stack_config("dev", tmp_path)
+    # An unknown key is left to the program, which names it with a did-you-mean.
+    (tmp_path / "Pulumi.yaml").write_text((ROOT / "Pulumi.yaml").read_text(encoding="utf-8"))
+    (tmp_path / "Pulumi.dev.yaml").write_text(
+        "config:\n  aws:region: ap-northeast-2\n  gitops-cluster:natGatewayPerAZ: true\n"
+    )
+    assert stack_config("dev", tmp_path)["gitops-cluster:natGatewayPerAZ"] is True

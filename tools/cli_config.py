@@ -50,6 +50,19 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 SIMPLE_TYPES = ("string", "integer", "boolean", "array")
+
+
+class CliConfigError(ValueError):
+    """What `pulumi up`/`preview` would print and stop at, before running the program."""
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        self.problems = tuple(problems)
+        super().__init__(
+            "The Pulumi CLI refuses this stack's config before the program runs:\n"
+            + "\n".join(f"  - {p}" for p in self.problems)
+        )
+
+
 DECLARATION_FIELDS = {"type", "items", "description", "secret", "default", "value"}
 
 
@@ -224,8 +237,10 @@ def check_stack(
     stack_doc: Mapping[str, Any] | None,
     *,
     undeclared_ok: Sequence[str] = (),
+    program_rule: bool = True,
 ) -> list[str]:
-    """What the CLI refuses when it merges Pulumi.<stack>.yaml with Pulumi.yaml (plus the program's rule)."""
+    """What the CLI refuses when it merges Pulumi.<stack>.yaml with Pulumi.yaml, plus (unless
+    `program_rule` is false) the program's rule against undeclared keys."""
     project = str(project_doc.get("name"))
     problems: list[str] = []
     raw = (stack_doc or {}).get("config") or {}
@@ -282,6 +297,8 @@ def check_stack(
         problems.insert(0, f"Stack '{stack}' is missing configuration {plural} {listed}")
 
     for namespace, name in sorted(stack_values):
+        if not program_rule:
+            break
         if namespace == project and (namespace, name) not in declared and name not in undeclared_ok:
             problems.append(
                 f"Pulumi.{stack}.yaml: '{namespace}:{name}' is not declared in Pulumi.yaml (the CLI passes it "

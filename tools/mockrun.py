@@ -40,7 +40,7 @@ from pulumi.runtime import settings as pulumi_settings
 from pulumi.runtime.config import set_all_config
 from pulumi.runtime.stack import run_in_stack
 
-from tools.cli_config import load_yaml
+from tools.cli_config import CliConfigError, check_project, check_stack, load_yaml
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PROGRAM = PROJECT_ROOT / "__main__.py"
@@ -316,7 +316,10 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
 def stack_config(stack: str, project_root: Path = PROJECT_ROOT) -> dict[str, Any]:
     """The stack's plain config as the CLI merges it: Pulumi.yaml's values for other namespaces
     (e.g. `pulumi:disable-default-providers`), then Pulumi.<stack>.yaml. Project keys' defaults
-    are applied by components/config.py, as they are under the CLI."""
+    are applied by components/config.py, as they are under the CLI.
+
+    Raises CliConfigError where the CLI itself would stop before running the program (a declared
+    key without a value, a secret in plain text, a type mismatch: tools/cli_config.py)."""
     path = project_root / f"Pulumi.{stack}.yaml"
     if not path.exists():
         raise FileNotFoundError(f"no stack file {path.name}; create it with `pulumi stack init {stack}`")
@@ -324,6 +327,10 @@ def stack_config(stack: str, project_root: Path = PROJECT_ROOT) -> dict[str, Any
     project = load_yaml((project_root / "Pulumi.yaml").read_text(encoding="utf-8")) or {}
     merged = {k: d["value"] for k, d in (project.get("config") or {}).items() if ":" in k and "value" in d}
     doc = load_yaml(path.read_text(encoding="utf-8")) or {}
+    # The program reports unknown keys itself, with a did-you-mean; only the CLI's own rules here.
+    refused = check_project(project) or check_stack(project, stack, doc, program_rule=False)
+    if refused:
+        raise CliConfigError(refused)
     merged.update(doc.get("config") or {})
     return merged
 
@@ -429,4 +436,4 @@ def run_program(
     return recording
 
 
-__all__ = ["FakeCloud", "Recording", "Registration", "pulumi", "run_program", "stack_config"]
+__all__ = ["CliConfigError", "FakeCloud", "Recording", "Registration", "pulumi", "run_program", "stack_config"]
