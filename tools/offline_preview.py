@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from components.config import ConfigError
-from tools.mockrun import PROJECT_ROOT, Recording, Registration, run_program, stack_config
+from tools.mockrun import PROJECT_ROOT, CliConfigError, Recording, Registration, run_program, stack_config
 
 BEGIN = "<!-- BEGIN GENERATED GRAPH (python -m tools.offline_preview --update-docs) -->"
 END = "<!-- END GENERATED GRAPH -->"
@@ -158,7 +158,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         rec = run_program(args.stack, secrets=placeholder_secrets(args.stack))
-    except ConfigError as exc:
+    except (ConfigError, CliConfigError) as exc:
         print(exc, file=sys.stderr)
         return 1
     except FileNotFoundError as exc:
