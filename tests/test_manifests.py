@@ -37,6 +37,7 @@ from components.argocd import NAMESPACE_LABELS as ARGOCD_NAMESPACE_LABELS
 from policy import gitops_rule
 from tests.children import CHART_CRD_GROUPS, chart_crd_schemas
 from tests.prereqs import missing, require_tool
+from tests.dev_stack import node_labels_and_taints
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 MANIFESTS = REPO_ROOT / "manifests"
@@ -56,24 +57,10 @@ def _kubectl() -> None:
 DOMAINS = ("auth", "my", "scan", "character", "location", "info", "chat")
 PHASES = {"auth": "1", "my": "1", "scan": "1", "character": "2", "location": "2", "info": "3", "chat": "3"}
 PLATFORM_NAMESPACES = ("messaging", "data", "monitoring", "atlantis", "cert-manager", "cnpg-system")
-INFRA_TAINT = {"key": "node-role.kubernetes.io/infrastructure", "value": "true", "effect": "NoSchedule"}
 
-# DESIGN.md's node table (labels and taints Ansible sets), to check where pods can land.
-NODES: dict[str, tuple[dict[str, str], list[dict[str, str]]]] = {
-    **{
-        f"api-{d}": (
-            {"node-role.kubernetes.io/api": d, "workload": "api", "domain": d},
-            [],
-        )
-        for d in DOMAINS
-    },
-    "worker-storage": ({"node-role.kubernetes.io/worker": "storage", "workload": "worker-storage"}, []),
-    "worker-ai": ({"node-role.kubernetes.io/worker": "ai", "workload": "worker-ai"}, []),
-    "rabbitmq": ({"node-role.kubernetes.io/infrastructure": "rabbitmq", "workload": "message-queue"}, [INFRA_TAINT]),
-    "postgresql": ({"node-role.kubernetes.io/infrastructure": "postgresql", "workload": "database"}, [INFRA_TAINT]),
-    "redis": ({"node-role.kubernetes.io/infrastructure": "redis", "workload": "cache"}, [INFRA_TAINT]),
-    "monitoring": ({"node-role.kubernetes.io/infrastructure": "monitoring", "workload": "monitoring"}, [INFRA_TAINT]),
-}
+# Where pods can land: each node's labels and taints from Pulumi.dev.yaml's node table (the one
+# table; tests/dev_stack.py), plus the taint kubeadm puts on the control plane.
+NODES = node_labels_and_taints()
 
 BUILTIN_GROUPS = {"", "apps", "batch", "networking.k8s.io", "rbac.authorization.k8s.io", "policy", "storage.k8s.io"}
 # Kinds without a namespace that children here deploy.
