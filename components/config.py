@@ -3,7 +3,7 @@
 Every key the program reads is declared in Pulumi.yaml with its type, description and default;
 this module reads that declaration table too, so a default has exactly one home. The two
 structured keys Pulumi.yaml cannot type (`nodes`, `versions`) are validated here just as strictly,
-and so is the one optional secret that cannot be declared (`sshPrivateKey`).
+and so are the optional secrets that cannot be declared (`sshPrivateKey`, `argocdGithubClientSecret`).
 
 Validation collects *every* problem and raises one :class:`ConfigError` naming each key as the user
 types it (`aws:region`, `gitops-cluster:nodes[api-auth].labels`, `versions.yaml: kubernetes`), its
@@ -61,7 +61,7 @@ PROJECT = "gitops-cluster"
 STRUCTURED_KEYS = ("nodes", "versions")
 # An optional secret cannot be declared in Pulumi.yaml: the CLI demands a value for a declared key
 # without a default, and refuses a plaintext default for a `secret: true` key.
-SECRET_KEYS = ("sshPrivateKey",)
+SECRET_KEYS = ("sshPrivateKey", "argocdGithubClientSecret")
 # Keys of the project's namespace the program reads without a Pulumi.yaml declaration.
 UNDECLARED_KEYS = (*STRUCTURED_KEYS, *SECRET_KEYS)
 # The stack's AWS provider is explicit (components/stack.py) and receives only the region: any
@@ -1282,6 +1282,12 @@ def _parse_argocd_sso(c: _Collector, values: Mapping[str, Any]) -> ArgoCdSso | N
         "argocdGithubClientId": values.get("argocdGithubClientId") or "",
         "argocdGithubClientSecret": bool(values.get("argocdGithubClientSecretSet")),
     }
+    if values.get("argocdGithubClientSecretPlaintext"):
+        c.add(
+            "argocdGithubClientSecret",
+            "<not shown>",
+            "stored in plain text; set it with `pulumi config set --secret argocdGithubClientSecret`.",
+        )
     if not any(given.values()):
         return None
     for key in _SSO_KEYS:

@@ -36,8 +36,8 @@ from components.argocd import NAMESPACE as ARGOCD_NAMESPACE
 from components.argocd import NAMESPACE_LABELS as ARGOCD_NAMESPACE_LABELS
 from policy import gitops_rule
 from tests.children import CHART_CRD_GROUPS, chart_crd_schemas
-from tests.prereqs import missing, require_tool
 from tests.dev_stack import node_labels_and_taints
+from tests.prereqs import missing, require_tool
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 MANIFESTS = REPO_ROOT / "manifests"
