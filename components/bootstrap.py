@@ -227,7 +227,7 @@ if [ ! -f ansible/site.yml ]; then
   echo "bootstrap: run from the project root (ansible/site.yml not found in $PWD)" >&2
   exit 2
 fi
-if [ -x .venv/bin/python ]; then PATH="$PWD/.venv/bin:$PATH"; fi
+if [ -x .venv/bin/ansible-playbook ]; then PATH="$PWD/.venv/bin:$PATH"; fi
 # A short directory: ssh control sockets must fit in 104 bytes. GC_WORK_PARENT (default /tmp) lets
 # a test give each run a parent of its own and check that nothing is left behind in it.
 work="$(mktemp -d "${GC_WORK_PARENT:-/tmp}/gc-bootstrap.XXXXXX")"
