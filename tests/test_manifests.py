@@ -34,8 +34,8 @@ import yaml
 from components import gitops
 from policy import gitops_rule
 from tests.children import CHART_CRD_GROUPS, chart_crd_schemas
-from tests.prereqs import missing, require_tool
 from tests.dev_stack import node_labels_and_taints
+from tests.prereqs import missing, require_tool
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 MANIFESTS = REPO_ROOT / "manifests"
