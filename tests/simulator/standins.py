@@ -339,6 +339,7 @@ def kubeadm_upload_certs(args: list[str]) -> int:
             return _kubeadm_fail(problem)
         key = secrets.token_hex(32)
         state["certificateKey"] = key
+        state["uploadedKeys"] = [*state.get("uploadedKeys", []), key]
     _out(
         '[upload-certs] Storing the certificates in Secret "kubeadm-certs" in the "kube-system" Namespace\n'
         f"[upload-certs] Using certificate key:\n{key}\n"
@@ -419,6 +420,7 @@ def kubeadm_join(args: list[str]) -> int:
                 "caCertHashes": list(discovery["caCertHashes"]),
                 "controlPlane": cp is not None,
                 "certificateKey": (cp or {}).get("certificateKey"),
+                "taints": taints,
             }
         )
         state["nodes"][name] = _node_object(name, labels, taints, address)
