@@ -631,7 +631,7 @@ def _manifest_objects(args: list[str]) -> tuple[list[dict[str, Any]], str]:
     """The objects of -f FILE or -k DIR (built with the real kubectl's kustomize), and the source name."""
     files = _flag(args, "-f") or _flag(args, "--filename")
     if files:
-        return _yaml_docs((ROOT / files.lstrip("/")).read_text() if files.startswith("/") else Path(files).read_text()), files
+        return _yaml_docs((ROOT / files.lstrip("/") if files.startswith("/") else Path(files)).read_text()), files
     kustomization = _flag(args, "-k") or _flag(args, "--kustomize")
     if kustomization:
         import subprocess
@@ -661,7 +661,7 @@ def kubectl(argv: list[str]) -> int:
         import subprocess
 
         return subprocess.run([str(REAL_KUBECTL), *args]).returncode
-    config = Path(kubeconfig) if kubeconfig else Path.home() / ".kube/config"
+    config = ROOT / kubeconfig.lstrip("/") if kubeconfig else Path.home() / ".kube/config"
     if not config.exists():
         if kubeconfig:
             _err(f"error: stat {kubeconfig}: no such file or directory\n")
@@ -671,7 +671,8 @@ def kubectl(argv: list[str]) -> int:
     verb, rest = (args[0], args[1:]) if args else ("", [])
     with cluster() as state:
         if not state["apiServerUp"]:
-            _err(_api_down_message(state) + "\n")
+            server = re.search(r"server: https://(\S+)", config.read_text())
+            _err(_api_down_message({"endpoint": server.group(1) if server else None}) + "\n")
             return 1
         try:
             if verb in ("apply", "create", "label", "taint"):
