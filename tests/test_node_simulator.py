@@ -98,14 +98,24 @@ def prerequisites() -> None:
     if not Path("/usr/sbin/sshd").exists():
         missing("sshd is not installed (Debian package openssh-server; .ci/run installs it)")
     for tool, package in (
-        ("ssh", "openssh-client"), ("ssh-keygen", "openssh-client"), ("sudo", "sudo"), ("ip", "iproute2"),
-        ("unshare", "util-linux"), ("pivot_root", "util-linux"), ("gpg", "gpg"), ("openssl", "openssl"),
-        ("dpkg-deb", "dpkg"), ("dpkg-scanpackages", "dpkg-dev"), ("kubectl", "kubectl (kustomize for -k)"),
+        ("ssh", "openssh-client"),
+        ("ssh-keygen", "openssh-client"),
+        ("sudo", "sudo"),
+        ("ip", "iproute2"),
+        ("unshare", "util-linux"),
+        ("pivot_root", "util-linux"),
+        ("gpg", "gpg"),
+        ("openssl", "openssl"),
+        ("dpkg-deb", "dpkg"),
+        ("dpkg-scanpackages", "dpkg-dev"),
+        ("kubectl", "kubectl (kustomize for -k)"),
     ):
         require_tool(tool, f"Debian package {package}; .ci/run installs it")
     probe = subprocess.run(["/usr/bin/python3", "-c", "import apt, yaml"], capture_output=True, check=False)
     if probe.returncode != 0:
-        missing("the system python3 lacks apt or yaml (Debian packages python3-apt, python3-yaml; .ci/run installs them)")
+        missing(
+            "the system python3 lacks apt or yaml (Debian packages python3-apt, python3-yaml; .ci/run installs them)"
+        )
 
 
 @pytest.fixture(scope="session")
@@ -203,8 +213,12 @@ def assert_node_prepared(sim: SimCluster, node: str, versions: dict[str, str]) -
 
     packages = dpkg_status(sim, node)
     k8s = f"{versions['kubernetes']}-{versions['kubernetesPackageRevision']}"
-    for name, version in (("containerd.io", versions["containerd"]), ("kubeadm", k8s), ("kubelet", k8s),
-                          ("kubectl", k8s)):
+    for name, version in (
+        ("containerd.io", versions["containerd"]),
+        ("kubeadm", k8s),
+        ("kubelet", k8s),
+        ("kubectl", k8s),
+    ):
         assert packages.get(name, {}).get("Version") == version, f"{node}: {name} is not at {version}"
         assert packages[name]["Status"] == "hold ok installed", f"{node}: {name} is not held"
 
@@ -420,14 +434,21 @@ def test_a_bastion_lost_mid_run_is_a_clear_error_and_the_next_run_completes(pair
 
 def test_the_simulator_leaves_nothing_behind(world):
     settings = dev_settings()
-    sim = SimCluster(world, table_subset(settings, (NodeRole.CONTROL_PLANE,)), settings.versions,
-                     settings.cluster_name, settings.pod_cidr, settings.service_cidr)
+    sim = SimCluster(
+        world,
+        table_subset(settings, (NodeRole.CONTROL_PLANE,)),
+        settings.versions,
+        settings.cluster_name,
+        settings.pod_cidr,
+        settings.service_cidr,
+    )
     pids = [h.process.pid for h in (sim.bastion, *sim.hosts.values()) if h.process is not None]
     netns, directory, veth = sim.netns, sim.dir, sim.veth
     sim.close()
     assert not Path(f"/run/netns/{netns}").exists()
     assert not directory.exists()
-    assert not any(Path(f"/proc/{pid}").exists() and "zombie" not in Path(f"/proc/{pid}/status").read_text()
-                   for pid in pids)
+    assert not any(
+        Path(f"/proc/{pid}").exists() and "zombie" not in Path(f"/proc/{pid}/status").read_text() for pid in pids
+    )
     assert subprocess.run(["ip", "link", "show", f"{veth}h"], capture_output=True).returncode != 0
     assert shutil.which("ip")

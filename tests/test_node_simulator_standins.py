@@ -42,15 +42,26 @@ class Node:
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        for d in ("etc/kubernetes", "var/lib/gitops-sim", "usr/share/gitops-sim", "etc/gitops-sim/faults",
-                  "usr/lib/systemd/system"):
+        for d in (
+            "etc/kubernetes",
+            "var/lib/gitops-sim",
+            "usr/share/gitops-sim",
+            "etc/gitops-sim/faults",
+            "usr/lib/systemd/system",
+        ):
             (root / d).mkdir(parents=True, exist_ok=True)
         (root / "usr/share/gitops-sim/kubeadm.version").write_text("1.31.4-1.1\n")
 
     def run(self, tool: str, *args: str) -> subprocess.CompletedProcess[str]:
         code = f"import sys; sys.argv[0] = {tool!r}; exec(open({str(STANDINS)!r}).read())"
-        return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
-                              env={**os.environ, "GITOPS_SIM_ROOT": str(self.root)}, cwd=self.root, check=False)
+        return subprocess.run(
+            [sys.executable, "-c", code, *args],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "GITOPS_SIM_ROOT": str(self.root)},
+            cwd=self.root,
+            check=False,
+        )
 
     def write(self, path: str, text: str) -> str:
         target = self.root / path.lstrip("/")
@@ -79,19 +90,20 @@ networking: {podSubnet: 192.168.0.0/16, serviceSubnet: 10.96.0.0/12}
 def join_config(token: str, ca_hash: str, key: str | None = None, name: str = "worker") -> str:
     text = (
         "apiVersion: kubeadm.k8s.io/v1beta4\nkind: JoinConfiguration\ndiscovery:\n  bootstrapToken:\n"
-        f"    apiServerEndpoint: api.example:6443\n    token: \"{token}\"\n    caCertHashes: [\"{ca_hash}\"]\n"
+        f'    apiServerEndpoint: api.example:6443\n    token: "{token}"\n    caCertHashes: ["{ca_hash}"]\n'
         f"nodeRegistration:\n  name: {name}\n  taints:\n    - {{key: dedicated, value: db, effect: NoSchedule}}\n"
     )
     if key is not None:
-        text += f"controlPlane:\n  localAPIEndpoint: {{advertiseAddress: 10.0.1.11}}\n  certificateKey: \"{key}\"\n"
+        text += f'controlPlane:\n  localAPIEndpoint: {{advertiseAddress: 10.0.1.11}}\n  certificateKey: "{key}"\n'
     return text
 
 
 @pytest.fixture
 def cp(tmp_path) -> Node:
     node = Node(tmp_path / "cp")
-    result = node.run("kubeadm", "init", "--config", node.write("/etc/kubernetes/kubeadm-config.yaml", INIT),
-                      "--skip-token-print")
+    result = node.run(
+        "kubeadm", "init", "--config", node.write("/etc/kubernetes/kubeadm-config.yaml", INIT), "--skip-token-print"
+    )
     assert result.returncode == 0, result.stderr
     return node
 
@@ -100,8 +112,10 @@ def test_print_join_command_matches_the_recorded_output(cp):
     recorded = (FIXTURES / "kubeadm-token-create-print-join-command.txt").read_text()
     printed = cp.run("kubeadm", "token", "create", "--ttl", "30m", "--print-join-command")
     assert printed.returncode == 0, printed.stderr
-    assert shape(printed.stdout) == shape(recorded) == (
-        "kubeadm join <endpoint> --token <token> --discovery-token-ca-cert-hash <ca-hash> \n"
+    assert (
+        shape(printed.stdout)
+        == shape(recorded)
+        == ("kubeadm join <endpoint> --token <token> --discovery-token-ca-cert-hash <ca-hash> \n")
     )
     assert printed.stdout.startswith("kubeadm join api.example:6443 --token ")
 
@@ -117,8 +131,10 @@ def test_upload_certs_matches_the_recorded_output(cp):
 def test_a_second_init_fails_like_kubeadm(cp):
     again = cp.run("kubeadm", "init", "--config", "/etc/kubernetes/kubeadm-config.yaml")
     assert again.returncode == 1
-    assert "[ERROR FileAvailable--etc-kubernetes-manifests-kube-apiserver.yaml]: " \
-           "/etc/kubernetes/manifests/kube-apiserver.yaml already exists" in again.stderr
+    assert (
+        "[ERROR FileAvailable--etc-kubernetes-manifests-kube-apiserver.yaml]: "
+        "/etc/kubernetes/manifests/kube-apiserver.yaml already exists" in again.stderr
+    )
     assert "To see the stack trace of this error execute with --v=5 or higher" in again.stderr
 
 
@@ -129,18 +145,30 @@ def test_joins_need_the_issued_token_hash_and_key_and_happen_once(cp, tmp_path):
     worker = Node(tmp_path / "worker")  # its own files, the same cluster
     (worker.root / "var/lib/gitops-sim-cluster").symlink_to(cp.root / "var/lib/gitops-sim-cluster")
 
-    wrong_hash = worker.run("kubeadm", "join", "--config", worker.write("/j.yaml", join_config(token, "sha256:" + "0" * 64)))
+    wrong_hash = worker.run(
+        "kubeadm", "join", "--config", worker.write("/j.yaml", join_config(token, "sha256:" + "0" * 64))
+    )
     assert wrong_hash.returncode == 1 and "none of the public keys" in wrong_hash.stderr
-    wrong_key = worker.run("kubeadm", "join", "--config",
-                           worker.write("/j.yaml", join_config(token, ca_hash, "1" * 64, "cp-2")))
+    wrong_key = worker.run(
+        "kubeadm", "join", "--config", worker.write("/j.yaml", join_config(token, ca_hash, "1" * 64, "cp-2"))
+    )
     assert wrong_key.returncode == 1 and "error downloading certs" in wrong_key.stderr
 
-    joined = worker.run("kubeadm", "join", "--config", worker.write("/j.yaml", join_config(token, ca_hash, key, "cp-2")))
+    joined = worker.run(
+        "kubeadm", "join", "--config", worker.write("/j.yaml", join_config(token, ca_hash, key, "cp-2"))
+    )
     assert joined.returncode == 0, joined.stderr
     state = cp.cluster()
-    assert state["joins"] == [{"node": "cp-2", "token": token, "caCertHashes": [ca_hash], "controlPlane": True,
-                               "certificateKey": key, "taints": [{"key": "node-role.kubernetes.io/control-plane",
-                                                                  "effect": "NoSchedule"}]}]
+    assert state["joins"] == [
+        {
+            "node": "cp-2",
+            "token": token,
+            "caCertHashes": [ca_hash],
+            "controlPlane": True,
+            "certificateKey": key,
+            "taints": [{"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}],
+        }
+    ]
     assert (worker.root / "etc/kubernetes/kubelet.conf").exists()
     twice = worker.run("kubeadm", "join", "--config", worker.write("/j.yaml", join_config(token, ca_hash, key, "cp-2")))
     assert twice.returncode == 1 and "[ERROR FileAvailable--etc-kubernetes-kubelet.conf]" in twice.stderr
@@ -151,8 +179,13 @@ def test_config_validate_names_the_field_like_kubeadm(cp):
     assert bad.returncode == 1
     assert 'discovery.bootstrapToken.token: Invalid value: "": the bootstrap token is invalid' in bad.stderr
     assert 'discovery.bootstrapToken.caCertHashes: Invalid value: "sha256:xyz"' in bad.stderr
-    empty_key = cp.run("kubeadm", "config", "validate", "--config",
-                       cp.write("/k.yaml", join_config("abcdef.0123456789abcdef", "sha256:" + "a" * 64, "")))
+    empty_key = cp.run(
+        "kubeadm",
+        "config",
+        "validate",
+        "--config",
+        cp.write("/k.yaml", join_config("abcdef.0123456789abcdef", "sha256:" + "a" * 64, "")),
+    )
     assert 'controlPlane.certificateKey: Invalid value: ""' in empty_key.stderr
     good = cp.run("kubeadm", "config", "validate", "--config", "/etc/kubernetes/kubeadm-config.yaml")
     assert (good.returncode, good.stdout) == (0, "ok\n")
@@ -166,8 +199,10 @@ def test_a_timed_out_init_leaves_admin_conf_and_no_api(tmp_path):
     assert (node.root / "etc/kubernetes/admin.conf").exists()
     down = node.run("kubectl", "--kubeconfig", "/etc/kubernetes/admin.conf", "get", "nodes")
     assert down.returncode == 1
-    assert down.stderr == "The connection to the server api.example:6443 was refused - did you specify the right " \
-                          "host or port?\n"
+    assert (
+        down.stderr == "The connection to the server api.example:6443 was refused - did you specify the right "
+        "host or port?\n"
+    )
     assert node.run("kubeadm", "reset", "-f").returncode == 0
     assert node.run("kubeadm", "init", "--config", "/etc/kubernetes/kubeadm-config.yaml").returncode == 0
 
@@ -180,9 +215,14 @@ def test_kubectl_answers_the_playbooks_queries_from_the_cluster_state(cp):
 
     ready = yaml.safe_load((ROLES / "cluster_ready/defaults/main.yml").read_text())["cluster_ready_jsonpath"]
     assert kubectl("get", "nodes", f"--output=jsonpath={ready}").stdout == "master False\n"
-    installation = cp.write("/installation.yaml", (
-        "apiVersion: operator.tigera.io/v1\nkind: Installation\nmetadata: {name: default}\nspec: {}\n"))
-    assert kubectl("get", "installations.operator.tigera.io", "default", "--ignore-not-found", "--output=name").stdout == ""
+    installation = cp.write(
+        "/installation.yaml",
+        ("apiVersion: operator.tigera.io/v1\nkind: Installation\nmetadata: {name: default}\nspec: {}\n"),
+    )
+    assert (
+        kubectl("get", "installations.operator.tigera.io", "default", "--ignore-not-found", "--output=name").stdout
+        == ""
+    )
     created = kubectl("create", "--field-manager=x", "-f", installation)
     assert created.stdout == "installation.operator.tigera.io/default created\n"
     again = kubectl("create", "-f", installation)
@@ -190,7 +230,9 @@ def test_kubectl_answers_the_playbooks_queries_from_the_cluster_state(cp):
     assert kubectl("get", "nodes", f"--output=jsonpath={ready}").stdout == "master True\n"
 
     assert kubectl("label", "node", "master", "--overwrite", "workload=db").stdout == "node/master labeled\n"
-    assert kubectl("taint", "node", "master", "--overwrite", "dedicated=db:NoSchedule").stdout == "node/master tainted\n"
+    assert (
+        kubectl("taint", "node", "master", "--overwrite", "dedicated=db:NoSchedule").stdout == "node/master tainted\n"
+    )
     nodes = json.loads(kubectl("get", "nodes", "--output=json").stdout)
     assert nodes["kind"] == "List" and nodes["items"][0]["metadata"]["labels"]["workload"] == "db"
     assert {"key": "dedicated", "value": "db", "effect": "NoSchedule"} in nodes["items"][0]["spec"]["taints"]
@@ -200,10 +242,17 @@ def test_kubectl_answers_the_playbooks_queries_from_the_cluster_state(cp):
 
 def test_jsonpath_reads_escaped_keys_like_kubectl():
     template = yaml.safe_load((ROLES / "storage/defaults/main.yml").read_text())["storage_default_jsonpath"]
-    data = {"items": [
-        {"metadata": {"name": "local-path", "annotations": {"storageclass.kubernetes.io/is-default-class": "true"}}},
-        {"metadata": {"name": "gp2"}},
-    ]}
+    data = {
+        "items": [
+            {
+                "metadata": {
+                    "name": "local-path",
+                    "annotations": {"storageclass.kubernetes.io/is-default-class": "true"},
+                }
+            },
+            {"metadata": {"name": "gp2"}},
+        ]
+    }
     assert JsonPath(template).render(data) == "local-path true\ngp2 \n"
 
 
@@ -234,8 +283,10 @@ def test_containerd_prints_the_recorded_default_config_of_its_line(tmp_path):
     assert printed == recorded.read_text()
     config = tomllib.loads(printed)
     assert config["version"] == 2
-    assert config["plugins"]["io.containerd.grpc.v1.cri"]["containerd"]["runtimes"]["runc"]["options"][
-        "SystemdCgroup"] is False
+    assert (
+        config["plugins"]["io.containerd.grpc.v1.cri"]["containerd"]["runtimes"]["runc"]["options"]["SystemdCgroup"]
+        is False
+    )
     with pytest.raises(FileNotFoundError, match=r"no recorded `containerd config default` for containerd 9\.9"):
         containerd_default_config("9.9.0-1")
 

@@ -82,7 +82,7 @@ HOME_URL="https://www.ubuntu.com/"
 UBUNTU_CODENAME=jammy
 """
 UBUNTU_LSB_RELEASE = (
-    "DISTRIB_ID=Ubuntu\nDISTRIB_RELEASE=22.04\nDISTRIB_CODENAME=jammy\nDISTRIB_DESCRIPTION=\"Ubuntu 22.04.5 LTS\"\n"
+    'DISTRIB_ID=Ubuntu\nDISTRIB_RELEASE=22.04\nDISTRIB_CODENAME=jammy\nDISTRIB_DESCRIPTION="Ubuntu 22.04.5 LTS"\n'
 )
 _counter = itertools.count()
 
@@ -172,8 +172,15 @@ class Run:
 class SimCluster:
     """A bastion plus `nodes` (a node table), started and reached as components/bootstrap.py does."""
 
-    def __init__(self, world: World, nodes: Sequence[NodeSpec], versions: Mapping[str, str], cluster_name: str,
-                 pod_cidr: ipaddress.IPv4Network, service_cidr: ipaddress.IPv4Network) -> None:
+    def __init__(
+        self,
+        world: World,
+        nodes: Sequence[NodeSpec],
+        versions: Mapping[str, str],
+        cluster_name: str,
+        pod_cidr: ipaddress.IPv4Network,
+        service_cidr: ipaddress.IPv4Network,
+    ) -> None:
         remove_leftovers()
         n = next(_counter)
         self.id = f"{os.getpid()}-{n}"
@@ -220,12 +227,29 @@ class SimCluster:
         for i, node in enumerate(self.nodes):
             address = f"127.100.0.{10 + i}"
             _ip(*inside, "addr", "add", f"{address}/32", "dev", "lo")
-            self.hosts[node.name] = Host(node.name, address, self.dir / "hosts" / node.name, f"sim-{self.id}-{node.name}")
+            self.hosts[node.name] = Host(
+                node.name, address, self.dir / "hosts" / node.name, f"sim-{self.id}-{node.name}"
+            )
         log = (self.dir / "https.log").open("wb")
         self.server = subprocess.Popen(
-            ["ip", "netns", "exec", self.netns, sys.executable, "-m", "tests.simulator.serve", str(self.world.docroot),
-             str(self.world.server_cert), str(self.world.server_key), REPO_ADDRESS, "443"],
-            cwd=PROJECT_ROOT, stdout=log, stderr=log, preexec_fn=_pdeathsig,  # noqa: PLW1509 (death signal only)
+            [
+                "ip",
+                "netns",
+                "exec",
+                self.netns,
+                sys.executable,
+                "-m",
+                "tests.simulator.serve",
+                str(self.world.docroot),
+                str(self.world.server_cert),
+                str(self.world.server_key),
+                REPO_ADDRESS,
+                "443",
+            ],
+            cwd=PROJECT_ROOT,
+            stdout=log,
+            stderr=log,
+            preexec_fn=_pdeathsig,
         )
         for host in [self.bastion, *self.hosts.values()]:
             self._image(host)
@@ -250,22 +274,33 @@ class SimCluster:
         hosts += "".join(f"{h.address} {h.name}\n" for h in [self.bastion, *self.hosts.values()])
         put("etc/hosts", hosts)
         put("etc/hostname", host.name + "\n")
-        put("etc/fstab", "# /etc/fstab of a simulated node\nLABEL=cloudimg-rootfs / ext4 discard,errors=remount-ro 0 1\n"
-                         "/swap.img none swap sw 0 0\n")
-        put("etc/passwd", Path("/etc/passwd").read_text()
-            + f"{SSH_USER}:x:{SIM_UID}:{SIM_UID}:Ubuntu:/home/{SSH_USER}:/bin/bash\n")
+        put(
+            "etc/fstab",
+            "# /etc/fstab of a simulated node\nLABEL=cloudimg-rootfs / ext4 discard,errors=remount-ro 0 1\n"
+            "/swap.img none swap sw 0 0\n",
+        )
+        put(
+            "etc/passwd",
+            Path("/etc/passwd").read_text() + f"{SSH_USER}:x:{SIM_UID}:{SIM_UID}:Ubuntu:/home/{SSH_USER}:/bin/bash\n",
+        )
         put("etc/group", Path("/etc/group").read_text() + f"{SSH_USER}:x:{SIM_UID}:\n")
         put("etc/shadow", Path("/etc/shadow").read_text() + f"{SSH_USER}:*:20000:0:99999:7:::\n", 0o640)
         put("etc/sudoers.d/90-cloud-init-users", f"{SSH_USER} ALL=(ALL) NOPASSWD:ALL\n", 0o440)
         put(f"home/{SSH_USER}/.ssh/authorized_keys", (self.dir / "client_key.pub").read_text(), 0o600)
         for d in (f"home/{SSH_USER}", f"home/{SSH_USER}/.ssh", f"home/{SSH_USER}/.ssh/authorized_keys"):
             os.chown(up / d, SIM_UID, SIM_UID)
-        put("etc/ssl/certs/ca-certificates.crt",
-            Path("/etc/ssl/certs/ca-certificates.crt").read_text() + self.world.ca_cert.read_text())
+        put(
+            "etc/ssl/certs/ca-certificates.crt",
+            Path("/etc/ssl/certs/ca-certificates.crt").read_text() + self.world.ca_cert.read_text(),
+        )
         # The simulated repositories provide these packages; the host image starts without them.
         status = Path("/var/lib/dpkg/status").read_text()
         stanzas = [s for s in status.split("\n\n") if s.strip()]
-        kept = [s for s in stanzas if not re.search(rf"^Package: ({'|'.join(map(re.escape, SIMULATED_PACKAGES))})$", s, re.M)]
+        kept = [
+            s
+            for s in stanzas
+            if not re.search(rf"^Package: ({'|'.join(map(re.escape, SIMULATED_PACKAGES))})$", s, re.M)
+        ]
         put("var/lib/dpkg/status", "\n\n".join(kept) + "\n")
         for path, _tool in NODE_TOOLS.items():
             target = up / path
@@ -277,14 +312,19 @@ class SimCluster:
         (up / "var/lib/gitops-sim-cluster").mkdir(parents=True)
         put("usr/lib/gitops-sim/kubectl-real", "")
         (up / "etc/ssh").mkdir(parents=True, exist_ok=True)
-        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "", "-f",
-                        str(up / "etc/ssh/sim_host_ed25519_key")], check=True)
-        put("etc/ssh/sshd_config.sim", (
-            f"Port 22\nListenAddress {host.address}\nHostKey /etc/ssh/sim_host_ed25519_key\nPidFile /run/sshd.pid\n"
-            "PermitRootLogin no\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\n"
-            "StrictModes no\nAllowTcpForwarding yes\nMaxStartups 200\nMaxSessions 200\nLogLevel INFO\n"
-            "AuthorizedKeysFile .ssh/authorized_keys\nSubsystem sftp internal-sftp\n"
-        ))
+        subprocess.run(
+            ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "", "-f", str(up / "etc/ssh/sim_host_ed25519_key")],
+            check=True,
+        )
+        put(
+            "etc/ssh/sshd_config.sim",
+            (
+                f"Port 22\nListenAddress {host.address}\nHostKey /etc/ssh/sim_host_ed25519_key\nPidFile /run/sshd.pid\n"
+                "PermitRootLogin no\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\n"
+                "StrictModes no\nAllowTcpForwarding yes\nMaxStartups 200\nMaxSessions 200\nLogLevel INFO\n"
+                "AuthorizedKeysFile .ssh/authorized_keys\nSubsystem sftp internal-sftp\n"
+            ),
+        )
 
     def _script(self, host: Host) -> str:
         m = host.dir / "merged"
@@ -321,9 +361,26 @@ exec /usr/sbin/sshd -D -e -f /etc/ssh/sshd_config.sim
         log_path = host.dir / "sshd.log"
         with log_path.open("ab") as log:
             host.process = subprocess.Popen(
-                ["ip", "netns", "exec", self.netns, "unshare", "--mount", "--pid", "--uts", "--fork", "--kill-child",
-                 "--propagation", "private", "bash", "-c", self._script(host)],
-                stdout=log, stderr=log, preexec_fn=_pdeathsig,  # noqa: PLW1509 (death signal only)
+                [
+                    "ip",
+                    "netns",
+                    "exec",
+                    self.netns,
+                    "unshare",
+                    "--mount",
+                    "--pid",
+                    "--uts",
+                    "--fork",
+                    "--kill-child",
+                    "--propagation",
+                    "private",
+                    "bash",
+                    "-c",
+                    self._script(host),
+                ],
+                stdout=log,
+                stderr=log,
+                preexec_fn=_pdeathsig,
             )
         deadline = time.monotonic() + 20
         while "Server listening on" not in log_path.read_text(errors="replace"):
@@ -347,8 +404,13 @@ exec /usr/sbin/sshd -D -e -f /etc/ssh/sshd_config.sim
         return [InventoryHost(n, self.hosts[n.name].address, self.hosts[n.name].key_alias, 22) for n in self.nodes]
 
     def jump(self) -> SshJump:
-        return SshJump(f"{self.cluster_vars.name}-bastion", self.bastion.address, 22, host_key_alias=self.bastion.key_alias,
-                       user=SSH_USER)
+        return SshJump(
+            f"{self.cluster_vars.name}-bastion",
+            self.bastion.address,
+            22,
+            host_key_alias=self.bastion.key_alias,
+            user=SSH_USER,
+        )
 
     def playbook_spec(self, extra_vars: Mapping[str, Any] | None = None, extra_args: Sequence[str] = ()) -> CommandSpec:
         args = list(extra_args)
@@ -356,24 +418,38 @@ exec /usr/sbin/sshd -D -e -f /etc/ssh/sshd_config.sim
             path = self.dir / f"vars-{next(_counter)}.json"
             path.write_text(json.dumps(dict(extra_vars)))
             args += ["-e", f"@{path}"]
-        return playbook_command(self.cluster_vars, self.inventory_hosts(), self.jump(), self.versions,
-                                str(self.known_hosts), extra_args=args)
+        return playbook_command(
+            self.cluster_vars,
+            self.inventory_hosts(),
+            self.jump(),
+            self.versions,
+            str(self.known_hosts),
+            extra_args=args,
+        )
 
     def run_spec(self, spec: CommandSpec, *, timeout: float = 600) -> subprocess.Popen[str]:
         """Start a command spec the way pulumi-command runs it: argv, environment, key on stdin, cwd."""
         env = {**os.environ, **spec.environment}
         env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
         env.pop("ANSIBLE_CONFIG", None)
-        proc = subprocess.Popen(spec.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                env=env, cwd=PROJECT_ROOT, text=True)
+        proc = subprocess.Popen(
+            spec.argv,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=PROJECT_ROOT,
+            text=True,
+        )
         assert proc.stdin is not None
         proc.stdin.write(self.key)
         proc.stdin.close()
         proc.stdin = None
         return proc
 
-    def playbook(self, extra_vars: Mapping[str, Any] | None = None, extra_args: Sequence[str] = (),
-                 *, timeout: float = 600) -> Run:
+    def playbook(
+        self, extra_vars: Mapping[str, Any] | None = None, extra_args: Sequence[str] = (), *, timeout: float = 600
+    ) -> Run:
         proc = self.run_spec(self.playbook_spec(extra_vars, extra_args))
         try:
             out, _ = proc.communicate(timeout=timeout)
@@ -387,8 +463,9 @@ exec /usr/sbin/sshd -D -e -f /etc/ssh/sshd_config.sim
         """What the component's `<name>-kubeconfig` command prints for this cluster."""
         spec = kubeconfig_command(first_control_plane(self.inventory_hosts()), self.jump(), str(self.known_hosts), [])
         env = {**os.environ, **spec.environment}
-        return subprocess.run(spec.argv, input=self.key, env=env, cwd=PROJECT_ROOT, capture_output=True, text=True,
-                              timeout=120)
+        return subprocess.run(
+            spec.argv, input=self.key, env=env, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120
+        )
 
     def cluster_state(self) -> dict[str, Any]:
         path = self.dir / "cluster-state" / "cluster.json"

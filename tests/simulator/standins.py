@@ -153,11 +153,14 @@ def _validate(path: str) -> list[str]:
     errors: list[str] = []
     for kind, doc in docs.items():
         api = doc.get("apiVersion", "")
-        if kind in ("InitConfiguration", "ClusterConfiguration", "JoinConfiguration") and api != "kubeadm.k8s.io/v1beta4":
+        if (
+            kind in ("InitConfiguration", "ClusterConfiguration", "JoinConfiguration")
+            and api != "kubeadm.k8s.io/v1beta4"
+        ):
             errors.append(f'no kind "{kind}" is registered for version "{api}"')
     join = docs.get("JoinConfiguration")
     if join is not None:
-        token = ((join.get("discovery") or {}).get("bootstrapToken") or {})
+        token = (join.get("discovery") or {}).get("bootstrapToken") or {}
         value = str(token.get("token") or "")
         if not TOKEN_RE.match(value):
             errors.append(f'discovery.bootstrapToken.token: Invalid value: "{value}": the bootstrap token is invalid')
@@ -258,11 +261,11 @@ def kubeadm_init(args: list[str]) -> int:
     _write(KUBERNETES / "kubelet.conf", _kubeconfig(f"https://{endpoint}", f"system:node:{name}"))
     _write(KUBELET_DIR / "config.yaml", "kind: KubeletConfiguration\n", 0o644)
     _out(
-        "[certs] Using certificateDir folder \"/etc/kubernetes/pki\"\n"
-        "[kubeconfig] Writing \"admin.conf\" kubeconfig file\n"
+        '[certs] Using certificateDir folder "/etc/kubernetes/pki"\n'
+        '[kubeconfig] Writing "admin.conf" kubeconfig file\n'
         "[kubelet-start] Starting the kubelet\n"
         "[wait-control-plane] Waiting for the kubelet to boot up the control plane as static Pods from directory "
-        "\"/etc/kubernetes/manifests\"\n"
+        '"/etc/kubernetes/manifests"\n'
         "[api-check] Waiting for a healthy API server. This can take up to 4m0s\n"
     )
     slow = FAULTS / "slow-init"
@@ -283,13 +286,16 @@ def kubeadm_init(args: list[str]) -> int:
         )
         state["nodes"][name] = _node_object(
             name,
-            {"node-role.kubernetes.io/control-plane": "", "node.kubernetes.io/exclude-from-external-load-balancers": ""},
+            {
+                "node-role.kubernetes.io/control-plane": "",
+                "node.kubernetes.io/exclude-from-external-load-balancers": "",
+            },
             [{"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}],
             address,
         )
     _out(
         "[api-check] The API server is healthy after 10.501680087s\n"
-        "[upload-config] Storing the configuration used in ConfigMap \"kubeadm-config\" in the \"kube-system\" "
+        '[upload-config] Storing the configuration used in ConfigMap "kubeadm-config" in the "kube-system" '
         "Namespace\n"
         f"[mark-control-plane] Marking the node {name} as control-plane by adding the labels: "
         "[node-role.kubernetes.io/control-plane node.kubernetes.io/exclude-from-external-load-balancers]\n"
@@ -302,9 +308,7 @@ def kubeadm_init(args: list[str]) -> int:
 
 def _require_api(state: dict[str, Any]) -> str | None:
     if not (KUBERNETES / "admin.conf").exists():
-        return (
-            "failed to load admin kubeconfig: open /etc/kubernetes/admin.conf: no such file or directory"
-        )
+        return "failed to load admin kubeconfig: open /etc/kubernetes/admin.conf: no such file or directory"
     if not state["apiServerUp"]:
         return _api_down_message(state)
     return None
@@ -384,7 +388,7 @@ def kubeadm_join(args: list[str]) -> int:
         if state["caCertHash"] not in discovery["caCertHashes"]:
             return _kubeadm_fail(
                 "error execution phase preflight: couldn't validate the identity of the API Server: cluster CA "
-                f"found in cluster-info ConfigMap is invalid: none of the public keys \"{state['caCertHash']}\" "
+                f'found in cluster-info ConfigMap is invalid: none of the public keys "{state["caCertHash"]}" '
                 "are pinned"
             )
         if cp is not None and cp.get("certificateKey") != state.get("certificateKey"):
@@ -408,7 +412,10 @@ def kubeadm_join(args: list[str]) -> int:
             for t in (registration.get("taints") or [])
         ]
         if cp is not None:
-            labels = {"node-role.kubernetes.io/control-plane": "", "node.kubernetes.io/exclude-from-external-load-balancers": ""}
+            labels = {
+                "node-role.kubernetes.io/control-plane": "",
+                "node.kubernetes.io/exclude-from-external-load-balancers": "",
+            }
             taints = [{"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}]
             for component in ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"):
                 _write(KUBERNETES / "manifests" / f"{component}.yaml", f"# static pod {component}\n")
@@ -467,7 +474,7 @@ def kubeadm(args: list[str]) -> int:
     if args[:1] == ["reset"]:
         return kubeadm_reset(args[1:])
     if args[:1] == ["version"]:
-        _out(f"kubeadm version: &version.Info{{GitVersion:\"v{_package_version('kubeadm')}\"}}\n")
+        _out(f'kubeadm version: &version.Info{{GitVersion:"v{_package_version("kubeadm")}"}}\n')
         return 0
     return _kubeadm_fail(f"this simulation does not implement `kubeadm {' '.join(args)}`")
 
@@ -487,8 +494,12 @@ for _names, _group, _kind, _namespaced in (
     (("serviceaccounts", "serviceaccount", "sa"), "", "ServiceAccount", True),
     (("deployments", "deployment", "deploy"), "apps", "Deployment", True),
     (("storageclasses", "storageclass", "sc"), "storage.k8s.io", "StorageClass", False),
-    (("customresourcedefinitions", "customresourcedefinition", "crd", "crds"), "apiextensions.k8s.io",
-     "CustomResourceDefinition", False),
+    (
+        ("customresourcedefinitions", "customresourcedefinition", "crd", "crds"),
+        "apiextensions.k8s.io",
+        "CustomResourceDefinition",
+        False,
+    ),
     (("installations", "installation"), "operator.tigera.io", "Installation", False),
 ):
     for _n in _names:
@@ -496,9 +507,19 @@ for _names, _group, _kind, _namespaced in (
         if _group:
             RESOURCES[f"{_n}.{_group}"] = (_group, _kind, _namespaced)
 
-CLUSTER_SCOPED_KINDS = {"Namespace", "Node", "StorageClass", "CustomResourceDefinition", "Installation", "ClusterRole",
-                        "ClusterRoleBinding", "PriorityClass", "APIService", "ValidatingWebhookConfiguration",
-                        "MutatingWebhookConfiguration"}
+CLUSTER_SCOPED_KINDS = {
+    "Namespace",
+    "Node",
+    "StorageClass",
+    "CustomResourceDefinition",
+    "Installation",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "PriorityClass",
+    "APIService",
+    "ValidatingWebhookConfiguration",
+    "MutatingWebhookConfiguration",
+}
 
 
 def _group_of(api_version: str) -> str:
@@ -593,8 +614,11 @@ def _node_view(state: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
     ready = _key("operator.tigera.io", "Installation", None, "default") in state["objects"]
     view = json.loads(json.dumps(node))
     view.setdefault("status", {})["conditions"] = [
-        {"type": "Ready", "status": "True" if ready else "False",
-         "reason": "KubeletReady" if ready else "KubeletNotReady"}
+        {
+            "type": "Ready",
+            "status": "True" if ready else "False",
+            "reason": "KubeletReady" if ready else "KubeletNotReady",
+        }
     ]
     return view
 
@@ -618,8 +642,13 @@ def _print_objects(objects: list[dict[str, Any]], output: str | None, group: str
         if single:
             _out(json.dumps(objects[0], indent=4) + "\n")
         else:
-            _out(json.dumps({"apiVersion": "v1", "items": objects, "kind": "List", "metadata": {"resourceVersion": ""}},
-                            indent=4) + "\n")
+            _out(
+                json.dumps(
+                    {"apiVersion": "v1", "items": objects, "kind": "List", "metadata": {"resourceVersion": ""}},
+                    indent=4,
+                )
+                + "\n"
+            )
     elif output and output.startswith("jsonpath="):
         data: Any = objects[0] if single else {"apiVersion": "v1", "items": objects, "kind": "List"}
         _out(JsonPath(output.split("=", 1)[1]).render(data))
@@ -808,12 +837,14 @@ def _kubectl_taint(state: dict[str, Any], args: list[str], _namespace: str | Non
     for spec in specs:
         m = re.match(r"^([^=:]+)(?:=([^:]*))?:(NoSchedule|PreferNoSchedule|NoExecute)$", spec)
         if not m:
-            raise RuntimeError(f'error: invalid taint spec: {spec}')
+            raise RuntimeError(f"error: invalid taint spec: {spec}")
         key, value, effect = m.group(1), m.group(2) or "", m.group(3)
         same = [t for t in taints if t["key"] == key and t["effect"] == effect]
         if same and not overwrite:
-            raise RuntimeError(f"error: node {node['metadata']['name']} already has {key} taint(s) with same effect(s) "
-                               "and --overwrite is false")
+            raise RuntimeError(
+                f"error: node {node['metadata']['name']} already has {key} taint(s) with same effect(s) "
+                "and --overwrite is false"
+            )
         if same:
             operation = "modified"
             taints.remove(same[0])
@@ -834,13 +865,16 @@ def systemctl(args: list[str]) -> int:
         return 0
     unit = args[1].strip("'") if len(args) > 1 else ""
     name = unit if "." in unit else unit + ".service"
-    known = any((ROOT / d / name).exists() for d in ("usr/lib/systemd/system", "lib/systemd/system", "etc/systemd/system"))
+    known = any(
+        (ROOT / d / name).exists() for d in ("usr/lib/systemd/system", "lib/systemd/system", "etc/systemd/system")
+    )
     u = units.setdefault(name, {"enabled": False, "active": False, "restarts": 0})
     if verb == "show":
         active = "active" if u["active"] else "inactive"
         _out(
             f"Id={name}\nNames={name}\nLoadState={'loaded' if known else 'not-found'}\nActiveState={active}\n"
-            f"SubState={'running' if u['active'] else 'dead'}\nUnitFileState={'enabled' if u['enabled'] else 'disabled'}\n"
+            f"SubState={'running' if u['active'] else 'dead'}\n"
+            f"UnitFileState={'enabled' if u['enabled'] else 'disabled'}\n"
         )
         return 0
     if not known:
@@ -919,10 +953,7 @@ def swapon(args: list[str]) -> int:
 def swapoff(args: list[str]) -> int:
     path = HOST_STATE / "swap.json"
     active = _load_json(path, [])
-    if "-a" in args or "--all" in args:
-        active = []
-    else:
-        active = [a for a in active if a not in args]
+    active = [] if "-a" in args or "--all" in args else [a for a in active if a not in args]
     _save_json(path, active)
     return 0
 

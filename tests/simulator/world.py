@@ -97,15 +97,29 @@ def _release(directory: Path, files: list[Path], fields: str) -> str:
 
 
 def _sign(gnupg: Path, release: Path) -> None:
-    _run(["gpg", "--homedir", str(gnupg), "--batch", "--yes", "--clearsign", "-o", str(release.parent / "InRelease"),
-          str(release)])
+    _run(
+        [
+            "gpg",
+            "--homedir",
+            str(gnupg),
+            "--batch",
+            "--yes",
+            "--clearsign",
+            "-o",
+            str(release.parent / "InRelease"),
+            str(release),
+        ]
+    )
 
 
 def _packages(repo_root: Path, pool: Path, target: Path) -> None:
     """Packages and Packages.gz of the debs under `pool`, with paths relative to `repo_root`."""
     result = subprocess.run(
         ["dpkg-scanpackages", "--multiversion", pool.relative_to(repo_root).as_posix(), "/dev/null"],
-        cwd=repo_root, check=True, capture_output=True, text=True,
+        cwd=repo_root,
+        check=True,
+        capture_output=True,
+        text=True,
     )
     target.mkdir(parents=True, exist_ok=True)
     (target / "Packages").write_text(result.stdout)
@@ -167,44 +181,122 @@ def build_world(base: Path, versions: Mapping[str, str]) -> World:
 
     # TLS: a CA and a certificate for the repository host names.
     ca_key, ca_cert = base / "ca.key", base / "ca.crt"
-    _run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-          "-keyout", str(ca_key), "-out", str(ca_cert), "-days", "2", "-subj", "/CN=gitops-cluster simulator CA"])
+    _run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            str(ca_key),
+            "-out",
+            str(ca_cert),
+            "-days",
+            "2",
+            "-subj",
+            "/CN=gitops-cluster simulator CA",
+        ]
+    )
     key, csr, cert = base / "server.key", base / "server.csr", base / "server.crt"
-    _run(["openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", str(key),
-          "-out", str(csr), "-subj", "/CN=download.docker.com"])
+    _run(
+        [
+            "openssl",
+            "req",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            str(key),
+            "-out",
+            str(csr),
+            "-subj",
+            "/CN=download.docker.com",
+        ]
+    )
     (base / "san.ext").write_text("subjectAltName=" + ",".join(f"DNS:{h}" for h in REPO_HOSTS) + "\n")
-    _run(["openssl", "x509", "-req", "-in", str(csr), "-CA", str(ca_cert), "-CAkey", str(ca_key), "-CAcreateserial",
-          "-out", str(cert), "-days", "2", "-extfile", str(base / "san.ext")])
+    _run(
+        [
+            "openssl",
+            "x509",
+            "-req",
+            "-in",
+            str(csr),
+            "-CA",
+            str(ca_cert),
+            "-CAkey",
+            str(ca_key),
+            "-CAcreateserial",
+            "-out",
+            str(cert),
+            "-days",
+            "2",
+            "-extfile",
+            str(base / "san.ext"),
+        ]
+    )
 
     # The repositories' signing key (no passphrase; the agent is stopped below).
     gnupg = base / "gnupg"
     gnupg.mkdir(mode=0o700)
-    _run(["gpg", "--homedir", str(gnupg), "--batch", "--passphrase", "", "--quick-gen-key",
-          "gitops-cluster simulator <sim@invalid>", "ed25519", "sign", "never"])
-    armored = subprocess.run(["gpg", "--homedir", str(gnupg), "--armor", "--export"], check=True,
-                             capture_output=True, text=True).stdout
+    _run(
+        [
+            "gpg",
+            "--homedir",
+            str(gnupg),
+            "--batch",
+            "--passphrase",
+            "",
+            "--quick-gen-key",
+            "gitops-cluster simulator <sim@invalid>",
+            "ed25519",
+            "sign",
+            "never",
+        ]
+    )
+    armored = subprocess.run(
+        ["gpg", "--homedir", str(gnupg), "--armor", "--export"], check=True, capture_output=True, text=True
+    ).stdout
 
     containerd = versions["containerd"]
     k8s = f"{versions['kubernetes']}-{versions['kubernetesPackageRevision']}"
     minor = ".".join(versions["kubernetes"].split(".")[:2])
-    unit = "[Unit]\nDescription={0} (simulated)\n[Service]\nExecStart=/usr/bin/{0}\n[Install]\nWantedBy=multi-user.target\n"
+    unit = (
+        "[Unit]\nDescription={0} (simulated)\n[Service]\nExecStart=/usr/bin/{0}\n"
+        "[Install]\nWantedBy=multi-user.target\n"
+    )
 
     docker = docroot / "linux" / "ubuntu"
     pool = docker / "pool" / "stable"
     pool.mkdir(parents=True)
-    _deb(pool, "containerd.io", containerd, {
-        "/usr/bin/containerd": STANDINS,
-        "/usr/share/gitops-sim/containerd.io.version": containerd + "\n",
-        "/usr/share/gitops-sim/containerd-config-default.toml": containerd_default_config(containerd),
-        "/usr/lib/systemd/system/containerd.service": unit.format("containerd"),
-        # What containerd.io ships: a config with the CRI plugin disabled (the role replaces it).
-        "/etc/containerd/config.toml": CONTAINERD_PACKAGE_CONFIG,
-    }, "containerd stand-in for the node simulator")
+    _deb(
+        pool,
+        "containerd.io",
+        containerd,
+        {
+            "/usr/bin/containerd": STANDINS,
+            "/usr/share/gitops-sim/containerd.io.version": containerd + "\n",
+            "/usr/share/gitops-sim/containerd-config-default.toml": containerd_default_config(containerd),
+            "/usr/lib/systemd/system/containerd.service": unit.format("containerd"),
+            # What containerd.io ships: a config with the CRI plugin disabled (the role replaces it).
+            "/etc/containerd/config.toml": CONTAINERD_PACKAGE_CONFIG,
+        },
+        "containerd stand-in for the node simulator",
+    )
     (docker / "gpg").write_text(armored)
     binary = docker / "dists" / UBUNTU_RELEASE / "stable" / "binary-amd64"
     _packages(docker, pool, binary)
     dist = docker / "dists" / UBUNTU_RELEASE
-    (dist / "Release").write_text(_release(dist, sorted(binary.iterdir()), textwrap.dedent(f"""\
+    (dist / "Release").write_text(
+        _release(
+            dist,
+            sorted(binary.iterdir()),
+            textwrap.dedent(f"""\
         Origin: Docker
         Label: Docker CE
         Suite: {UBUNTU_RELEASE}
@@ -212,7 +304,9 @@ def build_world(base: Path, versions: Mapping[str, str]) -> World:
         Architectures: amd64
         Components: stable
         Date: Mon, 30 Nov 2026 00:00:00 UTC
-        """)))
+        """),
+        )
+    )
     _sign(gnupg, dist / "Release")
 
     k8s_repo = docroot / "core:" / "stable:" / f"v{minor}" / "deb"
@@ -220,25 +314,40 @@ def build_world(base: Path, versions: Mapping[str, str]) -> World:
     for name, extra in (
         ("kubeadm", {}),
         ("kubectl", {}),
-        ("kubelet", {
-            "/usr/lib/systemd/system/kubelet.service": unit.format("kubelet"),
-            "/usr/lib/systemd/system/kubelet.service.d/10-kubeadm.conf": "[Service]\nEnvironment=KUBELET_SIM=1\n",
-            # As pkgs.k8s.io's kubelet package: the static-pod directory kubeadm writes into.
-            "/etc/kubernetes/manifests": None,
-        }),
+        (
+            "kubelet",
+            {
+                "/usr/lib/systemd/system/kubelet.service": unit.format("kubelet"),
+                "/usr/lib/systemd/system/kubelet.service.d/10-kubeadm.conf": "[Service]\nEnvironment=KUBELET_SIM=1\n",
+                # As pkgs.k8s.io's kubelet package: the static-pod directory kubeadm writes into.
+                "/etc/kubernetes/manifests": None,
+            },
+        ),
     ):
-        _deb(k8s_repo, name, k8s, {
-            f"/usr/bin/{name}": STANDINS,
-            f"/usr/share/gitops-sim/{name}.version": k8s + "\n",
-            **extra,
-        }, f"{name} stand-in for the node simulator")
+        _deb(
+            k8s_repo,
+            name,
+            k8s,
+            {
+                f"/usr/bin/{name}": STANDINS,
+                f"/usr/share/gitops-sim/{name}.version": k8s + "\n",
+                **extra,
+            },
+            f"{name} stand-in for the node simulator",
+        )
     _packages(k8s_repo, k8s_repo, k8s_repo)
-    (k8s_repo / "Release").write_text(_release(k8s_repo, [k8s_repo / "Packages", k8s_repo / "Packages.gz"], textwrap.dedent(f"""\
+    (k8s_repo / "Release").write_text(
+        _release(
+            k8s_repo,
+            [k8s_repo / "Packages", k8s_repo / "Packages.gz"],
+            textwrap.dedent(f"""\
         Origin: obs://build.opensuse.org/isv:kubernetes:core:stable:v{minor}/deb
         Label: isv:kubernetes:core:stable:v{minor}
         Architectures: amd64
         Date: Mon, 30 Nov 2026 00:00:00 UTC
-        """)))
+        """),
+        )
+    )
     _sign(gnupg, k8s_repo / "Release")
     (k8s_repo / "Release.key").write_text(armored)
     subprocess.run(["gpgconf", "--homedir", str(gnupg), "--kill", "gpg-agent"], check=False, capture_output=True)
