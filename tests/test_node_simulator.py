@@ -219,7 +219,9 @@ def assert_node_prepared(sim: SimCluster, node: str, versions: dict[str, str]) -
         ("kubelet", k8s),
         ("kubectl", k8s),
     ):
-        assert packages.get(name, {}).get("Version") == version, f"{node}: {name} is not at {version}"
+        # Docker's containerd.io 2.x builds carry the distribution after "~" (2.3.4-1~ubuntu.24.04~noble).
+        installed = packages.get(name, {}).get("Version", "")
+        assert installed.split("~")[0] == version, f"{node}: {name} is {installed or 'missing'}, not {version}"
         assert packages[name]["Status"] == "hold ok installed", f"{node}: {name} is not held"
 
 

@@ -18,8 +18,8 @@ script: an overlay over this machine's `/` (lower) with a per-host upper directo
 bound at /var/lib/gitops-sim-cluster, then `pivot_root` into it (so its mount table has the
 overlay as `/`, named /dev/root as on an EC2 instance: Ansible's mount facts skip sources that
 are not device paths, and the preflight's free-space check reads them) and exec sshd. The host image (the
-upper directory written before the mount) holds an Ubuntu 22.04 /etc/os-release (this machine is
-Debian 12; the preflight wants Ubuntu), an `ubuntu` user with passwordless sudo, an fstab with a
+upper directory written before the mount) holds the /etc/os-release of the Ubuntu release the AMI pin
+names (this machine is Debian 12; the preflight wants Ubuntu), an `ubuntu` user with passwordless sudo, an fstab with a
 swap line, the test CA, /etc/hosts naming the repository hosts, no apt sources, and the
 stand-ins for systemctl, sysctl, modprobe, swapon/swapoff, hostnamectl and cloud-init.
 
@@ -51,7 +51,7 @@ from typing import Any
 from components.bootstrap import CommandSpec, first_control_plane, kubeconfig_command, playbook_command
 from components.config import NodeSpec
 from components.inventory import ClusterVars, InventoryHost, SshJump
-from tests.simulator.world import REPO_HOSTS, STANDINS, World
+from tests.simulator.world import REPO_HOSTS, STANDINS, World, ubuntu_release
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
 PREFIX = "gcsim"
@@ -70,20 +70,26 @@ NODE_TOOLS = {
 }
 # Packages the simulated repositories provide: the host image must not already list them.
 SIMULATED_PACKAGES = ("containerd.io", "kubeadm", "kubelet", "kubectl")
-UBUNTU_OS_RELEASE = """\
-PRETTY_NAME="Ubuntu 22.04.5 LTS"
-NAME="Ubuntu"
-VERSION_ID="22.04"
-VERSION="22.04.5 LTS (Jammy Jellyfish)"
-VERSION_CODENAME=jammy
-ID=ubuntu
-ID_LIKE=debian
-HOME_URL="https://www.ubuntu.com/"
-UBUNTU_CODENAME=jammy
-"""
-UBUNTU_LSB_RELEASE = (
-    'DISTRIB_ID=Ubuntu\nDISTRIB_RELEASE=22.04\nDISTRIB_CODENAME=jammy\nDISTRIB_DESCRIPTION="Ubuntu 22.04.5 LTS"\n'
-)
+UBUNTU_NAMES = {"jammy": "Jammy Jellyfish", "noble": "Noble Numbat"}
+
+
+def os_release(release: str, codename: str) -> str:
+    """/etc/os-release of the Ubuntu release the AMI pin names (the preflight checks it)."""
+    name = UBUNTU_NAMES.get(codename, codename.capitalize())
+    return (
+        f'PRETTY_NAME="Ubuntu {release} LTS"\nNAME="Ubuntu"\nVERSION_ID="{release}"\n'
+        f'VERSION="{release} LTS ({name})"\nVERSION_CODENAME={codename}\nID=ubuntu\nID_LIKE=debian\n'
+        f'HOME_URL="https://www.ubuntu.com/"\nUBUNTU_CODENAME={codename}\n'
+    )
+
+
+def lsb_release(release: str, codename: str) -> str:
+    return (
+        f"DISTRIB_ID=Ubuntu\nDISTRIB_RELEASE={release}\nDISTRIB_CODENAME={codename}\n"
+        f'DISTRIB_DESCRIPTION="Ubuntu {release} LTS"\n'
+    )
+
+
 _counter = itertools.count()
 
 
@@ -267,8 +273,9 @@ class SimCluster:
             target.write_text(text)
             target.chmod(mode)
 
-        put("etc/os-release", UBUNTU_OS_RELEASE)
-        put("etc/lsb-release", UBUNTU_LSB_RELEASE)
+        release, codename = ubuntu_release(self.versions)
+        put("etc/os-release", os_release(release, codename))
+        put("etc/lsb-release", lsb_release(release, codename))
         put("etc/cloud/cloud.cfg.d/90_dpkg.cfg", "datasource_list: [ Ec2, None ]\n")
         hosts = "127.0.0.1 localhost\n" + f"{REPO_ADDRESS} {' '.join(REPO_HOSTS)}\n"
         hosts += "".join(f"{h.address} {h.name}\n" for h in [self.bastion, *self.hosts.values()])
