@@ -311,8 +311,11 @@ def test_join_configurations(rendered):
     assert api["nodeRegistration"]["taints"] == []
 
 
-def test_calico_installation_is_vxlan_over_the_pod_cidr(rendered):
+def test_calico_installation_is_vxlan_over_the_pod_cidr_with_images_from_quay(rendered):
     installation = docs(rendered / "calico-master-1.yaml")["Installation"]
+    # Calico's images from quay.io, not the operator's default Docker Hub (anonymous pull limit
+    # for 14 nodes behind one NAT address).
+    assert installation["spec"]["registry"] == "quay.io/"
     network = installation["spec"]["calicoNetwork"]
     assert network["bgp"] == "Disabled"
     (pool,) = network["ipPools"]
