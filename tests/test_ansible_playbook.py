@@ -156,6 +156,14 @@ def test_secrets_are_handled_under_no_log():
         assert tasks[name].get("no_log") is True, f"task {name!r} handles a token or key without no_log"
 
 
+def test_a_node_failing_the_preflight_play_stops_every_host_before_kubeadm():
+    # Behaviour: the node simulator's unreachable-node fault; here, that the first play says so.
+    plays = yaml.safe_load((ANSIBLE_DIR / "site.yml").read_text())
+    first = plays[0]
+    assert [r["role"] for r in first["roles"]] == ["wait_for_nodes", "preflight"]
+    assert first["any_errors_fatal"] is True
+
+
 def test_init_and_join_are_guarded_by_what_a_finished_run_leaves():
     # The behaviour (a timed-out init or join recovers on the next run) is exercised in
     # tests/test_ansible_roles_guards.py; here: the guards are not the files kubeadm writes early.
