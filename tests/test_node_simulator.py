@@ -42,9 +42,6 @@ from tests.simulator.cluster import SimCluster
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.simulator
 
-GUARD_FIX = "needs the init/join guard fix from branch roles"
-JOIN_REGEX_FIX = "needs the join-regex fix from branch roles (today the first full run stops at the joins)"
-FAIL_FAST_FIX = "needs the preflight play to stop every host when one fails (ansible/site.yml, branch roles)"
 # The kubeconfig the stack exports names the API endpoint people and CI use; the nodes reach the API
 # under an in-VPC name here, so a rewrite that does nothing shows.
 EXPORTED_ENDPOINT = "api.gitops-dev.example.com"
@@ -305,7 +302,6 @@ def assert_recap(run, hosts: Sequence[str], **expected: int) -> None:
 # --- the tests ---------------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason=JOIN_REGEX_FIX)
 def test_first_run_builds_the_cluster_and_the_second_changes_nothing(small):
     settings = dev_settings()
     first = small.playbook(FAST)
@@ -349,7 +345,6 @@ def test_the_first_run_reaches_the_joins_with_every_node_prepared(small):
     assert "GET /linux/ubuntu/dists/jammy/InRelease" in served and "/deb/InRelease" in served
 
 
-@pytest.mark.xfail(strict=True, reason=JOIN_REGEX_FIX)
 def test_three_control_planes_join_one_at_a_time_with_the_certificate_key(world):
     settings = three_control_planes()
     for sim in simulate(world, settings, settings.nodes):
@@ -359,7 +354,6 @@ def test_three_control_planes_join_one_at_a_time_with_the_certificate_key(world)
         assert order[:2] == [n.name for n in settings.nodes[1:3]], "control planes joined before workers, in order"
 
 
-@pytest.mark.xfail(strict=True, reason=GUARD_FIX)
 def test_an_init_that_timed_out_after_writing_admin_conf_is_recovered_by_the_next_run(pair):
     settings = dev_settings()
     cp = pair.nodes[0].name
@@ -374,7 +368,6 @@ def test_an_init_that_timed_out_after_writing_admin_conf_is_recovered_by_the_nex
     assert_cluster_built(pair, settings, again)
 
 
-@pytest.mark.xfail(strict=True, reason=GUARD_FIX)
 def test_a_failed_join_names_the_node_and_the_next_run_joins_it(pair):
     settings = dev_settings()
     worker = pair.nodes[1].name
@@ -389,7 +382,6 @@ def test_a_failed_join_names_the_node_and_the_next_run_joins_it(pair):
     assert_cluster_built(pair, settings, again)
 
 
-@pytest.mark.xfail(strict=True, reason=FAIL_FAST_FIX)
 def test_a_node_that_never_answers_stops_the_run_before_any_kubeadm_step(pair):
     worker = pair.nodes[1].name
     pair.stop(worker)
@@ -412,7 +404,6 @@ def test_a_node_that_never_answers_is_named(pair):
     assert run.recap[worker]["failed"] == 1 and run.recap[pair.nodes[0].name]["failed"] == 0
 
 
-@pytest.mark.xfail(strict=True, reason=JOIN_REGEX_FIX)
 def test_a_bastion_lost_mid_run_is_a_clear_error_and_the_next_run_completes(pair):
     settings = dev_settings()
     proc = pair.run_spec(pair.playbook_spec(FAST))
