@@ -50,7 +50,7 @@ NAMESPACE_LABELS = {
     "app.kubernetes.io/part-of": "gitops-cluster",
     "tier": "platform",
     "pod-security.kubernetes.io/enforce": "restricted",
-    "pod-security.kubernetes.io/enforce-version": "v1.31",
+    "pod-security.kubernetes.io/enforce-version": "v1.36",
     "pod-security.kubernetes.io/warn": "restricted",
     "pod-security.kubernetes.io/audit": "restricted",
 }

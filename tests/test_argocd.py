@@ -169,3 +169,12 @@ def test_argocd_lands_on_the_workers_or_the_control_plane_of_the_stack_table():
     assert preferred[0]["preference"]["matchExpressions"] == [
         {"key": "node-role.kubernetes.io/worker", "operator": "Exists"}
     ]
+
+
+def test_argocd_namespace_pins_pod_security_to_the_deployed_kubernetes_minor():
+    """Like every namespace under manifests/ (tests/test_manifests.py): the rules of the version that runs."""
+    from components.argocd import NAMESPACE_LABELS
+    from components.config import default_versions
+
+    minor = ".".join(default_versions()["kubernetes"].split(".")[:2])
+    assert NAMESPACE_LABELS["pod-security.kubernetes.io/enforce-version"] == f"v{minor}"
