@@ -38,6 +38,7 @@ from components.bootstrap import rewrite_kubeconfig_server
 from components.config import NodeRole, NodeSpec, StackSettings, parse_settings, with_defaults
 from tests.prereqs import missing, require_root, require_tool
 from tests.simulator.cluster import SimCluster
+from tests.simulator.world import ubuntu_release
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.simulator
@@ -342,7 +343,8 @@ def test_the_first_run_reaches_the_joins_with_every_node_prepared(small):
     sources = small.hosts[small.nodes[1].name].read("/etc/apt/sources.list.d/kubernetes.list")
     assert "https://pkgs.k8s.io/core:/stable:/v" in sources
     served = (small.dir / "https.log").read_text()
-    assert "GET /linux/ubuntu/dists/jammy/InRelease" in served and "/deb/InRelease" in served
+    codename = ubuntu_release(settings.versions)[1]
+    assert f"GET /linux/ubuntu/dists/{codename}/InRelease" in served and "/deb/InRelease" in served
 
 
 def test_three_control_planes_join_one_at_a_time_with_the_certificate_key(world):
@@ -406,7 +408,7 @@ def test_a_node_that_never_answers_is_named(pair):
 
 def test_a_bastion_lost_mid_run_is_a_clear_error_and_the_next_run_completes(pair):
     settings = dev_settings()
-    proc = pair.run_spec(pair.playbook_spec(FAST))
+    proc = pair.run_spec(pair.playbook_spec(FAST), stdin=pair.secret_stdin())
     deadline = time.monotonic() + 600
     while not pair.cluster_state().get("apiServerUp"):
         assert proc.poll() is None, "the run ended before the control plane was up"
