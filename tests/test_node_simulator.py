@@ -80,11 +80,15 @@ def table_subset(settings: StackSettings, roles: Sequence[NodeRole]) -> list[Nod
 
 
 def three_control_planes() -> StackSettings:
-    """The dev table with two more control-plane rows (as a user would add them) and the first infra node."""
+    """The dev table's control plane with two more rows (as a user would add them) and its first worker.
+
+    A worker, not a tainted node: config validation refuses a table where every node is tainted
+    (kubeadm taints control planes), since CoreDNS and ArgoCD would have nowhere to run.
+    """
     raw = yaml.safe_load((ROOT / "Pulumi.dev.yaml").read_text())["config"]["gitops-cluster:nodes"]
     cp = next(r for r in raw if r["role"] == "control-plane")
-    infra = next(r for r in raw if r["role"] == "infrastructure")
-    rows = [cp, {**cp, "name": f"{cp['name']}-2"}, {**cp, "name": f"{cp['name']}-3"}, infra]
+    worker = next(r for r in raw if r["role"] == "worker")
+    rows = [cp, {**cp, "name": f"{cp['name']}-2"}, {**cp, "name": f"{cp['name']}-3"}, worker]
     return parse_settings(stack_values(rows))
 
 
