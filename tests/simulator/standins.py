@@ -1,0 +1,1030 @@
+#!/usr/bin/python3
+"""Stand-ins for the tools a simulated node cannot really run (tests/simulator).
+
+One program, installed under each tool's name inside a simulated host (the tool is chosen by the
+name it is called as): kubeadm, kubelet, kubectl and containerd arrive as .deb packages from the
+simulator's apt repository; systemctl, sysctl, modprobe, swapon, swapoff, hostnamectl and
+cloud-init are part of the host image. It runs under the host's /usr/bin/python3 with the
+standard library and PyYAML only.
+
+State:
+- per host, under /var/lib/gitops-sim (units, sysctls, swap, hostname) and the host's own files
+  (/etc/kubernetes, /var/lib/kubelet, /sys/module is a per-host tmpfs);
+- per cluster, under /var/lib/gitops-sim-cluster/cluster.json, a directory every host of one
+  simulated cluster shares: it plays the API server and etcd (nodes, objects, bootstrap tokens,
+  uploaded certificate key, every join and every mutating kubectl call, in order).
+
+Conditions of the simulated world (not test expectations) are files in /etc/gitops-sim/faults:
+`init-timeout` (kubeadm init writes admin.conf, then the API never becomes healthy), `join-fails`
+(kubeadm join writes kubelet.conf, then the TLS bootstrap times out). Each is consumed when it
+fires: the next attempt behaves. Output formats follow the real tools; the recorded real outputs
+under tests/fixtures/standins/ are what tests/test_node_simulator_standins.py compares them to.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import re
+import secrets
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(os.environ.get("GITOPS_SIM_ROOT", "/"))
+HOST_STATE = ROOT / "var/lib/gitops-sim"
+CLUSTER_DIR = ROOT / "var/lib/gitops-sim-cluster"
+FAULTS = ROOT / "etc/gitops-sim/faults"
+SHARE = ROOT / "usr/share/gitops-sim"
+KUBERNETES = ROOT / "etc/kubernetes"
+KUBELET_DIR = ROOT / "var/lib/kubelet"
+REAL_KUBECTL = ROOT / "usr/lib/gitops-sim/kubectl-real"
+
+STACK_HINT = "To see the stack trace of this error execute with --v=5 or higher"
+TOKEN_RE = re.compile(r"^[a-z0-9]{6}\.[a-z0-9]{16}$")
+HASH_RE = re.compile(r"^sha256:[a-f0-9]{64}$")
+KEY_RE = re.compile(r"^[a-f0-9]{64}$")
+
+
+# --- small helpers ------------------------------------------------------------------------------
+
+
+def _out(text: str) -> None:
+    sys.stdout.write(text)
+
+
+def _err(text: str) -> None:
+    sys.stderr.write(text)
+
+
+def _load_json(path: Path, default: Any) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        return default
+
+
+def _save_json(path: Path, data: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
+    tmp.replace(path)
+
+
+def _fault(name: str) -> bool:
+    """True once when the world has this fault set (the file is consumed)."""
+    path = FAULTS / name
+    if path.exists():
+        path.unlink()
+        return True
+    return False
+
+
+@contextlib.contextmanager
+def cluster() -> Iterator[dict[str, Any]]:
+    """The shared cluster state, locked for one read-modify-write."""
+    CLUSTER_DIR.mkdir(parents=True, exist_ok=True)
+    with (CLUSTER_DIR / "lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        path = CLUSTER_DIR / "cluster.json"
+        state = _load_json(path, {})
+        state.setdefault("apiServerUp", False)
+        state.setdefault("nodes", {})
+        state.setdefault("objects", {})
+        state.setdefault("tokens", [])
+        state.setdefault("joins", [])
+        state.setdefault("kubectl", [])
+        yield state
+        _save_json(path, state)
+
+
+def _yaml_docs(text: str) -> list[dict[str, Any]]:
+    import yaml
+
+    return [d for d in yaml.safe_load_all(text) if isinstance(d, dict)]
+
+
+def _flag(args: list[str], name: str) -> str | None:
+    """The value of --name=value or --name value (and remove it from args)."""
+    for i, a in enumerate(args):
+        if a == name and i + 1 < len(args):
+            value = args[i + 1]
+            del args[i : i + 2]
+            return value
+        if a.startswith(name + "="):
+            del args[i]
+            return a.split("=", 1)[1]
+    return None
+
+
+def _switch(args: list[str], *names: str) -> bool:
+    found = False
+    for name in names:
+        while name in args:
+            args.remove(name)
+            found = True
+    return found
+
+
+# --- kubeadm --------------------------------------------------------------------------------------
+
+
+def _kubeadm_fail(message: str) -> int:
+    _err(f"{message}\n{STACK_HINT}\n")
+    return 1
+
+
+def _read_kubeadm_config(path: str) -> dict[str, dict[str, Any]]:
+    docs = _yaml_docs((ROOT / path.lstrip("/")).read_text())
+    return {d.get("kind", ""): d for d in docs}
+
+
+def _validate(path: str) -> list[str]:
+    """Field errors in kubeadm's format ("<path>: Invalid value: ...")."""
+    try:
+        docs = _read_kubeadm_config(path)
+    except FileNotFoundError:
+        return [f"unable to read config from {path!r} : open {path}: no such file or directory"]
+    errors: list[str] = []
+    for kind, doc in docs.items():
+        api = doc.get("apiVersion", "")
+        if (
+            kind in ("InitConfiguration", "ClusterConfiguration", "JoinConfiguration")
+            and api != "kubeadm.k8s.io/v1beta4"
+        ):
+            errors.append(f'no kind "{kind}" is registered for version "{api}"')
+    join = docs.get("JoinConfiguration")
+    if join is not None:
+        token = (join.get("discovery") or {}).get("bootstrapToken") or {}
+        value = str(token.get("token") or "")
+        if not TOKEN_RE.match(value):
+            errors.append(f'discovery.bootstrapToken.token: Invalid value: "{value}": the bootstrap token is invalid')
+        if not token.get("apiServerEndpoint"):
+            errors.append("discovery.bootstrapToken.apiServerEndpoint: Required value: APIServerEndpoint is not set")
+        hashes = token.get("caCertHashes") or []
+        if not hashes:
+            errors.append(
+                'discovery.bootstrapToken: Invalid value: "": using token-based discovery without caCertHashes can '
+                "be unsafe. Set unsafeSkipCAVerification as true in your kubeadm config file or pass "
+                "--discovery-token-unsafe-skip-ca-verification flag to continue"
+            )
+        for h in hashes:
+            if not HASH_RE.match(str(h)):
+                errors.append(f'discovery.bootstrapToken.caCertHashes: Invalid value: "{h}": invalid hash "{h}"')
+        cp = join.get("controlPlane")
+        if cp is not None:
+            key = str(cp.get("certificateKey") or "")
+            if not KEY_RE.match(key):
+                errors.append(
+                    f'controlPlane.certificateKey: Invalid value: "{key}": certificate key must be a 64-character '
+                    "hex string"
+                )
+    init = docs.get("ClusterConfiguration")
+    if init is not None:
+        for key in ("podSubnet", "serviceSubnet"):
+            cidr = str((init.get("networking") or {}).get(key) or "")
+            if cidr and not re.match(r"^\d+\.\d+\.\d+\.\d+/\d+$", cidr):
+                errors.append(f'networking.{key}: Invalid value: "{cidr}": couldn\'t parse subnet')
+    return errors
+
+
+def _write(path: Path, text: str, mode: int = 0o600) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    path.chmod(mode)
+
+
+def _kubeconfig(server: str, user: str) -> str:
+    ca = hashlib.sha256(server.encode()).hexdigest()
+    return (
+        "apiVersion: v1\nclusters:\n- cluster:\n"
+        f"    certificate-authority-data: {ca}\n    server: {server}\n  name: kubernetes\n"
+        f"contexts:\n- context:\n    cluster: kubernetes\n    user: {user}\n  name: {user}@kubernetes\n"
+        f"current-context: {user}@kubernetes\nkind: Config\npreferences: {{}}\nusers:\n- name: {user}\n"
+        f"  user:\n    client-certificate-data: {secrets.token_hex(16)}\n    client-key-data: {secrets.token_hex(16)}\n"
+    )
+
+
+def _node_object(name: str, labels: dict[str, str], taints: list[dict[str, str]], address: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name, "kubernetes.io/os": "linux", **labels}},
+        "spec": {"taints": taints} if taints else {},
+        "status": {"addresses": [{"type": "InternalIP", "address": address}]},
+    }
+
+
+def _api_down_message(state: dict[str, Any]) -> str:
+    endpoint = state.get("endpoint") or "localhost:6443"
+    return f"The connection to the server {endpoint} was refused - did you specify the right host or port?"
+
+
+def kubeadm_init(args: list[str]) -> int:
+    config = _flag(args, "--config")
+    if config is None:
+        return _kubeadm_fail("this simulation runs kubeadm init only with --config")
+    docs = _read_kubeadm_config(config)
+    init, cluster_cfg = docs.get("InitConfiguration", {}), docs.get("ClusterConfiguration", {})
+    version = cluster_cfg.get("kubernetesVersion", "")
+    _out(f"[init] Using Kubernetes version: {version}\n[preflight] Running pre-flight checks\n")
+    existing = [
+        p
+        for p in ("manifests/kube-apiserver.yaml", "manifests/kube-controller-manager.yaml", "admin.conf")
+        if (KUBERNETES / p).exists()
+    ]
+    if existing:
+        lines = "".join(
+            f"\t[ERROR FileAvailable--etc-kubernetes-{p.replace('/', '-')}]: /etc/kubernetes/{p} already exists\n"
+            for p in existing
+        )
+        return _kubeadm_fail(
+            "error execution phase preflight: [preflight] Some fatal errors occurred:\n"
+            + lines
+            + "\t[ERROR Port-6443]: Port 6443 is in use\n"
+            "[preflight] If you know what you are doing, you can make a check non-fatal with "
+            "`--ignore-preflight-errors=...`"
+        )
+    endpoint = str(cluster_cfg.get("controlPlaneEndpoint") or "")
+    name = str((init.get("nodeRegistration") or {}).get("name") or "")
+    address = str((init.get("localAPIEndpoint") or {}).get("advertiseAddress") or "")
+    for component in ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"):
+        _write(KUBERNETES / "manifests" / f"{component}.yaml", f"# static pod {component} {version}\n")
+    _write(KUBERNETES / "pki/ca.crt", f"simulated CA of {endpoint}\n", 0o644)
+    _write(KUBERNETES / "admin.conf", _kubeconfig(f"https://{endpoint}", "kubernetes-admin"))
+    _write(KUBERNETES / "super-admin.conf", _kubeconfig(f"https://{endpoint}", "kubernetes-super-admin"))
+    _write(KUBERNETES / "kubelet.conf", _kubeconfig(f"https://{endpoint}", f"system:node:{name}"))
+    _write(KUBELET_DIR / "config.yaml", "kind: KubeletConfiguration\n", 0o644)
+    _out(
+        '[certs] Using certificateDir folder "/etc/kubernetes/pki"\n'
+        '[kubeconfig] Writing "admin.conf" kubeconfig file\n'
+        "[kubelet-start] Starting the kubelet\n"
+        "[wait-control-plane] Waiting for the kubelet to boot up the control plane as static Pods from directory "
+        '"/etc/kubernetes/manifests"\n'
+        "[api-check] Waiting for a healthy API server. This can take up to 4m0s\n"
+    )
+    slow = FAULTS / "slow-init"
+    if slow.exists():
+        time.sleep(float(slow.read_text() or "1"))
+    if _fault("init-timeout"):
+        return _kubeadm_fail(
+            "[api-check] The API server is not healthy after 4m0.000412s\n"
+            "error execution phase wait-control-plane: could not initialize a Kubernetes cluster"
+        )
+    with cluster() as state:
+        state.update(
+            apiServerUp=True,
+            endpoint=endpoint,
+            caCertHash="sha256:" + secrets.token_hex(32),
+            kubeadmConfig=(ROOT / config.lstrip("/")).read_text(),
+            initNode=name,
+        )
+        state["nodes"][name] = _node_object(
+            name,
+            {
+                "node-role.kubernetes.io/control-plane": "",
+                "node.kubernetes.io/exclude-from-external-load-balancers": "",
+            },
+            [{"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}],
+            address,
+        )
+    _out(
+        "[api-check] The API server is healthy after 10.501680087s\n"
+        '[upload-config] Storing the configuration used in ConfigMap "kubeadm-config" in the "kube-system" '
+        "Namespace\n"
+        f"[mark-control-plane] Marking the node {name} as control-plane by adding the labels: "
+        "[node-role.kubernetes.io/control-plane node.kubernetes.io/exclude-from-external-load-balancers]\n"
+        "[bootstrap-token] Using token: <value withheld>\n"
+        "[addons] Applied essential addon: CoreDNS\n[addons] Applied essential addon: kube-proxy\n\n"
+        "Your Kubernetes control-plane has initialized successfully!\n"
+    )
+    return 0
+
+
+def _require_api(state: dict[str, Any]) -> str | None:
+    if not (KUBERNETES / "admin.conf").exists():
+        return "failed to load admin kubeconfig: open /etc/kubernetes/admin.conf: no such file or directory"
+    if not state["apiServerUp"]:
+        return _api_down_message(state)
+    return None
+
+
+def kubeadm_token(args: list[str]) -> int:
+    if not args or args[0] != "create":
+        return _kubeadm_fail(f"this simulation supports `kubeadm token create` only, not {args}")
+    ttl = _flag(args, "--ttl") or "24h0m0s"
+    with cluster() as state:
+        problem = _require_api(state)
+        if problem:
+            return _kubeadm_fail(problem)
+        token = f"{secrets.token_hex(3)}.{secrets.token_hex(8)}"
+        state["tokens"].append({"token": token, "ttl": ttl})
+        endpoint, ca_hash = state["endpoint"], state["caCertHash"]
+    if "--print-join-command" in args:
+        # kubeadm renders its join template and strips the line continuations: one line, with
+        # the space that followed the last hash.
+        _out(f"kubeadm join {endpoint} --token {token} --discovery-token-ca-cert-hash {ca_hash} \n")
+    else:
+        _out(token + "\n")
+    return 0
+
+
+def kubeadm_upload_certs(args: list[str]) -> int:
+    if "--upload-certs" not in args:
+        return _kubeadm_fail("[upload-certs] Skipping phase. Please see --upload-certs")
+    with cluster() as state:
+        problem = _require_api(state)
+        if problem:
+            return _kubeadm_fail(problem)
+        key = secrets.token_hex(32)
+        state["certificateKey"] = key
+        state["uploadedKeys"] = [*state.get("uploadedKeys", []), key]
+    _out(
+        '[upload-certs] Storing the certificates in Secret "kubeadm-certs" in the "kube-system" Namespace\n'
+        f"[upload-certs] Using certificate key:\n{key}\n"
+    )
+    return 0
+
+
+def kubeadm_join(args: list[str]) -> int:
+    config = _flag(args, "--config")
+    if config is None:
+        return _kubeadm_fail("this simulation runs kubeadm join only with --config")
+    errors = _validate(config)
+    if errors:
+        return _kubeadm_fail("\n".join(errors))
+    join = _read_kubeadm_config(config)["JoinConfiguration"]
+    discovery = join["discovery"]["bootstrapToken"]
+    registration = join.get("nodeRegistration") or {}
+    name = str(registration.get("name") or "")
+    cp = join.get("controlPlane")
+    _out("[preflight] Running pre-flight checks\n")
+    if (KUBERNETES / "kubelet.conf").exists():
+        return _kubeadm_fail(
+            "error execution phase preflight: [preflight] Some fatal errors occurred:\n"
+            "\t[ERROR FileAvailable--etc-kubernetes-kubelet.conf]: /etc/kubernetes/kubelet.conf already exists\n"
+            "[preflight] If you know what you are doing, you can make a check non-fatal with "
+            "`--ignore-preflight-errors=...`"
+        )
+    with cluster() as state:
+        endpoint = discovery["apiServerEndpoint"]
+        if not state["apiServerUp"] or endpoint != state.get("endpoint"):
+            return _kubeadm_fail(
+                "error execution phase preflight: couldn't validate the identity of the API Server: "
+                f'Get "https://{endpoint}/api/v1/namespaces/kube-public/configmaps/cluster-info?timeout=10s": '
+                "dial tcp: connect: connection refused"
+            )
+        token = discovery["token"]
+        if token not in [t["token"] for t in state["tokens"]]:
+            return _kubeadm_fail(
+                "error execution phase preflight: couldn't validate the identity of the API Server: could not "
+                f'find a JWS signature in the cluster-info ConfigMap for token ID "{token.split(".")[0]}"'
+            )
+        if state["caCertHash"] not in discovery["caCertHashes"]:
+            return _kubeadm_fail(
+                "error execution phase preflight: couldn't validate the identity of the API Server: cluster CA "
+                f'found in cluster-info ConfigMap is invalid: none of the public keys "{state["caCertHash"]}" '
+                "are pinned"
+            )
+        if cp is not None and cp.get("certificateKey") != state.get("certificateKey"):
+            return _kubeadm_fail(
+                "error execution phase control-plane-prepare/download-certs: error downloading certs: error "
+                "decoding certificate key: cipher: message authentication failed"
+            )
+        _write(KUBERNETES / "bootstrap-kubelet.conf", _kubeconfig(f"https://{endpoint}", "tls-bootstrap-token-user"))
+        _write(KUBERNETES / "kubelet.conf", _kubeconfig(f"https://{endpoint}", f"system:node:{name}"))
+        _write(KUBELET_DIR / "config.yaml", "kind: KubeletConfiguration\n", 0o644)
+        if _fault("join-fails"):
+            state["failedJoins"] = [*state.get("failedJoins", []), name]
+            return _kubeadm_fail(
+                "[kubelet-start] Waiting for the kubelet to perform the TLS Bootstrap\n"
+                "error execution phase kubelet-start: timed out waiting for the condition"
+            )
+        address = str(((cp or {}).get("localAPIEndpoint") or {}).get("advertiseAddress") or "")
+        labels: dict[str, str] = {}
+        taints = [
+            {k: str(v) for k, v in t.items() if k in ("key", "value", "effect")}
+            for t in (registration.get("taints") or [])
+        ]
+        if cp is not None:
+            labels = {
+                "node-role.kubernetes.io/control-plane": "",
+                "node.kubernetes.io/exclude-from-external-load-balancers": "",
+            }
+            taints = [{"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}]
+            for component in ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"):
+                _write(KUBERNETES / "manifests" / f"{component}.yaml", f"# static pod {component}\n")
+            _write(KUBERNETES / "admin.conf", _kubeconfig(f"https://{endpoint}", "kubernetes-admin"))
+        state["joins"].append(
+            {
+                "node": name,
+                "token": token,
+                "caCertHashes": list(discovery["caCertHashes"]),
+                "controlPlane": cp is not None,
+                "certificateKey": (cp or {}).get("certificateKey"),
+                "taints": taints,
+            }
+        )
+        state["nodes"][name] = _node_object(name, labels, taints, address)
+    _out("[kubelet-start] Starting the kubelet\n\nThis node has joined the cluster:\n")
+    return 0
+
+
+def kubeadm_reset(args: list[str]) -> int:
+    if not _switch(args, "-f", "--force"):
+        return _kubeadm_fail("this simulation runs kubeadm reset only with --force")
+    for path in ("admin.conf", "super-admin.conf", "kubelet.conf", "bootstrap-kubelet.conf"):
+        (KUBERNETES / path).unlink(missing_ok=True)
+    for directory in (KUBERNETES / "manifests", KUBELET_DIR):
+        if directory.is_dir():
+            for child in directory.iterdir():
+                if child.is_file():
+                    child.unlink()
+    _out("[reset] Deleting contents of directories: [/etc/kubernetes/manifests /var/lib/kubelet]\n")
+    return 0
+
+
+def kubeadm(args: list[str]) -> int:
+    if args[:2] == ["config", "validate"]:
+        config = _flag(args, "--config") or ""
+        errors = _validate(config)
+        if errors:
+            return _kubeadm_fail("\n".join(errors))
+        _out("ok\n")
+        return 0
+    if args[:3] == ["config", "images", "pull"]:
+        config = _flag(args, "--config") or ""
+        version = _read_kubeadm_config(config).get("ClusterConfiguration", {}).get("kubernetesVersion", "")
+        for image in ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kube-proxy"):
+            _out(f"[config/images] Pulled registry.k8s.io/{image}:{version}\n")
+        return 0
+    if args[:3] == ["init", "phase", "upload-certs"]:
+        return kubeadm_upload_certs(args[3:])
+    if args[:1] == ["init"]:
+        return kubeadm_init(args[1:])
+    if args[:1] == ["join"]:
+        return kubeadm_join(args[1:])
+    if args[:1] == ["token"]:
+        return kubeadm_token(args[1:])
+    if args[:1] == ["reset"]:
+        return kubeadm_reset(args[1:])
+    if args[:1] == ["version"]:
+        _out(f'kubeadm version: &version.Info{{GitVersion:"v{_package_version("kubeadm")}"}}\n')
+        return 0
+    return _kubeadm_fail(f"this simulation does not implement `kubeadm {' '.join(args)}`")
+
+
+def _package_version(name: str) -> str:
+    return (SHARE / f"{name}.version").read_text().strip().split("-")[0]
+
+
+# --- kubectl --------------------------------------------------------------------------------------
+
+# resource name (plural, singular, short) -> (group, kind, namespaced)
+RESOURCES: dict[str, tuple[str, str, bool]] = {}
+for _names, _group, _kind, _namespaced in (
+    (("namespaces", "namespace", "ns"), "", "Namespace", False),
+    (("nodes", "node", "no"), "", "Node", False),
+    (("configmaps", "configmap", "cm"), "", "ConfigMap", True),
+    (("serviceaccounts", "serviceaccount", "sa"), "", "ServiceAccount", True),
+    (("deployments", "deployment", "deploy"), "apps", "Deployment", True),
+    (("storageclasses", "storageclass", "sc"), "storage.k8s.io", "StorageClass", False),
+    (
+        ("customresourcedefinitions", "customresourcedefinition", "crd", "crds"),
+        "apiextensions.k8s.io",
+        "CustomResourceDefinition",
+        False,
+    ),
+    (("installations", "installation"), "operator.tigera.io", "Installation", False),
+):
+    for _n in _names:
+        RESOURCES[_n] = (_group, _kind, _namespaced)
+        if _group:
+            RESOURCES[f"{_n}.{_group}"] = (_group, _kind, _namespaced)
+
+CLUSTER_SCOPED_KINDS = {
+    "Namespace",
+    "Node",
+    "StorageClass",
+    "CustomResourceDefinition",
+    "Installation",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "PriorityClass",
+    "APIService",
+    "ValidatingWebhookConfiguration",
+    "MutatingWebhookConfiguration",
+}
+
+
+def _group_of(api_version: str) -> str:
+    return api_version.split("/")[0] if "/" in api_version else ""
+
+
+def _plural(kind: str) -> str:
+    lower = kind.lower()
+    return lower + ("es" if lower.endswith("s") else "s")
+
+
+def _ref(group: str, kind: str, name: str) -> str:
+    return f"{kind.lower()}{'.' + group if group else ''}/{name}"
+
+
+def _key(group: str, kind: str, namespace: str | None, name: str) -> str:
+    return f"{group}/{kind}/{namespace or ''}/{name}"
+
+
+def _resolve(resource: str) -> tuple[str, str, bool]:
+    if resource in RESOURCES:
+        return RESOURCES[resource]
+    raise KeyError(f'error: the server doesn\'t have a resource type "{resource}"')
+
+
+class JsonPath:
+    """kubectl's JSONPath templates, the subset bootstrap uses: {range}/{end}, "literals", field
+    paths with escaped dots, [*], [N] and [?(@.field=="value")] filters."""
+
+    def __init__(self, template: str) -> None:
+        self.tokens = re.findall(r"\{((?:[^{}\"]|\"(?:[^\"\\]|\\.)*\")*)\}|([^{}]+)", template)
+
+    def render(self, data: Any) -> str:
+        out: list[str] = []
+        self._run(0, len(self.tokens), data, out)
+        return "".join(out)
+
+    def _run(self, start: int, stop: int, data: Any, out: list[str]) -> None:
+        i = start
+        while i < stop:
+            expr, literal = self.tokens[i]
+            if literal:
+                out.append(literal)
+            elif expr.startswith("range "):
+                end = self._matching_end(i)
+                for item in self.select(data, expr[len("range ") :].strip()):
+                    self._run(i + 1, end, item, out)
+                i = end
+            elif expr.startswith('"'):
+                out.append(json.loads(expr))
+            else:
+                out.append(" ".join(v if isinstance(v, str) else json.dumps(v) for v in self.select(data, expr)))
+            i += 1
+
+    def _matching_end(self, i: int) -> int:
+        depth = 0
+        for j in range(i + 1, len(self.tokens)):
+            expr = self.tokens[j][0]
+            if expr.startswith("range "):
+                depth += 1
+            elif expr == "end":
+                if depth == 0:
+                    return j
+                depth -= 1
+        raise ValueError("unclosed range")
+
+    @staticmethod
+    def select(data: Any, path: str) -> list[Any]:
+        steps = re.findall(r"\.((?:[^.\[\\]|\\.)+)|\[([^\]]*)\]", path)
+        values = [data]
+        for name, index in steps:
+            nxt: list[Any] = []
+            for v in values:
+                if name:
+                    key = name.replace("\\.", ".")
+                    if isinstance(v, dict) and key in v:
+                        nxt.append(v[key])
+                elif index == "*":
+                    nxt.extend(v if isinstance(v, list) else list(v.values()) if isinstance(v, dict) else [])
+                elif index.startswith("?("):
+                    m = re.match(r'\?\(@\.([\w.]+)\s*==\s*["\']([^"\']*)["\']\)', index)
+                    if m and isinstance(v, list):
+                        nxt.extend(x for x in v if isinstance(x, dict) and str(x.get(m.group(1))) == m.group(2))
+                elif isinstance(v, list) and index.lstrip("-").isdigit() and -len(v) <= int(index) < len(v):
+                    nxt.append(v[int(index)])
+            values = nxt
+        return values
+
+
+def _node_view(state: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
+    """A node as the API returns it: Ready once Calico runs (the operator's Installation exists)."""
+    ready = _key("operator.tigera.io", "Installation", None, "default") in state["objects"]
+    view = json.loads(json.dumps(node))
+    view.setdefault("status", {})["conditions"] = [
+        {
+            "type": "Ready",
+            "status": "True" if ready else "False",
+            "reason": "KubeletReady" if ready else "KubeletNotReady",
+        }
+    ]
+    return view
+
+
+def _objects_of(state: dict[str, Any], group: str, kind: str, namespace: str | None) -> list[dict[str, Any]]:
+    if kind == "Node":
+        return [_node_view(state, n) for _, n in sorted(state["nodes"].items())]
+    found = []
+    for key, obj in sorted(state["objects"].items()):
+        g, k, ns, _ = key.split("/", 3)
+        if g == group and k == kind and (namespace is None or ns == namespace):
+            found.append(obj)
+    return found
+
+
+def _print_objects(objects: list[dict[str, Any]], output: str | None, group: str, kind: str, single: bool) -> None:
+    if output == "name":
+        for o in objects:
+            _out(_ref(group, kind, o["metadata"]["name"]) + "\n")
+    elif output == "json":
+        if single:
+            _out(json.dumps(objects[0], indent=4) + "\n")
+        else:
+            _out(
+                json.dumps(
+                    {"apiVersion": "v1", "items": objects, "kind": "List", "metadata": {"resourceVersion": ""}},
+                    indent=4,
+                )
+                + "\n"
+            )
+    elif output and output.startswith("jsonpath="):
+        data: Any = objects[0] if single else {"apiVersion": "v1", "items": objects, "kind": "List"}
+        _out(JsonPath(output.split("=", 1)[1]).render(data))
+    else:
+        _out("NAME\n" + "".join(o["metadata"]["name"] + "\n" for o in objects))
+
+
+def _manifest_objects(args: list[str]) -> tuple[list[dict[str, Any]], str]:
+    """The objects of -f FILE or -k DIR (built with the real kubectl's kustomize), and the source name."""
+    files = _flag(args, "-f") or _flag(args, "--filename")
+    if files:
+        return _yaml_docs((ROOT / files.lstrip("/") if files.startswith("/") else Path(files)).read_text()), files
+    kustomization = _flag(args, "-k") or _flag(args, "--kustomize")
+    if kustomization:
+        import subprocess
+
+        built = subprocess.run([str(REAL_KUBECTL), "kustomize", kustomization], capture_output=True, text=True)
+        if built.returncode != 0:
+            raise RuntimeError(built.stderr.strip())
+        return _yaml_docs(built.stdout), kustomization
+    raise RuntimeError("error: must specify one of -f and -k")
+
+
+def _identity(obj: dict[str, Any], namespace: str | None) -> tuple[str, str, str | None, str]:
+    kind = obj.get("kind", "")
+    group = _group_of(obj.get("apiVersion", ""))
+    ns = None if kind in CLUSTER_SCOPED_KINDS else (obj.get("metadata", {}).get("namespace") or namespace or "default")
+    return group, kind, ns, obj["metadata"]["name"]
+
+
+def kubectl(argv: list[str]) -> int:
+    args = list(argv)
+    kubeconfig = _flag(args, "--kubeconfig")
+    namespace = _flag(args, "--namespace") or _flag(args, "-n")
+    if args[:1] == ["version"]:
+        _out(f"Client Version: v{_package_version('kubectl')}\nKustomize Version: v5.4.2\n")
+        return 0
+    if args[:1] == ["kustomize"]:
+        import subprocess
+
+        return subprocess.run([str(REAL_KUBECTL), *args]).returncode
+    config = ROOT / kubeconfig.lstrip("/") if kubeconfig else Path.home() / ".kube/config"
+    if not config.exists():
+        if kubeconfig:
+            _err(f"error: stat {kubeconfig}: no such file or directory\n")
+        else:
+            _err("The connection to the server localhost:8080 was refused - did you specify the right host or port?\n")
+        return 1
+    verb, rest = (args[0], args[1:]) if args else ("", [])
+    with cluster() as state:
+        if not state["apiServerUp"]:
+            server = re.search(r"server: https://(\S+)", config.read_text())
+            _err(_api_down_message({"endpoint": server.group(1) if server else None}) + "\n")
+            return 1
+        try:
+            if verb in ("apply", "create", "label", "taint"):
+                state["kubectl"].append(list(argv))
+            handler = {
+                "get": _kubectl_get,
+                "apply": _kubectl_apply,
+                "create": _kubectl_apply,
+                "diff": _kubectl_diff,
+                "wait": _kubectl_wait,
+                "rollout": _kubectl_rollout,
+                "label": _kubectl_label,
+                "taint": _kubectl_taint,
+            }.get(verb)
+            if handler is None:
+                _err(f"error: this simulation does not implement `kubectl {verb}`\n")
+                return 1
+            return handler(state, rest, namespace, verb)
+        except (KeyError, RuntimeError) as e:
+            _err(str(e).strip("'\"") + "\n")
+            return 1
+
+
+def _kubectl_get(state: dict[str, Any], args: list[str], namespace: str | None, _verb: str) -> int:
+    output = _flag(args, "--output") or _flag(args, "-o")
+    ignore = _switch(args, "--ignore-not-found")
+    group, kind, namespaced = _resolve(args[0])
+    ns = (namespace or "default") if namespaced else None
+    objects = _objects_of(state, group, kind, ns)
+    if len(args) > 1:
+        wanted = set(args[1:])
+        objects = [o for o in objects if o["metadata"]["name"] in wanted]
+        if not objects:
+            if ignore:
+                return 0
+            _err(f'Error from server (NotFound): {_plural(kind)}{"." + group if group else ""} "{args[1]}" not found\n')
+            return 1
+    _print_objects(objects, output, group, kind, single=len(args) == 2)
+    return 0
+
+
+def _kubectl_apply(state: dict[str, Any], args: list[str], namespace: str | None, verb: str) -> int:
+    objects, source = _manifest_objects(args)
+    for obj in objects:
+        group, kind, ns, name = _identity(obj, namespace)
+        key = _key(group, kind, ns, name)
+        if verb == "create" and key in state["objects"]:
+            _err(
+                f'Error from server (AlreadyExists): error when creating "{source}": '
+                f'{_plural(kind)}{"." + group if group else ""} "{name}" already exists\n'
+            )
+            return 1
+        state["objects"][key] = obj
+        _out(f"{_ref(group, kind, name)} {'created' if verb == 'create' else 'serverside-applied'}\n")
+    return 0
+
+
+def _kubectl_diff(state: dict[str, Any], args: list[str], namespace: str | None, _verb: str) -> int:
+    import difflib
+
+    import yaml
+
+    objects, _ = _manifest_objects(args)
+    differs = False
+    for obj in objects:
+        group, kind, ns, name = _identity(obj, namespace)
+        live = state["objects"].get(_key(group, kind, ns, name))
+        if live != obj:
+            differs = True
+            old = yaml.safe_dump(live or {}, sort_keys=True).splitlines(keepends=True)
+            new = yaml.safe_dump(obj, sort_keys=True).splitlines(keepends=True)
+            path = f"/tmp/LIVE/{_ref(group, kind, name)}"
+            _out("".join(difflib.unified_diff(old, new, path, path.replace("LIVE", "MERGED"))))
+    return 1 if differs else 0
+
+
+def _kubectl_wait(state: dict[str, Any], args: list[str], namespace: str | None, _verb: str) -> int:
+    condition = _flag(args, "--for")
+    _flag(args, "--timeout")
+    resource, name = args[0].split("/", 1)
+    group, kind, namespaced = _resolve(resource)
+    if _key(group, kind, (namespace or "default") if namespaced else None, name) not in state["objects"]:
+        _err(f'Error from server (NotFound): {_plural(kind)}{"." + group if group else ""} "{name}" not found\n')
+        return 1
+    if not (condition or "").startswith("condition="):
+        _err(f"error: unrecognized condition: {condition!r}\n")
+        return 1
+    _out(f"{_ref(group, kind, name)} condition met\n")
+    return 0
+
+
+def _kubectl_rollout(state: dict[str, Any], args: list[str], namespace: str | None, _verb: str) -> int:
+    _flag(args, "--timeout")
+    if args[:1] != ["status"]:
+        _err("error: this simulation implements `rollout status` only\n")
+        return 1
+    resource, name = args[1].split("/", 1)
+    group, kind, _ = _resolve(resource)
+    if _key(group, kind, namespace or "default", name) not in state["objects"]:
+        _err(f'Error from server (NotFound): {_plural(kind)}{"." + group if group else ""} "{name}" not found\n')
+        return 1
+    _out(f'deployment "{name}" successfully rolled out\n')
+    return 0
+
+
+def _node(state: dict[str, Any], args: list[str]) -> tuple[dict[str, Any], list[str]]:
+    if args[0] not in ("node", "nodes", "no"):
+        raise RuntimeError(f"error: this simulation labels and taints nodes only, not {args[0]}")
+    name = args[1]
+    if name not in state["nodes"]:
+        raise RuntimeError(f'Error from server (NotFound): nodes "{name}" not found')
+    return state["nodes"][name], args[2:]
+
+
+def _kubectl_label(state: dict[str, Any], args: list[str], _namespace: str | None, _verb: str) -> int:
+    overwrite = _switch(args, "--overwrite")
+    node, pairs = _node(state, args)
+    labels = node["metadata"].setdefault("labels", {})
+    for pair in pairs:
+        key, _, value = pair.partition("=")
+        if key in labels and labels[key] != value and not overwrite:
+            raise RuntimeError(f"error: '{key}' already has a value ({labels[key]}), and --overwrite is false")
+        labels[key] = value
+    _out(f"node/{node['metadata']['name']} labeled\n")
+    return 0
+
+
+def _kubectl_taint(state: dict[str, Any], args: list[str], _namespace: str | None, _verb: str) -> int:
+    overwrite = _switch(args, "--overwrite")
+    node, specs = _node(state, args)
+    taints = node.setdefault("spec", {}).setdefault("taints", [])
+    operation = "tainted"
+    for spec in specs:
+        m = re.match(r"^([^=:]+)(?:=([^:]*))?:(NoSchedule|PreferNoSchedule|NoExecute)$", spec)
+        if not m:
+            raise RuntimeError(f"error: invalid taint spec: {spec}")
+        key, value, effect = m.group(1), m.group(2) or "", m.group(3)
+        same = [t for t in taints if t["key"] == key and t["effect"] == effect]
+        if same and not overwrite:
+            raise RuntimeError(
+                f"error: node {node['metadata']['name']} already has {key} taint(s) with same effect(s) "
+                "and --overwrite is false"
+            )
+        if same:
+            operation = "modified"
+            taints.remove(same[0])
+        taints.append({"key": key, "value": value, "effect": effect} if value else {"key": key, "effect": effect})
+    _out(f"node/{node['metadata']['name']} {operation}\n")
+    return 0
+
+
+# --- node-level tools -----------------------------------------------------------------------------
+
+
+def systemctl(args: list[str]) -> int:
+    args = [a for a in args if not a.startswith("--") and a != "-l"]
+    path = HOST_STATE / "systemd.json"
+    units = _load_json(path, {})
+    verb = args[0] if args else ""
+    if verb in ("daemon-reload", "daemon-reexec", ""):
+        return 0
+    unit = args[1].strip("'") if len(args) > 1 else ""
+    name = unit if "." in unit else unit + ".service"
+    known = any(
+        (ROOT / d / name).exists() for d in ("usr/lib/systemd/system", "lib/systemd/system", "etc/systemd/system")
+    )
+    u = units.setdefault(name, {"enabled": False, "active": False, "restarts": 0})
+    if verb == "show":
+        active = "active" if u["active"] else "inactive"
+        _out(
+            f"Id={name}\nNames={name}\nLoadState={'loaded' if known else 'not-found'}\nActiveState={active}\n"
+            f"SubState={'running' if u['active'] else 'dead'}\n"
+            f"UnitFileState={'enabled' if u['enabled'] else 'disabled'}\n"
+        )
+        return 0
+    if not known:
+        _err(f"Failed to {verb} {name}: Unit {name} not found.\n")
+        return 1 if verb != "is-enabled" else 4
+    if verb == "is-enabled":
+        _out(("enabled" if u["enabled"] else "disabled") + "\n")
+        return 0 if u["enabled"] else 1
+    if verb == "is-active":
+        _out(("active" if u["active"] else "inactive") + "\n")
+        return 0 if u["active"] else 3
+    if verb in ("enable", "disable"):
+        u["enabled"] = verb == "enable"
+    elif verb in ("start", "stop"):
+        u["active"] = verb == "start"
+    elif verb in ("restart", "reload-or-restart", "try-restart"):
+        u["active"] = True
+        u["restarts"] += 1
+    else:
+        _err(f"systemctl: this simulation does not implement {verb}\n")
+        return 1
+    _save_json(path, units)
+    return 0
+
+
+def sysctl(args: list[str]) -> int:
+    path = HOST_STATE / "sysctl.json"
+    values = _load_json(path, {})
+    files = []
+    if _switch(args, "--system"):
+        files = sorted((ROOT / "etc/sysctl.d").glob("*.conf"))
+    load = _flag(args, "--load") or _flag(args, "-p")
+    if load:
+        files.append(ROOT / load.lstrip("/"))
+    for f in files:
+        for line in f.read_text().splitlines():
+            line = line.strip()
+            if line and not line.startswith(("#", ";")) and "=" in line:
+                key, value = (s.strip() for s in line.split("=", 1))
+                values[key] = value
+                _out(f"{key} = {value}\n")
+    if files:
+        _save_json(path, values)
+        return 0
+    quiet = _switch(args, "-n")
+    for key in args:
+        _out(f"{values.get(key, '0')}\n" if quiet else f"{key} = {values.get(key, '0')}\n")
+    return 0
+
+
+def modprobe(args: list[str]) -> int:
+    for name in [a for a in args if not a.startswith("-")]:
+        (ROOT / "sys/module" / name).mkdir(parents=True, exist_ok=True)
+        with (HOST_STATE / "modprobe.log").open("a") as log:
+            log.write(name + "\n")
+    return 0
+
+
+def swapon(args: list[str]) -> int:
+    path = HOST_STATE / "swap.json"
+    active = _load_json(path, [])
+    if any(a.startswith("--show") for a in args):
+        if active and "--noheadings" not in args:
+            _out("NAME\n")
+        _out("".join(a + "\n" for a in active))
+        return 0
+    if "-a" in args or "--all" in args:
+        for line in (ROOT / "etc/fstab").read_text().splitlines():
+            fields = line.split()
+            if len(fields) >= 3 and not fields[0].startswith("#") and fields[2] == "swap" and fields[0] not in active:
+                active.append(fields[0])
+    _save_json(path, active)
+    return 0
+
+
+def swapoff(args: list[str]) -> int:
+    path = HOST_STATE / "swap.json"
+    active = _load_json(path, [])
+    active = [] if "-a" in args or "--all" in args else [a for a in active if a not in args]
+    _save_json(path, active)
+    return 0
+
+
+def hostnamectl(args: list[str]) -> int:
+    path = HOST_STATE / "hostname.json"
+    names = _load_json(path, {"static": "localhost", "transient": "localhost"})
+    kinds = [k for k in ("static", "transient", "pretty") if f"--{k}" in args]
+    rest = [a for a in args if not a.startswith("--")]
+    if rest[:1] == ["set-hostname"]:
+        for k in kinds or ["static", "transient"]:
+            names[k] = rest[1]
+        if "static" in (kinds or ["static"]):
+            (ROOT / "etc/hostname").write_text(rest[1] + "\n")
+        _save_json(path, names)
+        return 0
+    _out(names.get((kinds or ["static"])[0], "") + "\n")
+    return 0
+
+
+def cloud_init(args: list[str]) -> int:
+    if args[:1] == ["status"]:
+        _out("status: done\n")
+        return 0
+    _err(f"cloud-init: this simulation implements `status` only, not {args}\n")
+    return 1
+
+
+def containerd(args: list[str]) -> int:
+    if args[:2] == ["config", "default"]:
+        _out((SHARE / "containerd-config-default.toml").read_text())
+        return 0
+    if args[:1] in (["--version"], ["-v"]):
+        version = (SHARE / "containerd.io.version").read_text().strip()
+        _out(f"containerd containerd.io {version.split('-')[0]} simulated\n")
+        return 0
+    _err(f"containerd: this simulation implements `config default` and `--version` only, not {args}\n")
+    return 1
+
+
+def kubelet(args: list[str]) -> int:
+    if "--version" in args:
+        _out(f"Kubernetes v{_package_version('kubelet')}\n")
+        return 0
+    _err("kubelet: runs only as a unit in this simulation\n")
+    return 1
+
+
+TOOLS = {
+    "kubeadm": kubeadm,
+    "kubectl": kubectl,
+    "kubelet": kubelet,
+    "containerd": containerd,
+    "systemctl": systemctl,
+    "sysctl": sysctl,
+    "modprobe": modprobe,
+    "swapon": swapon,
+    "swapoff": swapoff,
+    "hostnamectl": hostnamectl,
+    "cloud-init": cloud_init,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv if argv is None else argv)
+    tool = os.path.basename(argv[0])
+    if tool not in TOOLS:
+        _err(f"gitops-sim stand-in: unknown tool {tool!r}\n")
+        return 127
+    return TOOLS[tool](argv[1:])
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

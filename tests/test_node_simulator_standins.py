@@ -1,0 +1,298 @@
+"""The node simulator's stand-ins print what the real tools print and keep state as they do.
+
+Each stand-in runs as a program (tests/simulator/standins.py under the tool's name) against a
+temporary root (GITOPS_SIM_ROOT), and its output is compared with the recorded real outputs under
+tests/fixtures/standins/ (README there says where each came from): the same lines and spacing,
+with values of the same shape where the real ones are random (tokens, hashes, keys).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.simulator.cluster import UBUNTU_OS_RELEASE
+from tests.simulator.standins import JsonPath
+from tests.simulator.world import containerd_default_config
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "tests" / "fixtures" / "standins"
+STANDINS = ROOT / "tests" / "simulator" / "standins.py"
+ROLES = ROOT / "ansible" / "roles"
+
+
+def shape(text: str) -> str:
+    """The output with its random values replaced by their kind, so two real runs compare equal."""
+    text = re.sub(r"\b[a-z0-9]{6}\.[a-z0-9]{16}\b", "<token>", text)
+    text = re.sub(r"sha256:[a-f0-9]{64}", "<ca-hash>", text)
+    text = re.sub(r"\b[a-f0-9]{64}\b", "<key>", text)
+    return re.sub(r"kubeadm join \S+:\d+ ", "kubeadm join <endpoint> ", text)
+
+
+class Node:
+    """One simulated host's root for the stand-ins, with the cluster directory beside it."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        for d in (
+            "etc/kubernetes",
+            "var/lib/gitops-sim",
+            "usr/share/gitops-sim",
+            "etc/gitops-sim/faults",
+            "usr/lib/systemd/system",
+        ):
+            (root / d).mkdir(parents=True, exist_ok=True)
+        (root / "usr/share/gitops-sim/kubeadm.version").write_text("1.31.4-1.1\n")
+
+    def run(self, tool: str, *args: str) -> subprocess.CompletedProcess[str]:
+        code = f"import sys; sys.argv[0] = {tool!r}; exec(open({str(STANDINS)!r}).read())"
+        return subprocess.run(
+            [sys.executable, "-c", code, *args],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "GITOPS_SIM_ROOT": str(self.root)},
+            cwd=self.root,
+            check=False,
+        )
+
+    def write(self, path: str, text: str) -> str:
+        target = self.root / path.lstrip("/")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text)
+        return path
+
+    def cluster(self) -> dict:
+        return json.loads((self.root / "var/lib/gitops-sim-cluster/cluster.json").read_text())
+
+
+INIT = """\
+apiVersion: kubeadm.k8s.io/v1beta4
+kind: InitConfiguration
+localAPIEndpoint: {advertiseAddress: 10.0.1.10, bindPort: 6443}
+nodeRegistration: {name: master}
+---
+apiVersion: kubeadm.k8s.io/v1beta4
+kind: ClusterConfiguration
+kubernetesVersion: v1.31.4
+controlPlaneEndpoint: api.example:6443
+networking: {podSubnet: 192.168.0.0/16, serviceSubnet: 10.96.0.0/12}
+"""
+
+
+def join_config(token: str, ca_hash: str, key: str | None = None, name: str = "worker") -> str:
+    text = (
+        "apiVersion: kubeadm.k8s.io/v1beta4\nkind: JoinConfiguration\ndiscovery:\n  bootstrapToken:\n"
+        f'    apiServerEndpoint: api.example:6443\n    token: "{token}"\n    caCertHashes: ["{ca_hash}"]\n'
+        f"nodeRegistration:\n  name: {name}\n  taints:\n    - {{key: dedicated, value: db, effect: NoSchedule}}\n"
+    )
+    if key is not None:
+        text += f'controlPlane:\n  localAPIEndpoint: {{advertiseAddress: 10.0.1.11}}\n  certificateKey: "{key}"\n'
+    return text
+
+
+@pytest.fixture
+def cp(tmp_path) -> Node:
+    node = Node(tmp_path / "cp")
+    result = node.run(
+        "kubeadm", "init", "--config", node.write("/etc/kubernetes/kubeadm-config.yaml", INIT), "--skip-token-print"
+    )
+    assert result.returncode == 0, result.stderr
+    return node
+
+
+def test_print_join_command_matches_the_recorded_output(cp):
+    recorded = (FIXTURES / "kubeadm-token-create-print-join-command.txt").read_text()
+    printed = cp.run("kubeadm", "token", "create", "--ttl", "30m", "--print-join-command")
+    assert printed.returncode == 0, printed.stderr
+    assert (
+        shape(printed.stdout)
+        == shape(recorded)
+        == ("kubeadm join <endpoint> --token <token> --discovery-token-ca-cert-hash <ca-hash> \n")
+    )
+    assert printed.stdout.startswith("kubeadm join api.example:6443 --token ")
+
+
+def test_upload_certs_matches_the_recorded_output(cp):
+    recorded = (FIXTURES / "kubeadm-init-phase-upload-certs.txt").read_text()
+    printed = cp.run("kubeadm", "init", "phase", "upload-certs", "--upload-certs")
+    assert printed.returncode == 0, printed.stderr
+    assert shape(printed.stdout) == shape(recorded)
+    assert printed.stdout.splitlines()[-1] == cp.cluster()["certificateKey"]
+
+
+def test_a_second_init_fails_like_kubeadm(cp):
+    again = cp.run("kubeadm", "init", "--config", "/etc/kubernetes/kubeadm-config.yaml")
+    assert again.returncode == 1
+    assert (
+        "[ERROR FileAvailable--etc-kubernetes-manifests-kube-apiserver.yaml]: "
+        "/etc/kubernetes/manifests/kube-apiserver.yaml already exists" in again.stderr
+    )
+    assert "To see the stack trace of this error execute with --v=5 or higher" in again.stderr
+
+
+def test_joins_need_the_issued_token_hash_and_key_and_happen_once(cp, tmp_path):
+    token = cp.run("kubeadm", "token", "create", "--print-join-command").stdout.split()[4]
+    key = cp.run("kubeadm", "init", "phase", "upload-certs", "--upload-certs").stdout.split()[-1]
+    ca_hash = cp.cluster()["caCertHash"]
+    worker = Node(tmp_path / "worker")  # its own files, the same cluster
+    (worker.root / "var/lib/gitops-sim-cluster").symlink_to(cp.root / "var/lib/gitops-sim-cluster")
+
+    wrong_hash = worker.run(
+        "kubeadm", "join", "--config", worker.write("/j.yaml", join_config(token, "sha256:" + "0" * 64))
+    )
+    assert wrong_hash.returncode == 1 and "none of the public keys" in wrong_hash.stderr
+    wrong_key = worker.run(
+        "kubeadm", "join", "--config", worker.write("/j.yaml", join_config(token, ca_hash, "1" * 64, "cp-2"))
+    )
+    assert wrong_key.returncode == 1 and "error downloading certs" in wrong_key.stderr
+
+    joined = worker.run(
+        "kubeadm", "join", "--config", worker.write("/j.yaml", join_config(token, ca_hash, key, "cp-2"))
+    )
+    assert joined.returncode == 0, joined.stderr
+    state = cp.cluster()
+    assert state["joins"] == [
+        {
+            "node": "cp-2",
+            "token": token,
+            "caCertHashes": [ca_hash],
+            "controlPlane": True,
+            "certificateKey": key,
+            "taints": [{"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}],
+        }
+    ]
+    assert (worker.root / "etc/kubernetes/kubelet.conf").exists()
+    twice = worker.run("kubeadm", "join", "--config", worker.write("/j.yaml", join_config(token, ca_hash, key, "cp-2")))
+    assert twice.returncode == 1 and "[ERROR FileAvailable--etc-kubernetes-kubelet.conf]" in twice.stderr
+
+
+def test_config_validate_names_the_field_like_kubeadm(cp):
+    bad = cp.run("kubeadm", "config", "validate", "--config", cp.write("/bad.yaml", join_config("", "sha256:xyz")))
+    assert bad.returncode == 1
+    assert 'discovery.bootstrapToken.token: Invalid value: "": the bootstrap token is invalid' in bad.stderr
+    assert 'discovery.bootstrapToken.caCertHashes: Invalid value: "sha256:xyz"' in bad.stderr
+    empty_key = cp.run(
+        "kubeadm",
+        "config",
+        "validate",
+        "--config",
+        cp.write("/k.yaml", join_config("abcdef.0123456789abcdef", "sha256:" + "a" * 64, "")),
+    )
+    assert 'controlPlane.certificateKey: Invalid value: ""' in empty_key.stderr
+    good = cp.run("kubeadm", "config", "validate", "--config", "/etc/kubernetes/kubeadm-config.yaml")
+    assert (good.returncode, good.stdout) == (0, "ok\n")
+
+
+def test_a_timed_out_init_leaves_admin_conf_and_no_api(tmp_path):
+    node = Node(tmp_path / "cp")
+    node.write("/etc/gitops-sim/faults/init-timeout", "")
+    failed = node.run("kubeadm", "init", "--config", node.write("/etc/kubernetes/kubeadm-config.yaml", INIT))
+    assert failed.returncode == 1 and "wait-control-plane" in failed.stderr
+    assert (node.root / "etc/kubernetes/admin.conf").exists()
+    down = node.run("kubectl", "--kubeconfig", "/etc/kubernetes/admin.conf", "get", "nodes")
+    assert down.returncode == 1
+    assert (
+        down.stderr == "The connection to the server api.example:6443 was refused - did you specify the right "
+        "host or port?\n"
+    )
+    assert node.run("kubeadm", "reset", "-f").returncode == 0
+    assert node.run("kubeadm", "init", "--config", "/etc/kubernetes/kubeadm-config.yaml").returncode == 0
+
+
+def test_kubectl_answers_the_playbooks_queries_from_the_cluster_state(cp):
+    kubeconfig = "/etc/kubernetes/admin.conf"
+
+    def kubectl(*args: str) -> subprocess.CompletedProcess[str]:
+        return cp.run("kubectl", "--kubeconfig", kubeconfig, *args)
+
+    ready = yaml.safe_load((ROLES / "cluster_ready/defaults/main.yml").read_text())["cluster_ready_jsonpath"]
+    assert kubectl("get", "nodes", f"--output=jsonpath={ready}").stdout == "master False\n"
+    installation = cp.write(
+        "/installation.yaml",
+        ("apiVersion: operator.tigera.io/v1\nkind: Installation\nmetadata: {name: default}\nspec: {}\n"),
+    )
+    assert (
+        kubectl("get", "installations.operator.tigera.io", "default", "--ignore-not-found", "--output=name").stdout
+        == ""
+    )
+    created = kubectl("create", "--field-manager=x", "-f", installation)
+    assert created.stdout == "installation.operator.tigera.io/default created\n"
+    again = kubectl("create", "-f", installation)
+    assert again.returncode == 1 and "(AlreadyExists)" in again.stderr and '"default" already exists' in again.stderr
+    assert kubectl("get", "nodes", f"--output=jsonpath={ready}").stdout == "master True\n"
+
+    assert kubectl("label", "node", "master", "--overwrite", "workload=db").stdout == "node/master labeled\n"
+    assert (
+        kubectl("taint", "node", "master", "--overwrite", "dedicated=db:NoSchedule").stdout == "node/master tainted\n"
+    )
+    nodes = json.loads(kubectl("get", "nodes", "--output=json").stdout)
+    assert nodes["kind"] == "List" and nodes["items"][0]["metadata"]["labels"]["workload"] == "db"
+    assert {"key": "dedicated", "value": "db", "effect": "NoSchedule"} in nodes["items"][0]["spec"]["taints"]
+    missing = kubectl("get", "namespace", "tigera-operator")
+    assert missing.stderr == 'Error from server (NotFound): namespaces "tigera-operator" not found\n'
+
+
+def test_jsonpath_reads_escaped_keys_like_kubectl():
+    template = yaml.safe_load((ROLES / "storage/defaults/main.yml").read_text())["storage_default_jsonpath"]
+    data = {
+        "items": [
+            {
+                "metadata": {
+                    "name": "local-path",
+                    "annotations": {"storageclass.kubernetes.io/is-default-class": "true"},
+                }
+            },
+            {"metadata": {"name": "gp2"}},
+        ]
+    }
+    assert JsonPath(template).render(data) == "local-path true\ngp2 \n"
+
+
+def test_node_tools_keep_state_per_host(tmp_path):
+    node = Node(tmp_path / "n")
+    node.write("/etc/fstab", "/swap.img none swap sw 0 0\n")
+    node.write("/var/lib/gitops-sim/swap.json", '["/swap.img"]')
+    assert node.run("swapon", "--show=NAME", "--noheadings").stdout == "/swap.img\n"
+    assert node.run("swapoff", "--all").returncode == 0
+    assert node.run("swapon", "--show=NAME", "--noheadings").stdout == ""
+    node.write("/usr/lib/systemd/system/containerd.service", "[Unit]\n")
+    assert node.run("systemctl", "is-enabled", "containerd").returncode == 1
+    node.run("systemctl", "enable", "containerd")
+    node.run("systemctl", "restart", "containerd")
+    show = node.run("systemctl", "show", "containerd").stdout
+    assert "LoadState=loaded" in show and "ActiveState=active" in show and "UnitFileState=enabled" in show
+    assert "LoadState=not-found" in node.run("systemctl", "show", "nothing").stdout
+    node.write("/etc/sysctl.d/90-kubernetes.conf", "net.ipv4.ip_forward = 1\n")
+    assert node.run("sysctl", "--load", "/etc/sysctl.d/90-kubernetes.conf").stdout == "net.ipv4.ip_forward = 1\n"
+    assert node.run("sysctl", "-n", "net.ipv4.ip_forward").stdout == "1\n"
+
+
+def test_containerd_prints_the_recorded_default_config_of_its_line(tmp_path):
+    node = Node(tmp_path / "n")
+    recorded = containerd_default_config("1.7.25-1")
+    node.write("/usr/share/gitops-sim/containerd-config-default.toml", recorded.read_text())
+    printed = node.run("containerd", "config", "default").stdout
+    assert printed == recorded.read_text()
+    config = tomllib.loads(printed)
+    assert config["version"] == 2
+    assert (
+        config["plugins"]["io.containerd.grpc.v1.cri"]["containerd"]["runtimes"]["runc"]["options"]["SystemdCgroup"]
+        is False
+    )
+    with pytest.raises(FileNotFoundError, match=r"no recorded `containerd config default` for containerd 9\.9"):
+        containerd_default_config("9.9.0-1")
+
+
+def test_the_host_image_is_ubuntu_22_04_as_the_preflight_wants():
+    wanted = yaml.safe_load((ROLES / "preflight/defaults/main.yml").read_text())["preflight_supported_systems"]
+    fields = dict(line.split("=", 1) for line in UBUNTU_OS_RELEASE.splitlines())
+    system = f"{fields['NAME'].strip(chr(34))} {fields['VERSION_ID'].strip(chr(34))}"
+    assert any(re.search(pattern, system) for pattern in wanted), system
