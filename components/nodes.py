@@ -12,8 +12,11 @@ import pulumi_tls as tls
 
 from components.config import NodeRole, NodeSpec
 from components.instances import hardened_instance_args
+from components.user_data import render_user_data
 
 SSM_CORE_POLICY = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
+# Instance inputs that only shape a node when it is created (see docs/bootstrap.md).
+NODE_CREATION_ONLY = pulumi.ResourceOptions(ignore_changes=["ami", "userData", "userDataBase64"])
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,8 @@ class ClusterNodesArgs:
     ami_id: pulumi.Input[str]
     cluster_security_group_id: pulumi.Input[str]
     control_plane_security_group_id: pulumi.Input[str]
+    # The versions table: pinned packages and images the user data prepares at first boot.
+    versions: Mapping[str, str]
     ssh_public_key: str | None = None
     ssh_private_key: pulumi.Input[str] | None = None
 
@@ -47,7 +52,9 @@ class ClusterNodes(pulumi.ComponentResource):
     key) and its EC2 key pair; an IAM role for the nodes with AmazonSSMManagedInstanceCore and
     its instance profile; one instance per node with IMDSv2 required, an encrypted gp3 root
     volume of the table's size, no public IP, the `cluster` security group (plus `control-plane`
-    for control-plane nodes) and tags naming cluster, node and role.
+    for control-plane nodes), tags naming cluster, node and role, and cloud-init user data that
+    prepares the node at first boot (components/user_data.py); user data and AMI are ignored
+    after creation, so a version bump never stops, starts or replaces a running node.
     """
 
     key_name: pulumi.Output[str]
@@ -91,7 +98,12 @@ class ClusterNodes(pulumi.ComponentResource):
                     iam_instance_profile=profile.name,
                     tags=node_tags(args.cluster_name, spec),
                 ),
-                opts=child,
+                user_data=render_user_data(args.versions, spec.role),
+                user_data_replace_on_change=False,
+                # User data and the AMI act at creation only: a later version bump or AMI pin must
+                # never stop, start or replace a running node (its root volume holds local-path
+                # volumes); the playbook converges existing nodes, new ones boot the new pins.
+                opts=pulumi.ResourceOptions.merge(child, NODE_CREATION_ONLY),
             )
             self.nodes.append(ClusterNode(spec, instance, zone))
 

@@ -126,6 +126,7 @@ def build_stack(settings: StackSettings) -> StackResources:
             ami_id=ami.id,
             cluster_security_group_id=security.group_ids["cluster"],
             control_plane_security_group_id=security.group_ids["control-plane"],
+            versions=settings.versions,
             ssh_public_key=settings.ssh_public_key,
             ssh_private_key=private_key,
         ),

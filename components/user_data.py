@@ -1,0 +1,130 @@
+"""The cloud-init user data every node boots with: node preparation while the graph is still growing.
+
+An instance exists minutes before the playbook can run (the NAT gateway, the API load balancer and
+the bastion are created around it, and the NLB takes 3-5 minutes to become active), so the slow,
+version-pinned part of preparing a node happens at first boot instead: Docker's and pkgs.k8s.io's
+apt repositories, the pinned containerd.io, kubeadm, kubelet and kubectl (held), and the images
+the node will run pulled into containerd. The playbook then finds them installed and only checks,
+configures and converges (ansible/roles/*; docs/bootstrap.md, "Node preparation at first boot").
+
+Unattended-upgrades on a year-old AMI can hold the dpkg lock for minutes at first boot: the apt
+timers are stopped in `bootcmd` (before they fire) and started again once the preparation is done.
+
+User data acts once, when the instance is created. components/nodes.py ignores later changes to
+it, so a version bump never stops, starts or replaces a running node; the playbook converges
+existing nodes instead. Nothing here is secret: user data is readable by anyone who may describe
+the instance.
+
+The preparation is best effort: a failure is logged to /var/log/cloud-init-output.log and the
+script still exits 0, because the playbook installs and configures whatever is missing (a failing
+script would make `cloud-init status` report an error and stop the bootstrap for nothing).
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Mapping
+
+import yaml
+
+from components.config import NodeRole
+
+DOCKER_APT_URI = "https://download.docker.com/linux/ubuntu"
+KUBERNETES_APT_URI = "https://pkgs.k8s.io/core:/stable:/v{minor}/deb/"
+APT_TIMERS = ("apt-daily.timer", "apt-daily-upgrade.timer")
+PREPARE_SCRIPT = "/usr/local/sbin/gitops-cluster-prepare"
+
+# Images a node of each kind runs from its first minute, beyond kubeadm's own list: Calico's
+# per-node images (from quay.io, like every image the bootstrap pulls; see docs/bootstrap.md).
+CALICO_NODE_IMAGES = (
+    "quay.io/calico/node",
+    "quay.io/calico/cni",
+    "quay.io/calico/pod2daemon-flexvol",
+    "quay.io/calico/csi",
+    "quay.io/calico/node-driver-registrar",
+)
+
+
+def kubernetes_minor(version: str) -> str:
+    """'1.36.4' -> '1.36' (pkgs.k8s.io has one repository per minor)."""
+    major, minor, *_ = version.split(".")
+    return f"{major}.{minor}"
+
+
+def _script(versions: Mapping[str, str], role: NodeRole) -> str:
+    kubernetes = versions["kubernetes"]
+    package = f"{kubernetes}-{versions['kubernetesPackageRevision']}"
+    minor = kubernetes_minor(kubernetes)
+    repo = KUBERNETES_APT_URI.format(minor=minor)
+    calico = [f"{image}:{versions['calico']}" for image in CALICO_NODE_IMAGES]
+    # Control planes run every kubeadm image; other nodes only kube-proxy and the sandbox image.
+    kubeadm_filter = "cat" if role is NodeRole.CONTROL_PLANE else "grep -E '/(kube-proxy|pause):'"
+    q = shlex.quote
+    return f"""#!/bin/bash
+# Rendered by components/user_data.py: prepares a gitops-cluster node at first boot (best effort;
+# the playbook converges whatever this did not do).
+set -uo pipefail
+log() {{ echo "gitops-cluster-prepare: $*"; }}
+
+# The candidate version of package $1 that is pin $2 or starts with "$2~": Docker's package
+# versions add the distribution (2.3.4-1~ubuntu.24.04~noble), as the containerd role matches it.
+pinned_version() {{
+  apt-cache madison "$1" | awk -v pin="$2" '$3 == pin || index($3, pin "~") == 1 {{ print $3; exit }}'
+}}
+
+prepare() {{
+  set -e
+  export DEBIAN_FRONTEND=noninteractive
+  local arch codename image
+  arch=$(dpkg --print-architecture)
+  # shellcheck source=/dev/null
+  codename=$(. /etc/os-release && echo "$VERSION_CODENAME")
+  # The same key files and one-line sources the containerd and kubernetes_packages roles write.
+  install -d -m 0755 /etc/apt/keyrings
+  # The node may boot before the NAT gateway routes: retry for up to five minutes.
+  curl -fsSL --retry 30 --retry-delay 10 --retry-all-errors {q(DOCKER_APT_URI + "/gpg")} -o /etc/apt/keyrings/docker.asc
+  curl -fsSL --retry 30 --retry-delay 10 --retry-all-errors {q(repo + "Release.key")} \\
+    -o /etc/apt/keyrings/kubernetes-{minor}.asc
+  chmod 0644 /etc/apt/keyrings/docker.asc /etc/apt/keyrings/kubernetes-{minor}.asc
+  echo "deb [arch=$arch signed-by=/etc/apt/keyrings/docker.asc] {DOCKER_APT_URI} $codename stable" \\
+    > /etc/apt/sources.list.d/docker.list
+  echo "deb [signed-by=/etc/apt/keyrings/kubernetes-{minor}.asc] {repo} /" > /etc/apt/sources.list.d/kubernetes.list
+  apt-get -o Acquire::Retries=5 update -q
+  local containerd
+  containerd=$(pinned_version containerd.io {q(versions["containerd"])})
+  apt-get -o Acquire::Retries=5 install -y -q --no-install-recommends \\
+    "containerd.io=${{containerd:?containerd.io {versions["containerd"]} is not in the Docker apt repository}}" \\
+    kubeadm={q(package)} kubelet={q(package)} kubectl={q(package)}
+  apt-mark hold containerd.io kubeadm kubelet kubectl
+  systemctl enable --now containerd
+  for image in $(kubeadm config images list --kubernetes-version v{kubernetes} | {kubeadm_filter}) \\
+      {" ".join(calico)}; do
+    ctr --namespace k8s.io images pull --quiet "$image" >/dev/null || log "could not pre-pull $image"
+  done
+}}
+
+# A statement of its own: inside an `if`, `||` or `&&`, bash would ignore `set -e` in prepare.
+( prepare )
+status=$?
+if [ "$status" -eq 0 ]; then
+  log "node prepared: containerd.io {versions["containerd"]}, kubeadm/kubelet/kubectl {package}"
+else
+  log "preparation stopped early with status $status (the playbook will finish it)"
+fi
+systemctl start {" ".join(APT_TIMERS)} || true
+exit 0
+"""
+
+
+def render_user_data(versions: Mapping[str, str], role: NodeRole) -> str:
+    """The cloud-config of one node: stop the apt timers first thing, then prepare the node."""
+    stop = "systemctl stop " + " ".join((*APT_TIMERS, "apt-daily.service", "apt-daily-upgrade.service"))
+    config = {
+        # bootcmd runs early on every boot; cloud-init-per keeps it to the first.
+        "bootcmd": [["cloud-init-per", "once", "gitops-cluster-stop-apt", "sh", "-c", stop + " || true"]],
+        "write_files": [
+            {"path": PREPARE_SCRIPT, "permissions": "0755", "owner": "root:root", "content": _script(versions, role)}
+        ],
+        "runcmd": [[PREPARE_SCRIPT]],
+    }
+    return "#cloud-config\n" + yaml.safe_dump(config, sort_keys=False, width=1000)
