@@ -139,6 +139,9 @@ class ArgoCdArgs:
     # What must be finished before anything is installed (the bootstrap that produced the
     # kubeconfig): explicit, so the order does not rest on the provider reference alone.
     after: Sequence[pulumi.Resource] = ()
+    # Extra kustomize patches of the root Application (stack-specific values for the children,
+    # e.g. the backup bucket: components/backup.py).
+    root_patches: pulumi.Input[Sequence[Mapping[str, Any]]] = ()
 
 
 class ArgoCd(pulumi.ComponentResource):
@@ -200,9 +203,12 @@ class ArgoCd(pulumi.ComponentResource):
         self.release_status = release.status
 
         root_args = root_application_resource_args(args.gitops)
+        spec = pulumi.Output.from_input(args.root_patches).apply(
+            lambda patches: root_application_resource_args(args.gitops, patches)["spec"]
+        )
         k8s.apiextensions.CustomResource(
             f"{name}-root-app",
-            **root_args,
+            **{**root_args, "spec": spec},
             opts=pulumi.ResourceOptions(parent=self, provider=self.provider, depends_on=[release]),
         )
         self.root_application_name = pulumi.Output.from_input(str(root_args["metadata"]["name"]))
@@ -215,7 +221,9 @@ class ArgoCd(pulumi.ComponentResource):
         )
 
 
-def root_application_resource_args(gitops: GitOpsSource) -> Mapping[str, Any]:
+def root_application_resource_args(
+    gitops: GitOpsSource, extra_patches: Sequence[Mapping[str, Any]] = ()
+) -> Mapping[str, Any]:
     """The root Application manifest split into CustomResource arguments."""
     manifest = root_application(
         gitops.repo_url,
@@ -224,6 +232,7 @@ def root_application_resource_args(gitops: GitOpsSource) -> Mapping[str, Any]:
         mode=gitops.mode,
         environment=gitops.environment,
         namespace=NAMESPACE,
+        extra_patches=extra_patches,
     )
     return {
         "api_version": manifest["apiVersion"],

@@ -235,8 +235,9 @@ if [ ! -f ansible/site.yml ]; then
   echo "bootstrap: run from the project root (ansible/site.yml not found in $PWD)" >&2
   exit 2
 fi
-# A short directory: ssh control sockets must fit in 104 bytes.
-work="$(mktemp -d /tmp/gc-bootstrap.XXXXXX)"
+# A short directory: ssh control sockets must fit in 104 bytes. GC_WORK_PARENT (default /tmp) lets
+# a test give each run a parent of its own and check that nothing is left behind in it.
+work="$(mktemp -d "${GC_WORK_PARENT:-/tmp}/gc-bootstrap.XXXXXX")"
 cleanup() {
   ssh -F "$work/ssh_config" -O exit "$GC_BASTION_ALIAS" >/dev/null 2>&1 || true
   rm -rf -- "$work"

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import copy
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -96,12 +96,16 @@ def root_application(
     name: str = "root-app",
     namespace: str = "argocd",
     project: str = "default",
+    extra_patches: Sequence[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
     """The root Application manifest that syncs ``path`` (the child Applications).
 
     ``mode`` ``track`` follows the branch ``revision`` (automated sync picks up every merge);
     ``pin`` holds ``revision`` to a tag or commit SHA. Both sync automatically with prune and
     self-heal: the difference is only what Git revision they follow.
+
+    ``extra_patches`` are appended to the repo patches: stack-specific values the children in Git
+    cannot know, such as the backup bucket's name (components/backup.py).
 
     The finalizer makes deleting the root delete what it deployed (children first, whose own
     finalizers delete their resources), which is what ``pulumi destroy`` relies on.
@@ -130,7 +134,7 @@ def root_application(
                 "repoURL": repo_url,
                 "targetRevision": revision,
                 "path": path,
-                "kustomize": {"patches": repo_patches(repo_url, revision)},
+                "kustomize": {"patches": repo_patches(repo_url, revision) + [dict(p) for p in extra_patches]},
             },
             # Child Applications live in ArgoCD's own namespace.
             "destination": {"server": IN_CLUSTER_SERVER, "namespace": namespace},

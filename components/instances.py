@@ -10,8 +10,10 @@ import pulumi_aws as aws
 
 # IMDSv2 only, hop limit 1: a pod's packets to 169.254.169.254 cross one more hop (its network
 # namespace) and are dropped, so a compromised pod cannot take the node's IAM credentials.
-# Nothing in this cluster needs IMDS from a pod (no AWS cloud controller or CSI driver).
+# The one exception: nodes that write backups from a pod get 2 and their own narrow role
+# (components/backup.py explains the trade-off).
 IMDS_HOP_LIMIT = 1
+IMDS_HOP_LIMIT_BACKUP_WRITER = 2
 
 
 def hardened_instance_args(
@@ -25,6 +27,7 @@ def hardened_instance_args(
     public_ip: bool,
     tags: Mapping[str, str],
     iam_instance_profile: pulumi.Input[str] | None = None,
+    imds_hop_limit: int = IMDS_HOP_LIMIT,
 ) -> dict[str, Any]:
     """Keyword arguments for aws.ec2.Instance: IMDSv2 required, encrypted gp3 root volume."""
     return {
@@ -38,7 +41,7 @@ def hardened_instance_args(
         "metadata_options": aws.ec2.InstanceMetadataOptionsArgs(
             http_endpoint="enabled",
             http_tokens="required",
-            http_put_response_hop_limit=IMDS_HOP_LIMIT,
+            http_put_response_hop_limit=imds_hop_limit,
             instance_metadata_tags="disabled",
         ),
         "root_block_device": aws.ec2.InstanceRootBlockDeviceArgs(

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
 import pulumi_tls as tls
 
 from components.config import NodeRole, NodeSpec
-from components.instances import hardened_instance_args
+from components.instances import IMDS_HOP_LIMIT, IMDS_HOP_LIMIT_BACKUP_WRITER, hardened_instance_args
 from components.user_data import render_user_data
 
 SSM_CORE_POLICY = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
@@ -43,6 +43,10 @@ class ClusterNodesArgs:
     versions: Mapping[str, str]
     ssh_public_key: str | None = None
     ssh_private_key: pulumi.Input[str] | None = None
+    # Nodes that write backups (components/backup.py) get their own instance profile; those whose
+    # writer is a pod also an IMDS hop limit of 2. Every other node: shared profile, hop limit 1.
+    backup_instance_profiles: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    imds_hop_limit_two: frozenset[str] = frozenset()
 
 
 class ClusterNodes(pulumi.ComponentResource):
@@ -95,7 +99,10 @@ class ClusterNodes(pulumi.ComponentResource):
                     key_name=key_pair.key_name,
                     root_volume_gb=spec.root_volume_gb,
                     public_ip=False,
-                    iam_instance_profile=profile.name,
+                    iam_instance_profile=args.backup_instance_profiles.get(spec.name, profile.name),
+                    imds_hop_limit=(
+                        IMDS_HOP_LIMIT_BACKUP_WRITER if spec.name in args.imds_hop_limit_two else IMDS_HOP_LIMIT
+                    ),
                     tags=node_tags(args.cluster_name, spec),
                 ),
                 user_data=render_user_data(args.versions, spec.role),

@@ -15,9 +15,11 @@ import pulumi_aws as aws
 
 from components.access import ClusterAccess, ClusterAccessArgs
 from components.argocd import ArgoCd, ArgoCdArgs
+from components.backup import BackupBucket, BackupBucketArgs, backup_writers
 from components.bootstrap import AnsibleBootstrap, BootstrapArgs, BootstrapHost
 from components.config import ConfigError, NodeRole, Problem, StackSettings
 from components.network import Network, NetworkArgs
+from components.node_removal import NodeRemoval, NodeRemovalArgs, RemovableNode
 from components.nodes import ClusterNodes, ClusterNodesArgs
 from components.placement import place_nodes
 from components.security import ClusterSecurity, ClusterSecurityArgs
@@ -35,6 +37,7 @@ OUTPUT_KEYS = (
     "apiEndpoint",
     "nodes",
     "gitops",
+    "backupBucket",
 )
 SECRET_OUTPUT_KEYS = ("sshPrivateKey", "kubeconfig", "argocdAdminPassword")
 
@@ -48,6 +51,7 @@ class StackResources:
     access: ClusterAccess
     bootstrap: AnsibleBootstrap
     argocd: ArgoCd
+    backup: BackupBucket
 
 
 def _availability_zones(settings: StackSettings, provider: aws.Provider) -> tuple[str, ...]:
@@ -114,6 +118,11 @@ def build_stack(settings: StackSettings) -> StackResources:
         ),
         opts=on_aws,
     )
+    backup = BackupBucket(
+        name,
+        BackupBucketArgs(cluster_name=name, region=settings.region, writers=backup_writers(settings.nodes)),
+        opts=on_aws,
+    )
     private_key = pulumi.Config().get_secret("sshPrivateKey") if settings.ssh_public_key else None
     nodes = ClusterNodes(
         name,
@@ -129,6 +138,8 @@ def build_stack(settings: StackSettings) -> StackResources:
             versions=settings.versions,
             ssh_public_key=settings.ssh_public_key,
             ssh_private_key=private_key,
+            backup_instance_profiles=backup.instance_profiles,
+            imds_hop_limit_two=backup.pod_network_writers,
         ),
         opts=on_aws,
     )
@@ -174,6 +185,19 @@ def build_stack(settings: StackSettings) -> StackResources:
             depends_on=[network, security, nodes, access],
         ),
     )
+    NodeRemoval(
+        name,
+        NodeRemovalArgs(
+            project=settings.project,
+            stack=settings.stack,
+            cluster_name=name,
+            nodes=[RemovableNode(n.spec, n.instance) for n in nodes.nodes],
+            bastion_host=access.bastion_public_ip,
+            bastion_instance_id=access.bastion.id,
+            ssh_private_key=nodes.ssh_private_key,
+            after=[bootstrap, access.bastion],
+        ),
+    )
     argocd = ArgoCd(
         name,
         ArgoCdArgs(
@@ -183,9 +207,10 @@ def build_stack(settings: StackSettings) -> StackResources:
             gitops=settings.gitops,
             domain=settings.argocd_domain,
             after=[bootstrap],
+            root_patches=backup.root_patches,
         ),
     )
-    return StackResources(settings, zones, network, nodes, access, bootstrap, argocd)
+    return StackResources(settings, zones, network, nodes, access, bootstrap, argocd, backup)
 
 
 def export_outputs(stack: StackResources) -> None:
@@ -210,6 +235,7 @@ def export_outputs(stack: StackResources) -> None:
             for n in stack.nodes.nodes
         ],
         "gitops": {"repoUrl": s.gitops.repo_url, "revision": s.gitops.revision, "path": s.gitops.path},
+        "backupBucket": stack.backup.bucket_name,
         "sshPrivateKey": pulumi.Output.secret(stack.nodes.ssh_private_key),
         "kubeconfig": pulumi.Output.secret(stack.bootstrap.kubeconfig),
         "argocdAdminPassword": pulumi.Output.secret(stack.argocd.admin_password),

@@ -21,6 +21,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -143,15 +144,26 @@ def preflight_vars(path: Path) -> Path:
     return path
 
 
+# Each run's private work directory goes under this parent of the test process's own, so what a
+# run leaves behind is seen here and never confused with another process's run.
+WORK_PARENT = Path(tempfile.mkdtemp(prefix="gcw", dir="/tmp"))
+
+
 def run(spec: CommandSpec, key: str, *, extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """Run a command spec the way pulumi-command does: argv, merged environment, key on stdin, cwd."""
-    env = {**os.environ, **spec.environment, **(extra_env or {})}
+    env = {**os.environ, **spec.environment, "GC_WORK_PARENT": str(WORK_PARENT), **(extra_env or {})}
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     return subprocess.run(spec.argv, input=key, env=env, cwd=ROOT, capture_output=True, text=True, timeout=240)
 
 
 def work_dirs() -> set[str]:
-    return set(glob.glob("/tmp/gc-bootstrap.*"))
+    return set(glob.glob(f"{WORK_PARENT}/gc-bootstrap.*"))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _remove_work_parent() -> Iterator[None]:
+    yield
+    shutil.rmtree(WORK_PARENT, ignore_errors=True)
 
 
 def test_preflight_runs_through_the_bastion(sshd, tmp_path):

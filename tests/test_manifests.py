@@ -34,6 +34,7 @@ import yaml
 
 from components import gitops
 from policy import gitops_rule
+from tests.children import CHART_CRD_GROUPS, chart_crd_schemas
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 MANIFESTS = REPO_ROOT / "manifests"
@@ -46,7 +47,7 @@ pytestmark = pytest.mark.skipif(KUBECTL is None, reason="kubectl (with its built
 
 DOMAINS = ("auth", "my", "scan", "character", "location", "info", "chat")
 PHASES = {"auth": "1", "my": "1", "scan": "1", "character": "2", "location": "2", "info": "3", "chat": "3"}
-PLATFORM_NAMESPACES = ("messaging", "data", "monitoring", "atlantis")
+PLATFORM_NAMESPACES = ("messaging", "data", "monitoring", "atlantis", "cert-manager", "cnpg-system")
 INFRA_TAINT = {"key": "node-role.kubernetes.io/infrastructure", "value": "true", "effect": "NoSchedule"}
 
 # DESIGN.md's node table (labels and taints Ansible sets), to check where pods can land.
@@ -66,9 +67,16 @@ NODES: dict[str, tuple[dict[str, str], list[dict[str, str]]]] = {
     "monitoring": ({"node-role.kubernetes.io/infrastructure": "monitoring", "workload": "monitoring"}, [INFRA_TAINT]),
 }
 
-BUILTIN_GROUPS = {"", "apps", "batch", "networking.k8s.io", "rbac.authorization.k8s.io", "policy"}
+BUILTIN_GROUPS = {"", "apps", "batch", "networking.k8s.io", "rbac.authorization.k8s.io", "policy", "storage.k8s.io"}
+# Kinds without a namespace that children here deploy.
+CLUSTER_SCOPED_KINDS = {"Namespace", "StorageClass"}
 # Which child Application installs each custom resource group (its CRDs).
-CRD_OWNERS = {"monitoring.coreos.com": "monitoring-crds", "argoproj.io": "<argo-cd release>"}
+CRD_OWNERS = {
+    "monitoring.coreos.com": "monitoring-crds",
+    "argoproj.io": "<argo-cd release>",
+    # Schemas for these come from the CRDs the charts ship (tests/children.py).
+    **CHART_CRD_GROUPS,
+}
 CR_SCHEMA_IDS = {
     ("argoproj.io/v1alpha1", "Application"): "argoproj.io.v1alpha1.Application",
     ("monitoring.coreos.com/v1", "ServiceMonitor"): "monitoring.coreos.com.v1.ServiceMonitor",
@@ -325,7 +333,11 @@ def cr_validators() -> dict[str, Any]:
     ).stdout
     schemas = {sid: _strict(s) for sid, s in json.loads(out).items()}
     registry = Registry().with_resources((sid, DRAFT7.create_resource(s)) for sid, s in schemas.items())
-    return {sid: Draft7Validator(s, registry=registry) for sid, s in schemas.items()}
+    validators = {sid: Draft7Validator(s, registry=registry) for sid, s in schemas.items()}
+    # Custom resources of the chart-installed operators: the CRDs' own schemas, made strict.
+    for (api_version, kind), schema in chart_crd_schemas().items():
+        validators[f"crd:{api_version}/{kind}"] = Draft7Validator(_strict(copy.deepcopy(schema)))
+    return validators
 
 
 def schema_errors(doc: Doc, version: str, cr_validators: Mapping[str, Any]) -> list[str]:
@@ -333,6 +345,8 @@ def schema_errors(doc: Doc, version: str, cr_validators: Mapping[str, Any]) -> l
     if group in BUILTIN_GROUPS:
         return validate_core(doc, version)
     sid = CR_SCHEMA_IDS.get((doc["apiVersion"], doc["kind"]))
+    if sid is None and f"crd:{doc['apiVersion']}/{doc['kind']}" in cr_validators:
+        sid = f"crd:{doc['apiVersion']}/{doc['kind']}"
     if sid is None:
         return [f"no schema for {doc['apiVersion']} {doc['kind']}: add its package and id"]
     return [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in cr_validators[sid].iter_errors(doc)]
@@ -434,6 +448,11 @@ def test_expected_children(apps: dict[str, Doc]) -> None:
         "namespaces",
         "credentials",
         "monitoring-crds",
+        "data-storage",
+        "cert-manager",
+        "cloudnative-pg",
+        "plugin-barman-cloud",
+        "etcd-backup",
         "monitoring-stack",
         "network-policies",
         "service-monitors",
@@ -488,11 +507,12 @@ def test_namespaces_exist_before_anything_uses_them(apps: dict[str, Doc], app_ob
     created = {d["metadata"]["name"] for d in app_objects["namespaces"]}
     for name, docs in app_objects.items():
         for doc in docs:
-            if doc["kind"] == "Namespace":
+            if doc["kind"] in CLUSTER_SCOPED_KINDS:
                 continue
             ns = doc["metadata"].get("namespace")
             assert ns, f"{name}: {kind_of(doc)} has no namespace (would land in argocd)"
-            assert ns in created, f"{name}: {kind_of(doc)} targets unknown namespace {ns}"
+            # kube-system exists in every cluster (the etcd snapshot CronJob runs there).
+            assert ns in created or ns == "kube-system", f"{name}: {kind_of(doc)} targets unknown namespace {ns}"
         if name != "namespaces":
             assert wave(apps["namespaces"]) < wave(apps[name])
         assert "CreateNamespace=true" not in apps[name]["spec"]["syncPolicy"].get("syncOptions", []), name
@@ -516,7 +536,8 @@ def test_credentials_exist_before_their_consumers(apps: dict[str, Doc], app_obje
     grafana = monitoring_values(apps)["grafana"]["admin"]["existingSecret"]
     assert ("monitoring", grafana) in generated
     assert wave(apps["credentials"]) < wave(apps["monitoring-stack"])
-    assert consumers >= 4
+    # Redis (init container) and RabbitMQ (user, password); PostgreSQL's come from its operator.
+    assert consumers >= 3
 
 
 def secret_refs(doc: Doc) -> Iterator[str]:
@@ -554,7 +575,8 @@ def test_regression_every_chart_is_pinned_to_versions_yaml(apps: dict[str, Doc])
         source = app["spec"]["source"]
         key = re.sub(r"-(\w)", lambda m: m.group(1).upper(), source["chart"]) + "Chart"
         assert key in VERSIONS, f"versions.yaml lacks {key} for {app['metadata']['name']}"
-        assert re.fullmatch(r"\d+\.\d+\.\d+", source["targetRevision"]), source
+        # cert-manager's chart versions carry a `v` (v1.21.1); still an exact version.
+        assert re.fullmatch(r"v?\d+\.\d+\.\d+", source["targetRevision"]), source
         assert source["targetRevision"] == str(VERSIONS[key]), app["metadata"]["name"]
         assert source["repoURL"] == VERSIONS[f"{key}Repo"], app["metadata"]["name"]
         assert gitops.REPO_LABEL_KEY not in app["metadata"].get("labels", {})
@@ -678,7 +700,7 @@ def test_root_patch_shape_matches_crd() -> None:
 def test_namespaces_and_labels(app_objects: dict[str, list[Doc]]) -> None:
     ns = {d["metadata"]["name"]: d["metadata"]["labels"] for d in app_objects["namespaces"]}
     assert set(ns) == set(DOMAINS) | set(PLATFORM_NAMESPACES)
-    assert len(ns) == 11
+    assert len(ns) == 13
     for d in DOMAINS:
         assert ns[d]["domain"] == d
         assert ns[d]["tier"] == "business-logic"
@@ -693,11 +715,19 @@ def test_namespaces_and_labels(app_objects: dict[str, list[Doc]]) -> None:
 # Workloads: placement, security, images, secrets
 
 
-def pod_spec(doc: Mapping[str, Any]) -> Doc | None:
+def pod_template(doc: Mapping[str, Any]) -> Doc | None:
     if doc["kind"] in ("Deployment", "StatefulSet", "DaemonSet", "Job"):
-        spec: Doc = doc["spec"]["template"]["spec"]
-        return spec
+        template: Doc = doc["spec"]["template"]
+        return template
+    if doc["kind"] == "CronJob":
+        template = doc["spec"]["jobTemplate"]["spec"]["template"]
+        return template
     return None
+
+
+def pod_spec(doc: Mapping[str, Any]) -> Doc | None:
+    template = pod_template(doc)
+    return None if template is None else template["spec"]
 
 
 def workloads(objects: Iterable[Doc]) -> list[Doc]:
@@ -739,8 +769,9 @@ def test_domain_apis_run_on_their_domain_node(app_objects: dict[str, list[Doc]])
     [("postgresql", "postgresql"), ("redis", "redis"), ("rabbitmq", "rabbitmq")],
 )
 def test_datastores_run_on_their_tainted_node(app: str, node: str, app_objects: dict[str, list[Doc]]) -> None:
-    (sts,) = [d for d in app_objects[app] if d["kind"] == "StatefulSet"]
-    spec = pod_spec(sts)
+    (owner,) = [d for d in app_objects[app] if d["kind"] in ("StatefulSet", "Cluster")]
+    # A CloudNativePG Cluster places its instances with spec.affinity (nodeSelector, tolerations).
+    spec = owner["spec"]["affinity"] if owner["kind"] == "Cluster" else pod_spec(owner)
     assert spec is not None
     assert schedulable_nodes(spec) == {node}
 
@@ -759,14 +790,22 @@ def test_monitoring_stack_runs_on_the_monitoring_node(apps: dict[str, Doc]) -> N
         assert schedulable_nodes(spec) == {"monitoring"}, name
 
 
+ROOT_WORKLOADS = {"CronJob/kube-system/etcd-snapshot"}
+
+
 def test_pods_are_non_root_read_only_and_bounded(cluster_objects: list[Doc]) -> None:
     found = workloads(cluster_objects)
-    assert len(found) >= 7 + 3 + 3
+    # 7 APIs, Redis, RabbitMQ, 3 credentials Jobs (PostgreSQL's pods are the operator's).
+    assert len(found) >= 7 + 2 + 3
     for doc in found:
         spec = pod_spec(doc)
         assert spec is not None
         psc = spec.get("securityContext", {})
-        assert psc.get("runAsNonRoot") is True, kind_of(doc)
+        if kind_of(doc) in ROOT_WORKLOADS:
+            # Reads etcd's root-owned 0600 client key from the host; still no capability at all.
+            assert psc.get("runAsUser") == 0 and spec.get("hostNetwork") is True, kind_of(doc)
+        else:
+            assert psc.get("runAsNonRoot") is True, kind_of(doc)
         assert psc.get("seccompProfile", {}).get("type") == "RuntimeDefault", kind_of(doc)
         for c in spec["containers"] + spec.get("initContainers", []):
             where = f"{kind_of(doc)} container {c['name']}"
@@ -777,7 +816,7 @@ def test_pods_are_non_root_read_only_and_bounded(cluster_objects: list[Doc]) -> 
             assert "add" not in sc.get("capabilities", {}), where
             for kind in ("requests", "limits"):
                 assert {"cpu", "memory"} <= set(c.get("resources", {}).get(kind, {})), where
-            if doc["kind"] != "Job" and c in spec["containers"]:
+            if doc["kind"] not in ("Job", "CronJob") and c in spec["containers"]:
                 assert "readinessProbe" in c and "livenessProbe" in c, where
 
 
@@ -807,10 +846,12 @@ def test_images_are_pinned(cluster_objects: list[Doc]) -> None:
 
 
 def test_platform_images_equal_versions_yaml(app_objects: dict[str, list[Doc]]) -> None:
+    (cluster,) = [d for d in app_objects["postgresql"] if d["kind"] == "Cluster"]
+    assert cluster["spec"]["imageName"] == VERSIONS["postgresqlImage"]
     expected = {
-        "postgresql": {VERSIONS["postgresqlImage"]},
-        "redis": {VERSIONS["redisImage"]},
-        "rabbitmq": {VERSIONS["rabbitmqImage"]},
+        "redis": {VERSIONS["redisImage"], VERSIONS["redisExporterImage"]},
+        # The definitions export reuses the pinned Python image and uploads with the AWS CLI.
+        "rabbitmq": {VERSIONS["rabbitmqImage"], VERSIONS["credentialsGeneratorImage"], VERSIONS["awsCliImage"]},
         "credentials": {VERSIONS["credentialsGeneratorImage"]},
     }
     for app, images in expected.items():
@@ -844,11 +885,13 @@ def test_regression_no_default_or_inline_credentials(apps: dict[str, Doc], clust
     assert grafana_admin["existingSecret"] and "adminPassword" not in monitoring_values(apps)["grafana"]
 
 
-def test_regression_volumes_go_with_their_statefulset(app_objects: dict[str, list[Doc]]) -> None:
-    """Regression: volumes created in-cluster outlived the cluster and hung the VPC destroy."""
-    for app in ("postgresql", "redis", "rabbitmq"):
+def test_datastore_volumes_outlive_their_statefulset(app_objects: dict[str, list[Doc]]) -> None:
+    """Issue 11: volumes used to go with their StatefulSet (`whenDeleted: Delete`, for cloud disks
+    that blocked the VPC teardown). Local-path volumes live on the node's own disk, so that reason
+    is gone and the data must survive; tests/test_data_retention.py follows every delete path."""
+    for app in ("redis", "rabbitmq"):
         (sts,) = [d for d in app_objects[app] if d["kind"] == "StatefulSet"]
-        assert sts["spec"]["persistentVolumeClaimRetentionPolicy"]["whenDeleted"] == "Delete"
+        assert sts["spec"]["persistentVolumeClaimRetentionPolicy"] == {"whenDeleted": "Retain", "whenScaled": "Retain"}
 
 
 def test_services_select_their_pods(cluster_objects: list[Doc]) -> None:
@@ -975,8 +1018,31 @@ class Cluster:
         )
 
 
+# The instance pods a CloudNativePG Cluster gets: its inheritedMetadata labels plus the operator's,
+# and the instance manager's ports (PostgreSQL, the status API the operator calls, metrics).
+CNPG_INSTANCE_PORTS = {"postgresql": 5432, "status": 8000, "metrics": 9187}
+
+
 def pods_of(objects: Iterable[Doc]) -> list[Endpoint]:
     pods = []
+    objects = list(objects)
+    for doc in objects:
+        if doc["kind"] == "Cluster" and doc["apiVersion"].startswith("postgresql.cnpg.io/"):
+            labels = {
+                **doc["spec"].get("inheritedMetadata", {}).get("labels", {}),
+                "cnpg.io/cluster": doc["metadata"]["name"],
+                "cnpg.io/podRole": "instance",
+                # The single instance is the primary (the operator moves this label on failover).
+                "cnpg.io/instanceRole": "primary",
+            }
+            pods.append(
+                Endpoint(
+                    name=f"{doc['metadata']['namespace']}/{doc['metadata']['name']}",
+                    namespace=doc["metadata"]["namespace"],
+                    labels=labels,
+                    ports=CNPG_INSTANCE_PORTS,
+                )
+            )
     for doc in workloads(objects):
         spec = pod_spec(doc)
         assert spec is not None
@@ -985,7 +1051,7 @@ def pods_of(objects: Iterable[Doc]) -> list[Endpoint]:
             Endpoint(
                 name=f"{doc['metadata']['namespace']}/{doc['metadata']['name']}",
                 namespace=doc["metadata"]["namespace"],
-                labels=doc["spec"]["template"]["metadata"]["labels"],
+                labels=pod_template(doc)["metadata"]["labels"],  # type: ignore[index]
                 ports=ports,
             )
         )
@@ -1006,6 +1072,8 @@ def network(apps: dict[str, Doc], app_objects: dict[str, list[Doc]]) -> tuple[Cl
         # Another pod in monitoring, not Prometheus (e.g. Grafana): must not reach the APIs.
         Endpoint("grafana", "monitoring", {"app.kubernetes.io/name": "grafana"}),
         Endpoint("atlantis", "atlantis", {"app.kubernetes.io/name": "atlantis"}),
+        # The CloudNativePG operator's pods (chart cloudnative-pg, selector labels).
+        Endpoint("cnpg-operator", "cnpg-system", {"app.kubernetes.io/name": "cloudnative-pg"}),
         Endpoint("internet", None, ip="203.0.113.10"),
         Endpoint("instance-metadata", None, ip="169.254.169.254"),
         Endpoint("vpc-host", None, ip="10.0.12.7"),
@@ -1027,6 +1095,11 @@ PROBE_PORTS = [
     (8000, "TCP"),
     (443, "TCP"),
     (80, "TCP"),
+    # Datastore metrics (issue 11): PostgreSQL, the Redis exporter, RabbitMQ's prometheus plugin.
+    (9187, "TCP"),
+    (9121, "TCP"),
+    (15692, "TCP"),
+    (15672, "TCP"),
 ]
 
 
@@ -1042,6 +1115,15 @@ def expected_flows() -> set[tuple[str, str, int, str]]:
             ("prometheus", api(d), 8000, "TCP"),
         }
     flows.add((api("scan"), "messaging/rabbitmq", 5672, "TCP"))
+    # Issue 11: the datastores are scraped by Prometheus on their metrics ports, and the
+    # CloudNativePG operator manages PostgreSQL through the instance status API (8000).
+    flows |= {
+        ("prometheus", "data/postgresql", 9187, "TCP"),
+        ("prometheus", "data/redis", 9121, "TCP"),
+        ("prometheus", "messaging/rabbitmq", 15692, "TCP"),
+        ("cnpg-operator", "data/postgresql", 8000, "TCP"),
+        ("messaging/rabbitmq-definitions-export", "messaging/rabbitmq", 15672, "TCP"),
+    }
     flows |= {(api(d), "internet", 443, "TCP") for d in ("scan", "chat")}
     return flows
 

@@ -50,7 +50,8 @@ def assert_only_these_changed(before: Recording, after: Recording, added: set[st
     """Resources of untouched nodes (and everything else) keep their URN and inputs."""
     old = {(r.type, r.name): r for r in before.resources}
     new = {(r.type, r.name): r for r in after.resources}
-    touched = {f"{PREFIX}{n}" for n in added | removed}
+    # A node's own resources: its instance, its removal step (components/node_removal.py).
+    touched = {f"{PREFIX}{n}" for n in added | removed} | {f"{PREFIX}{n}-remove" for n in added | removed}
     assert {k[1] for k in new.keys() - old.keys()} <= touched | {f"{PREFIX}api-{n}" for n in added} | {
         f"{PREFIX}int-{n}" for n in added
     }, f"new resources beyond the added nodes: {sorted(new.keys() - old.keys())}"

@@ -93,6 +93,7 @@ class Registration:
     delete_before_replace: bool
     protect: bool
     ignore_changes: list[str]
+    retain_on_delete: bool = False
     outputs: dict[str, Any] = field(default_factory=dict)
     output_secret_paths: frozenset[str] = frozenset()
 
@@ -244,6 +245,9 @@ class FakeCloud(pulumi_mocks.Mocks):
             state["stdout"] = "2026-11-30T12:00:00Z\n"
         elif t == "aws:ec2/keyPair:KeyPair":
             state.setdefault("keyName", name)
+        elif t == "aws:s3/bucket:Bucket":
+            # Auto-naming from bucket_prefix, as AWS would (a fixed suffix instead of a random one).
+            state.setdefault("bucket", f"{state.get('bucketPrefix', name + '-')}20261130mock")
         if t.startswith("aws:"):
             # Auto-naming: the engine would add a random suffix; the logical name is enough here.
             state.setdefault("name", name)
@@ -294,6 +298,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 delete_before_replace=bool(request.deleteBeforeReplace),
                 protect=bool(request.protect),
                 ignore_changes=list(request.ignoreChanges),
+                retain_on_delete=bool(getattr(request, "retainOnDelete", False)),
             )
             with self._lock:
                 self.registrations.append(reg)

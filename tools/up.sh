@@ -48,5 +48,6 @@ fi
 case "$mode" in
   up) exec pulumi up --stack "$stack" ;;
   preview) exec pulumi preview --stack "$stack" --diff --policy-pack policy ;;
-  destroy) exec pulumi destroy --stack "$stack" ;;
+  # The per-node removal steps skip their drain when the whole cluster goes (components/node_removal.py).
+  destroy) export GITOPS_CLUSTER_DESTROY=1; exec pulumi destroy --stack "$stack" ;;
 esac

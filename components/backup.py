@@ -1,0 +1,359 @@
+"""The backup bucket: where PostgreSQL base backups + WAL and RabbitMQ definitions leave the cluster.
+
+Why here and not in the cluster: a backup that lives on the cluster's own disks is lost with the
+cluster. The bucket sits beside the network in the graph and nothing in it depends on a node.
+
+Credentials (issue 11 asks for a choice and its trade-off; docs/deployment.md, "Backups"): the
+nodes that write backups get their own instance profile, limited to their prefix of this bucket,
+and an IMDS hop limit of 2 (on those nodes only) so the backup process in a pod can read the
+instance credentials. Chosen over a self-hosted OIDC issuer for service-account tokens (IRSA
+without EKS) because that needs a public issuer, a second S3 bucket or CloudFront for the
+discovery documents, an IAM OIDC provider and a webhook — more moving parts than the one thing
+it buys: per-pod rather than per-node identity. The cost of per-node identity is that any pod on
+a writer node can use the role; the writer nodes are tainted and run only their datastore (plus
+the DaemonSets), and each role can touch only its own prefix, so the blast radius is one
+datastore's backups — and versioning keeps deleted objects for `NONCURRENT_DAYS`.
+
+How the bucket name reaches Git-managed manifests (the manifests are static, the name is not):
+the program passes `root_patches` to the root Application, which ArgoCD applies to the children
+it renders — the same mechanism that sets every child's repoURL and revision (components/gitops.py).
+The children in Git hold a placeholder (`PLACEHOLDER_BUCKET`), so they render and validate alone.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+import yaml
+
+from components.config import NodeRole, NodeSpec
+
+TYPE_TOKEN = "gitops-cluster:backup:BackupBucket"  # noqa: S105 (a Pulumi type token)
+SSM_CORE_POLICY = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
+
+# What the children in Git carry until the root's patches replace it (never a real bucket:
+# names with "placeholder" cannot be created by this stack's naming, so a child synced without
+# the root fails loudly with NoSuchBucket instead of writing somewhere else).
+PLACEHOLDER_BUCKET = "gitops-cluster-backups-placeholder"
+
+# Old versions of objects (overwritten or deleted, e.g. by a backup retention run or by someone
+# with the node's role) stay recoverable this long.
+NONCURRENT_DAYS = 30
+# Prefixes whose age-based expiry the bucket enforces. postgresql/ is not among them: barman's
+# retention policy (the ObjectStore's `retentionPolicy`) deletes base backups together with the WAL
+# they need; an age rule here could break a chain.
+EXPIRE_DAYS = {"rabbitmq/": 30, "etcd/": 14}
+INCOMPLETE_UPLOAD_DAYS = 2
+
+
+@dataclass(frozen=True)
+class BackupWriter:
+    """A node whose pods write backups under `prefix` of the bucket (e.g. postgresql/)."""
+
+    node: str
+    prefix: str
+    # True when the writer is a pod on the pod network (IMDS hop limit 2 on its node); False for
+    # host-network writers such as the etcd snapshot, whose node keeps hop limit 1.
+    pod_network: bool = True
+
+    def __post_init__(self) -> None:
+        if not self.prefix or self.prefix.startswith("/") or not self.prefix.endswith("/"):
+            raise ValueError(f"backup prefix {self.prefix!r} must be relative and end with '/' (e.g. 'postgresql/')")
+
+
+@dataclass(frozen=True)
+class BackupBucketArgs:
+    cluster_name: str
+    region: str
+    writers: Sequence[BackupWriter] = field(default_factory=tuple)
+
+
+class BackupBucket(pulumi.ComponentResource):
+    """The stack's backup bucket and the instance profiles of the nodes that write to it.
+
+    Creates: an S3 bucket (name prefixed with the cluster name, kept on `pulumi destroy` with all
+    its settings, so the backups outlive the stack), bucket-owner-enforced ownership (no ACLs), versioning, default
+    SSE-S3 (AES256) encryption with an S3 bucket key, all four public-access blocks, a policy that
+    denies any request not over TLS, a lifecycle that expires noncurrent versions, aborted uploads
+    and old objects under the prefixes nobody else prunes; and per writer node an IAM role (SSM
+    core + read/write/delete under its prefix only) with its instance profile.
+    """
+
+    bucket_name: pulumi.Output[str]
+    bucket_arn: pulumi.Output[str]
+    instance_profiles: dict[str, pulumi.Output[str]]
+    # Writer nodes whose writer is a pod: IMDS hop limit 2 there (and only there).
+    pod_network_writers: frozenset[str]
+    root_patches: pulumi.Output[list[dict[str, Any]]]
+
+    def __init__(self, name: str, args: BackupBucketArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(TYPE_TOKEN, name, None, opts)
+        bucket = aws.s3.Bucket(
+            f"{name}-backups",
+            bucket_prefix=f"{args.cluster_name}-backups-",
+            force_destroy=False,
+            # Backups are what survives the cluster: `pulumi destroy` forgets the bucket instead of
+            # deleting it (docs/deployment.md, "Destroy"). Deleting it is a deliberate `aws s3 rb`.
+            opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True),
+        )
+        self.bucket_name = bucket.bucket
+        self.bucket_arn = bucket.arn
+        # The settings stay with the kept bucket: deleting them would leave it unencrypted by
+        # choice, public-policy-able and with versioning suspended.
+        self._create_bucket_settings(name, bucket, pulumi.ResourceOptions(parent=self, retain_on_delete=True))
+        self.instance_profiles = {w.node: self._create_writer_profile(name, w, bucket.arn).name for w in args.writers}
+        self.pod_network_writers = frozenset(w.node for w in args.writers if w.pod_network)
+        self.root_patches = bucket.bucket.apply(lambda b: _patches_or_warn(b, args.region))
+        self.register_outputs(
+            {
+                "bucket_name": self.bucket_name,
+                "bucket_arn": self.bucket_arn,
+                "instance_profiles": self.instance_profiles,
+                "root_patches": self.root_patches,
+            }
+        )
+
+    def _create_bucket_settings(self, name: str, bucket: aws.s3.Bucket, child: pulumi.ResourceOptions) -> None:
+        """Ownership, public-access block, versioning, encryption, TLS-only policy, lifecycle."""
+        aws.s3.BucketOwnershipControls(
+            f"{name}-backups-ownership",
+            bucket=bucket.id,
+            rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
+            opts=child,
+        )
+        block = aws.s3.BucketPublicAccessBlock(
+            f"{name}-backups-public-access",
+            bucket=bucket.id,
+            block_public_acls=True,
+            block_public_policy=True,
+            ignore_public_acls=True,
+            restrict_public_buckets=True,
+            opts=child,
+        )
+        aws.s3.BucketVersioning(
+            f"{name}-backups-versioning",
+            bucket=bucket.id,
+            versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(status="Enabled"),
+            opts=child,
+        )
+        aws.s3.BucketServerSideEncryptionConfiguration(
+            f"{name}-backups-encryption",
+            bucket=bucket.id,
+            rules=[
+                aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
+                    apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
+                        sse_algorithm="AES256"
+                    ),
+                    bucket_key_enabled=True,
+                )
+            ],
+            opts=child,
+        )
+        aws.s3.BucketPolicy(
+            f"{name}-backups-tls-only",
+            bucket=bucket.id,
+            policy=bucket.arn.apply(lambda arn: json.dumps(tls_only_policy(arn))),
+            # The public-access block first: a policy put before it could be judged public.
+            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[block])),
+        )
+        aws.s3.BucketLifecycleConfiguration(
+            f"{name}-backups-lifecycle",
+            bucket=bucket.id,
+            rules=[aws.s3.BucketLifecycleConfigurationRuleArgs(**rule) for rule in lifecycle_rules()],
+            opts=child,
+        )
+
+    def _create_writer_profile(
+        self, name: str, writer: BackupWriter, bucket_arn: pulumi.Output[str]
+    ) -> aws.iam.InstanceProfile:
+        child = pulumi.ResourceOptions(parent=self)
+        role = aws.iam.Role(
+            f"{name}-{writer.node}-backup",
+            assume_role_policy=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}
+                    ],
+                }
+            ),
+            opts=child,
+        )
+        # The node is still managed like every other node (Session Manager).
+        aws.iam.RolePolicyAttachment(
+            f"{name}-{writer.node}-backup-ssm", role=role.name, policy_arn=SSM_CORE_POLICY, opts=child
+        )
+        aws.iam.RolePolicy(
+            f"{name}-{writer.node}-backup",
+            role=role.id,
+            policy=bucket_arn.apply(lambda arn: json.dumps(writer_policy(arn, writer.prefix))),
+            opts=child,
+        )
+        return aws.iam.InstanceProfile(f"{name}-{writer.node}-backup", role=role.name, opts=child)
+
+
+# --- pure functions (tested without the runtime) -------------------------------------------------
+
+
+def _patches_or_warn(bucket: str | None, region: str) -> list[dict[str, Any]]:
+    if not bucket:
+        # Only a test double answers without a name; AWS always returns one.
+        pulumi.log.warn("the backup bucket has no name; the children keep their placeholder bucket")
+        return []
+    return backup_root_patches(bucket, region)
+
+
+def tls_only_policy(bucket_arn: str) -> dict[str, Any]:
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "DenyInsecureTransport",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:*",
+                "Resource": [bucket_arn, f"{bucket_arn}/*"],
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+            }
+        ],
+    }
+
+
+def writer_policy(bucket_arn: str, prefix: str) -> dict[str, Any]:
+    """Read, write and delete under `prefix` only; list only that prefix (barman lists to find WAL)."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "ListOwnPrefix",
+                "Effect": "Allow",
+                "Action": ["s3:ListBucket", "s3:GetBucketLocation"],
+                "Resource": bucket_arn,
+                "Condition": {"StringLike": {"s3:prefix": [prefix, f"{prefix}*"]}},
+            },
+            {
+                "Sid": "ObjectsUnderOwnPrefix",
+                "Effect": "Allow",
+                "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+                "Resource": f"{bucket_arn}/{prefix}*",
+            },
+        ],
+    }
+
+
+def _abort_uploads(days: int) -> aws.s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs:
+    return aws.s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(days_after_initiation=days)
+
+
+def lifecycle_rules() -> list[dict[str, Any]]:
+    """Keyword arguments of each lifecycle rule (plain data, so tests read them directly)."""
+    rules: list[dict[str, Any]] = [
+        {
+            "id": "noncurrent-versions",
+            "status": "Enabled",
+            "filter": aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
+            "noncurrent_version_expiration": aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
+                noncurrent_days=NONCURRENT_DAYS
+            ),
+            "abort_incomplete_multipart_upload": _abort_uploads(INCOMPLETE_UPLOAD_DAYS),
+        }
+    ]
+    for prefix, days in EXPIRE_DAYS.items():
+        rules.append(
+            {
+                "id": f"expire-{prefix.rstrip('/')}",
+                "status": "Enabled",
+                "filter": aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=prefix),
+                "expiration": aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(days=days),
+            }
+        )
+    return rules
+
+
+# The children whose manifests name the bucket, and how to point them at the real one.
+def object_store_destination(bucket: str) -> str:
+    return f"s3://{bucket}/postgresql"
+
+
+def backup_root_patches(bucket: str, region: str) -> list[dict[str, Any]]:
+    """Kustomize patches for the root Application: point the backup-writing children at `bucket`.
+
+    Each patch sets the child Application's own `spec.source.kustomize.patches`, which ArgoCD
+    then applies when it renders that child: the ObjectStore's destinationPath (postgresql) and
+    the bucket of the RabbitMQ definitions export (rabbitmq). `add` replaces a value that is there.
+    """
+    if not bucket or "/" in bucket:
+        raise ValueError(f"bucket name {bucket!r} is not a bucket name")
+    children = {
+        "postgresql": [
+            {
+                "target": {"group": "barmancloud.cnpg.io", "kind": "ObjectStore", "name": "backups"},
+                "patch": yaml.safe_dump(
+                    [
+                        {
+                            "op": "replace",
+                            "path": "/spec/configuration/destinationPath",
+                            "value": object_store_destination(bucket),
+                        },
+                        {"op": "replace", "path": "/spec/instanceSidecarConfiguration/env/0/value", "value": region},
+                    ]
+                ),
+            }
+        ],
+        "etcd-backup": [
+            {
+                "target": {"kind": "ConfigMap", "name": "etcd-backup-target"},
+                "patch": yaml.safe_dump(
+                    [
+                        {"op": "replace", "path": "/data/BUCKET", "value": bucket},
+                        {"op": "replace", "path": "/data/AWS_REGION", "value": region},
+                    ]
+                ),
+            }
+        ],
+        "rabbitmq": [
+            {
+                "target": {"kind": "ConfigMap", "name": "backup-target"},
+                "patch": yaml.safe_dump(
+                    [
+                        {"op": "replace", "path": "/data/BUCKET", "value": bucket},
+                        {"op": "replace", "path": "/data/AWS_REGION", "value": region},
+                    ]
+                ),
+            }
+        ],
+    }
+    return [
+        {
+            "target": {"group": "argoproj.io", "version": "v1alpha1", "kind": "Application", "name": child},
+            "patch": yaml.safe_dump(
+                [{"op": "add", "path": "/spec/source/kustomize", "value": {"patches": patches}}], sort_keys=False
+            ),
+        }
+        for child, patches in children.items()
+    ]
+
+
+# The manifests pin each datastore to the node whose `workload` label is this (manifests/data,
+# manifests/messaging); that node writes the datastore's backups under the prefix.
+WRITER_PREFIXES: Mapping[str, str] = {"database": "postgresql/", "message-queue": "rabbitmq/"}
+
+
+ETCD_PREFIX = "etcd/"
+
+
+def backup_writers(nodes: Sequence[NodeSpec]) -> tuple[BackupWriter, ...]:
+    """The nodes of the table whose data leaves the cluster: the datastore nodes (a pod writes) and
+    the control planes (the etcd snapshot, on the host network)."""
+    writers = []
+    for n in nodes:
+        if n.role is NodeRole.CONTROL_PLANE:
+            writers.append(BackupWriter(node=n.name, prefix=ETCD_PREFIX, pod_network=False))
+        elif n.labels.get("workload") in WRITER_PREFIXES:
+            writers.append(BackupWriter(node=n.name, prefix=WRITER_PREFIXES[n.labels["workload"]]))
+    return tuple(writers)
