@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.simulator.cluster import UBUNTU_OS_RELEASE
+from tests.simulator.cluster import os_release
 from tests.simulator.standins import JsonPath
-from tests.simulator.world import containerd_default_config
+from tests.simulator.world import containerd_default_config, containerd_package_version, ubuntu_release
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures" / "standins"
@@ -291,8 +291,18 @@ def test_containerd_prints_the_recorded_default_config_of_its_line(tmp_path):
         containerd_default_config("9.9.0-1")
 
 
-def test_the_host_image_is_ubuntu_22_04_as_the_preflight_wants():
+def test_the_host_image_is_the_ubuntu_of_the_ami_pin_and_the_preflight_accepts_it():
+    versions = yaml.safe_load((ROOT / "versions.yaml").read_text())
+    release, codename = ubuntu_release(versions)
+    assert f"-{release}-" in versions["ubuntuAmiName"] and f"ubuntu-{codename}-" in versions["ubuntuAmiName"]
     wanted = yaml.safe_load((ROLES / "preflight/defaults/main.yml").read_text())["preflight_supported_systems"]
-    fields = dict(line.split("=", 1) for line in UBUNTU_OS_RELEASE.splitlines())
+    fields = dict(line.split("=", 1) for line in os_release(release, codename).splitlines())
     system = f"{fields['NAME'].strip(chr(34))} {fields['VERSION_ID'].strip(chr(34))}"
     assert any(re.search(pattern, system) for pattern in wanted), system
+
+
+def test_containerd_package_versions_follow_dockers_naming():
+    jammy = {"ubuntuAmiName": "ubuntu/images/hvm-ssd/ubuntu-jammy-22.04-amd64-server-20251015"}
+    noble = {"ubuntuAmiName": "ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-amd64-server-20260904"}
+    assert containerd_package_version({**jammy, "containerd": "1.7.25-1"}) == "1.7.25-1"
+    assert containerd_package_version({**noble, "containerd": "2.3.4-1"}) == "2.3.4-1~ubuntu.24.04~noble"

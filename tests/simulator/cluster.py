@@ -4,12 +4,15 @@ Topology (one per `SimCluster`, names unique per run: `gcsim-<pid>-<n>`):
 
     test process (root netns) --veth (a /30 in 100.64.0.0/10)--> netns gcsim-<pid>-<n>
                                                                    bastion sshd  <link address>:22
-                                                                   node sshds    127.100.0.<10+i>:22
-                                                                   HTTPS server  127.100.0.2:443
+                                                                   node sshds    127.X.Y.<10+i>:22
+                                                                   HTTPS server  127.X.Y.2:443
 
 The namespace is the VPC: nodes listen on loopback addresses inside it, so they are reachable
 only through the bastion's sshd (ProxyJump), as on AWS, and nothing they do can leave the machine
-(127.0.0.0/8 never routes out). One namespace rather than one per host: one veth pair to create
+(127.0.0.0/8 never routes out). X.Y differ per cluster: Ansible keys its persistent SSH
+connections (~/.ansible/cp) by address, port and user only, so two simulated clusters with the
+same node addresses, run at once or within ControlPersist's 300 s, would reach each other's hosts.
+One namespace rather than one per host: one veth pair to create
 and remove, and a node's "network failure" is its sshd not answering.
 
 Each host is `ip netns exec NS unshare --mount --pid --uts --fork --kill-child` running a small
@@ -18,8 +21,8 @@ script: an overlay over this machine's `/` (lower) with a per-host upper directo
 bound at /var/lib/gitops-sim-cluster, then `pivot_root` into it (so its mount table has the
 overlay as `/`, named /dev/root as on an EC2 instance: Ansible's mount facts skip sources that
 are not device paths, and the preflight's free-space check reads them) and exec sshd. The host image (the
-upper directory written before the mount) holds an Ubuntu 22.04 /etc/os-release (this machine is
-Debian 12; the preflight wants Ubuntu), an `ubuntu` user with passwordless sudo, an fstab with a
+upper directory written before the mount) holds the /etc/os-release of the Ubuntu release the AMI pin
+names (this machine is Debian 12; the preflight wants Ubuntu), an `ubuntu` user with passwordless sudo, an fstab with a
 swap line, the test CA, /etc/hosts naming the repository hosts, no apt sources, and the
 stand-ins for systemctl, sysctl, modprobe, swapon/swapoff, hostnamectl and cloud-init.
 
@@ -32,7 +35,7 @@ when it is killed; `close()` deletes the namespace (its veth goes with it) and t
 from __future__ import annotations
 
 import ctypes
-import getpass
+import hashlib
 import ipaddress
 import itertools
 import json
@@ -51,12 +54,11 @@ from typing import Any
 from components.bootstrap import CommandSpec, first_control_plane, kubeconfig_command, playbook_command
 from components.config import NodeSpec
 from components.inventory import ClusterVars, InventoryHost, SshJump
-from tests.simulator.world import REPO_HOSTS, STANDINS, World
+from tests.simulator.world import REPO_HOSTS, STANDINS, World, ubuntu_release
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
 PREFIX = "gcsim"
 BASE = Path("/tmp") / PREFIX
-REPO_ADDRESS = "127.100.0.2"
 SSH_USER = "ubuntu"
 SIM_UID = 1777
 NODE_TOOLS = {
@@ -70,20 +72,26 @@ NODE_TOOLS = {
 }
 # Packages the simulated repositories provide: the host image must not already list them.
 SIMULATED_PACKAGES = ("containerd.io", "kubeadm", "kubelet", "kubectl")
-UBUNTU_OS_RELEASE = """\
-PRETTY_NAME="Ubuntu 22.04.5 LTS"
-NAME="Ubuntu"
-VERSION_ID="22.04"
-VERSION="22.04.5 LTS (Jammy Jellyfish)"
-VERSION_CODENAME=jammy
-ID=ubuntu
-ID_LIKE=debian
-HOME_URL="https://www.ubuntu.com/"
-UBUNTU_CODENAME=jammy
-"""
-UBUNTU_LSB_RELEASE = (
-    'DISTRIB_ID=Ubuntu\nDISTRIB_RELEASE=22.04\nDISTRIB_CODENAME=jammy\nDISTRIB_DESCRIPTION="Ubuntu 22.04.5 LTS"\n'
-)
+UBUNTU_NAMES = {"jammy": "Jammy Jellyfish", "noble": "Noble Numbat"}
+
+
+def os_release(release: str, codename: str) -> str:
+    """/etc/os-release of the Ubuntu release the AMI pin names (the preflight checks it)."""
+    name = UBUNTU_NAMES.get(codename, codename.capitalize())
+    return (
+        f'PRETTY_NAME="Ubuntu {release} LTS"\nNAME="Ubuntu"\nVERSION_ID="{release}"\n'
+        f'VERSION="{release} LTS ({name})"\nVERSION_CODENAME={codename}\nID=ubuntu\nID_LIKE=debian\n'
+        f'HOME_URL="https://www.ubuntu.com/"\nUBUNTU_CODENAME={codename}\n'
+    )
+
+
+def lsb_release(release: str, codename: str) -> str:
+    return (
+        f"DISTRIB_ID=Ubuntu\nDISTRIB_RELEASE={release}\nDISTRIB_CODENAME={codename}\n"
+        f'DISTRIB_DESCRIPTION="Ubuntu {release} LTS"\n'
+    )
+
+
 _counter = itertools.count()
 
 
@@ -195,6 +203,9 @@ class SimCluster:
         link = ipaddress.IPv4Network((int(ipaddress.IPv4Address("100.64.0.0")) + index * 4, 30))
         self.link_outer, self.link_inner = str(link[1]), str(link[2])
         self.veth = f"gs{os.getpid():x}{n:x}"[:13]
+        spread = int(hashlib.sha256(self.id.encode()).hexdigest(), 16)
+        self.prefix = f"127.{16 + spread % 239}.{(spread >> 8) % 256}"
+        self.repo_address = f"{self.prefix}.2"
         self.hosts: dict[str, Host] = {}
         self.server: subprocess.Popen[bytes] | None = None
         self.known_hosts = self.dir / "known_hosts"
@@ -222,10 +233,10 @@ class SimCluster:
         _ip(*inside, "link", "set", "lo", "up")
         _ip(*inside, "addr", "add", f"{self.link_inner}/30", "dev", f"{self.veth}n")
         _ip(*inside, "link", "set", f"{self.veth}n", "up")
-        _ip(*inside, "addr", "add", f"{REPO_ADDRESS}/32", "dev", "lo")
+        _ip(*inside, "addr", "add", f"{self.repo_address}/32", "dev", "lo")
         self.bastion = Host("bastion", self.link_inner, self.dir / "hosts" / "bastion", f"sim-{self.id}-bastion")
         for i, node in enumerate(self.nodes):
-            address = f"127.100.0.{10 + i}"
+            address = f"{self.prefix}.{10 + i}"
             _ip(*inside, "addr", "add", f"{address}/32", "dev", "lo")
             self.hosts[node.name] = Host(
                 node.name, address, self.dir / "hosts" / node.name, f"sim-{self.id}-{node.name}"
@@ -243,7 +254,7 @@ class SimCluster:
                 str(self.world.docroot),
                 str(self.world.server_cert),
                 str(self.world.server_key),
-                REPO_ADDRESS,
+                self.repo_address,
                 "443",
             ],
             cwd=PROJECT_ROOT,
@@ -267,10 +278,11 @@ class SimCluster:
             target.write_text(text)
             target.chmod(mode)
 
-        put("etc/os-release", UBUNTU_OS_RELEASE)
-        put("etc/lsb-release", UBUNTU_LSB_RELEASE)
+        release, codename = ubuntu_release(self.versions)
+        put("etc/os-release", os_release(release, codename))
+        put("etc/lsb-release", lsb_release(release, codename))
         put("etc/cloud/cloud.cfg.d/90_dpkg.cfg", "datasource_list: [ Ec2, None ]\n")
-        hosts = "127.0.0.1 localhost\n" + f"{REPO_ADDRESS} {' '.join(REPO_HOSTS)}\n"
+        hosts = "127.0.0.1 localhost\n" + f"{self.repo_address} {' '.join(REPO_HOSTS)}\n"
         hosts += "".join(f"{h.address} {h.name}\n" for h in [self.bastion, *self.hosts.values()])
         put("etc/hosts", hosts)
         put("etc/hostname", host.name + "\n")
@@ -488,7 +500,3 @@ exec /usr/sbin/sshd -D -e -f /etc/ssh/sshd_config.sim
         _ip("link", "delete", f"{self.veth}h", check=False)
         if os.environ.get("GITOPS_SIM_KEEP") != "1":
             shutil.rmtree(self.dir, ignore_errors=True)
-
-
-def ssh_user() -> str:
-    return getpass.getuser()

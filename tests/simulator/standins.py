@@ -283,8 +283,17 @@ def kubeadm_init(args: list[str]) -> int:
             kubeadmConfig=(ROOT / config.lstrip("/")).read_text(),
             initNode=name,
         )
-        # What the upload-config phase stores (and `kubeadm upgrade` reads and updates).
-        state["objects"][_key("", "ConfigMap", "kube-system", "kubeadm-config")] = _kubeadm_config_map(cluster_cfg)
+        # kubeadm's upload-config phase, near the end of init.
+        for config_map, data in (
+            ("kubeadm-config", cluster_cfg),
+            ("kubelet-config", docs.get("KubeletConfiguration", {})),
+        ):
+            state["objects"][_key("", "ConfigMap", "kube-system", config_map)] = {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": {"name": config_map, "namespace": "kube-system"},
+                "data": {"ClusterConfiguration" if config_map == "kubeadm-config" else "kubelet": json.dumps(data)},
+            }
         state["nodes"][name] = _node_object(
             name,
             {
@@ -471,13 +480,12 @@ def _write_static_pods(version: str) -> None:
 
 
 def _kubeadm_config_map(cluster_cfg: dict[str, Any]) -> dict[str, Any]:
-    import yaml
-
+    """The kubeadm-config ConfigMap as init's upload-config phase writes it (kubeadm_init)."""
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": {"name": "kubeadm-config", "namespace": "kube-system"},
-        "data": {"ClusterConfiguration": yaml.safe_dump(cluster_cfg, sort_keys=True)},
+        "data": {"ClusterConfiguration": json.dumps(cluster_cfg)},
     }
 
 
@@ -870,6 +878,8 @@ def kubectl(argv: list[str]) -> int:
     args = list(argv)
     kubeconfig = _flag(args, "--kubeconfig")
     namespace = _flag(args, "--namespace") or _flag(args, "-n")
+    server = _flag(args, "--server") or _flag(args, "-s")
+    _flag(args, "--request-timeout")
     if args[:1] == ["version"]:
         _out(f"Client Version: v{_package_version('kubectl')}\nKustomize Version: v5.4.2\n")
         return 0
@@ -887,8 +897,9 @@ def kubectl(argv: list[str]) -> int:
     verb, rest = (args[0], args[1:]) if args else ("", [])
     with cluster() as state:
         if not state["apiServerUp"]:
-            server = re.search(r"server: https://(\S+)", config.read_text())
-            _err(_api_down_message({"endpoint": server.group(1) if server else None}) + "\n")
+            found = re.search(r"server: https://(\S+)", config.read_text())
+            endpoint = server.removeprefix("https://") if server else found.group(1) if found else None
+            _err(_api_down_message({"endpoint": endpoint}) + "\n")
             return 1
         try:
             if verb in ("apply", "create", "label", "taint", "drain", "cordon", "uncordon"):

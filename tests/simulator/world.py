@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import re
 import shutil
 import subprocess
 import textwrap
@@ -30,7 +31,6 @@ HERE = Path(__file__).resolve().parent
 FIXTURES = HERE.parent / "fixtures" / "standins"
 STANDINS = HERE / "standins.py"
 REPO_HOSTS = ("download.docker.com", "pkgs.k8s.io", "raw.githubusercontent.com")
-UBUNTU_RELEASE = "jammy"
 
 
 @dataclass(frozen=True)
@@ -44,10 +44,36 @@ class World:
     server_key: Path
 
 
+def ubuntu_release(versions: Mapping[str, str]) -> tuple[str, str]:
+    """(version, codename) of the Ubuntu the AMI pin names, e.g. ("24.04", "noble")."""
+    m = re.search(r"ubuntu-([a-z]+)-(\d+\.\d+)-", versions["ubuntuAmiName"])
+    if not m:
+        raise ValueError(f"cannot read the Ubuntu release from ubuntuAmiName={versions['ubuntuAmiName']!r}")
+    return m.group(2), m.group(1)
+
+
+def containerd_package_version(versions: Mapping[str, str]) -> str:
+    """containerd.io's version in Docker's repository: 2.x builds carry the distribution
+    (2.3.4-1~ubuntu.24.04~noble), 1.x builds do not (1.7.25-1)."""
+    pin = versions["containerd"]
+    if int(pin.split(".")[0]) < 2:
+        return pin
+    release, codename = ubuntu_release(versions)
+    return f"{pin}~ubuntu.{release}~{codename}"
+
+
 def containerd_default_config(version: str) -> Path:
-    """The recorded `containerd config default` of the pinned version's major.minor line."""
+    """The `containerd config default` output of the pinned version's line.
+
+    A recording under tests/fixtures/standins/ first; for containerd 2.x, the containerd role's
+    own fixture (tests/fixtures/containerd/config-default-v<major>.toml, written from containerd's
+    sources, see the README there) when no recording is kept here.
+    """
     major_minor = ".".join(version.split("-")[0].split(".")[:2])
     path = FIXTURES / f"containerd-{major_minor}-config-default.toml"
+    role_fixture = HERE.parent / "fixtures" / "containerd" / f"config-default-v{major_minor.split('.')[0]}.toml"
+    if not path.exists() and role_fixture.exists():
+        return role_fixture
     if not path.exists():
         raise FileNotFoundError(
             f"no recorded `containerd config default` for containerd {major_minor} (versions.yaml containerd="
@@ -267,7 +293,8 @@ def build_world(base: Path, versions: Mapping[str, str], upgrades: Sequence[str]
         ["gpg", "--homedir", str(gnupg), "--armor", "--export"], check=True, capture_output=True, text=True
     ).stdout
 
-    containerd = versions["containerd"]
+    containerd = containerd_package_version(versions)
+    release = ubuntu_release(versions)[1]
     unit = (
         "[Unit]\nDescription={0} (simulated)\n[Service]\nExecStart=/usr/bin/{0}\n"
         "[Install]\nWantedBy=multi-user.target\n"
@@ -283,7 +310,7 @@ def build_world(base: Path, versions: Mapping[str, str], upgrades: Sequence[str]
         {
             "/usr/bin/containerd": STANDINS,
             "/usr/share/gitops-sim/containerd.io.version": containerd + "\n",
-            "/usr/share/gitops-sim/containerd-config-default.toml": containerd_default_config(containerd),
+            "/usr/share/gitops-sim/containerd-config-default.toml": containerd_default_config(versions["containerd"]),
             "/usr/lib/systemd/system/containerd.service": unit.format("containerd"),
             # What containerd.io ships: a config with the CRI plugin disabled (the role replaces it).
             "/etc/containerd/config.toml": CONTAINERD_PACKAGE_CONFIG,
@@ -291,9 +318,9 @@ def build_world(base: Path, versions: Mapping[str, str], upgrades: Sequence[str]
         "containerd stand-in for the node simulator",
     )
     (docker / "gpg").write_text(armored)
-    binary = docker / "dists" / UBUNTU_RELEASE / "stable" / "binary-amd64"
+    binary = docker / "dists" / release / "stable" / "binary-amd64"
     _packages(docker, pool, binary)
-    dist = docker / "dists" / UBUNTU_RELEASE
+    dist = docker / "dists" / release
     (dist / "Release").write_text(
         _release(
             dist,
@@ -301,8 +328,8 @@ def build_world(base: Path, versions: Mapping[str, str], upgrades: Sequence[str]
             textwrap.dedent(f"""\
         Origin: Docker
         Label: Docker CE
-        Suite: {UBUNTU_RELEASE}
-        Codename: {UBUNTU_RELEASE}
+        Suite: {release}
+        Codename: {release}
         Architectures: amd64
         Components: stable
         Date: Mon, 30 Nov 2026 00:00:00 UTC
