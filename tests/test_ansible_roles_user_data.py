@@ -12,9 +12,11 @@ import re
 import subprocess
 from typing import Any
 
+import jinja2
 import pytest
 import yaml
 
+from components.bootstrap import ANSIBLE_DIR
 from components.config import NodeRole, default_versions
 from components.user_data import PREPARE_SCRIPT, render_user_data
 from tests.prereqs import require_tool
@@ -200,3 +202,50 @@ def test_a_versions_change_leaves_every_nodes_replace_forcing_inputs_alone(befor
         changed_somewhere |= differing
     # The bump did reach the inputs (so the test would see a change that is not ignored).
     assert changed_somewhere == {"ami", "userData"}
+
+
+# --- the same apt sources as the roles --------------------------------------------------------------
+
+
+def _role_task(role: str, name: str) -> dict[str, Any]:
+    tasks = yaml.safe_load((ANSIBLE_DIR / "roles" / role / "tasks" / "main.yml").read_text())
+    task: dict[str, Any] = next(t for t in tasks if t.get("name") == name)
+    return task
+
+
+def _render(template: str, context: dict[str, Any]) -> str:
+    # The role's defaults are templates too: render until nothing changes (Jinja, as Ansible does).
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined)  # noqa: S701 - apt source lines, not HTML
+    for _ in range(5):
+        template = env.from_string(template).render(context)
+    return template
+
+
+def test_the_user_data_writes_the_apt_sources_the_roles_write_so_the_playbook_changes_nothing():
+    versions = dict(default_versions())
+    context: dict[str, Any] = {
+        "versions": versions,
+        "ansible_facts": {"architecture": "x86_64", "distribution_release": "noble"},
+    }
+    for role in ("containerd", "kubernetes_packages"):
+        defaults = yaml.safe_load((ANSIBLE_DIR / "roles" / role / "defaults" / "main.yml").read_text())
+        context.update({k: v for k, v in defaults.items() if isinstance(v, str)})
+    for _ in range(3):  # defaults refer to each other; a few passes settle them
+        for key in ("kubernetes_packages_version", "kubernetes_packages_minor", "kubernetes_packages_repo"):
+            context[key] = _render(context[key], context)
+    docker = _render(
+        _role_task("containerd", "Add Docker's apt repository (it publishes containerd.io)")["ansible.builtin.copy"][
+            "content"
+        ],
+        context,
+    )
+    kubernetes = _render(
+        _role_task("kubernetes_packages", "Add the Kubernetes apt repository for this minor version")[
+            "ansible.builtin.copy"
+        ]["content"],
+        context,
+    )
+    text = script(NodeRole.WORKER).replace("$arch", "amd64").replace("$codename", "noble")
+    lines = {line.strip() for line in text.replace("\\\n", " ").splitlines()}
+    for wanted in (docker.strip(), kubernetes.strip()):
+        assert any(line.startswith(f'echo "{wanted}"') for line in lines), (wanted, sorted(lines))
