@@ -8,14 +8,22 @@ Two local commands, in this order:
    endpoints with their listeners and target attachments. The nodes reach the API through
    the internal endpoint (`cluster_api_endpoint`, kubeadm's controlPlaneEndpoint); the public one
    is a certificate SAN (`cluster_api_public_endpoint`).
-2. `<name>-kubeconfig` reads /etc/kubernetes/admin.conf from the first control-plane node through
-   the bastion after the playbook; its stdout, with the server rewritten to the public API
-   endpoint, is the component's secret `kubeconfig` output.
+2. `<name>-upgrade` runs `ansible-playbook ansible/upgrade.yml` the same way, after the playbook:
+   the rolling Kubernetes upgrade in kubeadm's order (docs/deployment.md, "Upgrading
+   Kubernetes"). Its triggers are the Kubernetes pins (KUBERNETES_KEYS) and the upgrade
+   playbook's files; on a cluster already at the pin it only checks.
+3. `<name>-kubeconfig` reads /etc/kubernetes/admin.conf from the first control-plane node through
+   the bastion after both; its stdout, with the server rewritten to the public API endpoint, is
+   the component's secret `kubeconfig` output.
 
 Re-runs are on purpose. A command runs when its inputs change; `triggers` add content hashes of
 what the playbook consumes but pulumi-command cannot see: every file under ansible/ (path and
-bytes), the rendered inventory and the versions table. Same inputs give the same triggers, so a
-no-change `pulumi up` runs nothing; an edited role or an added node runs the playbook again.
+bytes) but the upgrade playbook's own, the rendered inventory and the versions table without the
+Kubernetes pins. Same inputs give the same triggers, so a no-change `pulumi up` runs nothing; an
+edited role or an added node runs the playbook again; a Kubernetes bump runs the upgrade step
+only. The bootstrap still needs the pins for a new cluster: they travel in their own environment
+variable, whose later changes the engine ignores (`ignore_changes`), and site.yml installs the
+running cluster's version on an existing one (roles/cluster_version).
 
 Secrets: the SSH private key reaches the script on stdin only (a Pulumi secret input); the script
 writes it to a 0600 file in a private temp directory and removes that directory on exit. It is
@@ -477,9 +485,11 @@ class AnsibleBootstrap(pulumi.ComponentResource):
 
     Creates: `<name>-playbook` (command.local.Command running ansible/site.yml; depends on
     `depends_on`, i.e. the network, security groups, nodes, bastion and API endpoints; triggers =
-    hashes of ansible/, the inventory and the versions) and
+    hashes of ansible/ but upgrade.yml's files, the inventory and the versions but the Kubernetes
+    pins), `<name>-upgrade` (command.local.Command running ansible/upgrade.yml after the
+    playbook; triggers = hashes of the Kubernetes pins and upgrade.yml's files) and
     `<name>-kubeconfig` (command.local.Command reading admin.conf from the first control-plane
-    node; depends on the playbook). Outputs: `kubeconfig` (secret), `inventory` (the rendered
+    node; depends on the playbook and the upgrade). Outputs: `kubeconfig` (secret), `inventory` (the rendered
     inventory, not secret), `triggers`.
     """
 
