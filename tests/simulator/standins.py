@@ -259,6 +259,7 @@ def kubeadm_init(args: list[str]) -> int:
     _write(KUBERNETES / "super-admin.conf", _kubeconfig(f"https://{endpoint}", "kubernetes-super-admin"))
     _write(KUBERNETES / "kubelet.conf", _kubeconfig(f"https://{endpoint}", f"system:node:{name}"))
     _write(KUBELET_DIR / "config.yaml", "kind: KubeletConfiguration\n", 0o644)
+    _kubelet_started()
     _out(
         '[certs] Using certificateDir folder "/etc/kubernetes/pki"\n'
         '[kubeconfig] Writing "admin.conf" kubeconfig file\n'
@@ -440,6 +441,7 @@ def kubeadm_join(args: list[str]) -> int:
             }
         )
         state["nodes"][name] = _node_object(name, labels, taints, address)
+    _kubelet_started()
     _out("[kubelet-start] Starting the kubelet\n\nThis node has joined the cluster:\n")
     return 0
 
@@ -512,6 +514,15 @@ def _this_node() -> str:
     conf = KUBERNETES / "kubelet.conf"
     m = re.search(r"system:node:(\S+)", conf.read_text()) if conf.exists() else None
     return m.group(1) if m else ""
+
+
+def _kubelet_started() -> None:
+    """kubeadm's kubelet-start phase (init, join) leaves the kubelet unit running."""
+    path = HOST_STATE / "systemd.json"
+    units = _load_json(path, {})
+    unit = units.setdefault("kubelet.service", {"enabled": False, "active": False, "restarts": 0})
+    unit["active"] = True
+    _save_json(path, units)
 
 
 def _event(state: dict[str, Any], call: str, node: str, version: str = "") -> None:
@@ -1158,12 +1169,10 @@ def systemctl(args: list[str]) -> int:
         return 0 if u["active"] else 3
     if verb in ("enable", "disable"):
         u["enabled"] = verb == "enable"
-    elif verb in ("start", "stop"):
-        u["active"] = verb == "start"
-    elif verb in ("restart", "reload-or-restart", "try-restart"):
-        u["active"] = True
-        u["restarts"] += 1
-        node = _this_node() if name == "kubelet.service" else ""
+    elif verb in ("start", "stop", "restart", "reload-or-restart", "try-restart"):
+        u["active"] = verb != "stop"
+        u["restarts"] += verb not in ("start", "stop")
+        node = _this_node() if name == "kubelet.service" and verb != "stop" else ""
         if node:
             # The kubelet re-registers with the version of its binary (the node's kubeletVersion).
             version = "v" + _package_version("kubelet")
