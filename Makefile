@@ -11,29 +11,56 @@ STACK  ?= dev
 PULUMI_BACKEND_URL ?= file://$(CURDIR)/.pulumi-state
 export PULUMI_BACKEND_URL
 
-.PHONY: help venv node-tools helm up preview preview-offline destroy test lint benchmark clean
+.PHONY: help venv lock node-tools helm up preview preview-offline destroy test lint benchmark clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+# uv from PyPI, pinned with hashes (tools/uv/requirements.txt), in its own small virtualenv.
+UV_VERSION := $(shell sed -n 's/^uv==\([0-9.]*\).*/\1/p' tools/uv/requirements.txt)
+UV_HOME    := .cache/uv-$(UV_VERSION)
+UV         := $(UV_HOME)/bin/uv
+export UV
+$(UV): tools/uv/requirements.txt
+	rm -rf $(UV_HOME)
+	$(PYTHON) -m venv $(UV_HOME)
+	$(UV_HOME)/bin/python -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r tools/uv/requirements.txt
+
+# Every package, transitive ones included, exactly as uv.lock pins it (versions and sha256 hashes).
+# --locked also fails when pyproject.toml changed without `uv lock`. uv reads its own settings, not
+# pip's: packages come from PyPI unless UV_INDEX_URL / UV_DEFAULT_INDEX says otherwise.
+$(VENV)/.installed: pyproject.toml uv.lock $(UV)
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --locked --quiet --python $(PYTHON)
 	touch $@
 
-venv: $(VENV)/.installed ## Create the virtualenv with every pinned dependency
+venv: $(VENV)/.installed ## Create the virtualenv from uv.lock (every dependency pinned, hash-checked)
 
-up: venv ## Deploy STACK (default dev): VPC, nodes, Ansible bootstrap, ArgoCD, root Application
-	@tools/up.sh "$(STACK)"
+# After editing a pin in pyproject.toml: uv.lock, and the policy pack's requirements exported from it
+# (policy/venv is installed from that file by pip, which checks every hash).
+POLICY_EXPORT := export --frozen --only-group policy --no-emit-project --format requirements-txt --quiet
+lock: $(UV) ## Re-lock after editing pyproject.toml (uv.lock, policy/requirements.txt)
+	$(UV) lock
+	$(UV) $(POLICY_EXPORT) -o policy/requirements.txt
 
-preview: venv ## pulumi preview of STACK with the policy pack (needs the Pulumi CLI and AWS credentials)
-	@tools/up.sh --preview "$(STACK)"
+# The deployment verbs check the Pulumi CLI and AWS credentials first, then install, then run:
+# three steps in this order even under `make -j`, so a missing CLI stops in a second with the fix.
+up: ## Deploy STACK (default dev): VPC, nodes, Ansible bootstrap, ArgoCD, root Application
+	@tools/up.sh --check up
+	@$(MAKE) --no-print-directory venv
+	@tools/up.sh up "$(STACK)"
+
+preview: ## pulumi preview of STACK with the policy pack (needs the Pulumi CLI and AWS credentials)
+	@tools/up.sh --check preview
+	@$(MAKE) --no-print-directory venv
+	@tools/up.sh preview "$(STACK)"
 
 preview-offline: venv ## What STACK would create, under the mock runtime: no CLI, no credentials
 	$(BIN)/python -m tools.offline_preview --stack "$(STACK)" --out build
 
-destroy: venv ## Destroy STACK (root Application first, then ArgoCD, nodes, network)
-	@tools/up.sh --destroy "$(STACK)"
+destroy: ## Destroy STACK (root Application first, then ArgoCD, nodes, network)
+	@tools/up.sh --check destroy
+	@$(MAKE) --no-print-directory venv
+	@tools/up.sh destroy "$(STACK)"
 
 # Custom-resource schemas come from pinned npm packages (tests/schemas/package-lock.json).
 tests/schemas/node_modules/.installed: tests/schemas/package.json tests/schemas/package-lock.json
@@ -54,8 +81,12 @@ $(HELM): tools/fetch_helm.sh
 
 helm: $(HELM) ## The pinned helm binary the tests render charts with
 
+# pytest exits 5 when it collected no test: a broken suite, never a pass (nor a quiet skip on CI).
+# The pinned uv is on PATH for the Pulumi CLI the lifecycle test drives (Pulumi.yaml: toolchain uv).
 test: venv node-tools $(HELM) ## Every test: program under mocks, Ansible, manifests, workflows, status tool
-	$(BIN)/python -m pytest
+	@rc=0; PATH="$(abspath $(UV_HOME))/bin:$$PATH" $(BIN)/python -m pytest $(PYTEST_ARGS) || rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no test (exit 5); the suite is broken" >&2; fi; \
+	exit $$rc
 
 lint: venv ## ruff and mypy
 	$(BIN)/ruff check .

@@ -7,12 +7,29 @@ that CI reads is exported. The order below *is* the graph:
 
     settings -> Network -> ClusterSecurity -> ClusterNodes -> ClusterAccess
              -> AnsibleBootstrap (kubeconfig) -> ArgoCd (Helm release -> root Application)
+
+Only the Pulumi engine (or the mock runtime of the tests) can run it: `python __main__.py` has no
+engine to register resources with, so it says how to run the program instead of reporting the
+stack's configuration as missing.
 """
 
 from __future__ import annotations
 
+import sys
+
+from pulumi.runtime.settings import get_monitor
+
 from components.config import load_settings
 from components.stack import build_stack, export_outputs
+
+NOT_UNDER_THE_ENGINE = (
+    "__main__.py is a Pulumi program and runs under the Pulumi engine: use `make up` or `make preview` "
+    "(Pulumi CLI + AWS credentials), `make preview-offline` to see what it would create without either, "
+    "or `make test`."
+)
+
+if get_monitor() is None:
+    sys.exit(NOT_UNDER_THE_ENGINE)
 
 settings = load_settings()
 export_outputs(build_stack(settings))

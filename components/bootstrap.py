@@ -37,7 +37,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shlex
+import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -292,6 +294,26 @@ until out="$(ssh -F "$GC_SSH_CONFIG_FILE" "$GC_BASTION_ALIAS" true 2>&1)"; do
   sleep 5
 done
 """
+
+
+def require_ansible_playbook(root: Path | None = None, path: str | None = None) -> str:
+    """The ansible-playbook the playbook command will run, found the way its script finds it.
+
+    The script prefers `<root>/.venv/bin/ansible-playbook` (root: the project) and falls back to PATH (`path`, default:
+    this process's PATH). Called before the first resource is registered, so a machine without
+    Ansible stops with the fix instead of failing after the instances exist.
+    """
+    in_venv = (PROJECT_ROOT if root is None else root) / ".venv" / "bin" / "ansible-playbook"
+    if in_venv.is_file() and os.access(in_venv, os.X_OK):
+        return str(in_venv)
+    found = shutil.which("ansible-playbook", path=path)
+    if found is None:
+        raise pulumi.RunError(
+            "ansible-playbook is not installed; the bootstrap runs it (ansible-core, a runtime dependency "
+            "in pyproject.toml). Run `make venv` (or `pulumi install`) in the project and try again. "
+            "Nothing was created."
+        )
+    return found
 
 
 def playbook_script(*, forks: int, extra_args: Sequence[str] = (), playbook: str = "site.yml") -> str:

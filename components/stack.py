@@ -16,7 +16,7 @@ import pulumi_aws as aws
 from components.access import ClusterAccess, ClusterAccessArgs
 from components.argocd import ArgoCd, ArgoCdArgs
 from components.backup import BackupBucket, BackupBucketArgs, backup_writers
-from components.bootstrap import AnsibleBootstrap, BootstrapArgs, BootstrapHost
+from components.bootstrap import AnsibleBootstrap, BootstrapArgs, BootstrapHost, require_ansible_playbook
 from components.config import ConfigError, NodeRole, Problem, StackSettings
 from components.network import Network, NetworkArgs
 from components.node_removal import NodeRemoval, NodeRemovalArgs, RemovableNode
@@ -78,6 +78,7 @@ def _availability_zones(settings: StackSettings, provider: aws.Provider) -> tupl
 
 
 def build_stack(settings: StackSettings) -> StackResources:
+    require_ansible_playbook()  # before the first resource: the bootstrap cannot run without it
     name = settings.cluster_name
     aws_provider = aws.Provider(
         "aws",

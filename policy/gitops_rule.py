@@ -39,11 +39,11 @@ MODE_LABEL = "gitops-cluster.io/git-mode"
 ENVIRONMENT_LABEL = "gitops-cluster.io/environment"
 
 # A commit SHA, full or abbreviated (git abbreviates to at least 7 hex digits).
-GIT_SHA = re.compile(r"^[0-9a-f]{7,40}$")
+GIT_SHA = re.compile(r"^[0-9a-f]{7,40}\Z")
 # What could be read as a commit SHA whatever its case; never accepted as a tracked branch name.
-_SHA_LOOKING = re.compile(r"^[0-9a-f]{7,40}$", re.IGNORECASE)
+_SHA_LOOKING = re.compile(r"^[0-9a-f]{7,40}\Z", re.IGNORECASE)
 # A release tag: semantic version with an optional leading `v` (v1.2.3, 1.2.3-rc.1).
-GIT_TAG = re.compile(r"^v?\d+\.\d+\.\d+([-+][0-9A-Za-z.-]+)?$")
+GIT_TAG = re.compile(r"^v?[0-9]+\.[0-9]+\.[0-9]+([-+][0-9A-Za-z.-]+)?\Z")
 
 # What git check-ref-format refuses in a ref name (see git-check-ref-format(1), rules 1-10):
 # control characters, space, ~ ^ : ? * [ \, "..", "@{", "//".

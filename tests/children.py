@@ -16,10 +16,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 
-from tests.prereqs import missing, require_helm, require_tool
+from tests.prereqs import MISSING_OUTCOMES, missing, require_helm, require_tool
 from tools.charts import CHARTS_DIR, ChartError, application_helm_source, chart_archive
 from tools.charts import render as helm_render
 
@@ -127,7 +126,7 @@ def render_all() -> tuple[dict[str, list[Doc]], dict[str, str]]:
     for name, app in applications().items():
         try:
             rendered[name] = render_child(app)
-        except (pytest.skip.Exception, pytest.fail.Exception) as why:
+        except MISSING_OUTCOMES as why:
             # prereqs.missing skips (or fails, on CI); the tests that need this child say so.
             unrenderable[name] = str(why).removeprefix("prerequisite missing on CI: ")
     return rendered, unrenderable

@@ -22,6 +22,11 @@ def on_ci() -> bool:
     return os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
+# What `missing` raises: a skip, or a failure on CI. Code that renders many things and keeps going
+# when one of them lacks a prerequisite catches these and lets the tests that need it stop.
+MISSING_OUTCOMES: tuple[type[BaseException], ...] = (pytest.skip.Exception, pytest.fail.Exception)
+
+
 def missing(what: str) -> NoReturn:
     """Stop the test: a failure under CI=true, a skip elsewhere. `what` says what and how to install it."""
     if on_ci():

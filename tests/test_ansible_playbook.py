@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -21,6 +20,7 @@ import yaml
 
 from components.bootstrap import ANSIBLE_DIR, PLAYBOOKS, render_extra_vars
 from components.config import default_versions
+from tests.prereqs import missing, require_tool
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = Path(__file__).resolve().parent / "golden"
@@ -46,7 +46,7 @@ def run(
 def tool(name: str) -> str:
     path = BIN / name
     if not path.exists():
-        pytest.skip(f"{name} is not installed in {BIN} (pip install -r requirements-dev.txt)")
+        missing(f"{name} is not installed in {BIN} (run `make venv`: it installs uv.lock)")
     return str(path)
 
 
@@ -452,9 +452,7 @@ data:
 @pytest.fixture(scope="module")
 def storage(tmp_path_factory, extra_vars) -> dict[str, Any]:
     """The storage kustomization built by kustomize (objects per render), and the manifest URL."""
-    kubectl = shutil.which("kubectl")
-    if kubectl is None:
-        pytest.skip("kubectl (with its built-in kustomize) is not on PATH")
+    kubectl = require_tool("kubectl", "with its built-in kustomize; .ci/run installs the Debian package kubectl")
     out = Path(tmp_path_factory.mktemp("storage"))
     lookups = {
         render: "\n".join(
@@ -539,7 +537,8 @@ def test_storage_helper_pod_tolerates_the_node_tables_taints_with_a_pinned_image
 
 
 def test_storage_objects_validate_against_the_kubernetes_schemas(storage):
-    kubernetes_validate = pytest.importorskip("kubernetes_validate")
+    import kubernetes_validate  # a dev dependency (pyproject.toml): missing means a broken install
+
     version = default_versions()["kubernetes"]
     config = one(storage["default"], "ConfigMap")
     for doc in (*storage["default"], yaml.safe_load(config["data"]["helperPod.yaml"])):

@@ -39,6 +39,7 @@ from components.bootstrap import (
 )
 from components.config import NodeRole, NodeSpec, Taint, default_versions
 from components.inventory import ClusterVars, InventoryHost, SshJump
+from tests.prereqs import require, require_root, require_tool
 
 ROOT = Path(__file__).resolve().parent.parent
 SSHD = Path("/usr/sbin/sshd")
@@ -65,13 +66,10 @@ def _keygen(path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def sshd(tmp_path_factory) -> Iterator[Sshd]:
-    if not SSHD.exists():
-        pytest.skip("sshd is not installed (Debian package openssh-server; .ci/run installs it)")
-    if os.geteuid() != 0:
-        pytest.skip("sshd on loopback needs root for privilege separation (CI runs as root)")
+    require(SSHD.exists(), f"sshd is not at {SSHD} (Debian package openssh-server; .ci/run installs it)")
+    require_root("sshd on loopback needs root for privilege separation")
     for needed in ("ssh", "ssh-keygen", "sudo"):
-        if shutil.which(needed) is None:
-            pytest.skip(f"{needed} is not installed (.ci/run installs openssh-client and sudo)")
+        require_tool(needed, ".ci/run installs openssh-client and sudo")
     d = Path(tmp_path_factory.mktemp("sshd"))
     for name in ("host_key", "other_host_key", "client_key", "wrong_key"):
         _keygen(d / name)

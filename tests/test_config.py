@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import copy
 import ipaddress
+import json
 import re
 
 import pytest
 import yaml
 
-from components.config import ConfigError, NodeRole, parse_settings, with_defaults
+from components.config import ConfigError, NodeRole, config_in_use, parse_settings, with_defaults
 from components.subnets import SubnetPlanError, derive_subnet_plan
 from tests.conftest import FAKE_SSH_PRIVATE_KEY, FAKE_SSH_PUBLIC_KEY, ROOT
 
@@ -252,7 +253,9 @@ def test_every_declared_key_has_type_description_and_default():
             continue
         assert decl.get("type") in ("string", "integer", "boolean", "array"), key
         assert decl.get("description"), key
-        assert "default" in decl or decl.get("secret"), f"{key} has no default and is not a secret"
+        # The CLI demands a stack value for a declared key without a default (tools/cli_config.py).
+        assert "default" in decl, f"{key} has no default"
+        assert not decl.get("secret"), f"{key}: an optional secret is read undeclared (components/config.py)"
 
 
 def test_derived_subnet_plan():
@@ -267,3 +270,37 @@ def test_config_error_is_an_exception_with_all_problems():
     with pytest.raises(ConfigError) as info:
         parse_settings(dev_values(azCount=0, podCidr="nope"))
     assert {p.key for p in info.value.problems} == {"azCount", "podCidr"}
+
+
+def test_config_in_use_sees_every_key_however_the_engine_passed_it(monkeypatch):
+    """The CLI's language host passes PULUMI_CONFIG (and the secret keys); mocks call set_all_config."""
+    from pulumi.runtime import config as runtime_config
+
+    monkeypatch.setenv("PULUMI_CONFIG", json.dumps({"gitops-cluster:natGatewayPerAZ": "true"}))
+    monkeypatch.setenv("PULUMI_CONFIG_SECRET_KEYS", json.dumps(["gitops-cluster:sshPrivateKey"]))
+    token = runtime_config.CONFIG.set({"gitops-cluster:sshPrivateKey": "x", "aws:region": "ap-northeast-2"})
+    try:
+        in_use = config_in_use()
+    finally:
+        runtime_config.CONFIG.reset(token)
+    assert in_use == {
+        "gitops-cluster:natGatewayPerAZ": False,
+        "gitops-cluster:sshPrivateKey": True,
+        "aws:region": False,
+    }
+
+
+def test_unknown_keys_are_named_in_every_form_the_cli_accepts():
+    keys = {"gitops-cluster:config:gitopsRevison": "v1.0.0", "gitops-cluster:clusterName": "x", "pulumi:tags": "{}"}
+    with pytest.raises(ConfigError) as info:
+        parse_settings(dev_values(), config_keys=keys)
+    assert [str(p) for p in info.value.problems] == [
+        "gitopsRevison = 'v1.0.0': unknown key of this stack; did you mean 'gitopsRevision'?"
+    ]
+
+
+def test_unknown_keys_handed_to_parse_settings_directly_are_refused_too():
+    with pytest.raises(ConfigError) as info:
+        parse_settings(dev_values(natGatewayPerAZ=True))
+    assert [p.key for p in info.value.problems] == ["natGatewayPerAZ"]
+    assert "did you mean 'natGatewayPerAz'?" in str(info.value)

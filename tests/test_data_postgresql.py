@@ -89,7 +89,7 @@ def test_waves_put_certificates_operator_plugin_cluster_in_order(apps: dict[str,
     w = {n: wave(a) for n, a in apps.items()}
     assert w["namespaces"] < w["cert-manager"] < w["plugin-barman-cloud"]
     assert w["cloudnative-pg"] < w["plugin-barman-cloud"] < w["postgresql"] < w["api-services"]
-    assert w["monitoring-stack"] < w["postgresql"]  # the ServiceMonitor's CRD
+    assert w["monitoring-crds"] < w["postgresql"]  # the ServiceMonitor's CRD (monitoring-crds owns them)
 
 
 def test_operator_and_plugin_render_with_our_values() -> None:

@@ -3,7 +3,7 @@
 Golden files live in tests/golden/ and are reviewed like code. After an intended change, rewrite
 them with `UPDATE_GOLDEN=1 .venv/bin/python -m pytest tests/test_inventory.py` and review the diff.
 
-The node tables here are also used by tests/test_bootstrap.py and tests/test_ansible_*.py.
+The settings built here are also used by tests/test_bootstrap.py and tests/test_ansible_*.py.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from components.inventory import (
     render_inventory,
     render_ssh_config,
 )
+from tests.dev_stack import dev_node_rows
 from tools.mockrun import stack_config
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,45 +38,9 @@ ANSIBLE_BIN = Path(sys.executable).parent
 UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
 
 
-def _api(name: str, size: str, disk: int) -> dict[str, Any]:
-    labels = {"node-role.kubernetes.io/api": name, "workload": "api", "domain": name}
-    return {"name": f"api-{name}", "role": "api", "instanceType": size, "rootVolumeGb": disk, "labels": labels}
-
-
-def _infra(name: str, size: str, disk: int, workload: str) -> dict[str, Any]:
-    labels = {"node-role.kubernetes.io/infrastructure": name, "workload": workload}
-    taint = {"key": "node-role.kubernetes.io/infrastructure", "value": "true", "effect": "NoSchedule"}
-    return {
-        "name": name,
-        "role": "infrastructure",
-        "instanceType": size,
-        "rootVolumeGb": disk,
-        "labels": labels,
-        "taints": [taint],
-    }
-
-
-# The original system's 14-node layout (shared/DESIGN.md), written out here so the golden files
-# change only when rendering changes, not when a stack file is edited.
-DESIGN_TABLE: list[dict[str, Any]] = [
-    {"name": "master", "role": "control-plane", "instanceType": "t3.large", "rootVolumeGb": 80},
-    *(_api(d, "t3.micro", 20) for d in ("auth", "my", "character", "location", "info")),
-    *(_api(d, "t3.small", 30) for d in ("scan", "chat")),
-    *(
-        {
-            "name": f"worker-{w}",
-            "role": "worker",
-            "instanceType": "t3.small",
-            "rootVolumeGb": 40,
-            "labels": {"node-role.kubernetes.io/worker": w, "workload": f"worker-{w}"},
-        }
-        for w in ("storage", "ai")
-    ),
-    _infra("rabbitmq", "t3.small", 40, "message-queue"),
-    _infra("postgresql", "t3.medium", 80, "database"),
-    _infra("redis", "t3.small", 30, "cache"),
-    _infra("monitoring", "t3.medium", 60, "monitoring"),
-]
+# The node table is Pulumi.dev.yaml's (tests/dev_stack.py): one table of truth, so the golden
+# files change when the dev layout does, and a review of that change sees both.
+NODE_TABLE: list[dict[str, Any]] = dev_node_rows()
 
 
 def dev_settings(**changes: Any) -> StackSettings:
@@ -83,14 +48,14 @@ def dev_settings(**changes: Any) -> StackSettings:
     raw = stack_config("dev")
     values = {k.split(":", 1)[1]: v for k, v in raw.items() if k.startswith("gitops-cluster:")}
     values["awsRegion"] = raw.get("aws:region")
-    values.update(clusterName="gitops-dev", podCidr="192.168.0.0/16", serviceCidr="10.96.0.0/12", nodes=DESIGN_TABLE)
+    values.update(clusterName="gitops-dev", podCidr="192.168.0.0/16", serviceCidr="10.96.0.0/12", nodes=NODE_TABLE)
     values.update(changes)
     return parse_settings(with_defaults(values), stack="dev")
 
 
 def three_control_plane_settings() -> StackSettings:
     """The design layout with a pool of three control-plane nodes instead of one."""
-    nodes = [dict(n, count=3) if n["role"] == "control-plane" else n for n in DESIGN_TABLE]
+    nodes = [dict(n, count=3) if n["role"] == "control-plane" else n for n in NODE_TABLE]
     return dev_settings(nodes=nodes)
 
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 import copy
 import ipaddress
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -35,6 +34,8 @@ import yaml
 from components import gitops
 from policy import gitops_rule
 from tests.children import CHART_CRD_GROUPS, chart_crd_schemas
+from tests.prereqs import missing, require_tool
+from tests.dev_stack import node_labels_and_taints
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 MANIFESTS = REPO_ROOT / "manifests"
@@ -43,29 +44,21 @@ SCHEMA_DIR = REPO_ROOT / "tests" / "schemas"
 VERSIONS = yaml.safe_load((REPO_ROOT / "versions.yaml").read_text())
 
 KUBECTL = shutil.which("kubectl")
-pytestmark = pytest.mark.skipif(KUBECTL is None, reason="kubectl (with its built-in kustomize) is not on PATH")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _kubectl() -> None:
+    """Every test here renders manifests/ with kubectl's built-in kustomize: a failure on CI without it."""
+    require_tool("kubectl", "kubectl with its built-in kustomize; .ci/run installs the Debian package kubectl")
+
 
 DOMAINS = ("auth", "my", "scan", "character", "location", "info", "chat")
 PHASES = {"auth": "1", "my": "1", "scan": "1", "character": "2", "location": "2", "info": "3", "chat": "3"}
 PLATFORM_NAMESPACES = ("messaging", "data", "monitoring", "atlantis", "cert-manager", "cnpg-system")
-INFRA_TAINT = {"key": "node-role.kubernetes.io/infrastructure", "value": "true", "effect": "NoSchedule"}
 
-# DESIGN.md's node table (labels and taints Ansible sets), to check where pods can land.
-NODES: dict[str, tuple[dict[str, str], list[dict[str, str]]]] = {
-    **{
-        f"api-{d}": (
-            {"node-role.kubernetes.io/api": d, "workload": "api", "domain": d},
-            [],
-        )
-        for d in DOMAINS
-    },
-    "worker-storage": ({"node-role.kubernetes.io/worker": "storage", "workload": "worker-storage"}, []),
-    "worker-ai": ({"node-role.kubernetes.io/worker": "ai", "workload": "worker-ai"}, []),
-    "rabbitmq": ({"node-role.kubernetes.io/infrastructure": "rabbitmq", "workload": "message-queue"}, [INFRA_TAINT]),
-    "postgresql": ({"node-role.kubernetes.io/infrastructure": "postgresql", "workload": "database"}, [INFRA_TAINT]),
-    "redis": ({"node-role.kubernetes.io/infrastructure": "redis", "workload": "cache"}, [INFRA_TAINT]),
-    "monitoring": ({"node-role.kubernetes.io/infrastructure": "monitoring", "workload": "monitoring"}, [INFRA_TAINT]),
-}
+# Where pods can land: each node's labels and taints from Pulumi.dev.yaml's node table (the one
+# table; tests/dev_stack.py), plus the taint kubeadm puts on the control plane.
+NODES = node_labels_and_taints()
 
 BUILTIN_GROUPS = {"", "apps", "batch", "networking.k8s.io", "rbac.authorization.k8s.io", "policy", "storage.k8s.io"}
 # Kinds without a namespace that children here deploy.
@@ -319,10 +312,7 @@ def cr_validators() -> dict[str, Any]:
     installed = (SCHEMA_DIR / "node_modules" / "@kubernetes-models").is_dir()
     if node is None or not installed:
         why = "node is not on PATH" if node is None else "tests/schemas/node_modules is missing"
-        message = f"custom resource schemas unavailable ({why}); run: {NPM_CI}"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+        missing(f"custom resource schemas unavailable ({why}); run: {NPM_CI} (make test does)")
     out = subprocess.run(
         [node, "dump-crd-schemas.cjs"],
         cwd=SCHEMA_DIR,

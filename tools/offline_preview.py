@@ -6,9 +6,10 @@ It writes build/preview-<stack>.md (the same text plus a Mermaid graph, posted a
 summary) and build/graph-<stack>.mmd. `--update-docs` rewrites the generated graph in README.md
 and docs/architecture.md, and a test fails when those drift from the program.
 
-Bad config fails here exactly as in `pulumi up`: the same message, exit code 1, nothing shown
-as created. Encrypted values in the stack file cannot be decrypted offline; they are replaced by
-placeholder secrets (the preview only needs to know they are set).
+Bad config fails here exactly as in `pulumi preview`: the same message, exit code 1, nothing
+shown as created. Like any preview it only warns about what `pulumi up` alone refuses (the
+placeholder GitOps repository). Encrypted values in the stack file cannot be decrypted offline;
+they are replaced by placeholder secrets (the preview only needs to know they are set).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from components.config import ConfigError
-from tools.mockrun import PROJECT_ROOT, Recording, Registration, run_program, stack_config
+from tools.mockrun import PROJECT_ROOT, CliConfigError, Recording, Registration, run_program, stack_config
 
 BEGIN = "<!-- BEGIN GENERATED GRAPH (python -m tools.offline_preview --update-docs) -->"
 END = "<!-- END GENERATED GRAPH -->"
@@ -157,7 +158,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         rec = run_program(args.stack, secrets=placeholder_secrets(args.stack))
-    except ConfigError as exc:
+    except (ConfigError, CliConfigError) as exc:
         print(exc, file=sys.stderr)
         return 1
     except FileNotFoundError as exc:

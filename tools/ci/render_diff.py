@@ -230,11 +230,11 @@ def compare(base: Side, head: Side) -> list[AppDiff]:
     names = sorted({*base.sources, *head.sources}, key=lambda n: (n != ROOT_APP, n))
     for name in names:
         source = head.sources.get(name) or base.sources.get(name, "")
-        error, base_error = head.errors.get(name), base.errors.get(name)
-        if error is not None or base_error is not None:
+        head_error, base_error = head.errors.get(name), base.errors.get(name)
+        if head_error is not None or base_error is not None:
             # Unrenderable on one side: say so when something about it changed, else stay quiet.
-            if error != base_error or _application(base, name) != _application(head, name):
-                out.append(AppDiff(name, source, (), (), (), "", error or f"on the base: {base_error}"))
+            if head_error != base_error or _application(base, name) != _application(head, name):
+                out.append(AppDiff(name, source, (), (), (), "", head_error or f"on the base: {base_error}"))
             continue
         found = diff_app(name, source, base.objects.get(name, {}), head.objects.get(name, {}))
         if found is not None:
