@@ -190,6 +190,17 @@ def upgrade(tmp_path_factory) -> Iterator[Scenario]:
         assert not Path(f"/run/netns/{sim.netns}").exists(), f"namespace {sim.netns} was left behind"
 
 
+def changed_tasks(run: Run) -> list[str]:
+    """`TASK [...] host` for every task that reported a change."""
+    found, task = [], ""
+    for line in run.output.splitlines():
+        if line.startswith("TASK ["):
+            task = line.split("]")[0] + "]"
+        elif line.startswith("changed: ["):
+            found.append(f"{task} {line}")
+    return found
+
+
 def names(sim: SimCluster) -> list[str]:
     return [n.name for n in sim.nodes]
 
@@ -299,6 +310,7 @@ def test_every_node_ends_at_the_pin_held_and_schedulable(upgrade):
 def test_a_second_run_changes_nothing(upgrade):
     run = upgrade.second
     assert run.returncode == 0, run.output[-6000:]
+    assert changed_tasks(run) == [], changed_tasks(run)
     assert_recap(run, names(upgrade.sim), changed=0, failed=0, unreachable=0)
     assert upgrade.second_events == []
 
@@ -308,6 +320,7 @@ def test_the_bootstrap_afterwards_keeps_the_upgraded_version(upgrade):
     run = upgrade.bootstrap_after
     assert set(KUBERNETES_KEYS) <= set(upgrade.settings.versions)
     assert run.returncode == 0, run.output[-6000:]
+    assert changed_tasks(run) == [], changed_tasks(run)
     assert_recap(run, names(upgrade.sim), changed=0, failed=0, unreachable=0)
     assert upgrade.bootstrap_after_events == []
     assert "the upgrade step that runs after it" in run.output
