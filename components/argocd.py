@@ -18,8 +18,9 @@ import pulumi
 import pulumi_command as command
 import pulumi_kubernetes as k8s
 import pulumi_random as random
+import yaml
 
-from components.config import GitOpsSource
+from components.config import ArgoCdSso, GitOpsSource
 from components.gitops import root_application
 
 NAMESPACE = "argocd"
@@ -42,6 +43,18 @@ return hs
 """
 
 # The argo-cd chart's components that run pods (the secret-init Job included).
+# The argocd namespace's labels. Pod Security `restricted` is the strictest level every pod the
+# chart renders passes (tests/test_pod_security.py evaluates them); the version is pinned so a
+# Kubernetes upgrade does not change the rules under a running ArgoCD.
+NAMESPACE_LABELS = {
+    "app.kubernetes.io/part-of": "gitops-cluster",
+    "tier": "platform",
+    "pod-security.kubernetes.io/enforce": "restricted",
+    "pod-security.kubernetes.io/enforce-version": "v1.36",
+    "pod-security.kubernetes.io/warn": "restricted",
+    "pod-security.kubernetes.io/audit": "restricted",
+}
+
 POD_COMPONENTS = ("controller", "server", "repoServer", "applicationSet", "redis", "redisSecretInit")
 
 # Where ArgoCD runs: on the worker nodes (untainted, and idle in the default node table), else on
@@ -78,17 +91,70 @@ def _resources(cpu: str, memory: str, memory_limit: str) -> dict[str, Any]:
     return {"requests": {"cpu": cpu, "memory": memory}, "limits": {"memory": memory_limit}}
 
 
-def helm_values(
+# argocd-secret is created by Pulumi (argocd_secret_data), not the chart, so the Helm values hold
+# nothing secret and a preview shows them in full instead of `[secret]`.
+ARGOCD_SECRET = "argocd-secret"  # noqa: S105 (a Secret's name, not a secret)
+# Dex's GitHub connector reads its client secret from this argocd-secret key (`$key` in dex.config).
+DEX_CLIENT_SECRET_KEY = "dex.github.clientSecret"  # noqa: S105 (a key name, not a secret)
+
+
+def dex_config(sso: ArgoCdSso) -> str:
+    """argocd-cm `dex.config`: one GitHub connector limited to the organisation; teams by slug."""
+    return yaml.safe_dump(
+        {
+            "connectors": [
+                {
+                    "type": "github",
+                    "id": "github",
+                    "name": "GitHub",
+                    "config": {
+                        "clientID": sso.client_id,
+                        "clientSecret": f"${DEX_CLIENT_SECRET_KEY}",
+                        "orgs": [{"name": sso.github_org}],
+                        # Groups are "<org>:<team slug>", what policy.csv maps.
+                        "teamNameField": "slug",
+                    },
+                }
+            ]
+        },
+        sort_keys=False,
+    )
+
+
+def rbac_values(sso: ArgoCdSso | None) -> dict[str, str]:
+    """argocd-rbac-cm: everyone read-only unless mapped; the SSO admin team is admin."""
+    values = {"policy.default": "role:readonly", "scopes": "[groups]"}
+    if sso is not None:
+        values["policy.csv"] = f"g, {sso.github_org}:{sso.admin_team}, role:admin\n"
+    return values
+
+
+def argocd_secret_data(
     admin_password_bcrypt: pulumi.Input[str],
     admin_password_mtime: pulumi.Input[str],
-    domain: str,
-) -> dict[str, Any]:
-    """Values for the argo-cd chart (10.x, Argo CD 3.4).
+    dex_client_secret: pulumi.Input[str] | None = None,
+) -> dict[str, pulumi.Input[str]]:
+    """stringData of argocd-secret: the admin password's bcrypt hash and mtime, Dex's client secret.
 
-    The stack-generated admin password (bcrypt hash) and its modification time, which must stay
-    the same across upgrades (the chart defaults it to "now", and ArgoCD rejects every session
-    issued before it); the public domain (`global.domain`, from which the chart sets argocd-cm
-    `url`); the Application health check; placement; metrics Services; requests.
+    ArgoCD adds `server.secretkey` itself at start; server-side apply leaves that field to it.
+    """
+    data: dict[str, pulumi.Input[str]] = {
+        "admin.password": admin_password_bcrypt,
+        "admin.passwordMtime": admin_password_mtime,
+    }
+    if dex_client_secret is not None:
+        data[DEX_CLIENT_SECRET_KEY] = dex_client_secret
+    return data
+
+
+def helm_values(domain: str, sso: ArgoCdSso | None = None) -> dict[str, Any]:
+    """Values for the argo-cd chart (10.x, Argo CD 3.4): plain, nothing secret in them.
+
+    The public domain (`global.domain`, from which the chart sets argocd-cm `url`); the
+    Application health check; RBAC (read-only by default); with SSO, Dex's GitHub connector and
+    the local admin off; placement; metrics Services; requests. The admin password and Dex's
+    client secret live in argocd-secret, which Pulumi creates (`configs.secret.createSecret:
+    false`).
     """
     components: dict[str, dict[str, Any]] = {
         "controller": {"resources": _resources("250m", "512Mi", "1Gi")},
@@ -102,26 +168,28 @@ def helm_values(
         components[name]["affinity"] = PLACEMENT_AFFINITY
     for name in METRICS_COMPONENTS:
         components[name]["metrics"] = {"enabled": True}
+    cm: dict[str, Any] = {
+        # With SSO the local admin is off: people log in through GitHub, by team.
+        "admin.enabled": sso is None,
+        "users.anonymous.enabled": False,
+        "exec.enabled": False,
+        "resource.customizations.health.argoproj.io_Application": APPLICATION_HEALTH_LUA,
+        "timeout.reconciliation": "180s",
+    }
+    dex: dict[str, Any] = {"enabled": False}
+    if sso is not None:
+        cm["dex.config"] = dex_config(sso)
+        dex = {"enabled": True, "resources": _resources("10m", "32Mi", "64Mi"), "affinity": PLACEMENT_AFFINITY}
     return {
         "global": {"domain": domain, "tolerations": PLACEMENT_TOLERATIONS},
         "crds": {"install": True, "keep": True},
         "configs": {
-            "cm": {
-                "admin.enabled": True,
-                "users.anonymous.enabled": False,
-                "exec.enabled": False,
-                "resource.customizations.health.argoproj.io_Application": APPLICATION_HEALTH_LUA,
-                "timeout.reconciliation": "180s",
-            },
+            "cm": cm,
+            "rbac": rbac_values(sso),
             "params": {"server.insecure": False},
-            "secret": {
-                # A bcrypt hash only; the password itself is a stack secret output. Setting it
-                # means ArgoCD never creates argocd-initial-admin-secret.
-                "argocdServerAdminPassword": admin_password_bcrypt,
-                "argocdServerAdminPasswordMtime": admin_password_mtime,
-            },
+            "secret": {"createSecret": False},
         },
-        "dex": {"enabled": False},
+        "dex": dex,
         "notifications": {"enabled": False},
         **components,
     }
@@ -142,6 +210,16 @@ class ArgoCdArgs:
     # Extra kustomize patches of the root Application (stack-specific values for the children,
     # e.g. the backup bucket: components/backup.py).
     root_patches: pulumi.Input[Sequence[Mapping[str, Any]]] = ()
+    # A keeper of the admin password: bumping it generates a new one (Pulumi.yaml
+    # `argocdAdminPasswordVersion`).
+    admin_password_version: int = 1
+    # GitHub SSO through Dex, and its client secret (a Pulumi secret); None: local admin only.
+    sso: ArgoCdSso | None = None
+    dex_client_secret: pulumi.Input[str] | None = None
+
+    def __post_init__(self) -> None:
+        if (self.sso is None) != (self.dex_client_secret is None):
+            raise ValueError("ArgoCdArgs: sso and dex_client_secret go together")
 
 
 class ArgoCd(pulumi.ComponentResource):
@@ -149,9 +227,10 @@ class ArgoCd(pulumi.ComponentResource):
 
     Creates: an explicit Kubernetes provider from the (secret) kubeconfig; a random admin
     password (its bcrypt hash goes to the chart, the password is a secret output) and the time it
-    was set (a local `date` run once, and again only when the password is replaced); the argo-cd
-    Helm release in `argocd`, pinned; the root Application (argoproj.io/v1alpha1), which depends
-    on the release (so its CRD exists) and is therefore deleted first on destroy, letting its
+    was set (a local `date` run once, and again only when the password is replaced); the `argocd`
+    Namespace with Pod Security labels (NAMESPACE_LABELS); the argo-cd Helm release in it,
+    pinned; the root Application (argoproj.io/v1alpha1), which depends on the release (so its CRD
+    exists) and is therefore deleted first on destroy, letting its
     finalizer remove everything ArgoCD deployed while ArgoCD still runs.
     """
 
@@ -169,7 +248,11 @@ class ArgoCd(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
         password = random.RandomPassword(
-            f"{name}-admin", length=32, special=False, opts=pulumi.ResourceOptions(parent=self)
+            f"{name}-admin",
+            length=32,
+            special=False,
+            keepers={"version": str(args.admin_password_version)},
+            opts=pulumi.ResourceOptions(parent=self),
         )
         self.admin_password = pulumi.Output.secret(password.result)
         # ArgoCD logs out every session issued before admin.passwordMtime, and the chart sets it to
@@ -181,6 +264,38 @@ class ArgoCd(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, replace_with=[password]),
         )
 
+        # Created here, not by the release (`create_namespace`), so it carries Pod Security labels
+        # from the first pod on. Server-side apply adopts the namespace an older stack's release
+        # created instead of failing on it.
+        namespace = k8s.core.v1.Namespace(
+            f"{name}-namespace",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=NAMESPACE, labels=NAMESPACE_LABELS),
+            opts=pulumi.ResourceOptions(parent=self, provider=self.provider, depends_on=list(args.after)),
+        )
+
+        # The chart's argocd-secret, created here so the Helm values stay free of secrets (a
+        # preview shows them) and the password hash and Dex's client secret are Secret data only.
+        argocd_secret = k8s.core.v1.Secret(
+            f"{name}-argocd-secret",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=ARGOCD_SECRET,
+                namespace=NAMESPACE,
+                labels={"app.kubernetes.io/name": ARGOCD_SECRET, "app.kubernetes.io/part-of": "argocd"},
+            ),
+            type="Opaque",
+            # Every value secret, the mtime included (it is part of the credential's record).
+            string_data={
+                key: pulumi.Output.secret(value)
+                for key, value in argocd_secret_data(
+                    password.bcrypt_hash,
+                    # `date` always prints; None only under a test double that returns no state.
+                    password_set_at.stdout.apply(lambda out: (out or "").strip()),
+                    args.dex_client_secret,
+                ).items()
+            },
+            opts=pulumi.ResourceOptions(parent=self, provider=self.provider, depends_on=[namespace]),
+        )
+
         release = k8s.helm.v3.Release(
             f"{name}-argocd",
             name="argocd",
@@ -188,17 +303,14 @@ class ArgoCd(pulumi.ComponentResource):
             version=args.chart_version,
             repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=args.chart_repo),
             namespace=NAMESPACE,
-            create_namespace=True,
-            values=helm_values(
-                pulumi.Output.secret(password.bcrypt_hash),
-                # `date` always prints; None only under a test double that returns no state.
-                password_set_at.stdout.apply(lambda out: (out or "").strip()),
-                args.domain,
-            ),
+            create_namespace=False,
+            values=helm_values(args.domain, args.sso),
             atomic=True,
             cleanup_on_fail=True,
             timeout=600,
-            opts=pulumi.ResourceOptions(parent=self, provider=self.provider, depends_on=list(args.after)),
+            opts=pulumi.ResourceOptions(
+                parent=self, provider=self.provider, depends_on=[*args.after, namespace, argocd_secret]
+            ),
         )
         self.release_status = release.status
 

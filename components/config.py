@@ -3,7 +3,7 @@
 Every key the program reads is declared in Pulumi.yaml with its type, description and default;
 this module reads that declaration table too, so a default has exactly one home. The two
 structured keys Pulumi.yaml cannot type (`nodes`, `versions`) are validated here just as strictly,
-and so is the one optional secret that cannot be declared (`sshPrivateKey`).
+and so are the optional secrets that cannot be declared (`sshPrivateKey`, `argocdGithubClientSecret`).
 
 Validation collects *every* problem and raises one :class:`ConfigError` naming each key as the user
 types it (`aws:region`, `gitops-cluster:nodes[api-auth].labels`, `versions.yaml: kubernetes`), its
@@ -61,7 +61,7 @@ PROJECT = "gitops-cluster"
 STRUCTURED_KEYS = ("nodes", "versions")
 # An optional secret cannot be declared in Pulumi.yaml: the CLI demands a value for a declared key
 # without a default, and refuses a plaintext default for a `secret: true` key.
-SECRET_KEYS = ("sshPrivateKey",)
+SECRET_KEYS = ("sshPrivateKey", "argocdGithubClientSecret")
 # Keys of the project's namespace the program reads without a Pulumi.yaml declaration.
 UNDECLARED_KEYS = (*STRUCTURED_KEYS, *SECRET_KEYS)
 # The stack's AWS provider is explicit (components/stack.py) and receives only the region: any
@@ -223,6 +223,10 @@ class StackSettings:
     gitops: GitOpsSource
     versions: Mapping[str, str]
     argocd_domain: str
+    # Rotates the generated admin password when bumped (a keeper of the RandomPassword).
+    argocd_admin_password_version: int = 1
+    # GitHub SSO through Dex; None keeps the local admin only.
+    argocd_sso: ArgoCdSso | None = None
     # What a preview accepts but `pulumi up` would refuse (load_settings logs them).
     warnings: tuple[str, ...] = ()
 
@@ -244,6 +248,15 @@ def shown(value: object) -> str:
         value = _URL_CREDENTIALS.sub(r"\g<scheme><credentials, not shown>@", value)
     text = repr(value)
     return text if len(text) <= _MAX_SHOWN else f"{text[: _MAX_SHOWN - 20]}... ({len(text)} characters)"
+
+
+@dataclass(frozen=True)
+class ArgoCdSso:
+    """ArgoCD login through Dex's GitHub connector; the client secret is read apart (a secret)."""
+
+    github_org: str
+    admin_team: str
+    client_id: str
 
 
 @dataclass(frozen=True)
@@ -1216,6 +1229,15 @@ def parse_settings(
     typed = [("bastionInstanceType", bastion_type)] if bastion_type else []
     _check_architecture(c, versions, [*typed, *((f"nodes[{n.name}].instanceType", n.instance_type) for n in nodes)])
 
+    password_version = values.get("argocdAdminPasswordVersion")
+    if isinstance(password_version, bool) or not isinstance(password_version, int) or password_version < 1:
+        c.add(
+            "argocdAdminPasswordVersion",
+            password_version,
+            "a whole number from 1; bump it by one to rotate the ArgoCD admin password.",
+        )
+    argocd_sso = _parse_argocd_sso(c, values)
+
     if c.problems:
         raise ConfigError(c.problems, project)
     assert vpc is not None and az_count is not None and pod is not None and svc is not None
@@ -1239,8 +1261,56 @@ def parse_settings(
         gitops=gitops,
         versions=versions,
         argocd_domain=str(argocd_domain),
+        argocd_admin_password_version=int(password_version),  # type: ignore[arg-type]
+        argocd_sso=argocd_sso,
         warnings=tuple(warnings),
     )
+
+
+# GitHub's rules: an organisation login is 1-39 alphanumerics or single hyphens, not at the ends; a
+# team slug is lowercase letters, digits, '-' and '_'.
+_GITHUB_ORG = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}$")
+_GITHUB_TEAM = re.compile(r"^[a-z0-9][a-z0-9_-]{0,99}$")
+_SSO_KEYS = ("argocdGithubOrg", "argocdGithubAdminTeam", "argocdGithubClientId", "argocdGithubClientSecret")
+
+
+def _parse_argocd_sso(c: _Collector, values: Mapping[str, Any]) -> ArgoCdSso | None:
+    """The SSO keys: all four set (SSO on) or none (local admin only)."""
+    given = {
+        "argocdGithubOrg": values.get("argocdGithubOrg") or "",
+        "argocdGithubAdminTeam": values.get("argocdGithubAdminTeam") or "",
+        "argocdGithubClientId": values.get("argocdGithubClientId") or "",
+        "argocdGithubClientSecret": bool(values.get("argocdGithubClientSecretSet")),
+    }
+    if values.get("argocdGithubClientSecretPlaintext"):
+        c.add(
+            "argocdGithubClientSecret",
+            "<not shown>",
+            "stored in plain text; set it with `pulumi config set --secret argocdGithubClientSecret`.",
+        )
+    if not any(given.values()):
+        return None
+    for key in _SSO_KEYS:
+        if not given[key]:
+            shown = "<unset>"
+            c.add(
+                key,
+                shown,
+                "ArgoCD SSO needs argocdGithubOrg, argocdGithubAdminTeam, argocdGithubClientId and the secret "
+                "argocdGithubClientSecret together; set this one, or unset all four to keep the local admin.",
+            )
+    org, team, client_id = given["argocdGithubOrg"], given["argocdGithubAdminTeam"], given["argocdGithubClientId"]
+    if org and not (isinstance(org, str) and _GITHUB_ORG.match(org)):
+        c.add("argocdGithubOrg", org, "a GitHub organisation login, e.g. 'example-org' (no URL, no '@').")
+    if team and not (isinstance(team, str) and _GITHUB_TEAM.match(team)):
+        c.add(
+            "argocdGithubAdminTeam", team, "a team slug of that organisation, e.g. 'platform-admins' (not 'org/team')."
+        )
+    if client_id and not (isinstance(client_id, str) and client_id.strip() == client_id and " " not in client_id):
+        c.add("argocdGithubClientId", client_id, "the OAuth App's client ID, e.g. 'Ov23li...', without spaces.")
+    if not all(given.values()):
+        return None
+    return ArgoCdSso(github_org=str(org), admin_team=str(team), client_id=str(client_id))
 
 
 def with_defaults(values: Mapping[str, Any]) -> dict[str, Any]:

@@ -209,6 +209,12 @@ def build_stack(settings: StackSettings) -> StackResources:
             domain=settings.argocd_domain,
             after=[bootstrap],
             root_patches=backup.root_patches,
+            admin_password_version=settings.argocd_admin_password_version,
+            sso=settings.argocd_sso,
+            # Validated as set whenever SSO is (components/config.py); read apart, as a secret.
+            dex_client_secret=pulumi.Config().require_secret("argocdGithubClientSecret")
+            if settings.argocd_sso
+            else None,
         ),
     )
     return StackResources(settings, zones, network, nodes, access, bootstrap, argocd, backup)

@@ -36,6 +36,7 @@ from components.bootstrap import (
     kubeconfig_command,
     playbook_command,
     rewrite_kubeconfig_server,
+    secret_bundle,
 )
 from components.config import NodeRole, NodeSpec, Taint, default_versions
 from components.inventory import ClusterVars, InventoryHost, SshJump
@@ -148,10 +149,11 @@ WORK_PARENT = Path(tempfile.mkdtemp(prefix="gcw", dir="/tmp"))
 
 
 def run(spec: CommandSpec, key: str, *, extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """Run a command spec the way pulumi-command does: argv, merged environment, key on stdin, cwd."""
+    """Run a command spec the way pulumi-command does: argv, merged environment, the secret bundle on stdin, cwd."""
     env = {**os.environ, **spec.environment, "GC_WORK_PARENT": str(WORK_PARENT), **(extra_env or {})}
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    return subprocess.run(spec.argv, input=key, env=env, cwd=ROOT, capture_output=True, text=True, timeout=240)
+    stdin = secret_bundle(key)
+    return subprocess.run(spec.argv, input=stdin, env=env, cwd=ROOT, capture_output=True, text=True, timeout=240)
 
 
 def work_dirs() -> set[str]:

@@ -39,16 +39,22 @@ def test_release_uses_the_explicit_provider_built_from_the_bootstrap_kubeconfig(
 
 
 def test_admin_password_is_generated_hashed_and_secret(dev):
+    # The hash is Secret data created by Pulumi; the Helm values carry nothing secret, so a
+    # preview shows them in full (issue 12's low item).
     release = dev.one(RELEASE)
-    assert release.is_secret("values"), "the bcrypt hash must travel as a secret"
-    secret_values = release.inputs["values"]["configs"]["secret"]
-    assert secret_values["argocdServerAdminPassword"].startswith("$2a$")
+    assert not release.is_secret("values"), "nothing secret belongs in the Helm values"
+    assert release.inputs["values"]["configs"]["secret"] == {"createSecret": False}
+    secret = dev.one("kubernetes:core/v1:Secret", "gitops-dev-argocd-secret")
+    assert secret.inputs["metadata"]["name"] == "argocd-secret"
+    assert secret.is_secret("stringData")
+    assert secret.inputs["stringData"]["admin.password"].startswith("$2a$")
+    assert dev.depends_on(release, secret)
     assert "argocdAdminPassword" in dev.stack_output_secret_paths
     assert dev.one("random:index/randomPassword:RandomPassword").inputs["length"] >= 24
 
 
 def values() -> dict:
-    return helm_values("hash", "2026-11-30T12:00:00Z", "argocd.example.com")
+    return helm_values("argocd.example.com")
 
 
 def test_application_health_makes_waves_gate():
@@ -86,7 +92,8 @@ def test_domain_and_password_mtime_come_from_the_stack(run_stack):
     assert mtime.inputs["create"] == "date -u +%Y-%m-%dT%H:%M:%SZ"
     # The mtime is what that command printed when it ran (once; again only with a new password),
     # not the time of each render, which would log out every session on every `pulumi up`.
-    assert release.inputs["values"]["configs"]["secret"]["argocdServerAdminPasswordMtime"] == "2026-11-30T12:00:00Z"
+    secret = rec.one("kubernetes:core/v1:Secret", "gitops-dev-argocd-secret")
+    assert secret.inputs["stringData"]["admin.passwordMtime"] == "2026-11-30T12:00:00Z"
     assert not mtime.inputs.get("triggers"), "nothing secret (or anything else) re-runs it"
 
 
@@ -162,3 +169,12 @@ def test_argocd_lands_on_the_workers_or_the_control_plane_of_the_stack_table():
     assert preferred[0]["preference"]["matchExpressions"] == [
         {"key": "node-role.kubernetes.io/worker", "operator": "Exists"}
     ]
+
+
+def test_argocd_namespace_pins_pod_security_to_the_deployed_kubernetes_minor():
+    """Like every namespace under manifests/ (tests/test_manifests.py): the rules of the version that runs."""
+    from components.argocd import NAMESPACE_LABELS
+    from components.config import default_versions
+
+    minor = ".".join(default_versions()["kubernetes"].split(".")[:2])
+    assert NAMESPACE_LABELS["pod-security.kubernetes.io/enforce-version"] == f"v{minor}"

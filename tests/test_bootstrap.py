@@ -7,6 +7,7 @@ secret values, which must appear in no plain input, command, environment or outp
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from collections.abc import Iterator
@@ -22,6 +23,7 @@ from pulumi_command import local
 
 from components.bootstrap import (
     ANSIBLE_DIR,
+    ENCRYPTION_KEY_NAME,
     TYPE_TOKEN,
     AnsibleBootstrap,
     BootstrapArgs,
@@ -182,7 +184,9 @@ def test_the_key_reaches_the_script_on_stdin_only():
     spec = playbook_command(fixed_cluster(settings), fixed_hosts(settings.nodes), FIXED_JUMP, settings.versions, "k")
     script = spec.create
     assert spec.argv[:2] == ["/bin/bash", "-c"]
-    assert 'cat > "$work/id_ssh"' in script and 'chmod 600 "$work/id_ssh"' in script
+    # The stdin bundle is split into the key file and the secret vars file, both 0600.
+    assert 'python3 -c "import json' in script and 'chmod 600 "$work/id_ssh" "$work/secret-vars.json"' in script
+    assert '-e "@$work/secret-vars.json"' in script
     assert "trap cleanup EXIT" in script and 'rm -rf -- "$work"' in script
     assert "umask 077" in script and "set -x" not in script
     for value in spec.environment.values():
@@ -276,7 +280,8 @@ def test_commands_are_children_named_from_the_component(user_key_stack):
     component, playbook, fetch = bootstrap_commands(user_key_stack)
     assert playbook.parent == component.urn and fetch.parent == component.urn
     upgrade = user_key_stack.one(COMMAND, f"{component.name}-upgrade")
-    assert {r.name for r in user_key_stack.children(component)} == {playbook.name, upgrade.name, fetch.name}
+    key = f"{component.name}-{ENCRYPTION_KEY_NAME}"
+    assert {r.name for r in user_key_stack.children(component)} == {playbook.name, upgrade.name, fetch.name, key}
 
 
 def test_the_playbook_depends_on_every_node_and_the_bastion(user_key_stack):
@@ -299,7 +304,7 @@ def test_commands_keep_secrets_out_of_logs_and_state(user_key_stack):
     _, playbook, fetch = bootstrap_commands(user_key_stack)
     for cmd in (playbook, fetch):
         assert cmd.is_secret("stdin"), f"{cmd.name}: the SSH key must be a secret input"
-        assert cmd.inputs["stdin"] == FAKE_SSH_PRIVATE_KEY
+        assert json.loads(cmd.inputs["stdin"])["sshPrivateKey"] == FAKE_SSH_PRIVATE_KEY
         assert {"stdout", "stderr"} <= set(cmd.additional_secret_outputs)
         assert cmd.inputs["addPreviousOutputInEnv"] is False
         assert cmd.inputs["interpreter"] == ["/bin/bash", "-c"]

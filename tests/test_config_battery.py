@@ -12,6 +12,7 @@ regions, names, SSH keys, URLs with credentials and paths with `..`.
 from __future__ import annotations
 
 import copy
+import re
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -415,10 +416,13 @@ BAD: dict[str, Bad] = {
     "repo-placeholder-on-up": Bad(
         {}, "gitops-cluster:gitopsRepoUrl", fix="set gitopsRepoUrl to your fork", kwargs={"preview": False}
     ),
-    "revision-branch": Bad({"gitopsRevision": "main"}, "gitops-cluster:gitopsRevision"),
+    "revision-branch": Bad({"gitopsMode": "pin", "gitopsRevision": "main"}, "gitops-cluster:gitopsRevision"),
+    "revision-branch-in-production": Bad(
+        {"environment": "production", "gitopsRevision": "main"}, "gitops-cluster:gitopsMode"
+    ),
     "revision-head": Bad({"gitopsRevision": "HEAD"}, "gitops-cluster:gitopsRevision"),
     "revision-newline": Bad({"gitopsRevision": "v0.1.0\n"}, "gitops-cluster:gitopsRevision"),
-    "revision-float": Bad({"gitopsRevision": 1.0}, "gitops-cluster:gitopsRevision"),
+    "revision-float": Bad({"gitopsMode": "pin", "gitopsRevision": 1.0}, "gitops-cluster:gitopsRevision"),
     "path-dotdot": Bad({"gitopsPath": "../etc"}, "gitops-cluster:gitopsPath"),
     "path-absolute": Bad({"gitopsPath": "/manifests"}, "gitops-cluster:gitopsPath"),
     "path-dot": Bad({"gitopsPath": "./manifests/argocd/apps"}, "gitops-cluster:gitopsPath"),
@@ -538,21 +542,32 @@ def versions_file(tmp_path, monkeypatch) -> Callable[[Callable[[dict[str, Any]],
 VERSIONS_TEXT = (ROOT / "versions.yaml").read_text(encoding="utf-8")
 
 
+def _line(key: str, value: str | None) -> str:
+    """versions.yaml with the line of `key` replaced by `key: value` (None: the line removed)."""
+    return re.sub(
+        rf"^{key}:.*\n", "" if value is None else f"{key}: {value}\n", VERSIONS_TEXT, count=1, flags=re.M
+    )
+
+
+_AMI = re.search(r"^ubuntuAmiName: (\S+)$", VERSIONS_TEXT, re.M)
+assert _AMI is not None
+
+
 @pytest.mark.parametrize(
     ("text", "key"),
     [
-        (VERSIONS_TEXT.replace('kubernetes: "1.31.4"', "kubernetes: 1.30"), "versions.yaml: kubernetes = 1.3"),
-        (VERSIONS_TEXT.replace('argoCdChart: "7.7.14"', "argoCdChart:"), "versions.yaml: argoCdChart = None"),
-        (VERSIONS_TEXT.replace('calico: "v3.29.1"', "calico: yes"), "versions.yaml: calico = True"),
+        (_line("kubernetes", "1.30"), "versions.yaml: kubernetes = 1.3"),
+        (_line("argoCdChart", ""), "versions.yaml: argoCdChart = None"),
+        (_line("calico", "yes"), "versions.yaml: calico = True"),
         (
-            VERSIONS_TEXT.replace("amd64-server-20251015", "amd64-server-*"),
-            "versions.yaml: ubuntuAmiName = 'ubuntu/images/hvm-ssd/ubuntu-jammy-22.04-amd64-server-*'",
+            _line("ubuntuAmiName", re.sub(r"server-[0-9.]+$", "server-*", _AMI[1])),
+            "versions.yaml: ubuntuAmiName = '" + re.sub(r"server-[0-9.]+$", "server-*", _AMI[1]) + "'",
         ),
         (
             VERSIONS_TEXT.replace("https://argoproj.github.io/argo-helm", "http://argoproj.github.io/argo-helm"),
             "versions.yaml: argoCdChartRepo",
         ),
-        (VERSIONS_TEXT.replace('containerd: "1.7.25-1"\n', ""), "versions.yaml: containerd = None: missing"),
+        (_line("containerd", None), "versions.yaml: containerd = None: missing"),
     ],
     ids=["number", "null", "yaml-bool", "ami-wildcard", "http-repo", "missing-required"],
 )
@@ -622,7 +637,7 @@ GOOD: dict[str, Callable[[Keys], tuple[dict[str, Any], dict[str, Any]]]] = {
         {},
     ),
     "other-region-and-sha": lambda k: (
-        {"aws:region": "eu-west-1", "gitopsRevision": "0123456789abcdef0123456789abcdef01234567"},
+        {"aws:region": "eu-west-1", "gitopsMode": "pin", "gitopsRevision": "0123456789abcdef0123456789abcdef01234567"},
         {},
     ),
     "longest-cluster-name-and-path": lambda k: (

@@ -32,10 +32,12 @@ import pytest
 import yaml
 
 from components import gitops
+from components.argocd import NAMESPACE as ARGOCD_NAMESPACE
+from components.argocd import NAMESPACE_LABELS as ARGOCD_NAMESPACE_LABELS
 from policy import gitops_rule
 from tests.children import CHART_CRD_GROUPS, chart_crd_schemas
-from tests.prereqs import missing, require_tool
 from tests.dev_stack import node_labels_and_taints
+from tests.prereqs import missing, require_tool
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 MANIFESTS = REPO_ROOT / "manifests"
@@ -502,7 +504,10 @@ def test_namespaces_exist_before_anything_uses_them(apps: dict[str, Doc], app_ob
             ns = doc["metadata"].get("namespace")
             assert ns, f"{name}: {kind_of(doc)} has no namespace (would land in argocd)"
             # kube-system exists in every cluster (the etcd snapshot CronJob runs there).
-            assert ns in created or ns == "kube-system", f"{name}: {kind_of(doc)} targets unknown namespace {ns}"
+            # argocd is created by Pulumi before any Application (components/argocd.py).
+            assert ns in created or ns in ("kube-system", ARGOCD_NAMESPACE), (
+                f"{name}: {kind_of(doc)} targets unknown namespace {ns}"
+            )
         if name != "namespaces":
             assert wave(apps["namespaces"]) < wave(apps[name])
         assert "CreateNamespace=true" not in apps[name]["spec"]["syncPolicy"].get("syncOptions", []), name
@@ -1052,6 +1057,8 @@ def pods_of(objects: Iterable[Doc]) -> list[Endpoint]:
 def network(apps: dict[str, Doc], app_objects: dict[str, list[Doc]]) -> tuple[Cluster, dict[str, Endpoint]]:
     namespaces = {d["metadata"]["name"]: d["metadata"].get("labels", {}) for d in app_objects["namespaces"]}
     namespaces["kube-system"] = {}
+    # Created by Pulumi (components/argocd.py), not by a Git child.
+    namespaces[ARGOCD_NAMESPACE] = ARGOCD_NAMESPACE_LABELS
     policies = app_objects["network-policies"]
     prometheus_labels = monitoring_values(apps)["prometheus"]["prometheusSpec"]["podMetadata"]["labels"]
     endpoints = {p.name: p for p in pods_of(c for docs in app_objects.values() for c in docs)}
@@ -1060,16 +1067,53 @@ def network(apps: dict[str, Doc], app_objects: dict[str, list[Doc]]) -> tuple[Cl
         # Prometheus pods carry the chart's own labels plus what podMetadata adds.
         Endpoint("prometheus", "monitoring", {"app.kubernetes.io/name": "prometheus", **prometheus_labels}),
         # Another pod in monitoring, not Prometheus (e.g. Grafana): must not reach the APIs.
-        Endpoint("grafana", "monitoring", {"app.kubernetes.io/name": "grafana"}),
+        Endpoint("grafana", "monitoring", {"app.kubernetes.io/name": "grafana"}, ports={"grafana": 3000}),
+        *MONITORING_PODS,
+        *ARGOCD_PODS,
         Endpoint("atlantis", "atlantis", {"app.kubernetes.io/name": "atlantis"}),
         # The CloudNativePG operator's pods (chart cloudnative-pg, selector labels).
         Endpoint("cnpg-operator", "cnpg-system", {"app.kubernetes.io/name": "cloudnative-pg"}),
         Endpoint("internet", None, ip="203.0.113.10"),
         Endpoint("instance-metadata", None, ip="169.254.169.254"),
         Endpoint("vpc-host", None, ip="10.0.12.7"),
+        # A node of a stack whose VPC is in another private range.
+        Endpoint("vpc-host-172", None, ip="172.31.4.20"),
     ]
     endpoints.update({e.name: e for e in extra})
     return Cluster(namespaces, policies), endpoints
+
+
+# The pods of the argo-cd release and of kube-prometheus-stack, with the labels and ports the
+# pinned charts render (tests/test_pod_security.py checks these against the render).
+ARGOCD_PODS = [
+    Endpoint("argocd/server", "argocd", {"app.kubernetes.io/name": "argocd-server"}, ports={"metrics": 8083}),
+    Endpoint("argocd/repo-server", "argocd", {"app.kubernetes.io/name": "argocd-repo-server"}, ports={"metrics": 8084}),
+    Endpoint(
+        "argocd/application-controller",
+        "argocd",
+        {"app.kubernetes.io/name": "argocd-application-controller"},
+        ports={"metrics": 8082},
+    ),
+    Endpoint(
+        "argocd/applicationset-controller",
+        "argocd",
+        {"app.kubernetes.io/name": "argocd-applicationset-controller"},
+        ports={"metrics": 8080},
+    ),
+    Endpoint("argocd/redis", "argocd", {"app.kubernetes.io/name": "argocd-redis"}),
+]
+MONITORING_PODS = [
+    Endpoint("alertmanager", "monitoring", {"app.kubernetes.io/name": "alertmanager"}),
+    Endpoint("kube-state-metrics", "monitoring", {"app.kubernetes.io/name": "kube-state-metrics"}),
+    Endpoint(
+        "prometheus-operator",
+        "monitoring",
+        {
+            "app": "kube-prometheus-stack-operator",
+            "app.kubernetes.io/name": "kube-prometheus-stack-prometheus-operator",
+        },
+    ),
+]
 
 
 def api(domain: str) -> str:
@@ -1090,12 +1134,42 @@ PROBE_PORTS = [
     (9121, "TCP"),
     (15692, "TCP"),
     (15672, "TCP"),
+    # ArgoCD (repo-server, redis, metrics), monitoring (Prometheus, Alertmanager, Grafana,
+    # kube-state-metrics, the operator's webhook), the API server and node targets.
+    (8081, "TCP"),
+    (6379, "TCP"),
+    (8080, "TCP"),
+    (8082, "TCP"),
+    (8083, "TCP"),
+    (8084, "TCP"),
+    (9090, "TCP"),
+    (9093, "TCP"),
+    (9094, "TCP"),
+    (3000, "TCP"),
+    (6443, "TCP"),
+    (10250, "TCP"),
+    (9100, "TCP"),
 ]
 
 
-def expected_flows() -> set[tuple[str, str, int, str]]:
+# The nodes, in either of the private ranges a VPC may use.
+VPC_HOSTS = ("vpc-host", "vpc-host-172")
+
+# What Prometheus may open towards any pod (monitoring/policies.yaml); a pod in a namespace
+# without ingress policies (kube-system, cnpg-system, cert-manager) admits it there.
+SCRAPE_PORTS = {8000, 8080, 8081, 8082, 8083, 8084, 3000, 9090, 9093, 9121, 9153, 9187, 15692}
+
+
+def expected_flows(endpoints: Mapping[str, Endpoint]) -> set[tuple[str, str, int, str]]:
     """DESIGN.md's flows, and nothing else, among the endpoints the policies govern."""
     flows: set[tuple[str, str, int, str]] = set()
+    flows |= {
+        ("prometheus", e.name, port, "TCP")
+        for e in endpoints.values()
+        if e.namespace is not None and e.namespace not in GOVERNED
+        for port, proto in PROBE_PORTS
+        if proto == "TCP" and port in SCRAPE_PORTS
+    }
     for d in DOMAINS:
         flows |= {
             (api(d), "kube-dns", 53, "UDP"),
@@ -1115,10 +1189,46 @@ def expected_flows() -> set[tuple[str, str, int, str]]:
         ("messaging/rabbitmq-definitions-export", "messaging/rabbitmq", 15672, "TCP"),
     }
     flows |= {(api(d), "internet", 443, "TCP") for d in ("scan", "chat")}
+    # Issue 12: argocd and monitoring are fenced. Every pod there resolves names and reaches the
+    # API server (on the control-plane nodes, `vpc-host`).
+    fenced = [e.name for e in ARGOCD_PODS + MONITORING_PODS] + ["prometheus", "grafana"]
+    for src in fenced:
+        flows |= {(src, "kube-dns", 53, "UDP"), (src, "kube-dns", 53, "TCP")}
+        flows |= {(src, node, 6443, "TCP") for node in VPC_HOSTS}
+    # ArgoCD: Git over 443 from the repo-server; its components talk to the repo-server and redis.
+    flows.add(("argocd/repo-server", "internet", 443, "TCP"))
+    for src in ("argocd/server", "argocd/application-controller", "argocd/applicationset-controller"):
+        flows.add((src, "argocd/repo-server", 8081, "TCP"))
+    for src in ("argocd/server", "argocd/application-controller", "argocd/repo-server"):
+        flows.add((src, "argocd/redis", 6379, "TCP"))
+    # Prometheus scrapes every ArgoCD component's metrics port, and the monitoring components'.
+    flows |= {("prometheus", e.name, e.ports["metrics"], "TCP") for e in ARGOCD_PODS if "metrics" in e.ports}
+    flows |= {
+        ("prometheus", "grafana", 3000, "TCP"),
+        ("prometheus", "kube-state-metrics", 8080, "TCP"),
+        ("prometheus", "kube-state-metrics", 8081, "TCP"),
+        ("prometheus", "alertmanager", 9093, "TCP"),
+        # Grafana queries Prometheus and Alertmanager; Prometheus sends alerts; Alertmanager
+        # notifies receivers on the internet and gossips with its peers.
+        ("grafana", "prometheus", 9090, "TCP"),
+        ("grafana", "alertmanager", 9093, "TCP"),
+        ("alertmanager", "internet", 443, "TCP"),
+    }
+    for node in VPC_HOSTS:
+        # Node targets (node-exporter, kubelet) and the API server calling the operator's webhook.
+        flows |= {("prometheus", node, 9100, "TCP"), ("prometheus", node, 10250, "TCP")}
+        flows.add((node, "prometheus-operator", 10250, "TCP"))
     return flows
 
 
-GOVERNED = set(DOMAINS) | {"data", "messaging"}
+GOVERNED = set(DOMAINS) | {"data", "messaging", "argocd", "monitoring", "atlantis"}
+# Namespaces whose egress is fenced too (data and messaging keep egress open for their Jobs).
+FENCED_EGRESS = set(DOMAINS) | {"argocd", "monitoring", "atlantis"}
+# Ports on the nodes (the API server, the kubelet, node-exporter, and the webhook the API server calls from a
+# node): the policies allow them by the private address ranges, which also hold the pod network
+# (its CIDR is per stack, so a Git manifest cannot exclude it). They are checked between a pod
+# and the nodes only; no pod listens on 6443, and 10250 is the operator's webhook (TLS).
+NODE_PORTS = {6443, 10250, 9100}
 
 
 def test_flow_matrix_is_exactly_the_design(network: tuple[Cluster, dict[str, Endpoint]]) -> None:
@@ -1130,16 +1240,18 @@ def test_flow_matrix_is_exactly_the_design(network: tuple[Cluster, dict[str, End
         for dst in endpoints.values():
             if src == dst:
                 continue
-            governed = src.namespace in DOMAINS or dst.namespace in GOVERNED
+            governed = src.namespace in FENCED_EGRESS or dst.namespace in GOVERNED
             if not governed:
                 continue
             for port, proto in PROBE_PORTS:
+                if port in NODE_PORTS and src.namespace is not None and dst.namespace is not None:
+                    continue
                 if cluster.allowed(src, dst, port, proto):
                     actual.add((src.name, dst.name, port, proto))
     # The credentials Jobs in data/messaging may reach anything (egress open for the API server).
     actual = {f for f in actual if "credentials-generator" not in f[0]}
-    missing = expected_flows() - actual
-    extra = actual - expected_flows()
+    missing = expected_flows(endpoints) - actual
+    extra = actual - expected_flows(endpoints)
     assert not missing, f"DESIGN.md flows blocked: {sorted(missing)}"
     assert not extra, f"flows allowed beyond DESIGN.md: {sorted(extra)}"
 

@@ -38,13 +38,11 @@ from components.bootstrap import rewrite_kubeconfig_server
 from components.config import NodeRole, NodeSpec, StackSettings, parse_settings, with_defaults
 from tests.prereqs import missing, require_root, require_tool
 from tests.simulator.cluster import SimCluster
+from tests.simulator.world import ubuntu_release
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.simulator
 
-GUARD_FIX = "needs the init/join guard fix from branch roles"
-JOIN_REGEX_FIX = "needs the join-regex fix from branch roles (today the first full run stops at the joins)"
-FAIL_FAST_FIX = "needs the preflight play to stop every host when one fails (ansible/site.yml, branch roles)"
 # The kubeconfig the stack exports names the API endpoint people and CI use; the nodes reach the API
 # under an in-VPC name here, so a rewrite that does nothing shows.
 EXPORTED_ENDPOINT = "api.gitops-dev.example.com"
@@ -305,7 +303,6 @@ def assert_recap(run, hosts: Sequence[str], **expected: int) -> None:
 # --- the tests ---------------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason=JOIN_REGEX_FIX)
 def test_first_run_builds_the_cluster_and_the_second_changes_nothing(small):
     settings = dev_settings()
     first = small.playbook(FAST)
@@ -346,10 +343,10 @@ def test_the_first_run_reaches_the_joins_with_every_node_prepared(small):
     sources = small.hosts[small.nodes[1].name].read("/etc/apt/sources.list.d/kubernetes.list")
     assert "https://pkgs.k8s.io/core:/stable:/v" in sources
     served = (small.dir / "https.log").read_text()
-    assert "GET /linux/ubuntu/dists/jammy/InRelease" in served and "/deb/InRelease" in served
+    codename = ubuntu_release(settings.versions)[1]
+    assert f"GET /linux/ubuntu/dists/{codename}/InRelease" in served and "/deb/InRelease" in served
 
 
-@pytest.mark.xfail(strict=True, reason=JOIN_REGEX_FIX)
 def test_three_control_planes_join_one_at_a_time_with_the_certificate_key(world):
     settings = three_control_planes()
     for sim in simulate(world, settings, settings.nodes):
@@ -359,7 +356,6 @@ def test_three_control_planes_join_one_at_a_time_with_the_certificate_key(world)
         assert order[:2] == [n.name for n in settings.nodes[1:3]], "control planes joined before workers, in order"
 
 
-@pytest.mark.xfail(strict=True, reason=GUARD_FIX)
 def test_an_init_that_timed_out_after_writing_admin_conf_is_recovered_by_the_next_run(pair):
     settings = dev_settings()
     cp = pair.nodes[0].name
@@ -374,7 +370,6 @@ def test_an_init_that_timed_out_after_writing_admin_conf_is_recovered_by_the_nex
     assert_cluster_built(pair, settings, again)
 
 
-@pytest.mark.xfail(strict=True, reason=GUARD_FIX)
 def test_a_failed_join_names_the_node_and_the_next_run_joins_it(pair):
     settings = dev_settings()
     worker = pair.nodes[1].name
@@ -389,7 +384,6 @@ def test_a_failed_join_names_the_node_and_the_next_run_joins_it(pair):
     assert_cluster_built(pair, settings, again)
 
 
-@pytest.mark.xfail(strict=True, reason=FAIL_FAST_FIX)
 def test_a_node_that_never_answers_stops_the_run_before_any_kubeadm_step(pair):
     worker = pair.nodes[1].name
     pair.stop(worker)
@@ -412,10 +406,9 @@ def test_a_node_that_never_answers_is_named(pair):
     assert run.recap[worker]["failed"] == 1 and run.recap[pair.nodes[0].name]["failed"] == 0
 
 
-@pytest.mark.xfail(strict=True, reason=JOIN_REGEX_FIX)
 def test_a_bastion_lost_mid_run_is_a_clear_error_and_the_next_run_completes(pair):
     settings = dev_settings()
-    proc = pair.run_spec(pair.playbook_spec(FAST))
+    proc = pair.run_spec(pair.playbook_spec(FAST), stdin=pair.secret_stdin())
     deadline = time.monotonic() + 600
     while not pair.cluster_state().get("apiServerUp"):
         assert proc.poll() is None, "the run ended before the control plane was up"

@@ -75,7 +75,7 @@ def upgrade_run(sim: SimCluster, versions: Mapping[str, str], *, timeout: float 
         playbook="upgrade.yml",
         extra_args=["-e", f"@{vars_file}"],
     )
-    proc = sim.run_spec(spec)
+    proc = sim.run_spec(spec, stdin=sim.secret_stdin())
     try:
         out, _ = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import base64
 import contextvars
 import gc
 import hashlib
@@ -49,6 +50,9 @@ _SECRET_SIG = "4dabf18193072939515e22adb298388d"
 _SECRET_VALUE = "1b47061264138c4ac30d75fd1eb44270"
 _UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 _RESOURCE_SIG = "5cf8f73096256a8f31e491e813e4eb8e"
+
+# base64 of 32 bytes ("MOCKETCDKEY..." decodes to bytes); a secret that must never appear in plain text.
+FAKE_ENCRYPTION_KEY_BASE64 = "MOCKETCDKEYMOCKETCDKEYMOCKETCDKEYMOCKETCDKE="
 
 FAKE_ADMIN_KUBECONFIG = """\
 apiVersion: v1
@@ -244,6 +248,10 @@ class FakeCloud(pulumi_mocks.Mocks):
         elif t == "random:index/randomPassword:RandomPassword":
             state["result"] = "mock-generated-password-0000"
             state["bcryptHash"] = "$2a$10$mockmockmockmockmockmuK7Yh1bX9oLq0m2X6Hc5k3nP4wQe0Zt2"
+        elif t == "random:index/randomBytes:RandomBytes":
+            # 32 bytes whose base64 carries a marker tests look for in plain text.
+            state["base64"] = FAKE_ENCRYPTION_KEY_BASE64
+            state["hex"] = base64.b64decode(FAKE_ENCRYPTION_KEY_BASE64).hex()
         elif t == "command:local:Command" and name.endswith("-kubeconfig"):
             # What `sudo cat /etc/kubernetes/admin.conf` prints; its key must never leak.
             state["stdout"] = FAKE_ADMIN_KUBECONFIG

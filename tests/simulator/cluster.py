@@ -34,6 +34,7 @@ when it is killed; `close()` deletes the namespace (its veth goes with it) and t
 
 from __future__ import annotations
 
+import base64
 import ctypes
 import hashlib
 import ipaddress
@@ -51,7 +52,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from components.bootstrap import CommandSpec, first_control_plane, kubeconfig_command, playbook_command
+from components.bootstrap import (
+    CommandSpec,
+    first_control_plane,
+    kubeconfig_command,
+    playbook_command,
+    secret_bundle,
+    secret_extra_vars,
+)
 from components.config import NodeSpec
 from components.inventory import ClusterVars, InventoryHost, SshJump
 from tests.simulator.world import REPO_HOSTS, STANDINS, World, ubuntu_release
@@ -224,6 +232,8 @@ class SimCluster:
         key = self.dir / "client_key"
         subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "", "-f", str(key)], check=True)
         self.key = key.read_text()
+        # The stack's Secret-encryption key (components/bootstrap.py: a RandomBytes), one per cluster.
+        self.encryption_key = base64.b64encode(os.urandom(32)).decode()
         _ip("netns", "add", self.netns)
         _ip("link", "add", f"{self.veth}h", "type", "veth", "peer", "name", f"{self.veth}n")
         _ip("link", "set", f"{self.veth}n", "netns", self.netns)
@@ -439,8 +449,12 @@ exec /usr/sbin/sshd -D -e -f /etc/ssh/sshd_config.sim
             extra_args=args,
         )
 
-    def run_spec(self, spec: CommandSpec, *, timeout: float = 600) -> subprocess.Popen[str]:
-        """Start a command spec the way pulumi-command runs it: argv, environment, key on stdin, cwd."""
+    def secret_stdin(self) -> str:
+        """What the component's playbook command reads on stdin: the key and the secret extra vars."""
+        return secret_bundle(self.key, secret_extra_vars([("key1", self.encryption_key)]))
+
+    def run_spec(self, spec: CommandSpec, *, timeout: float = 600, stdin: str | None = None) -> subprocess.Popen[str]:
+        """Start a command spec the way pulumi-command runs it: argv, environment, secrets on stdin, cwd."""
         env = {**os.environ, **spec.environment}
         env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
         env.pop("ANSIBLE_CONFIG", None)
@@ -454,7 +468,7 @@ exec /usr/sbin/sshd -D -e -f /etc/ssh/sshd_config.sim
             text=True,
         )
         assert proc.stdin is not None
-        proc.stdin.write(self.key)
+        proc.stdin.write(self.key if stdin is None else stdin)
         proc.stdin.close()
         proc.stdin = None
         return proc
@@ -462,7 +476,7 @@ exec /usr/sbin/sshd -D -e -f /etc/ssh/sshd_config.sim
     def playbook(
         self, extra_vars: Mapping[str, Any] | None = None, extra_args: Sequence[str] = (), *, timeout: float = 600
     ) -> Run:
-        proc = self.run_spec(self.playbook_spec(extra_vars, extra_args))
+        proc = self.run_spec(self.playbook_spec(extra_vars, extra_args), stdin=self.secret_stdin())
         try:
             out, _ = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:

@@ -1,0 +1,204 @@
+"""Every namespace fenced: Pod Security labels at the strictest level its pods pass, and default-deny.
+
+The pods are the ones that really run: every chart this stack deploys rendered with the pinned
+helm and our values (tests/test_charts.py's sources: the argo-cd release and every Helm-sourced
+Application) and every workload of the Git children (tests/test_manifests.py). Each pod spec is
+evaluated against the Pod Security Standards (tests/psa.py), and each namespace's `enforce` label
+must admit all its pods and be the strictest level that does. Pods an operator creates from a
+custom resource (Prometheus, Alertmanager, CloudNativePG instances) are not rendered here; their
+operators set restricted-compliant security contexts (docs/app-of-apps.md).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping
+from typing import Any
+
+import pytest
+
+from components.argocd import NAMESPACE as ARGOCD_NAMESPACE
+from components.argocd import NAMESPACE_LABELS as ARGOCD_NAMESPACE_LABELS
+from tests.psa import LEVELS, strictest, violations
+from tests.test_charts import SOURCES, rendered
+from tests.test_manifests import (  # noqa: F401 (fixtures)
+    ARGOCD_PODS,
+    MONITORING_PODS,
+    app_objects,
+    apps,
+    cluster_objects,
+    labels_match,
+    pod_spec,
+    pod_template,
+)
+
+Doc = dict[str, Any]
+ENFORCE = "pod-security.kubernetes.io/enforce"
+
+# Namespaces the stack creates that no policy fences yet, and why (issue 12 report).
+NOT_FENCED: Mapping[str, str] = {
+    "cert-manager": "its flows (webhook from the API server, ACME) are the data branch's to define",
+    "cnpg-system": "the operator's and the Barman Cloud plugin's flows are the data branch's to define",
+}
+
+
+def chart_pods() -> list[tuple[str, str, Doc]]:
+    """(namespace, name, pod spec) of every pod template the charts render."""
+    pods = []
+    for source_id, source in SOURCES.items():
+        for obj in rendered(source_id):
+            spec = pod_spec(obj)
+            if spec is not None:
+                ns = obj["metadata"].get("namespace") or source.namespace
+                pods.append((ns, f"{source_id}:{obj['kind']}/{obj['metadata']['name']}", spec))
+    return pods
+
+
+@pytest.fixture(scope="module")
+def namespaces(app_objects: dict[str, list[Doc]]) -> dict[str, dict[str, str]]:  # noqa: F811
+    found = {d["metadata"]["name"]: d["metadata"].get("labels", {}) for d in app_objects["namespaces"]}
+    found[ARGOCD_NAMESPACE] = dict(ARGOCD_NAMESPACE_LABELS)
+    return found
+
+
+@pytest.fixture(scope="module")
+def pods(cluster_objects: list[Doc]) -> list[tuple[str, str, Doc]]:  # noqa: F811
+    git = [
+        (o["metadata"]["namespace"], f"git:{o['kind']}/{o['metadata']['name']}", spec)
+        for o in cluster_objects
+        if (spec := pod_spec(o)) is not None
+    ]
+    return chart_pods() + git
+
+
+# --- the evaluator itself ---------------------------------------------------------------------
+
+HARDENED: Doc = {
+    "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
+    "containers": [
+        {
+            "name": "app",
+            "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
+        }
+    ],
+    "volumes": [{"name": "tmp", "emptyDir": {}}],
+}
+
+
+def with_(spec: Doc, **pod: Any) -> Doc:
+    return {**spec, **pod}
+
+
+def with_container(spec: Doc, **sc: Any) -> Doc:
+    container = {**spec["containers"][0], "securityContext": {**spec["containers"][0]["securityContext"], **sc}}
+    return {**spec, "containers": [container]}
+
+
+@pytest.mark.parametrize(
+    ("spec", "level"),
+    [
+        (HARDENED, "restricted"),
+        (with_(HARDENED, securityContext={"seccompProfile": {"type": "RuntimeDefault"}}), "baseline"),
+        (with_container(HARDENED, allowPrivilegeEscalation=True), "baseline"),
+        (with_container(HARDENED, capabilities={"drop": ["NET_RAW"]}), "baseline"),
+        (with_container(HARDENED, capabilities={"drop": ["ALL"], "add": ["CHOWN"]}), "baseline"),
+        (with_container(HARDENED, runAsUser=0), "baseline"),
+        (with_(HARDENED, volumes=[{"name": "d", "nfs": {"server": "x", "path": "/"}}]), "baseline"),
+        (with_(HARDENED, hostNetwork=True), "privileged"),
+        (with_(HARDENED, hostPID=True), "privileged"),
+        (with_(HARDENED, volumes=[{"name": "proc", "hostPath": {"path": "/proc"}}]), "privileged"),
+        (with_container(HARDENED, privileged=True), "privileged"),
+        (with_container(HARDENED, capabilities={"drop": ["ALL"], "add": ["SYS_ADMIN"]}), "privileged"),
+        (with_container(HARDENED, seccompProfile={"type": "Unconfined"}), "privileged"),
+    ],
+)
+def test_the_evaluator_places_each_rule_at_its_level(spec: Doc, level: str) -> None:
+    assert strictest(spec) == level, violations(spec, "restricted")
+
+
+# --- the namespaces -----------------------------------------------------------------------------
+
+
+def test_every_namespace_enforces_the_strictest_level_its_pods_pass(
+    namespaces: dict[str, dict[str, str]], pods: list[tuple[str, str, Doc]]
+) -> None:
+    by_ns: dict[str, list[tuple[str, Doc]]] = defaultdict(list)
+    for ns, name, spec in pods:
+        by_ns[ns].append((name, spec))
+    for ns, labels in namespaces.items():
+        enforce = labels.get(ENFORCE)
+        assert enforce in LEVELS, f"namespace {ns} has no Pod Security enforce label"
+        assert labels.get(f"{ENFORCE}-version"), f"namespace {ns}: pin enforce-version"
+        for name, spec in by_ns.get(ns, []):
+            assert not violations(spec, enforce), f"{ns}: {name} breaks {enforce}: {violations(spec, enforce)}"
+        levels = [strictest(spec) for _, spec in by_ns.get(ns, [])] or ["restricted"]
+        needed = max(levels, key=LEVELS.index)
+        assert enforce == needed, f"namespace {ns} enforces {enforce}, but its pods all pass {needed}"
+        if enforce != "restricted":
+            # What cannot be enforced is still reported for every other pod.
+            assert labels.get("pod-security.kubernetes.io/warn") == "restricted", ns
+            assert labels.get("pod-security.kubernetes.io/audit") == "restricted", ns
+    assert set(by_ns) <= set(namespaces) | {"kube-system"}, "pods in a namespace the stack does not create"
+
+
+def test_argocd_runs_restricted_and_monitoring_privileged_only_for_node_exporter(
+    pods: list[tuple[str, str, Doc]],
+) -> None:
+    argocd = [(n, s) for ns, n, s in pods if ns == ARGOCD_NAMESPACE]
+    assert argocd and all(strictest(s) == "restricted" for _, s in argocd)
+    loose = sorted(n for ns, n, s in pods if ns == "monitoring" and strictest(s) != "restricted")
+    assert loose == ["app:monitoring-stack:DaemonSet/kube-prometheus-stack-prometheus-node-exporter"]
+
+
+def is_default_deny(policy: Doc, direction: str) -> bool:
+    spec = policy["spec"]
+    return spec["podSelector"] == {} and direction in spec.get("policyTypes", []) and not spec.get(direction.lower())
+
+
+def test_every_namespace_has_a_default_deny_policy(
+    namespaces: dict[str, dict[str, str]],
+    app_objects: dict[str, list[Doc]],  # noqa: F811
+) -> None:
+    policies = app_objects["network-policies"]
+    for ns in namespaces:
+        mine = [p for p in policies if p["metadata"]["namespace"] == ns]
+        if ns in NOT_FENCED:
+            assert not any(is_default_deny(p, "Ingress") for p in mine), f"{ns} is fenced now: drop it from NOT_FENCED"
+            continue
+        assert any(is_default_deny(p, "Ingress") for p in mine), f"namespace {ns} has no default-deny ingress"
+        # data and messaging keep egress open for their credentials Jobs (docs/app-of-apps.md).
+        if ns not in ("data", "messaging"):
+            assert any(is_default_deny(p, "Egress") for p in mine), f"namespace {ns} has no default-deny egress"
+
+
+def test_the_flow_matrix_pods_are_the_rendered_ones() -> None:
+    """The labels and ports tests/test_manifests.py gives ArgoCD's and the monitoring stack's pods."""
+    rendered_pods: list[tuple[dict[str, str], dict[str, int]]] = []
+    for source_id in ("release:argocd", "app:monitoring-stack"):
+        for obj in rendered(source_id):
+            if (spec := pod_spec(obj)) is not None:
+                labels = pod_template(obj)["metadata"]["labels"]  # type: ignore[index]
+                ports = {p["name"]: p["containerPort"] for c in spec["containers"] for p in c.get("ports", [])}
+                rendered_pods.append((labels, ports))
+    for endpoint in [*ARGOCD_PODS, *MONITORING_PODS]:
+        if endpoint.name == "alertmanager":
+            continue  # created by the operator from the Alertmanager resource, not rendered
+        matches = [ports for labels, ports in rendered_pods if labels_match({"matchLabels": endpoint.labels}, labels)]
+        assert len(matches) == 1, f"{endpoint.name}: {endpoint.labels} matches {len(matches)} rendered pods"
+        for name, number in endpoint.ports.items():
+            assert matches[0].get(name) == number, f"{endpoint.name}: port {name}"
+
+
+# --- the argocd namespace, created by Pulumi (mock runtime) -------------------------------------
+
+
+def test_pulumi_creates_the_argocd_namespace_with_its_labels_before_the_release(dev) -> None:
+    namespace = dev.one("kubernetes:core/v1:Namespace")
+    release = dev.one("kubernetes:helm.sh/v3:Release")
+    assert namespace.inputs["metadata"] == {"name": ARGOCD_NAMESPACE, "labels": dict(ARGOCD_NAMESPACE_LABELS)}
+    assert namespace.inputs["metadata"]["labels"][ENFORCE] == "restricted"
+    assert namespace.provider == release.provider, "the namespace must use the cluster's explicit provider"
+    assert namespace.parent == release.parent
+    assert release.inputs["namespace"] == ARGOCD_NAMESPACE
+    assert release.inputs.get("createNamespace") is not True, "Helm would create it without labels"
+    assert dev.depends_on(release, namespace)
