@@ -8,14 +8,22 @@ Two local commands, in this order:
    endpoints with their listeners and target attachments. The nodes reach the API through
    the internal endpoint (`cluster_api_endpoint`, kubeadm's controlPlaneEndpoint); the public one
    is a certificate SAN (`cluster_api_public_endpoint`).
-2. `<name>-kubeconfig` reads /etc/kubernetes/admin.conf from the first control-plane node through
-   the bastion after the playbook; its stdout, with the server rewritten to the public API
-   endpoint, is the component's secret `kubeconfig` output.
+2. `<name>-upgrade` runs `ansible-playbook ansible/upgrade.yml` the same way, after the playbook:
+   the rolling Kubernetes upgrade in kubeadm's order (docs/deployment.md, "Upgrading
+   Kubernetes"). Its triggers are the Kubernetes pins (KUBERNETES_KEYS) and the upgrade
+   playbook's files; on a cluster already at the pin it only checks.
+3. `<name>-kubeconfig` reads /etc/kubernetes/admin.conf from the first control-plane node through
+   the bastion after both; its stdout, with the server rewritten to the public API endpoint, is
+   the component's secret `kubeconfig` output.
 
 Re-runs are on purpose. A command runs when its inputs change; `triggers` add content hashes of
 what the playbook consumes but pulumi-command cannot see: every file under ansible/ (path and
-bytes), the rendered inventory and the versions table. Same inputs give the same triggers, so a
-no-change `pulumi up` runs nothing; an edited role or an added node runs the playbook again.
+bytes) but the upgrade playbook's own, the rendered inventory and the versions table without the
+Kubernetes pins. Same inputs give the same triggers, so a no-change `pulumi up` runs nothing; an
+edited role or an added node runs the playbook again; a Kubernetes bump runs the upgrade step
+only. The bootstrap still needs the pins for a new cluster: they travel in their own environment
+variable, whose later changes the engine ignores (`ignore_changes`), and site.yml installs the
+running cluster's version on an existing one (roles/cluster_version).
 
 Secrets reach the script on stdin only, as one small JSON bundle (a Pulumi secret input):
 `sshPrivateKey`, and for the playbook `extraVars`, the secret extra vars (today the key that
@@ -39,7 +47,7 @@ import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pulumi
 import pulumi_random as random
@@ -63,6 +71,17 @@ ANSIBLE_DIR = PROJECT_ROOT / "ansible"
 # so no machine-specific absolute path enters the command's inputs.
 ANSIBLE_DIR_IN_PROJECT = "ansible"
 SSH_USER = "ubuntu"
+PLAYBOOKS = ("site.yml", "upgrade.yml")
+# The pins a Kubernetes upgrade changes: the bootstrap neither hashes nor re-runs on them.
+KUBERNETES_KEYS = ("kubernetes", "kubernetesPackageRevision")
+# Files under ansible/ that only the upgrade playbook reads (so editing them re-runs the upgrade
+# step, not the bootstrap), and the files both read (editing them re-runs both).
+UPGRADE_ONLY_FILES = ("upgrade.yml",)
+UPGRADE_ONLY_DIRS = ("roles/kubernetes_upgrade/",)
+UPGRADE_SHARED_FILES = ("ansible.cfg", "roles/wait_for_nodes/")
+# The engine keeps the creation-time value of this environment variable of the bootstrap command.
+BOOTSTRAP_IGNORED_ENVIRONMENT = "environment.GC_KUBERNETES_VERSIONS"
+TreePart = Literal["all", "bootstrap", "upgrade"]
 # The name of the etcd encryption key in the EncryptionConfiguration (and of its RandomBytes child).
 ENCRYPTION_KEY_NAME = "secrets-key-1"
 
@@ -140,25 +159,40 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def ansible_tree_files(root: Path) -> list[Path]:
-    """Every file under `root` that can change what Ansible does, in a stable order."""
+def is_upgrade_file(rel: str) -> bool:
+    """True for a path under ansible/ (posix, relative) that only the upgrade playbook reads."""
+    return rel in UPGRADE_ONLY_FILES or any(rel.startswith(d) for d in UPGRADE_ONLY_DIRS)
+
+
+def ansible_tree_files(root: Path, part: TreePart = "all") -> list[Path]:
+    """Every file under `root` that can change what Ansible does, in a stable order.
+
+    part: "all"; "bootstrap", every file but the upgrade playbook's own (what site.yml can read);
+    "upgrade", the upgrade playbook's own files plus what both share (ansible.cfg and the roles
+    upgrade.yml runs, see UPGRADE_SHARED_FILES).
+    """
     files = []
     for path in root.rglob("*"):
         rel = path.relative_to(root)
         if not path.is_file() or _IGNORED_PARTS.intersection(rel.parts) or path.suffix in _IGNORED_SUFFIXES:
             continue
+        name = rel.as_posix()
+        if part == "bootstrap" and is_upgrade_file(name):
+            continue
+        if part == "upgrade" and not (is_upgrade_file(name) or any(name.startswith(d) for d in UPGRADE_SHARED_FILES)):
+            continue
         files.append(path)
     return sorted(files, key=lambda p: p.relative_to(root).as_posix())
 
 
-def ansible_tree_digest(root: Path = ANSIBLE_DIR) -> str:
-    """sha256 over the relative path and bytes of every file under ansible/.
+def ansible_tree_digest(root: Path = ANSIBLE_DIR, part: TreePart = "all") -> str:
+    """sha256 over the relative path and bytes of every file under ansible/ (or one part of it).
 
     Paths are part of the hash (a renamed template changes it); the absolute location of the
     checkout is not (two clones hash the same).
     """
     h = hashlib.sha256()
-    for path in ansible_tree_files(root):
+    for path in ansible_tree_files(root, part):
         rel = path.relative_to(root).as_posix().encode()
         data = path.read_bytes()
         # Length-prefixed so that no two different trees can produce the same byte stream.
@@ -171,12 +205,33 @@ def render_extra_vars(versions: Mapping[str, str]) -> str:
     return json.dumps({"versions": dict(sorted(versions.items()))}, indent=2, sort_keys=True) + "\n"
 
 
+def split_versions(versions: Mapping[str, str]) -> tuple[dict[str, str], dict[str, str]]:
+    """(everything else, the Kubernetes pins): the second half is the upgrade step's business."""
+    kubernetes = {k: v for k, v in versions.items() if k in KUBERNETES_KEYS}
+    return {k: v for k, v in versions.items() if k not in KUBERNETES_KEYS}, kubernetes
+
+
 def bootstrap_triggers(tree_digest: str, inventory: str, versions: Mapping[str, str]) -> list[str]:
-    """The playbook command's triggers: one labelled content hash per input."""
+    """The playbook command's triggers: one labelled content hash per input.
+
+    The Kubernetes pins (KUBERNETES_KEYS) are not among them: a bump is the upgrade step's
+    (upgrade_triggers), which runs ansible/upgrade.yml; site.yml installs the version the running
+    cluster has (docs/deployment.md, "Upgrading Kubernetes").
+    """
+    rest, _ = split_versions(versions)
     return [
         f"ansible:{tree_digest}",
         f"inventory:{_sha256(inventory.encode())}",
-        f"versions:{_sha256(render_extra_vars(versions).encode())}",
+        f"versions:{_sha256(render_extra_vars(rest).encode())}",
+    ]
+
+
+def upgrade_triggers(tree_digest: str, versions: Mapping[str, str]) -> list[str]:
+    """The upgrade command's triggers: the Kubernetes pins and the upgrade playbook's files."""
+    _, kubernetes = split_versions(versions)
+    return [
+        f"kubernetes:{_sha256(json.dumps(kubernetes, sort_keys=True).encode())}",
+        f"ansible-upgrade:{tree_digest}",
     ]
 
 
@@ -304,24 +359,35 @@ def require_ansible_playbook(root: Path | None = None, path: str | None = None) 
     return found
 
 
-def playbook_script(*, forks: int, extra_args: Sequence[str] = ()) -> str:
+def playbook_script(*, forks: int, extra_args: Sequence[str] = (), playbook: str = "site.yml") -> str:
     """The bash script of the playbook command (interpreter: bash -c).
 
     `extra_args` are appended to ansible-playbook (the tests pass `--tags preflight`); the
-    component passes none.
+    component passes none. `playbook` is site.yml (bootstrap) or upgrade.yml (upgrade step).
+    GC_KUBERNETES_VERSIONS, when set, is merged into the versions table (the bootstrap's
+    Kubernetes pins, kept apart so that a bump does not change the bootstrap; see
+    AnsibleBootstrap).
     """
     if forks < 1:
         raise ValueError("forks must be at least 1")
+    if playbook not in PLAYBOOKS:
+        raise ValueError(f"playbook must be one of {sorted(PLAYBOOKS)}, not {playbook!r}")
     args = " ".join(shlex.quote(a) for a in extra_args)
     return (
         _PREAMBLE
         + r"""printf '%s' "$GC_INVENTORY" > "$work/inventory.yml"
-printf '%s' "$GC_EXTRA_VARS" > "$work/extra-vars.json"
+python3 - "$work/extra-vars.json" <<'MERGE'
+import json, os, sys
+extra = json.loads(os.environ["GC_EXTRA_VARS"])
+extra["versions"].update(json.loads(os.environ.get("GC_KUBERNETES_VERSIONS") or "{}"))
+with open(sys.argv[1], "w") as f:
+    json.dump(extra, f)
+MERGE
 cd ansible
 export ANSIBLE_CONFIG="$PWD/ansible.cfg" ANSIBLE_NOCOLOR=1 ANSIBLE_RETRY_FILES_ENABLED=0
 """
         + 'ansible-playbook -i "$work/inventory.yml" -e "@$work/extra-vars.json" -e "@$work/secret-vars.json"'
-        + f" --forks {forks} site.yml"
+        + f" --forks {forks} {playbook}"
         + (f" {args}" if args else "")
         + "\n"
     )
@@ -381,17 +447,39 @@ def playbook_command(
     *,
     ansible_dir: Path = ANSIBLE_DIR,
     extra_args: Sequence[str] = (),
+    playbook: str = "site.yml",
 ) -> CommandSpec:
     """The playbook command: script, environment and triggers from resolved stack values.
 
     The component calls this with the stack's values; the tests call it with a local sshd's
     and run the result, so both run the same invocation.
+
+    playbook="site.yml" (the bootstrap): the Kubernetes pins travel apart, in
+    GC_KUBERNETES_VERSIONS (the component lets the engine ignore later changes of it), and are
+    not in the triggers. playbook="upgrade.yml" (the upgrade step): the whole table in
+    GC_EXTRA_VARS; triggers are the Kubernetes pins and the upgrade playbook's files.
     """
     inventory = render_inventory(cluster, hosts, jump)
+    script = playbook_script(forks=len(hosts), extra_args=extra_args, playbook=playbook)
+    if playbook == "upgrade.yml":
+        return CommandSpec(
+            create=script,
+            environment=_environment(
+                jump, known_hosts, GC_INVENTORY=inventory, GC_EXTRA_VARS=render_extra_vars(versions)
+            ),
+            triggers=upgrade_triggers(ansible_tree_digest(ansible_dir, "upgrade"), versions),
+        )
+    rest, kubernetes = split_versions(versions)
     return CommandSpec(
-        create=playbook_script(forks=len(hosts), extra_args=extra_args),
-        environment=_environment(jump, known_hosts, GC_INVENTORY=inventory, GC_EXTRA_VARS=render_extra_vars(versions)),
-        triggers=bootstrap_triggers(ansible_tree_digest(ansible_dir), inventory, versions),
+        create=script,
+        environment=_environment(
+            jump,
+            known_hosts,
+            GC_INVENTORY=inventory,
+            GC_EXTRA_VARS=render_extra_vars(rest),
+            GC_KUBERNETES_VERSIONS=json.dumps(kubernetes, sort_keys=True),
+        ),
+        triggers=bootstrap_triggers(ansible_tree_digest(ansible_dir, "bootstrap"), inventory, versions),
     )
 
 
@@ -462,11 +550,13 @@ class AnsibleBootstrap(pulumi.ComponentResource):
 
     Creates: `<name>-playbook` (command.local.Command running ansible/site.yml; depends on
     `depends_on`, i.e. the network, security groups, nodes, bastion and API endpoints; triggers =
-    hashes of ansible/, the inventory and the versions) and
+    hashes of ansible/ but upgrade.yml's files, the inventory and the versions but the Kubernetes
+    pins), `<name>-upgrade` (command.local.Command running ansible/upgrade.yml after the
+    playbook; triggers = hashes of the Kubernetes pins and upgrade.yml's files) and
     `<name>-kubeconfig` (command.local.Command reading admin.conf from the first control-plane
-    node; depends on the playbook) and `<name>-secrets-key-1` (random.RandomBytes: the secretbox
-    key that encrypts Secrets in etcd, reaching the playbook on stdin only). Outputs: `kubeconfig`
-    (secret), `inventory` (the rendered inventory, not secret), `triggers`.
+    node; depends on the playbook and the upgrade) and `<name>-secrets-key-1` (random.RandomBytes:
+    the secretbox key that encrypts Secrets in etcd, reaching the playbooks on stdin only).
+    Outputs: `kubeconfig` (secret), `inventory` (the rendered inventory, not secret), `triggers`.
     """
 
     kubeconfig: pulumi.Output[str]
@@ -502,6 +592,9 @@ class AnsibleBootstrap(pulumi.ComponentResource):
             *(h.instance_id for h in ordered),
         ).apply(resolve)
         spec = resolved.apply(lambda r: playbook_command(r[0], r[1], r[2], settings.versions, known_hosts))
+        upgrade_spec = resolved.apply(
+            lambda r: playbook_command(r[0], r[1], r[2], settings.versions, known_hosts, playbook="upgrade.yml")
+        )
         self.inventory = spec.apply(lambda s: s.environment["GC_INVENTORY"])
         self.triggers = spec.apply(lambda s: list(s.triggers))
         key = pulumi.Output.secret(args.ssh_private_key)
@@ -527,6 +620,26 @@ class AnsibleBootstrap(pulumi.ComponentResource):
                 parent=self,
                 depends_on=list(args.depends_on),
                 additional_secret_outputs=["stdout", "stderr"],
+                # The pins the cluster was created with: site.yml installs them on a new cluster
+                # only (on a running one it installs the cluster's own version), so a later bump
+                # leaves this command alone and only the upgrade step below runs.
+                ignore_changes=[BOOTSTRAP_IGNORED_ENVIRONMENT],
+            ),
+        )
+
+        # After the playbook: a changed Kubernetes pin (or upgrade playbook) replaces this command,
+        # which runs ansible/upgrade.yml. On a new cluster it finds every node at the pin and
+        # ends after its checks; a pin more than one minor ahead or behind is refused there.
+        upgrade = local.Command(
+            f"{name}-upgrade",
+            **_command_inputs(upgrade_spec),
+            stdin=playbook_stdin,
+            logging=local.Logging.STDOUT,
+            add_previous_output_in_env=False,
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                depends_on=[playbook],
+                additional_secret_outputs=["stdout", "stderr"],
             ),
         )
 
@@ -544,7 +657,7 @@ class AnsibleBootstrap(pulumi.ComponentResource):
             add_previous_output_in_env=False,
             opts=pulumi.ResourceOptions(
                 parent=self,
-                depends_on=[playbook],
+                depends_on=[playbook, upgrade],
                 additional_secret_outputs=["stdout", "stderr"],
             ),
         )

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
-from components.bootstrap import ANSIBLE_DIR, render_extra_vars
+from components.bootstrap import ANSIBLE_DIR, PLAYBOOKS, render_extra_vars
 from components.config import default_versions
 from tests.prereqs import missing, require_tool
 
@@ -57,10 +57,11 @@ def extra_vars(tmp_path_factory) -> Path:
     return path
 
 
-def test_site_yml_passes_the_syntax_check(extra_vars):
+@pytest.mark.parametrize("playbook", PLAYBOOKS)
+def test_playbooks_pass_the_syntax_check(extra_vars, playbook):
     # The 3-control-plane inventory: every play of site.yml targets a non-empty group there.
     inventory = GOLDEN / "inventory-3cp.yml"
-    result = run([tool("ansible-playbook"), "-i", str(inventory), "-e", f"@{extra_vars}", "--syntax-check", "site.yml"])
+    result = run([tool("ansible-playbook"), "-i", str(inventory), "-e", f"@{extra_vars}", "--syntax-check", playbook])
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -69,16 +70,21 @@ def test_ansible_lint_production_profile_without_a_skip_list():
     assert config["profile"] == "production"
     for key in ("skip_list", "warn_list", "exclude_paths", "enable_list"):
         assert key not in config, f".ansible-lint must not carry a global {key}"
-    # site.yml brings in every role (checked below); linting it rather than the directory halves
-    # the run time. yamllint covers every YAML file of the tree.
-    result = run([tool("ansible-lint"), "--offline", "-c", ".ansible-lint", "--profile", "production", "site.yml"])
+    # site.yml and upgrade.yml bring in every role (checked below); linting them rather than the
+    # directory halves the run time. yamllint covers every YAML file of the tree.
+    result = run([tool("ansible-lint"), "--offline", "-c", ".ansible-lint", "--profile", "production", *PLAYBOOKS])
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Profile 'production' was required, and it passed" in result.stdout + result.stderr
 
 
-def test_site_yml_uses_every_role():
-    used = {r["role"] for play in yaml.safe_load((ANSIBLE_DIR / "site.yml").read_text()) for r in play.get("roles", [])}
-    assert used == {p.name for p in role_dirs()}, "a role that site.yml does not use is neither run nor linted"
+def test_the_playbooks_use_every_role():
+    used = {
+        r["role"]
+        for playbook in PLAYBOOKS
+        for play in yaml.safe_load((ANSIBLE_DIR / playbook).read_text())
+        for r in play.get("roles", [])
+    }
+    assert used == {p.name for p in role_dirs()}, "a role that no playbook uses is neither run nor linted"
 
 
 def test_storage_runs_on_the_first_control_plane_once_the_cluster_is_ready():

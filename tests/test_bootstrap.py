@@ -30,6 +30,7 @@ from components.bootstrap import (
     BootstrapHost,
     ansible_tree_digest,
     ansible_tree_files,
+    is_upgrade_file,
     kubeconfig_command,
     playbook_command,
     rewrite_kubeconfig_server,
@@ -95,6 +96,10 @@ def test_changing_any_file_under_ansible_changes_the_triggers(ansible_copy):
         finally:
             path.write_bytes(original)
         rel = path.relative_to(tree)
+        if is_upgrade_file(rel.as_posix()):
+            # Read by ansible/upgrade.yml only: the upgrade step's trigger (tests/test_bootstrap_upgrade.py).
+            assert changed == base, f"editing ansible/{rel} (upgrade only) changed the bootstrap's triggers"
+            continue
         assert changed[0] != base[0], f"editing ansible/{rel} did not change the ansible trigger"
         assert changed[1:] == base[1:], f"editing ansible/{rel} changed unrelated triggers"
     assert triggers_for(ansible_dir=tree) == base
@@ -153,15 +158,19 @@ def test_a_version_changes_the_versions_trigger_only():
     settings = dev_settings()
     base = triggers_for(settings)
     for key, value in (
-        ("kubernetes", "1.31.5"),
         ("calico", "v3.29.2"),
         ("containerd", "1.7.26-1"),
         ("localPathProvisioner", "v0.0.31"),
+        ("kubernetesPause", "3.10.3"),
     ):
         bumped = replace(settings, versions=MappingProxyType({**settings.versions, key: value}))
         changed = triggers_for(bumped)
         assert changed[2] != base[2], f"changing {key} did not change the versions trigger"
         assert changed[:2] == base[:2]
+    # The Kubernetes pins are the upgrade step's trigger, not the bootstrap's (ansible/upgrade.yml).
+    for key, value in (("kubernetes", "1.37.1"), ("kubernetesPackageRevision", "2.1")):
+        bumped = replace(settings, versions=MappingProxyType({**settings.versions, key: value}))
+        assert triggers_for(bumped) == base, f"changing {key} changed the bootstrap's triggers"
 
 
 def test_forks_follow_the_node_table():
@@ -270,8 +279,9 @@ def bootstrap_commands(rec: Recording) -> tuple[Registration, Registration, Regi
 def test_commands_are_children_named_from_the_component(user_key_stack):
     component, playbook, fetch = bootstrap_commands(user_key_stack)
     assert playbook.parent == component.urn and fetch.parent == component.urn
+    upgrade = user_key_stack.one(COMMAND, f"{component.name}-upgrade")
     key = f"{component.name}-{ENCRYPTION_KEY_NAME}"
-    assert {r.name for r in user_key_stack.children(component)} == {playbook.name, fetch.name, key}
+    assert {r.name for r in user_key_stack.children(component)} == {playbook.name, upgrade.name, fetch.name, key}
 
 
 def test_the_playbook_depends_on_every_node_and_the_bastion(user_key_stack):

@@ -253,13 +253,13 @@ def kubeadm_init(args: list[str]) -> int:
     endpoint = str(cluster_cfg.get("controlPlaneEndpoint") or "")
     name = str((init.get("nodeRegistration") or {}).get("name") or "")
     address = str((init.get("localAPIEndpoint") or {}).get("advertiseAddress") or "")
-    for component in ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"):
-        _write(KUBERNETES / "manifests" / f"{component}.yaml", f"# static pod {component} {version}\n")
+    _write_static_pods(version)
     _write(KUBERNETES / "pki/ca.crt", f"simulated CA of {endpoint}\n", 0o644)
     _write(KUBERNETES / "admin.conf", _kubeconfig(f"https://{endpoint}", "kubernetes-admin"))
     _write(KUBERNETES / "super-admin.conf", _kubeconfig(f"https://{endpoint}", "kubernetes-super-admin"))
     _write(KUBERNETES / "kubelet.conf", _kubeconfig(f"https://{endpoint}", f"system:node:{name}"))
     _write(KUBELET_DIR / "config.yaml", "kind: KubeletConfiguration\n", 0o644)
+    _kubelet_started()
     _out(
         '[certs] Using certificateDir folder "/etc/kubernetes/pki"\n'
         '[kubeconfig] Writing "admin.conf" kubeconfig file\n'
@@ -428,8 +428,7 @@ def kubeadm_join(args: list[str]) -> int:
                 "node.kubernetes.io/exclude-from-external-load-balancers": "",
             }
             taints = [{"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}]
-            for component in ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"):
-                _write(KUBERNETES / "manifests" / f"{component}.yaml", f"# static pod {component}\n")
+            _write_static_pods(_cluster_version(state))
             _write(KUBERNETES / "admin.conf", _kubeconfig(f"https://{endpoint}", "kubernetes-admin"))
         state["joins"].append(
             {
@@ -442,6 +441,7 @@ def kubeadm_join(args: list[str]) -> int:
             }
         )
         state["nodes"][name] = _node_object(name, labels, taints, address)
+    _kubelet_started()
     _out("[kubelet-start] Starting the kubelet\n\nThis node has joined the cluster:\n")
     return 0
 
@@ -460,7 +460,202 @@ def kubeadm_reset(args: list[str]) -> int:
     return 0
 
 
+# --- kubeadm upgrade -----------------------------------------------------------------------------
+#
+# What kubeadm's upgrade commands check and print (cmd/kubeadm/app/cmd/upgrade and
+# phases/upgrade/policy.go in kubernetes/kubernetes; the guide "Upgrading kubeadm clusters"): the
+# cluster's version is the kubeadm-config ConfigMap's kubernetesVersion; `apply` refuses a target
+# above kubeadm's own version, more than one minor above the cluster, or at/below the cluster
+# (a downgrade), and asks for confirmation unless --yes; `node` upgrades a control-plane
+# instance's static pods to the cluster's version, or a worker's kubelet configuration. Every
+# upgrade call, drain, uncordon and kubelet restart is appended to the cluster's `events`, in order.
+
+STATIC_PODS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler")
+
+
+def _write_static_pods(version: str) -> None:
+    for component in STATIC_PODS:
+        image = "registry.k8s.io/etcd" if component == "etcd" else f"registry.k8s.io/{component}:{version}"
+        _write(
+            KUBERNETES / "manifests" / f"{component}.yaml", f"# static pod {component} {version}\n# image: {image}\n"
+        )
+
+
+def _kubeadm_config_map(cluster_cfg: dict[str, Any]) -> dict[str, Any]:
+    """The kubeadm-config ConfigMap as init's upload-config phase writes it (kubeadm_init)."""
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "kubeadm-config", "namespace": "kube-system"},
+        "data": {"ClusterConfiguration": json.dumps(cluster_cfg)},
+    }
+
+
+def _cluster_configuration(state: dict[str, Any]) -> dict[str, Any]:
+    import yaml
+
+    cm = state["objects"].get(_key("", "ConfigMap", "kube-system", "kubeadm-config")) or {}
+    return dict(yaml.safe_load((cm.get("data") or {}).get("ClusterConfiguration") or "{}") or {})
+
+
+def _cluster_version(state: dict[str, Any]) -> str:
+    return str(_cluster_configuration(state).get("kubernetesVersion") or "")
+
+
+def _semver(version: str) -> tuple[int, int, int]:
+    m = re.match(r"^v?(\d+)\.(\d+)\.(\d+)$", version)
+    if not m:
+        raise ValueError(version)
+    return int(m.group(1)), int(m.group(2)), int(m.group(3))
+
+
+def _this_node() -> str:
+    """The node name this host's kubelet registered as (kubeadm wrote it into kubelet.conf)."""
+    conf = KUBERNETES / "kubelet.conf"
+    m = re.search(r"system:node:(\S+)", conf.read_text()) if conf.exists() else None
+    return m.group(1) if m else ""
+
+
+def _kubelet_started() -> None:
+    """kubeadm's kubelet-start phase (init, join) leaves the kubelet unit running."""
+    path = HOST_STATE / "systemd.json"
+    units = _load_json(path, {})
+    unit = units.setdefault("kubelet.service", {"enabled": False, "active": False, "restarts": 0})
+    unit["active"] = True
+    _save_json(path, units)
+
+
+def _event(state: dict[str, Any], call: str, node: str, version: str = "") -> None:
+    state.setdefault("events", []).append({"call": call, "node": node, "version": version})
+
+
+def _upgrade_policy(target: str, cluster_version: str) -> str | None:
+    """kubeadm's version policy for an upgrade to `target`: the error, or None."""
+    kubeadm_version = "v" + _package_version("kubeadm")
+    t, c, k = _semver(target), _semver(cluster_version), _semver(kubeadm_version)
+    if t > k:
+        return (
+            f'Specified version to upgrade to "{target}" is higher than the kubeadm version "{kubeadm_version}". '
+            "Upgrade kubeadm first using the tool you used to install kubeadm"
+        )
+    if t <= c:
+        return (
+            f'Specified version to upgrade to "{target}" is equal to or lower than the cluster version '
+            f'"{cluster_version}". Downgrades are not supported yet'
+        )
+    if t[0] != c[0] or t[1] - c[1] > 1:
+        return (
+            f'Specified version to upgrade to "{target}" is too high; '
+            "kubeadm can upgrade only 1 minor version at a time"
+        )
+    return None
+
+
+def _upgrade_preamble(state: dict[str, Any]) -> None:
+    _out(
+        "[preflight] Running pre-flight checks.\n"
+        '[upgrade/config] Reading configuration from the "kubeadm-config" ConfigMap in namespace "kube-system"...\n'
+        "[upgrade/config] Use 'kubeadm init phase upload-config --config your-config-file' to re-upload it.\n"
+        "[upgrade] Running cluster health checks\n"
+    )
+
+
+def kubeadm_upgrade(args: list[str]) -> int:
+    sub, rest = (args[0], args[1:]) if args else ("", [])
+    if sub not in ("plan", "apply", "node"):
+        return _kubeadm_fail(f"this simulation implements `kubeadm upgrade plan|apply|node`, not {sub!r}")
+    if sub in ("plan", "apply") and not (KUBERNETES / "admin.conf").exists():
+        return _kubeadm_fail(
+            "[upgrade/init config] FATAL: failed to get config map: invalid configuration: "
+            "no configuration has been provided"
+        )
+    with cluster() as state:
+        if not state["apiServerUp"]:
+            return _kubeadm_fail(_api_down_message(state))
+        current = _cluster_version(state)
+        if not current:
+            return _kubeadm_fail(
+                'the ConfigMap "kubeadm-config" in the "kube-system" namespace was not found; '
+                "this is not a kubeadm cluster"
+            )
+        if sub == "node":
+            return _kubeadm_upgrade_node(state, current)
+        yes = _switch(rest, "--yes", "-y", "--force", "-f")
+        target = rest[0] if rest else current
+        if sub == "plan":
+            _upgrade_preamble(state)
+            kubeadm_version = "v" + _package_version("kubeadm")
+            _out(
+                "[upgrade] Fetching available versions to upgrade to\n"
+                f"[upgrade/versions] Cluster version: {current}\n"
+                f"[upgrade/versions] kubeadm version: {kubeadm_version}\n"
+            )
+            error = _upgrade_policy(target, current) if target != current else None
+            if error:
+                return _kubeadm_fail(f"[upgrade/version] FATAL: the version policy was not satisfied:\n\t- {error}")
+            node = _this_node()
+            _out(
+                "\nUpgrade to the latest stable version:\n\nCOMPONENT                 NODE      CURRENT   TARGET\n"
+                + "".join(f"{c:<25} {node:<9} {current:<9} {target}\n" for c in STATIC_PODS[1:])
+                + "\nYou can now apply the upgrade by executing the following command:\n\n"
+                + f"\tkubeadm upgrade apply {target}\n"
+            )
+            return 0
+        _upgrade_preamble(state)
+        try:
+            error = _upgrade_policy(target, current)
+        except ValueError:
+            return _kubeadm_fail(f'unable to parse version "{target}"')
+        if error:
+            return _kubeadm_fail(f"[upgrade/version] FATAL: the version policy was not satisfied:\n\t- {error}")
+        if not yes:
+            _out("[upgrade] Are you sure you want to proceed? [y/N]: ")
+            return _kubeadm_fail("won't proceed; the user didn't answer (Y|y) in order to continue")
+        node = _this_node()
+        config = _cluster_configuration(state)
+        config["kubernetesVersion"] = target
+        state["objects"][_key("", "ConfigMap", "kube-system", "kubeadm-config")] = _kubeadm_config_map(config)
+        _write_static_pods(target)
+        _event(state, "upgrade-apply", node, target)
+    _out(
+        f'[upgrade/staticpods] Moving new manifest to "/etc/kubernetes/manifests/kube-apiserver.yaml"\n'
+        "[upgrade/kubelet-config] The kubelet configuration for this node was successfully upgraded!\n"
+        "[addons] Applied essential addon: CoreDNS\n[addons] Applied essential addon: kube-proxy\n\n"
+        f'[upgrade] SUCCESS! A control plane node of your cluster was upgraded to "{target}".\n\n'
+        "[upgrade] Now please proceed with upgrading the rest of the nodes by following the right order.\n"
+    )
+    return 0
+
+
+def _kubeadm_upgrade_node(state: dict[str, Any], current: str) -> int:
+    node = _this_node()
+    if not node:
+        return _kubeadm_fail("open /etc/kubernetes/kubelet.conf: no such file or directory")
+    kubeadm_version = "v" + _package_version("kubeadm")
+    if _semver(kubeadm_version)[:2] < _semver(current)[:2]:
+        return _kubeadm_fail(
+            f'the cluster runs "{current}" but this kubeadm is "{kubeadm_version}": upgrade kubeadm on this node first'
+        )
+    _out('[upgrade] Reading configuration from the "kubeadm-config" ConfigMap in namespace "kube-system"...\n')
+    if (KUBERNETES / "manifests" / "kube-apiserver.yaml").exists():
+        _write_static_pods(current)
+        _out(
+            "[upgrade] Upgrading your Static Pod-hosted control plane instance to version "
+            f'"{current}"...\n[upgrade] The control plane instance for this node was successfully upgraded!\n'
+        )
+    else:
+        _out("[upgrade] Skipping phase. Not a control plane node.\n")
+    _event(state, "upgrade-node", node, current)
+    _out(
+        "[upgrade/kubelet-config] The kubelet configuration for this node was successfully upgraded!\n"
+        "[upgrade] Now please proceed with upgrading the rest of the nodes by following the right order.\n"
+    )
+    return 0
+
+
 def kubeadm(args: list[str]) -> int:
+    if args[:1] == ["upgrade"]:
+        return kubeadm_upgrade(args[1:])
     if args[:2] == ["config", "validate"]:
         config = _flag(args, "--config") or ""
         errors = _validate(config)
@@ -623,7 +818,7 @@ class JsonPath:
 def _node_view(state: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
     """A node as the API returns it: Ready once Calico runs (the operator's Installation exists)."""
     ready = _key("operator.tigera.io", "Installation", None, "default") in state["objects"]
-    view = json.loads(json.dumps(node))
+    view: dict[str, Any] = json.loads(json.dumps(node))
     view.setdefault("status", {})["conditions"] = [
         {
             "type": "Ready",
@@ -718,7 +913,7 @@ def kubectl(argv: list[str]) -> int:
             _err(_api_down_message({"endpoint": endpoint}) + "\n")
             return 1
         try:
-            if verb in ("apply", "create", "label", "taint"):
+            if verb in ("apply", "create", "label", "taint", "drain", "cordon", "uncordon"):
                 state["kubectl"].append(list(argv))
             handler = {
                 "get": _kubectl_get,
@@ -729,6 +924,9 @@ def kubectl(argv: list[str]) -> int:
                 "rollout": _kubectl_rollout,
                 "label": _kubectl_label,
                 "taint": _kubectl_taint,
+                "drain": _kubectl_drain,
+                "cordon": _kubectl_cordon,
+                "uncordon": _kubectl_cordon,
             }.get(verb)
             if handler is None:
                 _err(f"error: this simulation does not implement `kubectl {verb}`\n")
@@ -867,6 +1065,75 @@ def _kubectl_taint(state: dict[str, Any], args: list[str], _namespace: str | Non
     return 0
 
 
+def _duration(text: str) -> str:
+    """A Go duration as kubectl prints it ("600s" -> "10m0s")."""
+    m = re.match(r"^(\d+)s$", text)
+    if not m:
+        return text
+    seconds = int(m.group(1))
+    minutes, seconds = divmod(seconds, 60)
+    hours, minutes = divmod(minutes, 60)
+    return (f"{hours}h" if hours else "") + (f"{minutes}m" if hours or minutes else "") + f"{seconds}s"
+
+
+def _kubectl_drain(state: dict[str, Any], args: list[str], _namespace: str | None, _verb: str) -> int:
+    """`kubectl drain`: cordon, then evict every pod but DaemonSet pods (which need --ignore-daemonsets).
+
+    The world condition `drain-blocked` (a fault file on the host running kubectl, naming a node)
+    is a pod on that node whose PodDisruptionBudget allows no disruption: evictions are refused
+    until --timeout, as the eviction API does, and the fault is consumed.
+    """
+    timeout = _flag(args, "--timeout") or "0s"
+    ignore_daemonsets = _switch(args, "--ignore-daemonsets")
+    _switch(args, "--delete-emptydir-data")
+    node, _ = _node(state, ["node", *args[:1]])
+    name = node["metadata"]["name"]
+    if not ignore_daemonsets:
+        raise RuntimeError(
+            f'error: unable to drain node "{name}" due to error: cannot delete DaemonSet-managed Pods '
+            f"(use --ignore-daemonsets to ignore): kube-system/calico-node-{name[:5]}, continuing command..."
+        )
+    spec = node.setdefault("spec", {})
+    _out(f"node/{name} {'already cordoned' if spec.get('unschedulable') else 'cordoned'}\n")
+    spec["unschedulable"] = True
+    _event(state, "drain", name)
+    blocked = FAULTS / "drain-blocked"
+    if blocked.exists() and blocked.read_text().strip() == name:
+        blocked.unlink()
+        _event(state, "drain-timeout", name)
+        _out(
+            'evicting pod data/postgresql-0\nerror when evicting pods/"postgresql-0" -n "data" (will retry after 5s): '
+            "Cannot evict pod as it would violate the pod's disruption budget.\n"
+        )
+        _err(
+            f'There are pending pods in node "{name}" when an error occurred: [error when waiting for pod '
+            f'"postgresql-0" in namespace "data" to terminate: global timeout reached: {_duration(timeout)}]\n'
+            f'error: unable to drain node "{name}" due to error: global timeout reached: {_duration(timeout)}, '
+            f"continuing command...\nThere are pending nodes to be drained:\n {name}\n"
+        )
+        return 1
+    _out(
+        f"Warning: ignoring DaemonSet-managed Pods: kube-system/calico-node-{name[:5]}, "
+        f"kube-system/kube-proxy-{name[:5]}\nnode/{name} drained\n"
+    )
+    return 0
+
+
+def _kubectl_cordon(state: dict[str, Any], args: list[str], _namespace: str | None, verb: str) -> int:
+    node, _ = _node(state, ["node", *args[:1]])
+    name = node["metadata"]["name"]
+    spec = node.setdefault("spec", {})
+    wanted = verb == "cordon"
+    done = "cordoned" if wanted else "uncordoned"
+    _out(f"node/{name} {done if bool(spec.get('unschedulable')) != wanted else 'already ' + done}\n")
+    if wanted:
+        spec["unschedulable"] = True
+    else:
+        spec.pop("unschedulable", None)
+    _event(state, verb, name)
+    return 0
+
+
 # --- node-level tools -----------------------------------------------------------------------------
 
 
@@ -902,11 +1169,17 @@ def systemctl(args: list[str]) -> int:
         return 0 if u["active"] else 3
     if verb in ("enable", "disable"):
         u["enabled"] = verb == "enable"
-    elif verb in ("start", "stop"):
-        u["active"] = verb == "start"
-    elif verb in ("restart", "reload-or-restart", "try-restart"):
-        u["active"] = True
-        u["restarts"] += 1
+    elif verb in ("start", "stop", "restart", "reload-or-restart", "try-restart"):
+        u["active"] = verb != "stop"
+        u["restarts"] += verb not in ("start", "stop")
+        node = _this_node() if name == "kubelet.service" and verb != "stop" else ""
+        if node:
+            # The kubelet re-registers with the version of its binary (the node's kubeletVersion).
+            version = "v" + _package_version("kubelet")
+            with cluster() as state:
+                _event(state, "kubelet-restart", node, version)
+                if node in state["nodes"]:
+                    state["nodes"][node].setdefault("status", {}).setdefault("nodeInfo", {})["kubeletVersion"] = version
     else:
         _err(f"systemctl: this simulation does not implement {verb}\n")
         return 1

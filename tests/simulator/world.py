@@ -23,7 +23,7 @@ import re
 import shutil
 import subprocess
 import textwrap
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -198,8 +198,12 @@ spec:
 """
 
 
-def build_world(base: Path, versions: Mapping[str, str]) -> World:
-    """Build the CA, the signing key, both repositories and the manifests under `base`."""
+def build_world(base: Path, versions: Mapping[str, str], upgrades: Sequence[str] = ()) -> World:
+    """Build the CA, the signing key, both repositories and the manifests under `base`.
+
+    `upgrades`: further Kubernetes versions the Kubernetes repositories offer (one repository per
+    minor, as pkgs.k8s.io), for the upgrade tests.
+    """
     base.mkdir(parents=True, exist_ok=True)
     docroot = base / "docroot"
     debs = base / "debs"
@@ -291,8 +295,6 @@ def build_world(base: Path, versions: Mapping[str, str]) -> World:
 
     containerd = containerd_package_version(versions)
     release = ubuntu_release(versions)[1]
-    k8s = f"{versions['kubernetes']}-{versions['kubernetesPackageRevision']}"
-    minor = ".".join(versions["kubernetes"].split(".")[:2])
     unit = (
         "[Unit]\nDescription={0} (simulated)\n[Service]\nExecStart=/usr/bin/{0}\n"
         "[Install]\nWantedBy=multi-user.target\n"
@@ -336,6 +338,27 @@ def build_world(base: Path, versions: Mapping[str, str]) -> World:
     )
     _sign(gnupg, dist / "Release")
 
+    _kubernetes_repository(docroot, gnupg, armored, versions["kubernetes"], versions["kubernetesPackageRevision"], unit)
+    # Newer releases a test upgrades to (their own minor's repository, as on pkgs.k8s.io).
+    for newer in upgrades:
+        _kubernetes_repository(docroot, gnupg, armored, newer, versions["kubernetesPackageRevision"], unit)
+    subprocess.run(["gpgconf", "--homedir", str(gnupg), "--kill", "gpg-agent"], check=False, capture_output=True)
+
+    calico = docroot / "projectcalico" / "calico" / versions["calico"] / "manifests"
+    calico.mkdir(parents=True)
+    (calico / "tigera-operator.yaml").write_text(OPERATOR_MANIFEST.format(version=versions["calico"]))
+    local_path = docroot / "rancher" / "local-path-provisioner" / versions["localPathProvisioner"] / "deploy"
+    local_path.mkdir(parents=True)
+    (local_path / "local-path-storage.yaml").write_text(
+        (FIXTURES / "local-path-storage.yaml").read_text().replace("VERSION", versions["localPathProvisioner"])
+    )
+    return World(base, docroot, ca_cert, cert, key)
+
+
+def _kubernetes_repository(docroot: Path, gnupg: Path, armored: str, version: str, revision: str, unit: str) -> None:
+    """pkgs.k8s.io's repository of one minor (core:/stable:/v<minor>/deb) holding `version`."""
+    k8s = f"{version}-{revision}"
+    minor = ".".join(version.split(".")[:2])
     k8s_repo = docroot / "core:" / "stable:" / f"v{minor}" / "deb"
     k8s_repo.mkdir(parents=True)
     for name, extra in (
@@ -377,14 +400,3 @@ def build_world(base: Path, versions: Mapping[str, str]) -> World:
     )
     _sign(gnupg, k8s_repo / "Release")
     (k8s_repo / "Release.key").write_text(armored)
-    subprocess.run(["gpgconf", "--homedir", str(gnupg), "--kill", "gpg-agent"], check=False, capture_output=True)
-
-    calico = docroot / "projectcalico" / "calico" / versions["calico"] / "manifests"
-    calico.mkdir(parents=True)
-    (calico / "tigera-operator.yaml").write_text(OPERATOR_MANIFEST.format(version=versions["calico"]))
-    local_path = docroot / "rancher" / "local-path-provisioner" / versions["localPathProvisioner"] / "deploy"
-    local_path.mkdir(parents=True)
-    (local_path / "local-path-storage.yaml").write_text(
-        (FIXTURES / "local-path-storage.yaml").read_text().replace("VERSION", versions["localPathProvisioner"])
-    )
-    return World(base, docroot, ca_cert, cert, key)
