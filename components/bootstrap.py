@@ -385,6 +385,10 @@ with open(sys.argv[1], "w") as f:
 MERGE
 cd ansible
 export ANSIBLE_CONFIG="$PWD/ansible.cfg" ANSIBLE_NOCOLOR=1 ANSIBLE_RETRY_FILES_ENABLED=0
+# Ansible keys its persistent SSH connections by address, port and user only: two stacks whose
+# nodes share private IPs, run from one machine within ControlPersist, would reuse each other's
+# sessions. Each run keeps its sockets in its own private directory, removed with it.
+export ANSIBLE_SSH_CONTROL_PATH_DIR="$work/cp"
 """
         + 'ansible-playbook -i "$work/inventory.yml" -e "@$work/extra-vars.json" -e "@$work/secret-vars.json"'
         + f" --forks {forks} {playbook}"

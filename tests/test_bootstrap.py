@@ -33,6 +33,7 @@ from components.bootstrap import (
     is_upgrade_file,
     kubeconfig_command,
     playbook_command,
+    playbook_script,
     rewrite_kubeconfig_server,
 )
 from components.config import NodeRole, NodeSpec
@@ -411,3 +412,14 @@ def test_args_must_cover_the_node_table_and_name_dependencies():
         BootstrapArgs(hosts=[h for h in hosts if h.spec.name != "redis"], depends_on=[object()], **common)  # type: ignore[list-item]
     with pytest.raises(ValueError, match="depends_on must list what the playbook uses"):
         BootstrapArgs(hosts=hosts, depends_on=[], **common)
+
+
+def test_each_run_keeps_ansibles_ssh_sockets_in_its_own_directory():
+    """Ansible names its ControlPersist sockets by address, port and user only: two stacks whose nodes
+    share private IPs, run from one machine within ControlPersist, would talk to each other's nodes
+    (seen in the node simulator). Each run's sockets live in its private work directory."""
+    script = playbook_script(forks=1)
+    export = 'export ANSIBLE_SSH_CONTROL_PATH_DIR="$work/cp"'
+    assert export in script
+    assert script.index(export) < script.index("ansible-playbook -i")
+    assert 'work="$(mktemp -d ' in script and 'rm -rf -- "$work"' in script
