@@ -32,6 +32,7 @@ import pulumi_aws as aws
 import yaml
 
 from components.config import NodeRole, NodeSpec
+from components.instances import EC2_ASSUME_ROLE_POLICY
 
 TYPE_TOKEN = "gitops-cluster:backup:BackupBucket"  # noqa: S105 (a Pulumi type token)
 SSM_CORE_POLICY = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
@@ -174,14 +175,7 @@ class BackupBucket(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         role = aws.iam.Role(
             f"{name}-{writer.node}-backup",
-            assume_role_policy=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}
-                    ],
-                }
-            ),
+            assume_role_policy=EC2_ASSUME_ROLE_POLICY,
             opts=child,
         )
         # The node is still managed like every other node (Session Manager).

@@ -663,8 +663,6 @@ def _parse_zones(
     return [zones[k % len(zones)] for k in range(members)]
 
 
-
-
 def instance_arch(instance_type: str) -> str:
     """`arm64` for Graviton families (a1, and a `g` among the attributes: t4g, m7gd, c6gn), else `amd64`."""
     m = _INSTANCE_TYPE.fullmatch(instance_type)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -14,6 +15,15 @@ import pulumi_aws as aws
 # (components/backup.py explains the trade-off).
 IMDS_HOP_LIMIT = 1
 IMDS_HOP_LIMIT_BACKUP_WRITER = 2
+
+
+# The trust policy of every instance role: EC2 may assume it (nodes, backup writers).
+EC2_ASSUME_ROLE_POLICY = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+    }
+)
 
 
 def hardened_instance_args(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -11,7 +10,12 @@ import pulumi_aws as aws
 import pulumi_tls as tls
 
 from components.config import NodeRole, NodeSpec
-from components.instances import IMDS_HOP_LIMIT, IMDS_HOP_LIMIT_BACKUP_WRITER, hardened_instance_args
+from components.instances import (
+    EC2_ASSUME_ROLE_POLICY,
+    IMDS_HOP_LIMIT,
+    IMDS_HOP_LIMIT_BACKUP_WRITER,
+    hardened_instance_args,
+)
 from components.user_data import render_user_data
 
 SSM_CORE_POLICY = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
@@ -126,18 +130,7 @@ class ClusterNodes(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         role = aws.iam.Role(
             f"{name}-node",
-            assume_role_policy=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Principal": {"Service": "ec2.amazonaws.com"},
-                            "Action": "sts:AssumeRole",
-                        }
-                    ],
-                }
-            ),
+            assume_role_policy=EC2_ASSUME_ROLE_POLICY,
             opts=child,
         )
         aws.iam.RolePolicyAttachment(f"{name}-node-ssm", role=role.name, policy_arn=SSM_CORE_POLICY, opts=child)
