@@ -25,7 +25,6 @@ own.
 from __future__ import annotations
 
 import json
-import subprocess
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,14 +74,7 @@ def upgrade_run(sim: SimCluster, versions: Mapping[str, str], *, timeout: float 
         playbook="upgrade.yml",
         extra_args=["-e", f"@{vars_file}"],
     )
-    proc = sim.run_spec(spec, stdin=sim.secret_stdin())
-    try:
-        out, _ = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        out, _ = proc.communicate()
-    (sim.dir / f"{vars_file.stem}.log").write_text(out)
-    return Run.parse(proc.returncode, out)
+    return sim.run_playbook(spec, timeout=timeout, log_name=vars_file.stem)
 
 
 def events(sim: SimCluster) -> list[dict[str, str]]:

@@ -476,13 +476,18 @@ exec /usr/sbin/sshd -D -e -f /etc/ssh/sshd_config.sim
     def playbook(
         self, extra_vars: Mapping[str, Any] | None = None, extra_args: Sequence[str] = (), *, timeout: float = 600
     ) -> Run:
-        proc = self.run_spec(self.playbook_spec(extra_vars, extra_args), stdin=self.secret_stdin())
+        return self.run_playbook(self.playbook_spec(extra_vars, extra_args), timeout=timeout)
+
+    def run_playbook(self, spec: CommandSpec, *, timeout: float = 600, log_name: str | None = None) -> Run:
+        """Run a playbook command spec to its end with the component's secret stdin; its output is
+        kept as `<log_name or run-N>.log` in the cluster's directory."""
+        proc = self.run_spec(spec, stdin=self.secret_stdin())
         try:
             out, _ = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
             proc.kill()
             out, _ = proc.communicate()
-        (self.dir / f"run-{next(_counter)}.log").write_text(out)
+        (self.dir / f"{log_name or f'run-{next(_counter)}'}.log").write_text(out)
         return Run.parse(proc.returncode, out)
 
     def kubeconfig(self) -> subprocess.CompletedProcess[str]:
