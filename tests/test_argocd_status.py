@@ -17,6 +17,7 @@ import socket
 import sys
 import threading
 import time
+import traceback
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -80,7 +81,15 @@ class FakeApiServer:
             def log_message(self, format: str, *args: Any) -> None:
                 pass  # keep pytest output clean
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        class QuietServer(ThreadingHTTPServer):
+            def handle_error(self, request: Any, client_address: Any) -> None:
+                # A client that drops the connection (a timeout, a body it refused) makes the handler
+                # raise; socketserver would print that traceback to the test's own stderr, which the
+                # tests read as the tool's output. Keep it apart instead.
+                server.errors.append(traceback.format_exc())
+
+        self.errors: list[str] = []
+        self.httpd = QuietServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         self.httpd.block_on_close = False
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
