@@ -9,7 +9,6 @@ expects under io.containerd.cri.v1.images.pinned_images. A 1.x-format default is
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import tomllib
@@ -18,12 +17,11 @@ from typing import Any
 
 import pytest
 
-from components.bootstrap import ANSIBLE_DIR, render_extra_vars
+from components.bootstrap import render_extra_vars
 from components.config import default_versions
-from tests.prereqs import require
+from tests.local_play import run_play
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "containerd" / "config-default-v2.toml"
-BIN = Path(sys.executable).parent
 
 # `meta: end_play` ends the play before the role's handler would restart this machine's containerd.
 PLAY = """
@@ -44,8 +42,6 @@ PLAY = """
 
 
 def run_role(tmp_path: Path, default_config: str) -> tuple[subprocess.CompletedProcess[str], Path]:
-    playbook = BIN / "ansible-playbook"
-    require(playbook.exists(), f"ansible-playbook is not installed in {BIN} (pip install -r requirements-dev.txt)")
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     (tmp_path / "default.toml").write_text(default_config)
@@ -55,22 +51,12 @@ def run_role(tmp_path: Path, default_config: str) -> tuple[subprocess.CompletedP
     config = tmp_path / "config.toml"
     (tmp_path / "play.yml").write_text(PLAY.format(config=config))
     (tmp_path / "vars.json").write_text(render_extra_vars(default_versions()))
-    env = {
-        **os.environ,
-        "ANSIBLE_CONFIG": str(ANSIBLE_DIR / "ansible.cfg"),
-        "ANSIBLE_NOCOLOR": "1",
-        "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
-    }
-    result = subprocess.run(
+    result = run_play(
         [
-            *(str(playbook), "-i", "localhost,", "-e", f"ansible_python_interpreter={sys.executable}"),
+            *("-i", "localhost,", "-e", f"ansible_python_interpreter={sys.executable}"),
             *("-e", f"@{tmp_path / 'vars.json'}", str(tmp_path / "play.yml")),
         ],
-        cwd=ANSIBLE_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
+        path=bin_dir,
     )
     return result, config
 

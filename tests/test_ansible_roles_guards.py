@@ -13,7 +13,6 @@ site.yml over SSH; these tests pin down the guards themselves and run in seconds
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -22,12 +21,11 @@ from typing import Any
 
 import pytest
 
-from components.bootstrap import ANSIBLE_DIR, render_extra_vars
+from components.bootstrap import render_extra_vars
 from components.config import default_versions
-from tests.prereqs import require
+from tests.local_play import ansible_playbook, run_play
 
 STANDIN = Path(__file__).resolve().parent / "fixtures" / "kubeadm" / "standin.py"
-BIN = Path(sys.executable).parent
 
 INVENTORY = """
 all:
@@ -122,9 +120,7 @@ class Cluster:
     """One temporary cluster: the stand-in's state, the hosts' roots, and a way to run the plays."""
 
     def __init__(self, base: Path) -> None:
-        playbook = BIN / "ansible-playbook"
-        require(playbook.exists(), f"ansible-playbook is not installed in {BIN} (pip install -r requirements-dev.txt)")
-        self.playbook = playbook
+        ansible_playbook()  # stops the test here when it is missing
         self.state, self.root, bin_dir = base / "state", base / "hosts", base / "bin"
         for d in (self.state, self.root, bin_dir):
             d.mkdir()
@@ -158,25 +154,17 @@ class Cluster:
     def run(self, *extra: str) -> tuple[subprocess.CompletedProcess[str], list[str]]:
         """Run the plays; returns the result and the kubeadm/kubectl calls this run made."""
         before = len(self.calls())
-        env = {
-            **os.environ,
-            "ANSIBLE_CONFIG": str(ANSIBLE_DIR / "ansible.cfg"),
-            "ANSIBLE_NOCOLOR": "1",
-            "PATH": f"{self.bin}{os.pathsep}{os.environ.get('PATH', '')}",
-            "STANDIN_STATE": str(self.state),
-            "STANDIN_ROOT": str(self.root),
-            "STANDIN_ENDPOINT": "api.example.internal:6443",
-        }
-        result = subprocess.run(
+        result = run_play(
             [
-                *(str(self.playbook), "-i", str(self.base / "inventory.yml")),
+                *("-i", str(self.base / "inventory.yml")),
                 *("-e", f"@{self.base / 'extra-vars.json'}", *extra, str(self.base / "site.yml")),
             ],
-            cwd=ANSIBLE_DIR,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
+            path=self.bin,
+            env={
+                "STANDIN_STATE": str(self.state),
+                "STANDIN_ROOT": str(self.root),
+                "STANDIN_ENDPOINT": "api.example.internal:6443",
+            },
         )
         self.runs.append(result)
         return result, self.calls()[before:]

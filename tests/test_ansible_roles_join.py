@@ -9,19 +9,15 @@ nothing and every join failed on the first real cluster, while the whole suite s
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from components.bootstrap import ANSIBLE_DIR
-from tests.prereqs import require
+from tests.local_play import run_play
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "kubeadm"
-BIN = Path(sys.executable).parent
 
 # The values inside the recorded outputs, written out here (the test never derives them from the
 # files it checks the role against).
@@ -77,8 +73,6 @@ CASES: dict[str, tuple[bool, str, str]] = {
 
 @pytest.fixture(scope="module")
 def extracted(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
-    playbook = BIN / "ansible-playbook"
-    require(playbook.exists(), f"ansible-playbook is not installed in {BIN} (pip install -r requirements-dev.txt)")
     out = tmp_path_factory.mktemp("credentials")
     play = out / "play.yml"
     play.write_text(
@@ -93,15 +87,7 @@ def extracted(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, A
             for case, (cp, command, certs) in CASES.items()
         )
     )
-    env = {**os.environ, "ANSIBLE_CONFIG": str(ANSIBLE_DIR / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"}
-    result = subprocess.run(
-        [str(playbook), "-i", "localhost,", "-e", f"ansible_python_interpreter={sys.executable}", str(play)],
-        cwd=ANSIBLE_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    result = run_play(["-i", "localhost,", "-e", f"ansible_python_interpreter={sys.executable}", str(play)])
     assert result.returncode == 0, result.stdout + result.stderr
     return {case: json.loads((out / f"{case}.json").read_text()) for case in CASES}
 
