@@ -28,6 +28,38 @@ FAKE_SSH_PRIVATE_KEY = (
 FAKE_SSH_PUBLIC_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeUserSuppliedPublicKey000000000000000 ops@example"
 
 
+# Modules whose tests all read one module-scoped scenario (a simulated cluster taken through a
+# sequence of playbook runs): every test of such a module must run on one worker, or each worker
+# that gets one builds the scenario again (minutes of CPU). xdist's `--dist loadgroup` would do this
+# from an `xdist_group` mark, but with pytest 9.2 it silently stops grouping (it still rewrites the
+# old `_nodeid` field; pytest-dev/pytest-xdist#1386, open), so the scheduler below groups by module.
+ONE_WORKER_MODULES = frozenset({"tests/test_node_simulator_upgrade.py"})
+
+
+@pytest.hookimpl(tryfirst=True, optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Under `--dist loadgroup` (pyproject.toml): each test is its own unit of work, except that a
+    module of ONE_WORKER_MODULES is one unit. Units go out biggest first, then in collection order."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class OneWorkerModules(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return module if module in ONE_WORKER_MODULES else nodeid
+
+    return OneWorkerModules(config, log)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The node simulator's tests first: each runs the playbook for a minute or more, the rest of the
+    suite takes seconds a test. xdist hands tests out in this order, so the long ones start at once
+    on every worker and the short ones fill in around them, instead of one long test starting last
+    on one worker while the other sits idle."""
+    items.sort(key=lambda item: item.get_closest_marker("simulator") is None)
+
+
 @pytest.fixture(scope="session")
 def dev() -> Recording:
     """The dev stack (Pulumi.dev.yaml) as `pulumi up` would register it."""

@@ -311,6 +311,12 @@ def test_first_run_builds_the_cluster_and_the_second_changes_nothing(small):
     settings = dev_settings()
     first = small.playbook(FAST)
     assert_cluster_built(small, settings, first)
+    # apt really ran on the nodes, against the simulated repositories, over HTTPS.
+    sources = small.hosts[small.nodes[1].name].read("/etc/apt/sources.list.d/kubernetes.list")
+    assert "https://pkgs.k8s.io/core:/stable:/v" in sources
+    served = (small.dir / "https.log").read_text()
+    codename = ubuntu_release(settings.versions)[1]
+    assert f"GET /linux/ubuntu/dists/{codename}/InRelease" in served and "/deb/InRelease" in served
 
     second = small.playbook(FAST)
     assert second.returncode == 0, second.output[-6000:]
@@ -331,24 +337,6 @@ def test_first_run_builds_the_cluster_and_the_second_changes_nothing(small):
     assert_labels_and_taints(small, small.cluster_state())
     tainted = [c for c in small.cluster_state()["kubectl"] if "taint" in c]
     assert sorted(c[c.index("taint") + 2] for c in tainted) == sorted(n.name for n in small.nodes if n.taints)
-
-
-def test_the_first_run_reaches_the_joins_with_every_node_prepared(small):
-    """What runs before the joins is checked today, whatever the join step does."""
-    settings = dev_settings()
-    run = small.playbook(FAST, ["--tags", "preflight,prepare,control_plane,calico"])
-    assert run.returncode == 0, run.output[-6000:]
-    for node in small.nodes:
-        assert_node_prepared(small, node.name, dict(settings.versions))
-    state = small.cluster_state()
-    assert state["apiServerUp"] and state["initNode"] == small.nodes[0].name
-    assert "operator.tigera.io/Installation//default" in state["objects"]
-    # apt really ran on the node, against the simulated repositories, over HTTPS.
-    sources = small.hosts[small.nodes[1].name].read("/etc/apt/sources.list.d/kubernetes.list")
-    assert "https://pkgs.k8s.io/core:/stable:/v" in sources
-    served = (small.dir / "https.log").read_text()
-    codename = ubuntu_release(settings.versions)[1]
-    assert f"GET /linux/ubuntu/dists/{codename}/InRelease" in served and "/deb/InRelease" in served
 
 
 def test_three_control_planes_join_one_at_a_time_with_the_certificate_key(world):

@@ -18,8 +18,8 @@ and uncordoned, never two nodes drained at once); a second run changes nothing, 
 the bootstrap playbook afterwards, with the pins the engine keeps for it.
 
 The scenario runs once (the `upgrade` fixture) and the tests read its record, so the module costs
-one cluster: under xdist's default distribution a worker that gets some of these tests builds its
-own.
+one cluster: the module is in ONE_WORKER_MODULES (tests/conftest.py), so xdist runs every test of
+it on the worker that built the scenario.
 """
 
 from __future__ import annotations
