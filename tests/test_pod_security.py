@@ -12,7 +12,6 @@ operators set restricted-compliant security contexts (docs/app-of-apps.md).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
 from typing import Any
 
 import pytest
@@ -23,10 +22,14 @@ from tests.psa import LEVELS, strictest, violations
 from tests.test_charts import SOURCES, rendered
 from tests.test_manifests import (  # noqa: F401 (fixtures)
     ARGOCD_PODS,
+    CERT_MANAGER_PODS,
+    CNPG_PODS,
     MONITORING_PODS,
+    PROBE_PORTS,
     app_objects,
     apps,
     cluster_objects,
+    container_ports,
     labels_match,
     pod_spec,
     pod_template,
@@ -34,12 +37,6 @@ from tests.test_manifests import (  # noqa: F401 (fixtures)
 
 Doc = dict[str, Any]
 ENFORCE = "pod-security.kubernetes.io/enforce"
-
-# Namespaces the stack creates that no policy fences yet, and why (issue 12 report).
-NOT_FENCED: Mapping[str, str] = {
-    "cert-manager": "its flows (webhook from the API server, ACME) are the data branch's to define",
-    "cnpg-system": "the operator's and the Barman Cloud plugin's flows are the data branch's to define",
-}
 
 
 def chart_pods() -> list[tuple[str, str, Doc]]:
@@ -162,31 +159,48 @@ def test_every_namespace_has_a_default_deny_policy(
     policies = app_objects["network-policies"]
     for ns in namespaces:
         mine = [p for p in policies if p["metadata"]["namespace"] == ns]
-        if ns in NOT_FENCED:
-            assert not any(is_default_deny(p, "Ingress") for p in mine), f"{ns} is fenced now: drop it from NOT_FENCED"
-            continue
         assert any(is_default_deny(p, "Ingress") for p in mine), f"namespace {ns} has no default-deny ingress"
         # data and messaging keep egress open for their credentials Jobs (docs/app-of-apps.md).
         if ns not in ("data", "messaging"):
             assert any(is_default_deny(p, "Egress") for p in mine), f"namespace {ns} has no default-deny egress"
 
 
+MATRIX_SOURCES = (
+    "release:argocd",
+    "app:monitoring-stack",
+    "app:cert-manager",
+    "app:cloudnative-pg",
+    "app:plugin-barman-cloud",
+)
+
+
 def test_the_flow_matrix_pods_are_the_rendered_ones() -> None:
-    """The labels and ports tests/test_manifests.py gives ArgoCD's and the monitoring stack's pods."""
-    rendered_pods: list[tuple[dict[str, str], dict[str, int]]] = []
-    for source_id in ("release:argocd", "app:monitoring-stack"):
+    """The labels and ports tests/test_manifests.py gives the pods of the charts it fences: ArgoCD,
+    the monitoring stack, cert-manager, the CloudNativePG operator and the Barman Cloud plugin."""
+    rendered_pods: list[tuple[str, dict[str, str], dict[str, int]]] = []
+    for source_id in MATRIX_SOURCES:
         for obj in rendered(source_id):
             if (spec := pod_spec(obj)) is not None:
+                ns = obj["metadata"].get("namespace") or SOURCES[source_id].namespace
                 labels = pod_template(obj)["metadata"]["labels"]  # type: ignore[index]
-                ports = {p["name"]: p["containerPort"] for c in spec["containers"] for p in c.get("ports", [])}
-                rendered_pods.append((labels, ports))
-    for endpoint in [*ARGOCD_PODS, *MONITORING_PODS]:
+                rendered_pods.append((ns, labels, container_ports(spec)))
+    complete = {e.name for e in [*CERT_MANAGER_PODS, *CNPG_PODS]}
+    for endpoint in [*ARGOCD_PODS, *MONITORING_PODS, *CERT_MANAGER_PODS, *CNPG_PODS]:
         if endpoint.name == "alertmanager":
             continue  # created by the operator from the Alertmanager resource, not rendered
-        matches = [ports for labels, ports in rendered_pods if labels_match({"matchLabels": endpoint.labels}, labels)]
+        matches = [
+            (ns, ports) for ns, labels, ports in rendered_pods if labels_match({"matchLabels": endpoint.labels}, labels)
+        ]
         assert len(matches) == 1, f"{endpoint.name}: {endpoint.labels} matches {len(matches)} rendered pods"
+        ((ns, ports),) = matches
+        assert ns == endpoint.namespace, f"{endpoint.name} runs in {ns}"
         for name, number in endpoint.ports.items():
-            assert matches[0].get(name) == number, f"{endpoint.name}: port {name}"
+            assert ports.get(name) == number, f"{endpoint.name}: port {name}"
+        if endpoint.name in complete:
+            # Every port these pods listen on is an endpoint port the matrix probes, so a port a
+            # chart bump adds shows up here before it is left out of the policies' review.
+            assert dict(endpoint.ports) == ports, f"{endpoint.name}: the chart renders ports {ports}"
+            assert {(n, "TCP") for n in ports.values()} <= set(PROBE_PORTS), f"{endpoint.name}: probe {ports}"
 
 
 # --- the argocd namespace, created by Pulumi (mock runtime) -------------------------------------
