@@ -2,9 +2,12 @@
 
 The pods are the ones that really run: every chart this stack deploys rendered with the pinned
 helm and our values (tests/test_charts.py's sources: the argo-cd release and every Helm-sourced
-Application) and every workload of the Git children (tests/test_manifests.py). Each pod spec is
-evaluated against the Pod Security Standards (tests/psa.py), and each namespace's `enforce` label
-must admit all its pods and be the strictest level that does. Pods an operator creates from a
+Application), every workload of the Git children (tests/test_manifests.py), and the
+local-path-provisioner the bootstrap's storage role installs in its own namespace (its
+kustomization rendered by Ansible and built by kustomize, tests/test_ansible_playbook.py, plus the
+helper pod as the provisioner creates it). Each pod spec is evaluated against the Pod Security
+Standards (tests/psa.py), and each namespace's `enforce` label must admit all its pods and be the
+strictest level that does. Pods an operator creates from a
 custom resource (Prometheus, Alertmanager, CloudNativePG instances) are not rendered here; their
 operators set restricted-compliant security contexts (docs/app-of-apps.md).
 """
@@ -19,6 +22,7 @@ import pytest
 from components.argocd import NAMESPACE as ARGOCD_NAMESPACE
 from components.argocd import NAMESPACE_LABELS as ARGOCD_NAMESPACE_LABELS
 from tests.psa import LEVELS, strictest, violations
+from tests.test_ansible_playbook import extra_vars, helper_pod_as_created, storage  # noqa: F401 (fixtures)
 from tests.test_charts import SOURCES, rendered
 from tests.test_manifests import (  # noqa: F401 (fixtures)
     ARGOCD_PODS,
@@ -51,21 +55,36 @@ def chart_pods() -> list[tuple[str, str, Doc]]:
     return pods
 
 
+def storage_pods(objects: list[Doc]) -> list[tuple[str, str, Doc]]:
+    """The provisioner's pod and the helper pods it creates, in the storage role's namespace."""
+    found = [
+        (o["metadata"]["namespace"], f"ansible:storage:{o['kind']}/{o['metadata']['name']}", spec)
+        for o in objects
+        if (spec := pod_spec(o)) is not None
+    ]
+    helper = helper_pod_as_created(objects)
+    return [*found, (helper["metadata"]["namespace"], "ansible:storage:Pod/helper-pod", helper["spec"])]
+
+
 @pytest.fixture(scope="module")
-def namespaces(app_objects: dict[str, list[Doc]]) -> dict[str, dict[str, str]]:  # noqa: F811
+def namespaces(app_objects: dict[str, list[Doc]], storage: dict[str, Any]) -> dict[str, dict[str, str]]:  # noqa: F811
     found = {d["metadata"]["name"]: d["metadata"].get("labels", {}) for d in app_objects["namespaces"]}
     found[ARGOCD_NAMESPACE] = dict(ARGOCD_NAMESPACE_LABELS)
+    # Created by the bootstrap's storage role (Ansible), not by a Git child.
+    for d in storage["default"]:
+        if d["kind"] == "Namespace":
+            found[d["metadata"]["name"]] = d["metadata"].get("labels", {})
     return found
 
 
 @pytest.fixture(scope="module")
-def pods(cluster_objects: list[Doc]) -> list[tuple[str, str, Doc]]:  # noqa: F811
+def pods(cluster_objects: list[Doc], storage: dict[str, Any]) -> list[tuple[str, str, Doc]]:  # noqa: F811
     git = [
         (o["metadata"]["namespace"], f"git:{o['kind']}/{o['metadata']['name']}", spec)
         for o in cluster_objects
         if (spec := pod_spec(o)) is not None
     ]
-    return chart_pods() + git
+    return chart_pods() + git + storage_pods(storage["default"])
 
 
 # --- the evaluator itself ---------------------------------------------------------------------
@@ -147,6 +166,17 @@ def test_argocd_runs_restricted_and_monitoring_privileged_only_for_node_exporter
     assert loose == ["app:monitoring-stack:DaemonSet/kube-prometheus-stack-prometheus-node-exporter"]
 
 
+def test_local_path_storage_is_privileged_only_for_the_helper_pods_host_path(
+    pods: list[tuple[str, str, Doc]],
+) -> None:
+    mine = {n: s for ns, n, s in pods if ns == "local-path-storage"}
+    assert set(mine) == {"ansible:storage:Deployment/local-path-provisioner", "ansible:storage:Pod/helper-pod"}
+    assert sorted(n for n, s in mine.items() if strictest(s) == "privileged") == ["ansible:storage:Pod/helper-pod"]
+    helper = mine["ansible:storage:Pod/helper-pod"]
+    without_host_path = {**helper, "volumes": [v for v in helper["volumes"] if "hostPath" not in v]}
+    assert strictest(without_host_path) != "privileged", "the hostPath volume is the one reason for privileged"
+
+
 def is_default_deny(policy: Doc, direction: str) -> bool:
     spec = policy["spec"]
     return spec["podSelector"] == {} and direction in spec.get("policyTypes", []) and not spec.get(direction.lower())
@@ -155,8 +185,9 @@ def is_default_deny(policy: Doc, direction: str) -> bool:
 def test_every_namespace_has_a_default_deny_policy(
     namespaces: dict[str, dict[str, str]],
     app_objects: dict[str, list[Doc]],  # noqa: F811
+    storage: dict[str, Any],  # noqa: F811
 ) -> None:
-    policies = app_objects["network-policies"]
+    policies = app_objects["network-policies"] + [d for d in storage["default"] if d["kind"] == "NetworkPolicy"]
     for ns in namespaces:
         mine = [p for p in policies if p["metadata"]["namespace"] == ns]
         assert any(is_default_deny(p, "Ingress") for p in mine), f"namespace {ns} has no default-deny ingress"
