@@ -356,7 +356,15 @@ def test_audit_policy_keeps_secret_values_out_of_the_log(rendered):
 
 # --- the storage role's kustomization, rendered by Ansible and built by kustomize --------------
 
-STORAGE_FILES = ("config.json", "helperPod.yaml", "storage-class.yaml", "deployment.yaml", "kustomization.yaml")
+STORAGE_FILES = (
+    "config.json",
+    "helperPod.yaml",
+    "storage-class.yaml",
+    "deployment.yaml",
+    "namespace.yaml",
+    "network-policy.yaml",
+    "kustomization.yaml",
+)
 
 # The role's templates with its defaults and the rendered inventory, twice: as they are, and with
 # another helper image (whose checksum annotation must differ, so the provisioner restarts).
@@ -491,6 +499,30 @@ def one(objects: list[dict[str, Any]], kind: str) -> dict[str, Any]:
     return found
 
 
+def helper_pod_as_created(objects: list[dict[str, Any]]) -> dict[str, Any]:
+    """The helper pod the provisioner creates from the ConfigMap's template: it adds a hostPath
+    volume `data` (the volume directory's parent, DirectoryOrCreate) and the ConfigMap's scripts as
+    volume `script`, mounts both into the first container, and creates it in its own namespace
+    (rancher/local-path-provisioner, provisioner.go, createHelperPod)."""
+    config = one(objects, "ConfigMap")
+    pod = yaml.safe_load(config["data"]["helperPod.yaml"])
+    pod["metadata"]["namespace"] = config["metadata"]["namespace"]
+    parent = json.loads(config["data"]["config.json"])["nodePathMap"][0]["paths"][0].rstrip("/") + "/"
+    spec = pod["spec"]
+    spec["volumes"] = [
+        *spec.get("volumes", []),
+        {"name": "data", "hostPath": {"path": parent, "type": "DirectoryOrCreate"}},
+        {"name": "script", "configMap": {"name": config["metadata"]["name"]}},
+    ]
+    container = spec["containers"][0]
+    container["volumeMounts"] = [
+        *container.get("volumeMounts", []),
+        {"name": "data", "mountPath": parent},
+        {"name": "script", "mountPath": "/script"},
+    ]
+    return pod
+
+
 def test_storage_class_is_the_one_default_and_waits_for_the_first_consumer(storage):
     classes = [o for o in storage["default"] if o["kind"] == "StorageClass"]
     assert len(classes) == 1, "the kustomization must not add a second StorageClass"
@@ -551,3 +583,40 @@ def test_storage_config_change_rolls_the_provisioner(storage):
     bumped = one(storage["bumped"], "Deployment")["spec"]["template"]["metadata"]["annotations"][annotation]
     assert re.fullmatch(r"[0-9a-f]{64}", default)
     assert bumped != default
+
+
+def test_storage_namespace_carries_pod_security_labels_pinned_to_the_cluster_minor(storage):
+    (namespace,) = [o for o in storage["default"] if o["kind"] == "Namespace"]
+    assert namespace["metadata"]["name"] == "local-path-storage"
+    minor = "v" + ".".join(default_versions()["kubernetes"].split(".")[:2])
+    prefix = "pod-security.kubernetes.io/"
+    labels = {k: v for k, v in namespace["metadata"].get("labels", {}).items() if k.startswith(prefix)}
+    # privileged: the helper pods mount a hostPath (tests/test_pod_security.py evaluates them).
+    assert labels == {
+        f"{prefix}enforce": "privileged",
+        f"{prefix}enforce-version": minor,
+        f"{prefix}warn": "restricted",
+        f"{prefix}warn-version": minor,
+        f"{prefix}audit": "restricted",
+        f"{prefix}audit-version": minor,
+    }
+
+
+def test_storage_namespace_is_fenced_but_for_the_provisioners_dns_and_api_server(storage):
+    policies = {p["metadata"]["name"]: p for p in storage["default"] if p["kind"] == "NetworkPolicy"}
+    assert {p["metadata"]["namespace"] for p in policies.values()} == {"local-path-storage"}
+    assert policies.pop("default-deny")["spec"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
+    (allow,) = policies.values()
+    spec = allow["spec"]
+    assert spec["policyTypes"] == ["Egress"] and "ingress" not in spec
+    provisioner = one(storage["default"], "Deployment")["spec"]["template"]["metadata"]["labels"]
+    assert spec["podSelector"]["matchLabels"].items() <= provisioner.items(), "the allow must select the provisioner"
+    helper = helper_pod_as_created(storage["default"])
+    assert not spec["podSelector"]["matchLabels"].items() <= helper["metadata"].get("labels", {}).items()
+    # Exactly the DNS and API server egress ArgoCD's pods get (kube-dns by the label kube-system
+    # really carries, UDP and TCP; 6443 on the private ranges the control-plane nodes are in).
+    argocd = ROOT / "manifests" / "infrastructure" / "network-policies" / "argocd" / "policies.yaml"
+    (same,) = [p for p in yaml.safe_load_all(argocd.read_text()) if p["metadata"]["name"] == "allow-dns-and-api-server"]
+    assert spec["egress"] == same["spec"]["egress"]
+    opened = {(p["protocol"], p["port"]) for rule in spec["egress"] for p in rule["ports"]}
+    assert opened == {("UDP", 53), ("TCP", 53), ("TCP", 6443)}

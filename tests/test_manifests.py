@@ -1018,6 +1018,16 @@ class Cluster:
 CNPG_INSTANCE_PORTS = {"postgresql": 5432, "status": 8000, "metrics": 9187}
 
 
+def container_ports(spec: Mapping[str, Any]) -> dict[str, int]:
+    """Container port name -> number. An unnamed port is keyed by its number as a string ('9090'),
+    which cannot collide with a name (a port name needs a letter)."""
+    return {
+        p.get("name") or str(p["containerPort"]): p["containerPort"]
+        for c in spec["containers"]
+        for p in c.get("ports", [])
+    }
+
+
 def pods_of(objects: Iterable[Doc]) -> list[Endpoint]:
     pods = []
     objects = list(objects)
@@ -1041,13 +1051,12 @@ def pods_of(objects: Iterable[Doc]) -> list[Endpoint]:
     for doc in workloads(objects):
         spec = pod_spec(doc)
         assert spec is not None
-        ports = {p["name"]: p["containerPort"] for c in spec["containers"] for p in c.get("ports", [])}
         pods.append(
             Endpoint(
                 name=f"{doc['metadata']['namespace']}/{doc['metadata']['name']}",
                 namespace=doc["metadata"]["namespace"],
                 labels=pod_template(doc)["metadata"]["labels"],  # type: ignore[index]
-                ports=ports,
+                ports=container_ports(spec),
             )
         )
     return pods
@@ -1070,9 +1079,9 @@ def network(apps: dict[str, Doc], app_objects: dict[str, list[Doc]]) -> tuple[Cl
         Endpoint("grafana", "monitoring", {"app.kubernetes.io/name": "grafana"}, ports={"grafana": 3000}),
         *MONITORING_PODS,
         *ARGOCD_PODS,
+        *CERT_MANAGER_PODS,
+        *CNPG_PODS,
         Endpoint("atlantis", "atlantis", {"app.kubernetes.io/name": "atlantis"}),
-        # The CloudNativePG operator's pods (chart cloudnative-pg, selector labels).
-        Endpoint("cnpg-operator", "cnpg-system", {"app.kubernetes.io/name": "cloudnative-pg"}),
         Endpoint("internet", None, ip="203.0.113.10"),
         Endpoint("instance-metadata", None, ip="169.254.169.254"),
         Endpoint("vpc-host", None, ip="10.0.12.7"),
@@ -1083,8 +1092,9 @@ def network(apps: dict[str, Doc], app_objects: dict[str, list[Doc]]) -> tuple[Cl
     return Cluster(namespaces, policies), endpoints
 
 
-# The pods of the argo-cd release and of kube-prometheus-stack, with the labels and ports the
-# pinned charts render (tests/test_pod_security.py checks these against the render).
+# The pods of the argo-cd release, kube-prometheus-stack, cert-manager, cloudnative-pg and
+# plugin-barman-cloud, with the labels and ports the pinned charts render
+# (tests/test_pod_security.py checks these against the render).
 ARGOCD_PODS = [
     Endpoint("argocd/server", "argocd", {"app.kubernetes.io/name": "argocd-server"}, ports={"metrics": 8083}),
     Endpoint("argocd/repo-server", "argocd", {"app.kubernetes.io/name": "argocd-repo-server"}, ports={"metrics": 8084}),
@@ -1112,6 +1122,37 @@ MONITORING_PODS = [
             "app": "kube-prometheus-stack-operator",
             "app.kubernetes.io/name": "kube-prometheus-stack-prometheus-operator",
         },
+    ),
+]
+
+
+def _cert_manager(component: str, name: str | None = None, **ports: int) -> Endpoint:
+    labels = {
+        "app.kubernetes.io/name": name or component,
+        "app.kubernetes.io/instance": "cert-manager",
+        "app.kubernetes.io/component": component,
+    }
+    return Endpoint(f"cert-manager/{component}", "cert-manager", labels, ports=ports)
+
+
+CERT_MANAGER_PODS = [
+    _cert_manager("controller", "cert-manager", **{"http-metrics": 9402, "http-healthz": 9403}),
+    _cert_manager("cainjector", **{"http-metrics": 9402}),
+    _cert_manager("webhook", **{"https": 10250, "healthcheck": 6080, "http-metrics": 9402}),
+    _cert_manager("startupapicheck"),
+]
+CNPG_PODS = [
+    Endpoint(
+        "cnpg-system/operator",
+        "cnpg-system",
+        {"app.kubernetes.io/name": "cloudnative-pg", "app.kubernetes.io/instance": "cloudnative-pg"},
+        ports={"metrics": 8080, "webhook-server": 9443},
+    ),
+    Endpoint(
+        "cnpg-system/plugin-barman-cloud",
+        "cnpg-system",
+        {"app.kubernetes.io/name": "plugin-barman-cloud", "app.kubernetes.io/instance": "plugin-barman-cloud"},
+        ports={"9090": 9090},  # the chart names no port
     ),
 ]
 
@@ -1149,6 +1190,12 @@ PROBE_PORTS = [
     (6443, "TCP"),
     (10250, "TCP"),
     (9100, "TCP"),
+    # The data stack's pods: the CloudNativePG webhook, cert-manager's metrics, the controller's
+    # and the webhook's health ports (9090 above is the plugin's gRPC, 8080 the operator's metrics).
+    (9443, "TCP"),
+    (9402, "TCP"),
+    (9403, "TCP"),
+    (6080, "TCP"),
 ]
 
 
@@ -1156,7 +1203,7 @@ PROBE_PORTS = [
 VPC_HOSTS = ("vpc-host", "vpc-host-172")
 
 # What Prometheus may open towards any pod (monitoring/policies.yaml); a pod in a namespace
-# without ingress policies (kube-system, cnpg-system, cert-manager) admits it there.
+# without ingress policies (kube-system) admits it there.
 SCRAPE_PORTS = {8000, 8080, 8081, 8082, 8083, 8084, 3000, 9090, 9093, 9121, 9153, 9187, 15692}
 
 
@@ -1185,7 +1232,7 @@ def expected_flows(endpoints: Mapping[str, Endpoint]) -> set[tuple[str, str, int
         ("prometheus", "data/postgresql", 9187, "TCP"),
         ("prometheus", "data/redis", 9121, "TCP"),
         ("prometheus", "messaging/rabbitmq", 15692, "TCP"),
-        ("cnpg-operator", "data/postgresql", 8000, "TCP"),
+        ("cnpg-system/operator", "data/postgresql", 8000, "TCP"),
         ("messaging/rabbitmq-definitions-export", "messaging/rabbitmq", 15672, "TCP"),
     }
     flows |= {(api(d), "internet", 443, "TCP") for d in ("scan", "chat")}
@@ -1218,16 +1265,35 @@ def expected_flows(endpoints: Mapping[str, Endpoint]) -> set[tuple[str, str, int
         # Node targets (node-exporter, kubelet) and the API server calling the operator's webhook.
         flows |= {("prometheus", node, 9100, "TCP"), ("prometheus", node, 10250, "TCP")}
         flows.add((node, "prometheus-operator", 10250, "TCP"))
+    # Issue 12, the data stack's namespaces: every pod in cert-manager and cnpg-system resolves
+    # names and reaches the API server; the API server calls both webhooks.
+    for src in [e.name for e in CERT_MANAGER_PODS + CNPG_PODS]:
+        flows |= {(src, "kube-dns", 53, "UDP"), (src, "kube-dns", 53, "TCP")}
+        flows |= {(src, node, 6443, "TCP") for node in VPC_HOSTS}
+    flows |= {(node, "cert-manager/webhook", 10250, "TCP") for node in VPC_HOSTS}
+    flows |= {(node, "cnpg-system/operator", 9443, "TCP") for node in VPC_HOSTS}
+    # The webhook rule names the private ranges (the API server's node address is per stack), and
+    # pod addresses are in them too: a pod whose own egress is open (data, messaging, kube-system)
+    # reaches 9443 as well; no pod of a fenced namespace does.
+    flows |= {
+        (e.name, "cnpg-system/operator", 9443, "TCP")
+        for e in endpoints.values()
+        if e.namespace is not None and e.namespace not in FENCED_EGRESS and "credentials-generator" not in e.name
+    }
+    # The operator drives the Barman Cloud plugin over gRPC (its Service barman-cloud:9090).
+    flows.add(("cnpg-system/operator", "cnpg-system/plugin-barman-cloud", 9090, "TCP"))
     return flows
 
 
-GOVERNED = set(DOMAINS) | {"data", "messaging", "argocd", "monitoring", "atlantis"}
+FENCED = {"argocd", "monitoring", "atlantis", "cert-manager", "cnpg-system"}
+GOVERNED = set(DOMAINS) | {"data", "messaging"} | FENCED
 # Namespaces whose egress is fenced too (data and messaging keep egress open for their Jobs).
-FENCED_EGRESS = set(DOMAINS) | {"argocd", "monitoring", "atlantis"}
+FENCED_EGRESS = set(DOMAINS) | FENCED
 # Ports on the nodes (the API server, the kubelet, node-exporter, and the webhook the API server calls from a
 # node): the policies allow them by the private address ranges, which also hold the pod network
 # (its CIDR is per stack, so a Git manifest cannot exclude it). They are checked between a pod
-# and the nodes only; no pod listens on 6443, and 10250 is the operator's webhook (TLS).
+# and the nodes only; no pod listens on 6443, and 10250 is the Prometheus operator's and
+# cert-manager's webhook (TLS). cnpg's webhook (9443) is checked between pods as well.
 NODE_PORTS = {6443, 10250, 9100}
 
 
@@ -1254,6 +1320,40 @@ def test_flow_matrix_is_exactly_the_design(network: tuple[Cluster, dict[str, End
     extra = actual - expected_flows(endpoints)
     assert not missing, f"DESIGN.md flows blocked: {sorted(missing)}"
     assert not extra, f"flows allowed beyond DESIGN.md: {sorted(extra)}"
+
+
+# The data stack's namespaces, row by row (the matrix above holds them too; these name the reason,
+# and reach the webhook on 10250, which the matrix checks from the nodes only).
+DATA_STACK_ROWS = [
+    # (source, destination, port, protocol, allowed, why)
+    ("vpc-host", "cert-manager/webhook", 10250, "TCP", True, "the API server calls cert-manager's webhook"),
+    ("vpc-host-172", "cnpg-system/operator", 9443, "TCP", True, "the API server calls the CloudNativePG webhook"),
+    ("cert-manager/startupapicheck", "vpc-host", 6443, "TCP", True, "cert-manager's pods reach the API server"),
+    ("cnpg-system/plugin-barman-cloud", "vpc-host", 6443, "TCP", True, "the plugin reaches the API server"),
+    ("cnpg-system/operator", "cnpg-system/plugin-barman-cloud", 9090, "TCP", True, "operator -> plugin gRPC"),
+    ("cnpg-system/operator", "data/postgresql", 8000, "TCP", True, "operator -> instance manager"),
+    (api("auth"), "cnpg-system/operator", 9443, "TCP", False, "a domain pod never calls the cnpg webhook"),
+    (api("auth"), "cert-manager/webhook", 10250, "TCP", False, "a domain pod never calls cert-manager's webhook"),
+    ("atlantis", "cnpg-system/operator", 9443, "TCP", False, "atlantis egress is closed"),
+    ("cert-manager/controller", "data/postgresql", 5432, "TCP", False, "cert-manager has no business in data"),
+    ("cert-manager/controller", "internet", 443, "TCP", False, "no ACME issuer, no internet"),
+    ("cnpg-system/operator", "data/postgresql", 5432, "TCP", False, "the operator uses the status API only"),
+    ("cnpg-system/plugin-barman-cloud", "data/postgresql", 8000, "TCP", False, "only the operator drives instances"),
+    ("cnpg-system/operator", "internet", 443, "TCP", False, "the operator needs no internet"),
+    ("data/postgresql", "cnpg-system/plugin-barman-cloud", 9090, "TCP", False, "only the operator calls the plugin"),
+    ("prometheus", "cnpg-system/operator", 8080, "TCP", False, "no PodMonitor scrapes the operator"),
+    ("prometheus", "cert-manager/controller", 9402, "TCP", False, "no monitor scrapes cert-manager"),
+]
+
+
+@pytest.mark.parametrize(
+    ("src", "dst", "port", "proto", "allowed", "why"), DATA_STACK_ROWS, ids=[r[-1] for r in DATA_STACK_ROWS]
+)
+def test_the_data_stack_namespaces_allow_and_deny_row_by_row(
+    network: tuple[Cluster, dict[str, Endpoint]], src: str, dst: str, port: int, proto: str, allowed: bool, why: str
+) -> None:
+    cluster, ep = network
+    assert cluster.allowed(ep[src], ep[dst], port, proto) is allowed, f"{src} -> {dst}:{port}/{proto}: {why}"
 
 
 def test_evaluator_denies_and_allows_for_the_right_reason(

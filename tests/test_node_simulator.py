@@ -274,6 +274,12 @@ def assert_cluster_built(sim: SimCluster, settings: StackSettings, run) -> None:
     assert storage_class["metadata"]["annotations"]["storageclass.kubernetes.io/is-default-class"] == "true"
     assert "apps/Deployment/local-path-storage/local-path-provisioner" in objects
     assert "/ConfigMap/local-path-storage/local-path-config" in objects
+    # Fenced from its first apply: Pod Security labels and default-deny (tests/test_pod_security.py).
+    storage_ns = objects["/Namespace//local-path-storage"]["metadata"].get("labels", {})
+    assert storage_ns["pod-security.kubernetes.io/enforce"] == "privileged"
+    assert storage_ns["pod-security.kubernetes.io/warn"] == "restricted"
+    assert "networking.k8s.io/NetworkPolicy/local-path-storage/default-deny" in objects
+    assert "networking.k8s.io/NetworkPolicy/local-path-storage/allow-provisioner-to-dns-and-api-server" in objects
 
     fetched = sim.kubeconfig()
     assert fetched.returncode == 0, fetched.stderr

@@ -2,9 +2,12 @@
 
 The pods are the ones that really run: every chart this stack deploys rendered with the pinned
 helm and our values (tests/test_charts.py's sources: the argo-cd release and every Helm-sourced
-Application) and every workload of the Git children (tests/test_manifests.py). Each pod spec is
-evaluated against the Pod Security Standards (tests/psa.py), and each namespace's `enforce` label
-must admit all its pods and be the strictest level that does. Pods an operator creates from a
+Application), every workload of the Git children (tests/test_manifests.py), and the
+local-path-provisioner the bootstrap's storage role installs in its own namespace (its
+kustomization rendered by Ansible and built by kustomize, tests/test_ansible_playbook.py, plus the
+helper pod as the provisioner creates it). Each pod spec is evaluated against the Pod Security
+Standards (tests/psa.py), and each namespace's `enforce` label must admit all its pods and be the
+strictest level that does. Pods an operator creates from a
 custom resource (Prometheus, Alertmanager, CloudNativePG instances) are not rendered here; their
 operators set restricted-compliant security contexts (docs/app-of-apps.md).
 """
@@ -12,7 +15,6 @@ operators set restricted-compliant security contexts (docs/app-of-apps.md).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
 from typing import Any
 
 import pytest
@@ -20,13 +22,18 @@ import pytest
 from components.argocd import NAMESPACE as ARGOCD_NAMESPACE
 from components.argocd import NAMESPACE_LABELS as ARGOCD_NAMESPACE_LABELS
 from tests.psa import LEVELS, strictest, violations
+from tests.test_ansible_playbook import extra_vars, helper_pod_as_created, storage  # noqa: F401 (fixtures)
 from tests.test_charts import SOURCES, rendered
 from tests.test_manifests import (  # noqa: F401 (fixtures)
     ARGOCD_PODS,
+    CERT_MANAGER_PODS,
+    CNPG_PODS,
     MONITORING_PODS,
+    PROBE_PORTS,
     app_objects,
     apps,
     cluster_objects,
+    container_ports,
     labels_match,
     pod_spec,
     pod_template,
@@ -34,12 +41,6 @@ from tests.test_manifests import (  # noqa: F401 (fixtures)
 
 Doc = dict[str, Any]
 ENFORCE = "pod-security.kubernetes.io/enforce"
-
-# Namespaces the stack creates that no policy fences yet, and why (issue 12 report).
-NOT_FENCED: Mapping[str, str] = {
-    "cert-manager": "its flows (webhook from the API server, ACME) are the data branch's to define",
-    "cnpg-system": "the operator's and the Barman Cloud plugin's flows are the data branch's to define",
-}
 
 
 def chart_pods() -> list[tuple[str, str, Doc]]:
@@ -54,21 +55,36 @@ def chart_pods() -> list[tuple[str, str, Doc]]:
     return pods
 
 
+def storage_pods(objects: list[Doc]) -> list[tuple[str, str, Doc]]:
+    """The provisioner's pod and the helper pods it creates, in the storage role's namespace."""
+    found = [
+        (o["metadata"]["namespace"], f"ansible:storage:{o['kind']}/{o['metadata']['name']}", spec)
+        for o in objects
+        if (spec := pod_spec(o)) is not None
+    ]
+    helper = helper_pod_as_created(objects)
+    return [*found, (helper["metadata"]["namespace"], "ansible:storage:Pod/helper-pod", helper["spec"])]
+
+
 @pytest.fixture(scope="module")
-def namespaces(app_objects: dict[str, list[Doc]]) -> dict[str, dict[str, str]]:  # noqa: F811
+def namespaces(app_objects: dict[str, list[Doc]], storage: dict[str, Any]) -> dict[str, dict[str, str]]:  # noqa: F811
     found = {d["metadata"]["name"]: d["metadata"].get("labels", {}) for d in app_objects["namespaces"]}
     found[ARGOCD_NAMESPACE] = dict(ARGOCD_NAMESPACE_LABELS)
+    # Created by the bootstrap's storage role (Ansible), not by a Git child.
+    for d in storage["default"]:
+        if d["kind"] == "Namespace":
+            found[d["metadata"]["name"]] = d["metadata"].get("labels", {})
     return found
 
 
 @pytest.fixture(scope="module")
-def pods(cluster_objects: list[Doc]) -> list[tuple[str, str, Doc]]:  # noqa: F811
+def pods(cluster_objects: list[Doc], storage: dict[str, Any]) -> list[tuple[str, str, Doc]]:  # noqa: F811
     git = [
         (o["metadata"]["namespace"], f"git:{o['kind']}/{o['metadata']['name']}", spec)
         for o in cluster_objects
         if (spec := pod_spec(o)) is not None
     ]
-    return chart_pods() + git
+    return chart_pods() + git + storage_pods(storage["default"])
 
 
 # --- the evaluator itself ---------------------------------------------------------------------
@@ -150,6 +166,17 @@ def test_argocd_runs_restricted_and_monitoring_privileged_only_for_node_exporter
     assert loose == ["app:monitoring-stack:DaemonSet/kube-prometheus-stack-prometheus-node-exporter"]
 
 
+def test_local_path_storage_is_privileged_only_for_the_helper_pods_host_path(
+    pods: list[tuple[str, str, Doc]],
+) -> None:
+    mine = {n: s for ns, n, s in pods if ns == "local-path-storage"}
+    assert set(mine) == {"ansible:storage:Deployment/local-path-provisioner", "ansible:storage:Pod/helper-pod"}
+    assert sorted(n for n, s in mine.items() if strictest(s) == "privileged") == ["ansible:storage:Pod/helper-pod"]
+    helper = mine["ansible:storage:Pod/helper-pod"]
+    without_host_path = {**helper, "volumes": [v for v in helper["volumes"] if "hostPath" not in v]}
+    assert strictest(without_host_path) != "privileged", "the hostPath volume is the one reason for privileged"
+
+
 def is_default_deny(policy: Doc, direction: str) -> bool:
     spec = policy["spec"]
     return spec["podSelector"] == {} and direction in spec.get("policyTypes", []) and not spec.get(direction.lower())
@@ -158,35 +185,53 @@ def is_default_deny(policy: Doc, direction: str) -> bool:
 def test_every_namespace_has_a_default_deny_policy(
     namespaces: dict[str, dict[str, str]],
     app_objects: dict[str, list[Doc]],  # noqa: F811
+    storage: dict[str, Any],  # noqa: F811
 ) -> None:
-    policies = app_objects["network-policies"]
+    policies = app_objects["network-policies"] + [d for d in storage["default"] if d["kind"] == "NetworkPolicy"]
     for ns in namespaces:
         mine = [p for p in policies if p["metadata"]["namespace"] == ns]
-        if ns in NOT_FENCED:
-            assert not any(is_default_deny(p, "Ingress") for p in mine), f"{ns} is fenced now: drop it from NOT_FENCED"
-            continue
         assert any(is_default_deny(p, "Ingress") for p in mine), f"namespace {ns} has no default-deny ingress"
         # data and messaging keep egress open for their credentials Jobs (docs/app-of-apps.md).
         if ns not in ("data", "messaging"):
             assert any(is_default_deny(p, "Egress") for p in mine), f"namespace {ns} has no default-deny egress"
 
 
+MATRIX_SOURCES = (
+    "release:argocd",
+    "app:monitoring-stack",
+    "app:cert-manager",
+    "app:cloudnative-pg",
+    "app:plugin-barman-cloud",
+)
+
+
 def test_the_flow_matrix_pods_are_the_rendered_ones() -> None:
-    """The labels and ports tests/test_manifests.py gives ArgoCD's and the monitoring stack's pods."""
-    rendered_pods: list[tuple[dict[str, str], dict[str, int]]] = []
-    for source_id in ("release:argocd", "app:monitoring-stack"):
+    """The labels and ports tests/test_manifests.py gives the pods of the charts it fences: ArgoCD,
+    the monitoring stack, cert-manager, the CloudNativePG operator and the Barman Cloud plugin."""
+    rendered_pods: list[tuple[str, dict[str, str], dict[str, int]]] = []
+    for source_id in MATRIX_SOURCES:
         for obj in rendered(source_id):
             if (spec := pod_spec(obj)) is not None:
+                ns = obj["metadata"].get("namespace") or SOURCES[source_id].namespace
                 labels = pod_template(obj)["metadata"]["labels"]  # type: ignore[index]
-                ports = {p["name"]: p["containerPort"] for c in spec["containers"] for p in c.get("ports", [])}
-                rendered_pods.append((labels, ports))
-    for endpoint in [*ARGOCD_PODS, *MONITORING_PODS]:
+                rendered_pods.append((ns, labels, container_ports(spec)))
+    complete = {e.name for e in [*CERT_MANAGER_PODS, *CNPG_PODS]}
+    for endpoint in [*ARGOCD_PODS, *MONITORING_PODS, *CERT_MANAGER_PODS, *CNPG_PODS]:
         if endpoint.name == "alertmanager":
             continue  # created by the operator from the Alertmanager resource, not rendered
-        matches = [ports for labels, ports in rendered_pods if labels_match({"matchLabels": endpoint.labels}, labels)]
+        matches = [
+            (ns, ports) for ns, labels, ports in rendered_pods if labels_match({"matchLabels": endpoint.labels}, labels)
+        ]
         assert len(matches) == 1, f"{endpoint.name}: {endpoint.labels} matches {len(matches)} rendered pods"
+        ((ns, ports),) = matches
+        assert ns == endpoint.namespace, f"{endpoint.name} runs in {ns}"
         for name, number in endpoint.ports.items():
-            assert matches[0].get(name) == number, f"{endpoint.name}: port {name}"
+            assert ports.get(name) == number, f"{endpoint.name}: port {name}"
+        if endpoint.name in complete:
+            # Every port these pods listen on is an endpoint port the matrix probes, so a port a
+            # chart bump adds shows up here before it is left out of the policies' review.
+            assert dict(endpoint.ports) == ports, f"{endpoint.name}: the chart renders ports {ports}"
+            assert {(n, "TCP") for n in ports.values()} <= set(PROBE_PORTS), f"{endpoint.name}: probe {ports}"
 
 
 # --- the argocd namespace, created by Pulumi (mock runtime) -------------------------------------
