@@ -38,42 +38,23 @@ from components.bootstrap import (
     secret_extra_vars,
 )
 from components.config import default_versions
+from tests import local_play
 from tests.conftest import FAKE_SSH_PRIVATE_KEY
-from tests.prereqs import missing
 from tests.test_bootstrap import COMMAND, assert_nowhere_in_plain_text
 from tests.test_inventory import FIXED_JUMP, dev_settings, fixed_cluster, fixed_hosts
 from tools.mockrun import FAKE_ENCRYPTION_KEY_BASE64, Recording, run_program
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = Path(__file__).resolve().parent / "golden"
-BIN = Path(sys.executable).parent
 KEY_1 = base64.b64encode(b"k" * 31 + b"1").decode()
 KEY_2 = base64.b64encode(b"k" * 31 + b"2").decode()
 DEFAULTS = yaml.safe_load((ANSIBLE_DIR / "roles/control_plane/defaults/main.yml").read_text())
 
 
-def ansible_playbook() -> str:
-    path = BIN / "ansible-playbook"
-    if not path.exists():
-        missing(f"ansible-playbook is not installed in {BIN} (make venv installs requirements-dev.txt)")
-    return str(path)
-
-
 def run_play(play: Path, *extra: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    full_env = {
-        **os.environ,
-        "ANSIBLE_CONFIG": str(ANSIBLE_DIR / "ansible.cfg"),
-        "ANSIBLE_ROLES_PATH": str(ANSIBLE_DIR / "roles"),
-        "ANSIBLE_NOCOLOR": "1",
-        **(env or {}),
-    }
-    return subprocess.run(
-        [ansible_playbook(), "-i", "localhost,", *extra, str(play)],
-        cwd=play.parent,
-        env=full_env,
-        capture_output=True,
-        text=True,
-        timeout=300,
+    """`ansible-playbook -i localhost, <extra> <play>` the way every role test runs it (tests/local_play.py)."""
+    return local_play.run_play(
+        ["-i", "localhost,", *extra, str(play)], env={"ANSIBLE_ROLES_PATH": str(ANSIBLE_DIR / "roles"), **(env or {})}
     )
 
 

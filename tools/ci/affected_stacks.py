@@ -48,7 +48,7 @@ INERT_PREFIXES: tuple[str, ...] = (
     "manifests/",
 )
 INERT_SUFFIXES: tuple[str, ...] = (".md",)
-INERT_FILES: frozenset[str] = frozenset({".gitignore", "LICENSE", "Makefile", ".ci/run", "requirements-dev.txt"})
+INERT_FILES: frozenset[str] = frozenset({".gitignore", "LICENSE", "Makefile", ".ci/run"})
 # What ArgoCD syncs from Git: reaches a tracking stack on merge, a pinned stack with its next pin.
 ARGOCD_PREFIX = "manifests/"
 
