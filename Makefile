@@ -90,6 +90,7 @@ test: venv node-tools $(HELM) ## Every test: program under mocks, Ansible, manif
 
 lint: venv ## ruff and mypy
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy __main__.py components tools policy/policies.py
 
 benchmark: venv ## Speed of the program under the mock runtime, into docs/benchmarks.md (ARGS=--suite adds the suite)

@@ -544,9 +544,7 @@ VERSIONS_TEXT = (ROOT / "versions.yaml").read_text(encoding="utf-8")
 
 def _line(key: str, value: str | None) -> str:
     """versions.yaml with the line of `key` replaced by `key: value` (None: the line removed)."""
-    return re.sub(
-        rf"^{key}:.*\n", "" if value is None else f"{key}: {value}\n", VERSIONS_TEXT, count=1, flags=re.M
-    )
+    return re.sub(rf"^{key}:.*\n", "" if value is None else f"{key}: {value}\n", VERSIONS_TEXT, count=1, flags=re.M)
 
 
 _AMI = re.search(r"^ubuntuAmiName: (\S+)$", VERSIONS_TEXT, re.M)

@@ -68,7 +68,7 @@ def _env(tmp_path: Path, *, pulumi_cli: bool, aws: bool) -> dict[str, str]:
         _executable(
             fakebin / "pulumi",
             '#!/usr/bin/env bash\nprintf "%s|%s|%s\\n" "$*" "$PULUMI_BACKEND_URL" "$(command -v uv || true)"'
-            f' >> {tmp_path}/pulumi.log\n',
+            f" >> {tmp_path}/pulumi.log\n",
         )
     env = {k: v for k, v in os.environ.items() if k not in AWS_KEYS}
     env.update(HOME=str(home), PATH=f"{fakebin}:/usr/local/bin:/usr/bin:/bin", PULUMI_CONFIG_PASSPHRASE="x")

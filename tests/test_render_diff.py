@@ -111,9 +111,7 @@ def test_a_changed_image(tmp_path: Path, tools: rd.Tools) -> None:
 
 
 def test_a_removed_network_policy(tmp_path: Path, tools: rd.Tools) -> None:
-    diffs, _ = run_case(
-        tmp_path, tools, edit_file("manifests/policies/kustomization.yaml", "  - allow-dns.yaml\n", "")
-    )
+    diffs, _ = run_case(tmp_path, tools, edit_file("manifests/policies/kustomization.yaml", "  - allow-dns.yaml\n", ""))
     assert rd.summary_lines(diffs) == [
         "- `policies` (manifests/policies): 1 removed",
         "  - `-` NetworkPolicy web/allow-dns",
@@ -168,14 +166,10 @@ def test_a_secret_change_is_shown_redacted(tmp_path: Path, tools: rd.Tools) -> N
 
 
 def test_added_and_removed_secrets_are_redacted_too(tmp_path: Path, tools: rd.Tools) -> None:
-    diffs, _ = run_case(
-        tmp_path, tools, edit_file("manifests/web/kustomization.yaml", "  - secret.yaml\n", "")
-    )
+    diffs, _ = run_case(tmp_path, tools, edit_file("manifests/web/kustomization.yaml", "  - secret.yaml\n", ""))
     assert rd.summary_lines(diffs) == ["- `web` (manifests/web): 1 removed", "  - `-` Secret web/web-credentials"]
     assert "- password: <redacted>" in changed_lines(diffs[0])
-    base_secret = rd._redact_secret(
-        {"apiVersion": "v1", "kind": "Secret", "data": {"a": "c2VjcmV0"}}, None, head=True
-    )
+    base_secret = rd._redact_secret({"apiVersion": "v1", "kind": "Secret", "data": {"a": "c2VjcmV0"}}, None, head=True)
     assert base_secret["data"] == {"a": "<redacted>"}
 
 

@@ -24,6 +24,8 @@ from typing import Any
 
 import yaml
 
+from components.node_removal import SKIP_VARIABLE
+
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT = "gitops-cluster"
 BASE_STACK = "dev"
@@ -45,8 +47,17 @@ AWS_CREDENTIAL_VARS = (
 # Copied into the ephemeral project: the program, its inputs and what pulumi-command runs.
 # Everything else (virtualenv, state, caches, git) stays behind.
 _COPY_IGNORE = shutil.ignore_patterns(
-    ".git", ".venv", "venv", ".pulumi-state", "build", "__pycache__", ".pytest_cache", ".mypy_cache",
-    ".ruff_cache", "node_modules", "Pulumi.*.yaml",
+    ".git",
+    ".venv",
+    "venv",
+    ".pulumi-state",
+    "build",
+    "__pycache__",
+    ".pytest_cache",
+    ".mypy_cache",
+    ".ruff_cache",
+    "node_modules",
+    "Pulumi.*.yaml",
 )
 
 
@@ -261,9 +272,14 @@ def changes_in(change_summary: Mapping[Any, int]) -> dict[str, int]:
 
 def describe_steps(steps: Sequence[tuple[str, str, Sequence[str]]]) -> str:
     """`op urn [changed keys]` per step; keys only, never values (they may be secret)."""
-    return "\n".join(
-        f"  {op} {urn}" + (f" (changed: {', '.join(keys)})" if keys else "") for op, urn, keys in steps
-    )
+    return "\n".join(f"  {op} {urn}" + (f" (changed: {', '.join(keys)})" if keys else "") for op, urn, keys in steps)
+
+
+def destroy_env(env: Mapping[str, str]) -> dict[str, str]:
+    """The workspace environment for `pulumi destroy`: as `make destroy` runs it (tools/up.sh), with
+    GITOPS_CLUSTER_DESTROY=1, so the per-node removal steps do not drain every node one by one (a
+    datastore's PodDisruptionBudget would block the last drain; components/node_removal.py)."""
+    return {**env, SKIP_VARIABLE: "1"}
 
 
 def retry_hint(project_dir: Path, stack: str, env: Mapping[str, str]) -> str:
@@ -274,6 +290,6 @@ def retry_hint(project_dir: Path, stack: str, env: Mapping[str, str]) -> str:
     prefix = " ".join(parts)
     return (
         f"the ephemeral stack {stack} may still own AWS resources; its state is kept. Finish with:\n"
-        f"  cd {project_dir} && {prefix} pulumi destroy --yes --stack {stack} && "
+        f"  cd {project_dir} && {prefix} {SKIP_VARIABLE}=1 pulumi destroy --yes --stack {stack} && "
         f"{prefix} pulumi stack rm --yes --stack {stack}"
     )

@@ -251,4 +251,14 @@ def test_retry_hint_names_the_kept_state(tmp_path: Path) -> None:
     hint = lifecycle.retry_hint(tmp_path / "project", "it-abc123", env)
 
     assert env["PULUMI_BACKEND_URL"] in hint and env["PULUMI_CONFIG_PASSPHRASE_FILE"] in hint
-    assert "pulumi destroy --yes --stack it-abc123" in hint
+    assert "GITOPS_CLUSTER_DESTROY=1 pulumi destroy --yes --stack it-abc123" in hint
+
+
+def test_the_destroy_runs_like_make_destroy(tmp_path: Path) -> None:
+    """tools/up.sh exports the variable for `make destroy`; the test's destroy must too, or every
+    node is drained one by one and a datastore's PodDisruptionBudget blocks the last drain."""
+    env = lifecycle.workspace_env({}, tmp_path)
+    assert lifecycle.destroy_env(env) == {**env, "GITOPS_CLUSTER_DESTROY": "1"}
+    assert "GITOPS_CLUSTER_DESTROY" not in env, "up and preview must not skip the removal steps"
+    up_sh = (Path(__file__).resolve().parents[2] / "tools" / "up.sh").read_text()
+    assert "destroy) export GITOPS_CLUSTER_DESTROY=1;" in up_sh

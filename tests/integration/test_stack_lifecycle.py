@@ -55,9 +55,7 @@ def test_stack_lifecycle_on_aws() -> None:
     project_dir = lifecycle.copy_project(base / "project")
     ws_env = lifecycle.workspace_env(env, base)
     try:
-        stack = auto.create_stack(
-            name, work_dir=str(project_dir), opts=auto.LocalWorkspaceOptions(env_vars=ws_env)
-        )
+        stack = auto.create_stack(name, work_dir=str(project_dir), opts=auto.LocalWorkspaceOptions(env_vars=ws_env))
     except BaseException:
         shutil.rmtree(base, ignore_errors=True)  # no stack, so nothing in AWS to remember
         raise
@@ -100,6 +98,7 @@ def test_stack_lifecycle_on_aws() -> None:
         raise
     finally:
         try:
+            stack.workspace.env_vars = lifecycle.destroy_env(ws_env)
             stack.destroy(on_output=_log, color="never")
             stack.workspace.remove_stack(name)
         except Exception as exc:
