@@ -536,6 +536,7 @@ def test_credentials_exist_before_their_consumers(apps: dict[str, Doc], app_obje
 
 
 def secret_refs(doc: Doc) -> Iterator[str]:
+    """Every Secret a pod reads: environment variables, `envFrom` and mounted Secret volumes."""
     spec = pod_spec(doc)
     if spec is None:
         return
@@ -544,6 +545,12 @@ def secret_refs(doc: Doc) -> Iterator[str]:
             ref = e.get("valueFrom", {}).get("secretKeyRef")
             if ref:
                 yield ref["name"]
+        for source in c.get("envFrom", []):
+            if "secretRef" in source:
+                yield source["secretRef"]["name"]
+    for volume in spec.get("volumes", []):
+        if "secret" in volume:
+            yield volume["secret"]["secretName"]
 
 
 def test_regression_namespaces_and_crds_are_protected_from_git_deletion(
