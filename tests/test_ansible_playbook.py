@@ -613,10 +613,12 @@ def test_storage_namespace_is_fenced_but_for_the_provisioners_dns_and_api_server
     assert spec["podSelector"]["matchLabels"].items() <= provisioner.items(), "the allow must select the provisioner"
     helper = helper_pod_as_created(storage["default"])
     assert not spec["podSelector"]["matchLabels"].items() <= helper["metadata"].get("labels", {}).items()
-    # Exactly the DNS and API server egress ArgoCD's pods get (kube-dns by the label kube-system
+    # Exactly the DNS and API server egress every platform namespace gets (kube-dns by the label kube-system
     # really carries, UDP and TCP; 6443 on the private ranges the control-plane nodes are in).
-    argocd = ROOT / "manifests" / "infrastructure" / "network-policies" / "argocd" / "policies.yaml"
-    (same,) = [p for p in yaml.safe_load_all(argocd.read_text()) if p["metadata"]["name"] == "allow-dns-and-api-server"]
+    platform = ROOT / "manifests" / "infrastructure" / "network-policies" / "platform-base" / "policies.yaml"
+    (same,) = [
+        p for p in yaml.safe_load_all(platform.read_text()) if p["metadata"]["name"] == "allow-dns-and-api-server"
+    ]
     assert spec["egress"] == same["spec"]["egress"]
     opened = {(p["protocol"], p["port"]) for rule in spec["egress"] for p in rule["ports"]}
     assert opened == {("UDP", 53), ("TCP", 53), ("TCP", 6443)}
