@@ -17,11 +17,12 @@ import pulumi_aws as aws
 from components.access import ClusterAccess, ClusterAccessArgs
 from components.argocd import ArgoCd, ArgoCdArgs
 from components.backup import BackupBucket, BackupBucketArgs, backup_writers
-from components.bootstrap import AnsibleBootstrap, BootstrapArgs, BootstrapHost, require_ansible_playbook
+from components.bootstrap import AnsibleBootstrap, BootstrapArgs, BootstrapHost
 from components.network import Network, NetworkArgs
 from components.node_removal import NodeRemoval, NodeRemovalArgs, RemovableNode
 from components.nodes import ClusterNodes, ClusterNodesArgs
 from components.placement import place_nodes
+from components.playbooks import require_ansible_playbook
 from components.security import ClusterSecurity, ClusterSecurityArgs
 from components.settings.messages import ConfigError, Problem
 from components.settings.model import NodeRole, StackSecrets, StackSettings
