@@ -186,7 +186,11 @@ def helm_values(domain: str, sso: ArgoCdSso | None = None) -> dict[str, Any]:
         "configs": {
             "cm": cm,
             "rbac": rbac_values(sso),
-            "params": {"server.insecure": False},
+            # TLS ends at the public ALB (ACM certificate, components/public_entry.py); the Gateway
+            # reaches argocd-server over the pod network in plain HTTP, as the ALB reaches the
+            # Gateway inside the VPC. Without it argocd-server redirects every request to HTTPS
+            # with its self-signed certificate, which nothing in front of it could verify.
+            "params": {"server.insecure": True},
             "secret": {"createSecret": False},
         },
         "dex": dex,

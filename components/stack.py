@@ -21,7 +21,9 @@ from components.config import ConfigError, NodeRole, Problem, StackSettings
 from components.network import Network, NetworkArgs
 from components.node_removal import NodeRemoval, NodeRemovalArgs, RemovableNode
 from components.nodes import ClusterNodes, ClusterNodesArgs
+from components.media import MEDIA_DOMAINS, MediaCdn, MediaCdnArgs
 from components.placement import place_nodes
+from components.public_entry import GATEWAY_NODE_LABEL, PublicEntry, PublicEntryArgs, hosted_zone_id
 from components.security import ClusterSecurity, ClusterSecurityArgs
 
 CANONICAL_OWNER_ID = "099720109477"
@@ -38,6 +40,11 @@ OUTPUT_KEYS = (
     "nodes",
     "gitops",
     "backupBucket",
+    "apiUrl",
+    "argocdUrl",
+    "grafanaUrl",
+    "mediaBucket",
+    "mediaCdnUrl",
 )
 SECRET_OUTPUT_KEYS = ("sshPrivateKey", "kubeconfig", "argocdAdminPassword")
 
@@ -52,6 +59,23 @@ class StackResources:
     bootstrap: AnsibleBootstrap
     argocd: ArgoCd
     backup: BackupBucket
+    entry: PublicEntry
+    media: MediaCdn | None
+
+
+def gateway_nodes(settings: StackSettings) -> tuple[str, ...]:
+    """The nodes the table labels for the Gateway data plane (validated: at least one)."""
+    key, value = GATEWAY_NODE_LABEL
+    return tuple(n.name for n in settings.nodes if n.labels.get(key) == value)
+
+
+def media_reader_nodes(settings: StackSettings) -> dict[str, str]:
+    """Node -> domain of the API nodes whose pods sign and read media (scan, chat)."""
+    return {
+        n.name: n.labels["domain"]
+        for n in settings.nodes
+        if n.role is NodeRole.API and n.labels.get("domain") in MEDIA_DOMAINS
+    }
 
 
 def _availability_zones(settings: StackSettings, provider: aws.Provider) -> tuple[str, ...]:
@@ -77,20 +101,30 @@ def _availability_zones(settings: StackSettings, provider: aws.Provider) -> tupl
     return tuple(zones[: settings.az_count])
 
 
+def default_tags(settings: StackSettings) -> dict[str, str]:
+    """Every AWS resource's tags (both providers: the stack's region and us-east-1)."""
+    return {
+        "cluster": settings.cluster_name,
+        "managed-by": "pulumi",
+        "pulumi-stack": f"{settings.project}/{settings.stack}",
+    }
+
+
 def build_stack(settings: StackSettings) -> StackResources:
     require_ansible_playbook()  # before the first resource: the bootstrap cannot run without it
     name = settings.cluster_name
     aws_provider = aws.Provider(
         "aws",
         region=settings.region,
-        default_tags=aws.ProviderDefaultTagsArgs(
-            tags={"cluster": name, "managed-by": "pulumi", "pulumi-stack": f"{settings.project}/{settings.stack}"}
-        ),
+        default_tags=aws.ProviderDefaultTagsArgs(tags=default_tags(settings)),
     )
     on_aws = pulumi.ResourceOptions(providers=[aws_provider])
     zones = _availability_zones(settings, aws_provider)
     # Zone letters are checked here, right after the look-up and before any resource but the provider.
     zones_by_node = place_nodes(settings.nodes, zones, settings.region, settings.project)
+    # The hosted zone is known only to AWS: looked up here, before any resource but the provider,
+    # so a zone the account does not have stops the run with a message naming dnsZone.
+    zone_id = hosted_zone_id(settings.public_dns, aws_provider) if settings.public_dns is not None else None
     ami = aws.ec2.get_ami(
         owners=[CANONICAL_OWNER_ID],
         filters=[aws.ec2.GetAmiFilterArgs(name="name", values=[settings.versions["ubuntuAmiName"]])],
@@ -116,6 +150,7 @@ def build_stack(settings: StackSettings) -> StackResources:
             vpc_id=network.vpc_id,
             admin_cidrs=settings.admin_cidrs,
             api_cidrs=settings.api_cidrs,
+            web_open_to_internet=settings.public_dns is not None,
         ),
         opts=on_aws,
     )
@@ -124,6 +159,24 @@ def build_stack(settings: StackSettings) -> StackResources:
         BackupBucketArgs(cluster_name=name, region=settings.region, writers=backup_writers(settings.nodes)),
         opts=on_aws,
     )
+    media = (
+        MediaCdn(
+            name,
+            MediaCdnArgs(
+                cluster_name=name,
+                cors_origins=settings.media_cors_origins,
+                reader_nodes=media_reader_nodes(settings),
+                default_tags=default_tags(settings),
+                dns=settings.public_dns,
+                zone_id=zone_id,
+                delete_on_destroy=settings.media_delete_on_destroy,
+            ),
+            opts=on_aws,
+        )
+        if settings.media
+        else None
+    )
+    media_profiles = media.instance_profiles if media is not None else {}
     private_key = pulumi.Config().get_secret("sshPrivateKey") if settings.ssh_public_key else None
     nodes = ClusterNodes(
         name,
@@ -139,8 +192,9 @@ def build_stack(settings: StackSettings) -> StackResources:
             versions=settings.versions,
             ssh_public_key=settings.ssh_public_key,
             ssh_private_key=private_key,
-            backup_instance_profiles=backup.instance_profiles,
-            imds_hop_limit_two=backup.pod_network_writers,
+            # A node is a backup writer or a media reader, never both (validated with the table).
+            backup_instance_profiles={**backup.instance_profiles, **media_profiles},
+            imds_hop_limit_two=backup.pod_network_writers | frozenset(media_profiles),
         ),
         opts=on_aws,
     )
@@ -160,6 +214,21 @@ def build_stack(settings: StackSettings) -> StackResources:
             control_plane_instance_ids={
                 n.spec.name: n.instance.id for n in nodes.nodes if n.spec.role is NodeRole.CONTROL_PLANE
             },
+        ),
+        opts=on_aws,
+    )
+    entry = PublicEntry(
+        name,
+        PublicEntryArgs(
+            cluster_name=name,
+            vpc_id=network.vpc_id,
+            public_subnet_ids=network.public_subnet_ids,
+            security_group_id=security.group_ids["web-lb"],
+            gateway_instance_ids={n.spec.name: n.instance.id for n in nodes.nodes if n.spec.name in gateway_nodes(settings)},
+            admin_cidrs=settings.admin_cidrs,
+            dns=settings.public_dns,
+            zone_id=zone_id,
+            argocd_open=settings.argocd_sso is not None,
         ),
         opts=on_aws,
     )
@@ -217,7 +286,7 @@ def build_stack(settings: StackSettings) -> StackResources:
             else None,
         ),
     )
-    return StackResources(settings, zones, network, nodes, access, bootstrap, argocd, backup)
+    return StackResources(settings, zones, network, nodes, access, bootstrap, argocd, backup, entry, media)
 
 
 def export_outputs(stack: StackResources) -> None:
@@ -243,6 +312,12 @@ def export_outputs(stack: StackResources) -> None:
         ],
         "gitops": {"repoUrl": s.gitops.repo_url, "revision": s.gitops.revision, "path": s.gitops.path},
         "backupBucket": stack.backup.bucket_name,
+        "apiUrl": stack.entry.urls.apply(lambda u: u["api"]),
+        "argocdUrl": stack.entry.urls.apply(lambda u: u["argocd"]),
+        "grafanaUrl": stack.entry.urls.apply(lambda u: u["grafana"]),
+        # null when the stack has no media bucket (`media: false`).
+        "mediaBucket": stack.media.bucket_name if stack.media is not None else None,
+        "mediaCdnUrl": stack.media.cdn_url if stack.media is not None else None,
         "sshPrivateKey": pulumi.Output.secret(stack.nodes.ssh_private_key),
         "kubeconfig": pulumi.Output.secret(stack.bootstrap.kubeconfig),
         "argocdAdminPassword": pulumi.Output.secret(stack.argocd.admin_password),
