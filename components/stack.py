@@ -17,7 +17,6 @@ from components.access import ClusterAccess, ClusterAccessArgs
 from components.argocd import ArgoCd, ArgoCdArgs
 from components.backup import BackupBucket, BackupBucketArgs, backup_writers
 from components.bootstrap import AnsibleBootstrap, BootstrapArgs, BootstrapHost, require_ansible_playbook
-from components.config import ConfigError, NodeRole, Problem, StackSettings
 from components.network import Network, NetworkArgs
 from components.node_removal import NodeRemoval, NodeRemovalArgs, RemovableNode
 from components.nodes import ClusterNodes, ClusterNodesArgs
@@ -25,6 +24,8 @@ from components.media import MEDIA_DOMAINS, MediaCdn, MediaCdnArgs
 from components.placement import place_nodes
 from components.public_entry import GATEWAY_NODE_LABEL, PublicEntry, PublicEntryArgs, hosted_zone_id
 from components.security import ClusterSecurity, ClusterSecurityArgs
+from components.settings.messages import ConfigError, Problem
+from components.settings.model import NodeRole, StackSettings
 
 CANONICAL_OWNER_ID = "099720109477"
 
@@ -280,7 +281,7 @@ def build_stack(settings: StackSettings) -> StackResources:
             root_patches=backup.root_patches,
             admin_password_version=settings.argocd_admin_password_version,
             sso=settings.argocd_sso,
-            # Validated as set whenever SSO is (components/config.py); read apart, as a secret.
+            # Validated as set whenever SSO is (components/settings/argocd.py); read apart, as a secret.
             dex_client_secret=pulumi.Config().require_secret("argocdGithubClientSecret")
             if settings.argocd_sso
             else None,

@@ -22,8 +22,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from components.config import ConfigError, NodeSpec, StackSettings, declared_keys, parse_settings, with_defaults
 from components.placement import place_nodes
+from components.settings.keys import declared_keys, with_defaults
+from components.settings.messages import ConfigError
+from components.settings.model import NodeSpec, StackSettings
+from components.settings.parse import parse_settings
 from tools.mockrun import PROJECT_ROOT, stack_config
 
 
