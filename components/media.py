@@ -30,11 +30,12 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components.backup import SSM_CORE_POLICY, tls_only_policy
+from components.backup import SSM_CORE_POLICY, _abort_uploads, tls_only_policy
 from components.instances import EC2_ASSUME_ROLE_POLICY
-from components.public_entry import PublicDns, alias_record, dns_validated_certificate
+from components.public_entry import alias_record, dns_validated_certificate
+from components.settings.model import PublicDns
 
-TYPE_TOKEN = "gitops-cluster:media:MediaCdn"
+TYPE_TOKEN = "gitops-cluster:media:MediaCdn"  # noqa: S105 (a Pulumi type token)
 
 MEDIA_HOST = "images"
 INFREQUENT_ACCESS_DAYS = 30
@@ -273,9 +274,7 @@ def media_lifecycle_rules() -> list[dict[str, Any]]:
             "noncurrent_version_expiration": aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
                 noncurrent_days=NONCURRENT_DAYS
             ),
-            "abort_incomplete_multipart_upload": aws.s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(
-                days_after_initiation=INCOMPLETE_UPLOAD_DAYS
-            ),
+            "abort_incomplete_multipart_upload": _abort_uploads(INCOMPLETE_UPLOAD_DAYS),
         }
     ]
 
@@ -311,5 +310,12 @@ def media_reader_policy(bucket_arn: str) -> dict[str, Any]:
     """Exactly Get and Put on the bucket's objects: what signing a download or an upload needs."""
     return {
         "Version": "2012-10-17",
-        "Statement": [{"Sid": "MediaObjects", "Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"], "Resource": f"{bucket_arn}/*"}],
+        "Statement": [
+            {
+                "Sid": "MediaObjects",
+                "Effect": "Allow",
+                "Action": ["s3:GetObject", "s3:PutObject"],
+                "Resource": f"{bucket_arn}/*",
+            }
+        ],
     }

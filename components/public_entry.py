@@ -21,6 +21,7 @@ Two shapes (docs/reaching-the-apis.md):
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -29,8 +30,9 @@ import pulumi
 import pulumi_aws as aws
 
 from components.security import GATEWAY_NODE_PORTS, PLAIN_ADMIN_PORTS
+from components.settings.model import PublicDns
 
-TYPE_TOKEN = "gitops-cluster:public_entry:PublicEntry"
+TYPE_TOKEN = "gitops-cluster:public_entry:PublicEntry"  # noqa: S105 (a Pulumi type token)
 
 # AWS's recommended ALB policy (TLS 1.3 and 1.2, restricted ciphers, hybrid post-quantum key
 # exchange): the console's default for new HTTPS listeners. Checked 2026-12-07 in the AWS ELB docs
@@ -51,6 +53,9 @@ class Backend:
 
     key: str
     host: str  # the name under the domain: api, argocd, grafana
+    # The target group's name suffix: AWS caps target group names at 32 characters and Pulumi's
+    # autoname adds 8, so with a 20-character clusterName a suffix has 4 (components/access.py).
+    suffix: str
     node_port: int
     # The plain-HTTP listener port of a stack without a domain.
     plain_port: int
@@ -58,23 +63,12 @@ class Backend:
 
 
 BACKENDS: tuple[Backend, ...] = (
-    Backend("api", "api", GATEWAY_NODE_PORTS[0], 80, admin=False),
-    Backend("argocd", "argocd", GATEWAY_NODE_PORTS[0] + 1, PLAIN_ADMIN_PORTS[0], admin=True),
-    Backend("grafana", "grafana", GATEWAY_NODE_PORTS[1], PLAIN_ADMIN_PORTS[1], admin=True),
+    Backend("api", "api", "-wap", GATEWAY_NODE_PORTS[0], 80, admin=False),
+    Backend("argocd", "argocd", "-wcd", GATEWAY_NODE_PORTS[0] + 1, PLAIN_ADMIN_PORTS[0], admin=True),
+    Backend("grafana", "grafana", "-wgf", GATEWAY_NODE_PORTS[1], PLAIN_ADMIN_PORTS[1], admin=True),
 )
 # Answered by Envoy itself on every listener (ClientTrafficPolicy healthCheck in Git).
 HEALTH_PATH = "/healthz"
-
-
-@dataclass(frozen=True)
-class PublicDns:
-    """The stack's hosted zone and the domain the names live under (the domain is the zone or below it)."""
-
-    zone: str
-    domain: str
-
-    def fqdn(self, host: str) -> str:
-        return f"{host}.{self.domain}"
 
 
 @dataclass(frozen=True)
@@ -144,7 +138,7 @@ class PublicEntry(pulumi.ComponentResource):
             opts=child,
         )
         self.dns_name = self.load_balancer.dns_name
-        self.target_groups = {b.key: self._create_target_group(lb_name, b, args) for b in BACKENDS}
+        self.target_groups = {b.key: self._create_target_group(name, b, args) for b in BACKENDS}
         self.certificate_arn = None
         if args.dns is None:
             self._create_plain_listeners(lb_name)
@@ -158,10 +152,11 @@ class PublicEntry(pulumi.ComponentResource):
         self.urls = self.dns_name.apply(lambda host: urls(dns, host))
         self.register_outputs({"dns_name": self.dns_name, "urls": self.urls, "certificate_arn": self.certificate_arn})
 
-    def _create_target_group(self, lb_name: str, backend: Backend, args: PublicEntryArgs) -> aws.lb.TargetGroup:
+    def _create_target_group(self, name: str, backend: Backend, args: PublicEntryArgs) -> aws.lb.TargetGroup:
         child = pulumi.ResourceOptions(parent=self)
+        lb_name = f"{name}-web"
         group = aws.lb.TargetGroup(
-            f"{lb_name}-{backend.key}",
+            f"{name}{backend.suffix}",
             port=backend.node_port,
             protocol="HTTP",
             protocol_version="HTTP1",
@@ -200,7 +195,9 @@ class PublicEntry(pulumi.ComponentResource):
                 port=backend.plain_port,
                 protocol="HTTP",
                 default_actions=[
-                    aws.lb.ListenerDefaultActionArgs(type="forward", target_group_arn=self.target_groups[backend.key].arn)
+                    aws.lb.ListenerDefaultActionArgs(
+                        type="forward", target_group_arn=self.target_groups[backend.key].arn
+                    )
                 ],
                 opts=child,
             )
@@ -241,7 +238,9 @@ class PublicEntry(pulumi.ComponentResource):
             host = aws.lb.ListenerRuleConditionArgs(
                 host_header=aws.lb.ListenerRuleConditionHostHeaderArgs(values=[args.dns.fqdn(backend.host)])
             )
-            forward = aws.lb.ListenerRuleActionArgs(type="forward", target_group_arn=self.target_groups[backend.key].arn)
+            forward = aws.lb.ListenerRuleActionArgs(
+                type="forward", target_group_arn=self.target_groups[backend.key].arn
+            )
             limited = backend.admin and not (backend.key == "argocd" and args.argocd_open)
             if not limited:
                 aws.lb.ListenerRule(
@@ -310,7 +309,7 @@ def _fixed_response(status: int, body: str) -> aws.lb.ListenerDefaultActionArgs:
 # --- shared with components/media.py --------------------------------------------------------------
 
 
-class ZoneNotFound(RuntimeError):
+class ZoneNotFoundError(RuntimeError):
     """The stack's hosted zone is not in the account the provider reaches."""
 
 
@@ -323,13 +322,13 @@ def hosted_zone_id(dns: PublicDns, provider: pulumi.ProviderResource) -> str:
     try:
         zone = aws.route53.get_zone(name=dns.zone, private_zone=False, opts=pulumi.InvokeOptions(provider=provider))
     except Exception as err:  # the provider's "no matching Route 53 Hosted Zone found"
-        raise ZoneNotFound(
+        raise ZoneNotFoundError(
             f"gitops-cluster:dnsZone = {dns.zone!r}: no public Route53 hosted zone of that name in this AWS "
             f"account ({err}); create the zone (and delegate the domain to it), or set dnsZone to a zone "
             "`aws route53 list-hosted-zones` shows."
         ) from err
     if not zone.zone_id:
-        raise ZoneNotFound(f"gitops-cluster:dnsZone = {dns.zone!r}: the look-up returned no zone id")
+        raise ZoneNotFoundError(f"gitops-cluster:dnsZone = {dns.zone!r}: the look-up returned no zone id")
     return zone.zone_id
 
 
@@ -362,7 +361,9 @@ def dns_validated_certificate(
     )
     fqdns = []
     for i, fqdn in enumerate(names):
-        option = cert.domain_validation_options.apply(lambda options, fqdn=fqdn: _option_for(options, fqdn))
+        option: pulumi.Output[ValidationOption] = cert.domain_validation_options.apply(
+            functools.partial(_option_for, fqdn=fqdn)
+        )
         record = aws.route53.Record(
             f"{name}-validation-{i}",
             zone_id=zone_id,
@@ -403,7 +404,9 @@ def alias_record(
         zone_id=zone_id,
         name=fqdn,
         type="A",
-        aliases=[aws.route53.RecordAliasArgs(name=target_dns_name, zone_id=target_zone_id, evaluate_target_health=True)],
+        aliases=[
+            aws.route53.RecordAliasArgs(name=target_dns_name, zone_id=target_zone_id, evaluate_target_health=True)
+        ],
         allow_overwrite=False,
         opts=opts,
     )

@@ -97,7 +97,9 @@ RULES: tuple[Rule, ...] = (
     _rule("cluster", "ingress", "tcp", 9100, "cluster", "node-exporter scraped by Prometheus"),
     _rule("cluster", "ingress", "tcp", 10249, "cluster", "kube-proxy metrics scraped by Prometheus"),
     _rule("cluster", "ingress", "tcp", (30000, 32767), "cluster", "NodePort services, inside the cluster only"),
-    _rule("cluster", "ingress", "tcp", GATEWAY_NODE_PORTS, "web-lb", "Gateway data plane NodePorts from the public ALB"),
+    _rule(
+        "cluster", "ingress", "tcp", GATEWAY_NODE_PORTS, "web-lb", "Gateway data plane NodePorts from the public ALB"
+    ),
     _rule("cluster", "egress", "-1", (0, 0), "anywhere", "images and packages via NAT; the API inside the VPC"),
     # The public ALB: HTTPS and HTTP in, the gateway's NodePorts out.
     _rule("web-lb", "ingress", "tcp", 443, "web", "HTTPS to the APIs and admin UIs"),

@@ -17,10 +17,11 @@ from components.access import ClusterAccess, ClusterAccessArgs
 from components.argocd import ArgoCd, ArgoCdArgs
 from components.backup import BackupBucket, BackupBucketArgs, backup_writers
 from components.bootstrap import AnsibleBootstrap, BootstrapArgs, BootstrapHost, require_ansible_playbook
+from components.cluster_patches import autoscaling_patches, csr_approver_patches
+from components.media import MEDIA_DOMAINS, MediaCdn, MediaCdnArgs
 from components.network import Network, NetworkArgs
 from components.node_removal import NodeRemoval, NodeRemovalArgs, RemovableNode
 from components.nodes import ClusterNodes, ClusterNodesArgs
-from components.media import MEDIA_DOMAINS, MediaCdn, MediaCdnArgs
 from components.placement import place_nodes
 from components.public_entry import GATEWAY_NODE_LABEL, PublicEntry, PublicEntryArgs, hosted_zone_id
 from components.security import ClusterSecurity, ClusterSecurityArgs
@@ -100,6 +101,14 @@ def _availability_zones(settings: StackSettings, provider: aws.Provider) -> tupl
             settings.project,
         )
     return tuple(zones[: settings.az_count])
+
+
+def cluster_patches(settings: StackSettings) -> list[dict[str, Any]]:
+    """The root Application's patches that carry this stack's values to the children (beyond the bucket's)."""
+    return [
+        *autoscaling_patches(settings.api_min_replicas, settings.api_max_replicas),
+        *csr_approver_patches(settings.vpc_cidr),
+    ]
 
 
 def default_tags(settings: StackSettings) -> dict[str, str]:
@@ -225,7 +234,9 @@ def build_stack(settings: StackSettings) -> StackResources:
             vpc_id=network.vpc_id,
             public_subnet_ids=network.public_subnet_ids,
             security_group_id=security.group_ids["web-lb"],
-            gateway_instance_ids={n.spec.name: n.instance.id for n in nodes.nodes if n.spec.name in gateway_nodes(settings)},
+            gateway_instance_ids={
+                n.spec.name: n.instance.id for n in nodes.nodes if n.spec.name in gateway_nodes(settings)
+            },
             admin_cidrs=settings.admin_cidrs,
             dns=settings.public_dns,
             zone_id=zone_id,
@@ -278,7 +289,7 @@ def build_stack(settings: StackSettings) -> StackResources:
             gitops=settings.gitops,
             domain=settings.argocd_domain,
             after=[bootstrap],
-            root_patches=backup.root_patches,
+            root_patches=backup.root_patches.apply(lambda patches: [*patches, *cluster_patches(settings)]),
             admin_password_version=settings.argocd_admin_password_version,
             sso=settings.argocd_sso,
             # Validated as set whenever SSO is (components/settings/argocd.py); read apart, as a secret.
