@@ -211,6 +211,7 @@ def build_stack(settings: StackSettings) -> StackResources:
             after=[bootstrap],
             root_patches=backup.root_patches,
             admin_password_version=settings.argocd_admin_password_version,
+            chart_repos=sorted({str(v) for k, v in settings.versions.items() if k.endswith("ChartRepo")}),
             sso=settings.argocd_sso,
             # Validated as set whenever SSO is (components/settings/argocd.py); read apart, as a secret.
             dex_client_secret=pulumi.Config().require_secret("argocdGithubClientSecret")
