@@ -31,5 +31,5 @@ NOT_UNDER_THE_ENGINE = (
 if get_monitor() is None:
     sys.exit(NOT_UNDER_THE_ENGINE)
 
-settings = load_settings()
-export_outputs(build_stack(settings))
+settings, secrets = load_settings()
+export_outputs(build_stack(settings, secrets))

@@ -16,7 +16,7 @@ import jinja2
 import pytest
 import yaml
 
-from components.bootstrap import ANSIBLE_DIR
+from components.playbooks import ANSIBLE_DIR
 from components.settings.keys import default_versions
 from components.settings.model import NodeRole
 from components.user_data import PREPARE_SCRIPT, render_user_data

@@ -6,6 +6,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from components.settings.keys import SecretInput
 from components.settings.model import ArgoCdSso
 from components.settings.values import DNS_SUBDOMAIN, Collector
 
@@ -40,15 +41,15 @@ _GITHUB_TEAM = re.compile(r"^[a-z0-9][a-z0-9_-]{0,99}$")
 _SSO_KEYS = ("argocdGithubOrg", "argocdGithubAdminTeam", "argocdGithubClientId", "argocdGithubClientSecret")
 
 
-def parse_argocd_sso(c: Collector, values: Mapping[str, Any]) -> ArgoCdSso | None:
+def parse_argocd_sso(c: Collector, values: Mapping[str, Any], client_secret: SecretInput) -> ArgoCdSso | None:
     """The SSO keys: all four set (SSO on) or none (local admin only)."""
     given = {
         "argocdGithubOrg": values.get("argocdGithubOrg") or "",
         "argocdGithubAdminTeam": values.get("argocdGithubAdminTeam") or "",
         "argocdGithubClientId": values.get("argocdGithubClientId") or "",
-        "argocdGithubClientSecret": bool(values.get("argocdGithubClientSecretSet")),
+        "argocdGithubClientSecret": client_secret.set,
     }
-    if values.get("argocdGithubClientSecretPlaintext"):
+    if client_secret.plaintext:
         c.add(
             "argocdGithubClientSecret",
             "<not shown>",

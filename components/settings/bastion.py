@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from components.settings.keys import SecretInput
 from components.settings.values import Collector, check_instance_type
 
 _SSH_PUBLIC_KEY = re.compile(r"(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(?:256|384|521)) ([A-Za-z0-9+/]+={0,2})( [ -~]*)?")
@@ -24,11 +25,11 @@ class Bastion:
     ssh_public_key: str | None
 
 
-def parse_bastion(c: Collector, values: Mapping[str, Any]) -> Bastion:
+def parse_bastion(c: Collector, values: Mapping[str, Any], private: SecretInput) -> Bastion:
     bastion_type = check_instance_type(c, "bastionInstanceType", values.get("bastionInstanceType"), "t3.micro")
 
     pub_key = values.get("sshPublicKey") or None
-    has_private = bool(values.get("sshPrivateKeySet"))
+    has_private = private.set
     if pub_key is not None and (why := _public_key_problem(pub_key)) is not None:
         c.add("sshPublicKey", pub_key, why)
     if bool(pub_key) != has_private:
@@ -37,15 +38,14 @@ def parse_bastion(c: Collector, values: Mapping[str, Any]) -> Bastion:
             "<unset>",
             "set sshPublicKey and the secret sshPrivateKey together, or neither (the stack then generates a key).",
         )
-    if values.get("sshPrivateKeyPlaintext"):
+    if private.plaintext:
         c.add(
             "sshPrivateKey",
             "<not shown>",
             "stored in plain text: remove it from Pulumi.<stack>.yaml and set it with "
             "`pulumi config set --secret sshPrivateKey < key`, then replace the key (it has been exposed).",
         )
-    private_key = values.get("sshPrivateKeyValue")
-    if isinstance(private_key, str) and (why := _private_key_problem(private_key, pub_key)) is not None:
+    if private.value is not None and (why := _private_key_problem(private.value, pub_key)) is not None:
         c.add("sshPrivateKey", "<secret>", why)
     return Bastion(bastion_type, pub_key)
 

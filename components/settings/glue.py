@@ -2,17 +2,18 @@
 
 The only module of the program that reads Pulumi config. :func:`load_settings` reads every
 declared key, the structured keys and the secrets, and the list of keys that are set (so a
-misspelled key is refused), then hands plain values to :func:`parse.parse_settings`.
+misspelled key is refused), hands plain values to :func:`parse.parse_settings`, and returns the
+settings with the secrets as a typed StackSecrets of secret Outputs.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
-from components.settings.keys import SECRET_KEYS, STRUCTURED_KEYS, declared_keys, with_defaults
-from components.settings.model import StackSettings
+from components.settings.keys import SECRET_KEYS, STRUCTURED_KEYS, SecretInput, declared_keys, with_defaults
+from components.settings.model import StackSecrets, StackSettings
 from components.settings.parse import parse_settings
 
 _INT_TEXT = re.compile(r"[-+]?[0-9]+")
@@ -40,22 +41,21 @@ def _config_values(in_use: Mapping[str, bool]) -> dict[str, object]:
     return {k: "<secret>" if secret else runtime_config.get_config(k) for k, secret in in_use.items()}
 
 
-def load_settings(read: Callable[[str, str], Any] | None = None) -> StackSettings:
-    """Read the current stack's config through Pulumi and validate it.
+def load_settings() -> tuple[StackSettings, StackSecrets]:
+    """Read the current stack's config and secrets through Pulumi, once, and validate them.
 
-    `read(key, type)` is injectable for tests; by default it reads pulumi.Config.
+    The secrets come back as secret Outputs in StackSecrets (components receive those; none reads
+    Pulumi config). A preview's warnings (what `pulumi up` would refuse) are logged here.
     """
     import pulumi
     from pulumi.runtime import config as runtime_config
 
     project_cfg = pulumi.Config()
 
-    def read_from_pulumi(key: str, kind: str) -> Any:
+    def read(key: str, kind: str) -> Any:
         namespace, _, bare = key.rpartition(":")
         cfg = pulumi.Config(namespace) if namespace else project_cfg
         key = bare
-        if kind == "secret":
-            return runtime_config.get_config(cfg.full_key(key))  # plaintext, for validation only
         if kind in ("array", "object"):
             try:
                 return cfg.get_object(key)
@@ -70,28 +70,37 @@ def load_settings(read: Callable[[str, str], Any] | None = None) -> StackSetting
             return {"true": True, "false": False}.get(raw, raw) if raw is not None else None
         return cfg.get(key)
 
-    reader = read or read_from_pulumi
-    in_use = config_in_use() if read is None else {}
+    in_use = config_in_use()
     project = pulumi.get_project()
-    values: dict[str, Any] = {}
-    for key, decl in declared_keys().items():
-        values[key] = reader(key, decl.type)
-    for key in SECRET_KEYS:
-        secret_value = reader(key, "secret")
-        values[f"{key}Set"] = secret_value is not None
-        values[f"{key}Value"] = secret_value if isinstance(secret_value, str) else None
-        full = f"{project}:{key}"
-        values[f"{key}Plaintext"] = full in in_use and not in_use[full]
+    values: dict[str, Any] = {key: read(key, decl.type) for key, decl in declared_keys().items()}
     for key in STRUCTURED_KEYS:
-        values[key] = reader(key, "object")
-    values["awsRegion"] = reader("aws:region", "string")
+        values[key] = read(key, "object")
+    values["awsRegion"] = read("aws:region", "string")
+    secrets: dict[str, SecretInput] = {}
+    for key in SECRET_KEYS:
+        full = f"{project}:{key}"
+        plain = runtime_config.get_config(full)  # the plaintext, for validation and StackSecrets only
+        secrets[key] = SecretInput(
+            set=plain is not None,
+            value=plain if isinstance(plain, str) else None,
+            plaintext=full in in_use and not in_use[full],
+        )
     settings = parse_settings(
         with_defaults(values),
         project=project,
         stack=pulumi.get_stack(),
-        config_keys=_config_values(in_use) if read is None else None,
+        secrets=secrets,
+        config_keys=_config_values(in_use),
         deploying=not pulumi.runtime.is_dry_run(),
     )
     for warning in settings.warnings:
         pulumi.log.warn(warning)
-    return settings
+
+    def secret(key: str) -> pulumi.Output[str] | None:
+        value = secrets[key].value
+        return None if value is None else pulumi.Output.secret(value)
+
+    return settings, StackSecrets(
+        ssh_private_key=secret("sshPrivateKey"),
+        argocd_github_client_secret=secret("argocdGithubClientSecret"),
+    )

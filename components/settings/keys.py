@@ -104,9 +104,19 @@ def with_defaults(values: Mapping[str, Any]) -> dict[str, Any]:
 
 
 # Values load_settings adds beside the config keys (they are not keys a user sets).
-INTERNAL_VALUES = frozenset(
-    {"awsRegion", "aws:region", *(f"{k}{suffix}" for k in SECRET_KEYS for suffix in ("Set", "Value", "Plaintext"))}
-)
+INTERNAL_VALUES = frozenset({"awsRegion", "aws:region"})
+
+
+@dataclass(frozen=True)
+class SecretInput:
+    """What validation learns of one optional secret of SECRET_KEYS (its value is never printed)."""
+
+    set: bool = False
+    # The plaintext, for validation only; None when unset or unreadable (an offline tool reading
+    # ciphertext from the stack file).
+    value: str | None = None
+    # Stored in the stack file without `--secret`: refused, the value has been exposed.
+    plaintext: bool = False
 
 
 def check_keys(c: Collector, config_keys: Mapping[str, object], project: str) -> None:

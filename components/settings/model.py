@@ -11,8 +11,12 @@ import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 from policy import gitops_rule
+
+if TYPE_CHECKING:
+    import pulumi
 
 # The Pulumi project's name: the namespace of every key the program reads.
 PROJECT = "gitops-cluster"
@@ -111,3 +115,16 @@ class ArgoCdSso:
     github_org: str
     admin_team: str
     client_id: str
+
+
+@dataclass(frozen=True)
+class StackSecrets:
+    """The stack's optional secrets, read once by settings.glue and handed to the components.
+
+    Each is a secret Output (never plain text) or None when the stack does not set it; no component
+    reads Pulumi config. Validated with the settings: `ssh_private_key` is set exactly when
+    StackSettings.ssh_public_key is, `argocd_github_client_secret` exactly when argocd_sso is.
+    """
+
+    ssh_private_key: pulumi.Output[str] | None = None
+    argocd_github_client_secret: pulumi.Output[str] | None = None

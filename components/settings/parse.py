@@ -13,7 +13,7 @@ from components.settings.argocd import parse_argocd_domain, parse_argocd_sso, pa
 from components.settings.bastion import parse_bastion
 from components.settings.cross import check_architecture, check_pod_capacity
 from components.settings.gitops import parse_gitops
-from components.settings.keys import INTERNAL_VALUES, check_keys
+from components.settings.keys import INTERNAL_VALUES, SecretInput, check_keys
 from components.settings.messages import ConfigError
 from components.settings.model import PROJECT, StackSettings
 from components.settings.network import parse_network
@@ -27,11 +27,13 @@ def parse_settings(
     *,
     project: str = PROJECT,
     stack: str = "dev",
+    secrets: Mapping[str, SecretInput] | None = None,
     config_keys: Mapping[str, object] | None = None,
     deploying: bool = False,
 ) -> StackSettings:
     """Validate plain config values (declared defaults already applied) into settings.
 
+    `secrets`: what is known of each optional secret of SECRET_KEYS by name (absent: unset).
     `config_keys`: every config key that is set (`gitops-cluster:clusterName`, `aws:region`) with its
     value as a message may show it, to refuse unknown ones; None skips that check. `deploying`:
     `pulumi up` rather than a preview, which refuses what a preview only warns about (the placeholder
@@ -45,7 +47,8 @@ def parse_settings(
     check_keys(c, {**given, **(config_keys or {})}, project)
 
     net = parse_network(c, values)
-    bastion = parse_bastion(c, values)
+    secret = dict(secrets or {})
+    bastion = parse_bastion(c, values, secret.get("sshPrivateKey", SecretInput()))
     nodes = parse_nodes(c, values.get("nodes"), net.az_count)
     check_pod_capacity(c, net.pod, nodes)
     gitops = parse_gitops(c, values, project=project, deploying=deploying, warnings=warnings)
@@ -54,7 +57,7 @@ def parse_settings(
     typed = [("bastionInstanceType", bastion.instance_type)] if bastion.instance_type else []
     check_architecture(c, versions, [*typed, *((f"nodes[{n.name}].instanceType", n.instance_type) for n in nodes)])
     password_version = parse_password_version(c, values)
-    argocd_sso = parse_argocd_sso(c, values)
+    argocd_sso = parse_argocd_sso(c, values, secret.get("argocdGithubClientSecret", SecretInput()))
 
     if c.problems:
         raise ConfigError(c.problems, project)
