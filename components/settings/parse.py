@@ -16,7 +16,7 @@ from components.settings.gitops import parse_gitops
 from components.settings.keys import INTERNAL_VALUES, SecretInput, check_keys
 from components.settings.messages import ConfigError
 from components.settings.model import PROJECT, StackSettings
-from components.settings.network import parse_network
+from components.settings.network import check_documentation_ranges, parse_network
 from components.settings.nodes import parse_nodes
 from components.settings.values import Collector
 from components.settings.versions import parse_versions
@@ -47,6 +47,7 @@ def parse_settings(
     check_keys(c, {**given, **(config_keys or {})}, project)
 
     net = parse_network(c, values)
+    check_documentation_ranges(c, values, project=project, deploying=deploying, warnings=warnings)
     secret = dict(secrets or {})
     bastion = parse_bastion(c, values, secret.get("sshPrivateKey", SecretInput()))
     nodes = parse_nodes(c, values.get("nodes"), net.az_count)
