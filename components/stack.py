@@ -292,6 +292,7 @@ def build_stack(settings: StackSettings, secrets: StackSecrets) -> StackResource
             after=[bootstrap],
             root_patches=backup.root_patches.apply(lambda patches: [*patches, *cluster_patches(settings)]),
             admin_password_version=settings.argocd_admin_password_version,
+            chart_repos=sorted({str(v) for k, v in settings.versions.items() if k.endswith("ChartRepo")}),
             sso=settings.argocd_sso,
             # Validated as set exactly when SSO is (components/settings/argocd.py).
             dex_client_secret=secrets.argocd_github_client_secret if settings.argocd_sso else None,

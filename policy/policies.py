@@ -529,6 +529,12 @@ def check_gitops_application(args: ResourceValidationArgs) -> list[str]:
             "deployed (and `pulumi destroy` would leave cluster resources behind)"
         )
     out.extend(_git_mode_violations(args))
+    project = _get(props, "spec", "project")
+    if project in (None, "", "default"):
+        out.append(
+            f"{_label(args)} is in Argo CD's `default` project, which may deploy anything anywhere from any "
+            "repository; put it in its own AppProject (components/gitops.py: the root in gitops-root)"
+        )
     repo_url = _get(props, "spec", "source", "repoURL")
     if repo_url is not None and not str(repo_url).startswith("https://"):
         out.append(f"{_label(args)} syncs from {repo_url!r}; use the repository's https:// URL")
@@ -648,8 +654,9 @@ POLICIES: tuple[PolicySpec, ...] = (
     PolicySpec(
         "gitops-application-sync",
         "Argo CD Applications registered by Pulumi sync automatically with prune and selfHeal, carry the "
-        "resources finalizer, and follow Git the way the stack declares (policy/gitops_rule.py): a tracked "
-        "branch only on a development stack, a tag or commit SHA when pinned.",
+        "resources finalizer, live in their own AppProject (never `default`), and follow Git the way the stack "
+        "declares (policy/gitops_rule.py): a tracked branch only on a development stack, a full 40-hex commit "
+        "SHA when pinned.",
         "Set spec.syncPolicy.automated={prune: true, selfHeal: true}, add the finalizer "
         f"{ROOT_APP_FINALIZER}, and set gitops-cluster:gitopsMode/gitopsRevision as the message says.",
         check_gitops_application,

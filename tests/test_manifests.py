@@ -620,9 +620,14 @@ def test_git_children_are_labelled_and_hold_pinned_defaults(apps: dict[str, Doc]
 
 def test_no_floating_target_revision(apps: dict[str, Doc]) -> None:
     for name, app in apps.items():
-        rev = app["spec"]["source"]["targetRevision"]
-        # In Git every child is pinned; a tracking root rewrites the labelled ones to its branch.
-        assert gitops_rule.is_pinned_revision(rev), f"{name}: {rev}"
+        source = app["spec"]["source"]
+        rev = source["targetRevision"]
+        # In Git every Git child holds the placeholder full SHA the root replaces (a tracking root
+        # with its branch, a pinned one with its commit); a chart child holds an exact chart version.
+        if "chart" in source:
+            assert gitops_rule.GIT_TAG.match(rev), f"{name}: chart version {rev}"
+        else:
+            assert rev == gitops.DEFAULT_REVISION and gitops_rule.is_pinned_revision(rev), f"{name}: {rev}"
         assert not re.search(r"[\^~<>=x]|\|\|", rev.split("-")[0]), f"{name}: range {rev}"
 
 
@@ -631,17 +636,17 @@ def test_no_floating_target_revision(apps: dict[str, Doc]) -> None:
 
 
 def test_root_application_shape() -> None:
-    app = gitops.root_application("https://git.example.test/platform.git", "v1.2.3", "x/apps")
+    app = gitops.root_application("https://git.example.test/platform.git", "1" * 40, "x/apps")
     assert app["apiVersion"] == "argoproj.io/v1alpha1" and app["kind"] == "Application"
     assert app["metadata"]["name"] == "root-app" and app["metadata"]["namespace"] == "argocd"
     assert app["metadata"]["finalizers"] == [gitops.RESOURCES_FINALIZER]
-    assert app["spec"]["project"] == "default"
+    assert app["spec"]["project"] == gitops.ROOT_PROJECT
     assert app["spec"]["source"]["repoURL"] == "https://git.example.test/platform.git"
-    assert app["spec"]["source"]["targetRevision"] == "v1.2.3"
+    assert app["spec"]["source"]["targetRevision"] == "1" * 40
     assert app["spec"]["source"]["path"] == "x/apps"
     assert app["spec"]["syncPolicy"]["automated"] == {"prune": True, "selfHeal": True}
     assert app["spec"]["syncPolicy"]["retry"]["backoff"]["factor"] == 2
-    other = gitops.root_application("u", "v1.0.0", "p", name="r", namespace="ns", project="proj")
+    other = gitops.root_application("u", "2" * 40, "p", name="r", namespace="ns", project="proj")
     assert (other["metadata"]["name"], other["metadata"]["namespace"]) == ("r", "ns")
     assert other["spec"]["project"] == "proj"
     # Each call returns its own dicts.
@@ -649,10 +654,10 @@ def test_root_application_shape() -> None:
     assert app["spec"]["syncPolicy"]["retry"]["limit"] == gitops.RETRY["limit"] != 0
 
 
-@pytest.mark.parametrize("revision", ["HEAD", "main", "master", "", "latest"])
+@pytest.mark.parametrize("revision", ["HEAD", "main", "master", "", "latest", "v1.2.3", "3f2a9c1"])
 def test_root_application_rejects_floating_revisions(revision: str) -> None:
     # Pinned is the default mode; tests/test_gitops_modes.py covers tracking.
-    with pytest.raises(ValueError, match=r"gitopsRevision = .*(a release tag|commit SHA)"):
+    with pytest.raises(ValueError, match=r"gitopsRevision = .*a full 40-hex commit SHA"):
         gitops.root_application(gitops.DEFAULT_REPO_URL, revision, gitops.DEFAULT_APPS_PATH)
 
 
@@ -700,8 +705,8 @@ def test_root_patch_fails_loudly_when_a_child_lost_its_default(tmp_path: Path) -
     tree = tmp_path / "repo" / "apps"
     shutil.copytree(APPS_DIR, tree)
     child = tree / "api-services.yaml"
-    child.write_text(child.read_text().replace("targetRevision: v0.1.0\n", ""))
-    app = gitops.root_application("https://x.test/r.git", "v9.9.9", "apps")
+    child.write_text(child.read_text().replace(f'targetRevision: "{gitops.DEFAULT_REVISION}"\n', ""))
+    app = gitops.root_application("https://x.test/r.git", "9" * 39 + "a", "apps")
     overlay = gitops.write_root_overlay(app, tmp_path / "repo", tmp_path / "ov")
     assert KUBECTL is not None
     result = subprocess.run([KUBECTL, "kustomize", str(overlay)], capture_output=True, text=True)
