@@ -31,7 +31,9 @@ ROLE_OF_CLIENT = {"postgresql": "gitops-dev-postgresql-backup", "rabbitmq": "git
 def _registered(dev: Any) -> tuple[dict[str, dict[str, Any]], dict[str, Any], str]:
     """The roles' and the bucket's policies as registered, and the bucket's ARN in them."""
     roles = {r.name: json.loads(r.inputs["policy"]) for r in dev.of_type("aws:iam/rolePolicy:RolePolicy")}
-    (bucket_policy,) = dev.of_type("aws:s3/bucketPolicy:BucketPolicy")
+    (bucket_policy,) = [
+        p for p in dev.of_type("aws:s3/bucketPolicy:BucketPolicy") if p.name.endswith("-backups-tls-only")
+    ]
     policy = json.loads(bucket_policy.inputs["policy"])
     return roles, policy, policy["Statement"][0]["Resource"][0]
 
