@@ -28,7 +28,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.simulator.upstream import DOWNLOADED
+from tests.simulator import upstream
 
 HERE = Path(__file__).resolve().parent
 FIXTURES = HERE.parent / "fixtures" / "standins"
@@ -309,8 +309,8 @@ def build_world(base: Path, versions: Mapping[str, str], upgrades: Sequence[str]
     subprocess.run(["gpgconf", "--homedir", str(gnupg), "--kill", "gpg-agent"], check=False, capture_output=True)
 
     # What the roles download from GitHub at run time, byte for byte as released (checksums checked).
-    for key in DOWNLOADED:
-        for artifact in release(key, versions):
+    for pin in upstream.DOWNLOADED:
+        for artifact in upstream.release(pin, versions):
             served = docroot / artifact.url_path
             served.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(artifact.file, served)
