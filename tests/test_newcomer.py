@@ -25,7 +25,7 @@ from pathlib import Path
 import pulumi
 import pytest
 
-from components.bootstrap import playbook_script, require_ansible_playbook
+from components.playbooks import playbook_script, require_ansible_playbook
 from tools.mockrun import run_program
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -187,9 +187,9 @@ def test_without_ansible_playbook_the_error_names_the_fix(tmp_path: Path) -> Non
 def test_without_ansible_playbook_the_program_registers_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import components.bootstrap
+    import components.playbooks
 
-    monkeypatch.setattr(components.bootstrap, "PROJECT_ROOT", tmp_path)
+    monkeypatch.setattr(components.playbooks, "PROJECT_ROOT", tmp_path)
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(pulumi.RunError, match="ansible-playbook is not installed") as info:
         run_program("dev")
