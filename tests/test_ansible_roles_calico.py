@@ -13,7 +13,8 @@ from pathlib import Path
 
 import yaml
 
-from components.config import NodeRole, default_versions
+from components.settings.keys import default_versions
+from components.settings.model import NodeRole
 from components.user_data import render_user_data
 from tests.simulator.upstream import release_file
 
