@@ -93,6 +93,10 @@ def _keys(tmp: Path) -> dict[str, str]:
         subprocess.run(["ssh-keygen", "-q", *args, "-f", str(path), "-C", "ops@example"], check=True)
         made[name] = path.read_text()
         made[f"{name}.pub"] = path.with_suffix(".pub").read_text().strip()
+    # Damaged ones: data cut short, whole base64 that is no openssh-key-v1, a placeholder.
+    made["cut.pub"] = made["a.pub"][:60]
+    made["notopenssh"] = "-----BEGIN OPENSSH PRIVATE KEY-----\nAAAAbm90IGEga2V5\n-----END OPENSSH PRIVATE KEY-----\n"
+    made["placeholder"] = "-----BEGIN OPENSSH PRIVATE KEY-----\nNOT-A-KEY\n-----END OPENSSH PRIVATE KEY-----\n"
     return made
 
 
@@ -165,7 +169,8 @@ def _mutations(
     def ssh(v: Values, s: Secrets) -> None:
         pub, priv = rng.choice(
             [("a.pub", "a"), ("a.pub", "b"), ("rsa1024.pub", "rsa1024"), ("enc.pub", "enc"), ("a.pub", None),
-             (None, "a"), ("a", "a"), ("b.pub", "b")]
+             (None, "a"), ("a", "a"), ("b.pub", "b"), ("cut.pub", "a"), ("a.pub", "notopenssh"),
+             ("a.pub", "placeholder"), ("rsa1024.pub", "a")]
         )  # fmt: skip
         if pub:
             v["sshPublicKey"] = keys[pub]
