@@ -77,6 +77,7 @@ TAGGABLE_AWS_TYPES: frozenset[str] = frozenset(
         "aws:ec2/eip:Eip",
         "aws:ec2/routeTable:RouteTable",
         "aws:ec2/securityGroup:SecurityGroup",
+        "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup",
         "aws:ec2/instance:Instance",
         "aws:ec2/keyPair:KeyPair",
         "aws:ec2/launchTemplate:LaunchTemplate",
@@ -562,26 +563,6 @@ def check_lb_listeners_api_only(args: ResourceValidationArgs) -> list[str]:
     ]
 
 
-# --- only the public entry's 443/80 are world-open ----------------------------------------------
-
-WORLD_OPEN_PORTS = (443, 80)
-
-
-def check_world_open_only_web(args: ResourceValidationArgs) -> list[str]:
-    """An ingress rule open to the whole internet may open exactly TCP 443 or exactly TCP 80."""
-    out = []
-    for rule in _ingress_rules(args):
-        if not _world_cidrs(rule.cidrs):
-            continue
-        single = rule.from_port == rule.to_port and rule.from_port in WORLD_OPEN_PORTS
-        if rule.protocol.strip().lower() not in ("tcp", "6") or not single:
-            out.append(
-                f"{_label(args)} {rule.where} opens {rule.protocol} {rule.from_port}-{rule.to_port} to the "
-                "internet; only the public load balancer's TCP 443 and 80 may be"
-            )
-    return out
-
-
 # --- Kubernetes ---------------------------------------------------------------------------------
 
 
@@ -780,13 +761,6 @@ POLICIES: tuple[PolicySpec, ...] = (
         "Remove the listener or move the service behind the cluster's own ingress.",
         check_lb_listeners_api_only,
         _types(*_LISTENER_TYPES),
-    ),
-    PolicySpec(
-        "world-open-only-web",
-        "Nothing is open to the internet but the public load balancer's TCP 443 and 80.",
-        "Admit the admin/API CIDRs instead of 0.0.0.0/0.",
-        check_world_open_only_web,
-        _types(*_SG_TYPES),
     ),
     PolicySpec(
         "explicit-kubernetes-provider",

@@ -440,13 +440,13 @@ def test_only_the_public_entrys_443_and_80_may_be_world_open() -> None:
     rule = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
     for port in (443, 80):
         ok = {"ipProtocol": "tcp", "fromPort": port, "toPort": port, "cidrIpv4": "0.0.0.0/0"}
-        assert only(make_args(rule, ok), "world-open-only-web") == []
+        assert only(make_args(rule, ok), "no-internet-wide-ingress") == []
     wide = {"ipProtocol": "tcp", "fromPort": 80, "toPort": 443, "cidrIpv4": "0.0.0.0/0"}
-    assert only(make_args(rule, wide, name="wide"), "world-open-only-web")
+    assert only(make_args(rule, wide, name="wide"), "no-internet-wide-ingress")
     grafana = {"ipProtocol": "tcp", "fromPort": 8082, "toPort": 8082, "cidrIpv4": "0.0.0.0/0"}
-    assert only(make_args(rule, grafana, name="ui"), "world-open-only-web")
+    assert only(make_args(rule, grafana, name="ui"), "no-internet-wide-ingress")
     admin = {**grafana, "cidrIpv4": "203.0.113.0/24"}
-    assert only(make_args(rule, admin), "world-open-only-web") == []
+    assert only(make_args(rule, admin), "no-internet-wide-ingress") == []
 
 
 def test_kubernetes_resources_need_the_explicit_provider() -> None:
