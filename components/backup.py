@@ -31,11 +31,10 @@ import pulumi
 import pulumi_aws as aws
 import yaml
 
-from components.instances import EC2_ASSUME_ROLE_POLICY
+from components.instances import EC2_ASSUME_ROLE_POLICY, SSM_CORE_POLICY
 from components.settings.model import NodeRole, NodeSpec
 
 TYPE_TOKEN = "gitops-cluster:backup:BackupBucket"  # noqa: S105 (a Pulumi type token)
-SSM_CORE_POLICY = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
 
 # What the children in Git carry until the root's patches replace it (never a real bucket:
 # names with "placeholder" cannot be created by this stack's naming, so a child synced without
