@@ -189,8 +189,23 @@ def helm_values(domain: str, sso: ArgoCdSso | None = None) -> dict[str, Any]:
         "configs": {
             "cm": cm,
             "rbac": rbac_values(sso),
-            "params": {"server.insecure": False},
+            # TLS ends at the public ALB (ACM certificate, components/public_entry.py); the Gateway
+            # reaches argocd-server over the pod network in plain HTTP, as the ALB reaches the
+            # Gateway inside the VPC. Without it argocd-server redirects every request to HTTPS
+            # with its self-signed certificate, which nothing in front of it could verify.
+            "params": {"server.insecure": True},
             "secret": {"createSecret": False},
+            # Envoy Gateway's chart is published as an OCI artifact (manifests/argocd/apps/
+            # envoy-gateway.yaml): ArgoCD reads an OCI Helm repository only once it is registered
+            # with enableOCI. Public, no credentials.
+            "repositories": {
+                "envoy-gateway-oci": {
+                    "name": "envoyproxy",
+                    "type": "helm",
+                    "url": "registry-1.docker.io/envoyproxy",
+                    "enableOCI": "true",
+                }
+            },
         },
         "dex": dex,
         "notifications": {"enabled": False},

@@ -311,10 +311,32 @@ def test_load_balancer_listeners_only_serve_the_api() -> None:
     tags = {"cluster": "c", "managed-by": "pulumi"}
     bad = make_args("aws:lb/listener:Listener", {"port": 443, "protocol": "TCP", "tags": tags}, name="https")
     assert only(bad, "lb-listeners-api-only") == [
-        "Listener 'https' listens on port 443; the cluster's load balancer only exposes the Kubernetes API on 6443"
+        "Listener 'https' listens on TCP port 443; the load balancers expose only the Kubernetes API on 6443 "
+        "and the public entry's HTTPS 443 / HTTP 80 (8081/8082 admin-only)"
     ]
     good = make_args("aws:lb/listener:Listener", {"port": 6443, "protocol": "TCP", "tags": tags})
     assert only(good, "lb-listeners-api-only") == []
+    # The public entry (components/public_entry.py): HTTPS with a TLS 1.3/1.2 policy, and HTTP 80.
+    https = {"port": 443, "protocol": "HTTPS", "sslPolicy": "ELBSecurityPolicy-TLS13-1-2-Res-PQ-2025-09"}
+    assert only(make_args("aws:lb/listener:Listener", https), "lb-listeners-api-only") == []
+    old = make_args("aws:lb/listener:Listener", {**https, "sslPolicy": "ELBSecurityPolicy-2016-08"}, name="old")
+    assert only(old, "lb-listeners-api-only") == [
+        "Listener 'old' uses TLS policy ELBSecurityPolicy-2016-08; use a TLS 1.3/1.2 policy"
+    ]
+    assert only(make_args("aws:lb/listener:Listener", {"port": 80, "protocol": "HTTP"}), "lb-listeners-api-only") == []
+
+
+def test_only_the_public_entrys_443_and_80_may_be_world_open() -> None:
+    rule = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+    for port in (443, 80):
+        ok = {"ipProtocol": "tcp", "fromPort": port, "toPort": port, "cidrIpv4": "0.0.0.0/0"}
+        assert only(make_args(rule, ok), "world-open-only-web") == []
+    wide = {"ipProtocol": "tcp", "fromPort": 80, "toPort": 443, "cidrIpv4": "0.0.0.0/0"}
+    assert only(make_args(rule, wide, name="wide"), "world-open-only-web")
+    grafana = {"ipProtocol": "tcp", "fromPort": 8082, "toPort": 8082, "cidrIpv4": "0.0.0.0/0"}
+    assert only(make_args(rule, grafana, name="ui"), "world-open-only-web")
+    admin = {**grafana, "cidrIpv4": "203.0.113.0/24"}
+    assert only(make_args(rule, admin), "world-open-only-web") == []
 
 
 def test_kubernetes_resources_need_the_explicit_provider() -> None:
