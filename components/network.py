@@ -9,6 +9,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+TYPE_TOKEN = "gitops-cluster:network:Network"  # noqa: S105 (a Pulumi type token)
+
 
 @dataclass(frozen=True)
 class NetworkArgs:
@@ -35,7 +37,7 @@ class Network(pulumi.ComponentResource):
     nat_public_ips: list[pulumi.Output[str]]
 
     def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("gitops-cluster:network:Network", name, None, opts)
+        super().__init__(TYPE_TOKEN, name, None, opts)
         if not len(args.availability_zones) == len(args.public_subnets) == len(args.private_subnets):
             raise ValueError("one public and one private subnet per availability zone")
         self._name = name
