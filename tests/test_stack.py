@@ -276,10 +276,11 @@ def test_nodes_use_the_internal_endpoint_and_people_the_public_one(dev):
 
 def test_one_nat_is_not_on_the_nodes_path_to_the_api(dev):
     """With natGatewayPerAz off (one NAT), the API path stays inside the VPC: the internal endpoint
-    has an address in the private subnet of every AZ, and no NAT is on the way."""
+    has its addresses in private subnets (of the first two AZs, which every node reaches over the
+    VPC's local route), and no NAT is on the way."""
     lb = dev.one(LB, "gitops-dev-int")
-    private = {r.inputs["availabilityZone"] for r in dev.of_type(SUBNET) if r.inputs["tags"]["tier"] == "private"}
-    assert {az for tier, az in subnet_tiers(dev, lb.inputs["subnets"])} == private
+    private = sorted(r.inputs["availabilityZone"] for r in dev.of_type(SUBNET) if r.inputs["tags"]["tier"] == "private")
+    assert [az for tier, az in subnet_tiers(dev, lb.inputs["subnets"])] == private[:2]
     assert all(tier == "private" for tier, _ in subnet_tiers(dev, lb.inputs["subnets"]))
     assert len(dev.of_type("aws:ec2/natGateway:NatGateway")) == 1
 
