@@ -20,9 +20,11 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 import yaml
 
+from components import PROJECT_ROOT
 from components.gitops import app_projects, root_application, service_namespaces
-from components.settings.keys import PROJECT_ROOT
 from components.settings.model import ArgoCdSso, GitOpsSource
+
+TYPE_TOKEN = "gitops-cluster:argocd:ArgoCd"  # noqa: S105 (a Pulumi type token)
 
 NAMESPACE = "argocd"
 
@@ -263,7 +265,7 @@ class ArgoCd(pulumi.ComponentResource):
     root_application_name: pulumi.Output[str]
 
     def __init__(self, name: str, args: ArgoCdArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("gitops-cluster:argocd:ArgoCd", name, None, opts)
+        super().__init__(TYPE_TOKEN, name, None, opts)
         self.provider = k8s.Provider(
             f"{name}-k8s",
             kubeconfig=pulumi.Output.secret(args.kubeconfig),

@@ -31,11 +31,10 @@ import pulumi
 import pulumi_aws as aws
 import yaml
 
-from components.instances import EC2_ASSUME_ROLE_POLICY
+from components.instances import EC2_ASSUME_ROLE_POLICY, SSM_CORE_POLICY
 from components.settings.model import NodeRole, NodeSpec
 
 TYPE_TOKEN = "gitops-cluster:backup:BackupBucket"  # noqa: S105 (a Pulumi type token)
-SSM_CORE_POLICY = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
 
 # What the children in Git carry until the root's patches replace it (never a real bucket:
 # names with "placeholder" cannot be created by this stack's naming, so a child synced without
@@ -219,28 +218,35 @@ def tls_only_policy(bucket_arn: str) -> dict[str, Any]:
 
 
 def writer_policy(bucket_arn: str, prefix: str) -> dict[str, Any]:
-    """Read, write and delete under `prefix` only; list only that prefix (barman lists to find WAL)."""
+    """What the backup clients call (components/backup_s3_calls.yaml, tests/test_backup_iam.py):
+    objects only under `prefix`; s3:ListBucket on the bucket without a prefix condition.
+
+    Why ListBucket is not limited to the prefix: barman checks the bucket with HeadBucket before
+    every WAL archive and backup and treats anything but 404 as fatal; S3 authorizes HeadBucket by
+    s3:ListBucket, and the request carries no s3:prefix, so a prefix condition refuses it (403).
+    IAM cannot tell HeadBucket from a listing without a prefix, so a writer may list the names and
+    sizes of the whole bucket; reading, writing and deleting stay within its prefix.
+    """
     return {
         "Version": "2012-10-17",
         "Statement": [
             {
-                "Sid": "ListOwnPrefix",
+                "Sid": "FindTheBucketAndListIt",
                 "Effect": "Allow",
-                "Action": ["s3:ListBucket", "s3:GetBucketLocation"],
+                "Action": "s3:ListBucket",
                 "Resource": bucket_arn,
-                "Condition": {"StringLike": {"s3:prefix": [prefix, f"{prefix}*"]}},
             },
             {
                 "Sid": "ObjectsUnderOwnPrefix",
                 "Effect": "Allow",
-                "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+                "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
                 "Resource": f"{bucket_arn}/{prefix}*",
             },
         ],
     }
 
 
-def _abort_uploads(days: int) -> aws.s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs:
+def abort_uploads(days: int) -> aws.s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs:
     return aws.s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(days_after_initiation=days)
 
 
@@ -254,7 +260,7 @@ def lifecycle_rules() -> list[dict[str, Any]]:
             "noncurrent_version_expiration": aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
                 noncurrent_days=NONCURRENT_DAYS
             ),
-            "abort_incomplete_multipart_upload": _abort_uploads(INCOMPLETE_UPLOAD_DAYS),
+            "abort_incomplete_multipart_upload": abort_uploads(INCOMPLETE_UPLOAD_DAYS),
         }
     ]
     for prefix, days in EXPIRE_DAYS.items():

@@ -60,8 +60,9 @@ from components.bastion_commands import (
     default_known_hosts_file,
     secret_bundle,
 )
-from components.inventory import API_PORT, ClusterVars, InventoryHost, SshJump
+from components.inventory import ClusterVars, InventoryHost, SshJump
 from components.playbooks import BOOTSTRAP_IGNORED_ENVIRONMENT, playbook_command
+from components.security import API_PORT
 from components.settings.model import NodeRole, NodeSpec, StackSettings
 
 TYPE_TOKEN = "gitops-cluster:bootstrap:AnsibleBootstrap"  # noqa: S105 (a Pulumi type token)
