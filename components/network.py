@@ -53,6 +53,11 @@ class Network(pulumi.ComponentResource):
             opts=child,
         )
         self.vpc_id = vpc.id
+        # The VPC's default security group, adopted and emptied (CIS AWS 5.4): every instance uses
+        # the program's own groups, so one that ever fell back to the default admits and sends nothing.
+        aws.ec2.DefaultSecurityGroup(
+            f"{name}-default-sg", vpc_id=vpc.id, ingress=[], egress=[], tags={"Name": f"{name}-default"}, opts=child
+        )
         igw = aws.ec2.InternetGateway(f"{name}-igw", vpc_id=vpc.id, tags={"Name": f"{name}-igw"}, opts=child)
         public_ids = self._create_public_subnets(vpc, igw)
         self.public_subnet_ids = public_ids
