@@ -184,7 +184,11 @@ def helm_values(domain: str, sso: ArgoCdSso | None = None) -> dict[str, Any]:
         cm["dex.config"] = dex_config(sso)
         dex = {"enabled": True, "resources": _resources("10m", "32Mi", "64Mi"), "affinity": PLACEMENT_AFFINITY}
     return {
-        "global": {"domain": domain, "tolerations": PLACEMENT_TOLERATIONS},
+        # The chart's own NetworkPolicies (on by default in 10.x: argocd-server open to every
+        # source, metrics to every namespace) are off: the argocd namespace is fenced by the Git
+        # tree's policies alone (manifests/infrastructure/network-policies/argocd;
+        # tests/test_flows_rendered.py derives what they must admit from the rendered pods).
+        "global": {"domain": domain, "tolerations": PLACEMENT_TOLERATIONS, "networkPolicy": {"create": False}},
         "crds": {"install": True, "keep": True},
         "configs": {
             "cm": cm,
