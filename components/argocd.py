@@ -259,6 +259,11 @@ class ArgoCdArgs:
     # GitHub SSO through Dex, and its client secret (a Pulumi secret); None: local admin only.
     sso: ArgoCdSso | None = None
     dex_client_secret: pulumi.Input[str] | None = None
+    # The Kubernetes provider's clusterIdentifier: a name fixed for the cluster's life, so a new
+    # kubeconfig (re-fetched after an upgrade, a renewed certificate, a changed endpoint) is an
+    # update of the provider, never a replacement of everything it manages (pulumi-kubernetes: "the
+    # provider will _only_ be replaced when clusterIdentifier changes"). "" keeps the component's name.
+    cluster_identifier: str = ""
 
     def __post_init__(self) -> None:
         if (self.sso is None) != (self.dex_client_secret is None):
@@ -287,6 +292,7 @@ class ArgoCd(pulumi.ComponentResource):
         self.provider = k8s.Provider(
             f"{name}-k8s",
             kubeconfig=pulumi.Output.secret(args.kubeconfig),
+            cluster_identifier=args.cluster_identifier or name,
             enable_server_side_apply=True,
             opts=pulumi.ResourceOptions(parent=self),
         )
@@ -376,10 +382,14 @@ class ArgoCd(pulumi.ComponentResource):
         spec = pulumi.Output.from_input(args.root_patches).apply(
             lambda patches: root_application_resource_args(args.gitops, patches)["spec"]
         )
+        # Protected: deleting the root Application deletes (its finalizer) everything ArgoCD
+        # deployed, data included. Only `make destroy` lifts this, on purpose (tools/up.sh).
         k8s.apiextensions.CustomResource(
             f"{name}-root-app",
             **{**root_args, "spec": spec},
-            opts=pulumi.ResourceOptions(parent=self, provider=self.provider, depends_on=[release, *projects]),
+            opts=pulumi.ResourceOptions(
+                parent=self, provider=self.provider, depends_on=[release, *projects], protect=True
+            ),
         )
         self.root_application_name = pulumi.Output.from_input(str(root_args["metadata"]["name"]))
         self.register_outputs(
