@@ -32,15 +32,33 @@ NAMESPACE = "argocd"
 # "Argocd App" section of the 3.3 and 3.5 health docs), so sync waves between Applications do not wait for
 # anything. This health check makes an Application's health its own status.health, so a later
 # wave starts only when the earlier apps are Healthy.
+# The root's view of a child Application (Argo CD assesses no health for argoproj.io/Application
+# by default). gitops-engine gates each sync wave on the resources it applied in the earlier
+# waves (gitops-engine pkg/sync/sync_context.go, Sync: Healthy -> done, Degraded -> the operation
+# fails, anything else -> it waits). Only a child that later waves need (annotation
+# gitops-cluster.io/gate: "true": it installs CRDs, namespaces, the StorageClass or credentials)
+# is reported as it is, its Suspended/Missing/Unknown as Progressing; every other child is Healthy
+# to the root, its real health in the message, so it never holds or fails a later wave. Lua 5.1
+# (gopher-lua); tests/test_gitops_health_gates.py runs it.
 APPLICATION_HEALTH_LUA = """\
-hs = {}
-hs.status = "Progressing"
-hs.message = ""
-if obj.status ~= nil and obj.status.health ~= nil then
-  hs.status = obj.status.health.status
-  if obj.status.health.message ~= nil then
-    hs.message = obj.status.health.message
-  end
+hs = {status = "Progressing", message = "waiting for the child's first health report"}
+local child = nil
+if obj.status ~= nil and obj.status.health ~= nil and obj.status.health.status ~= nil then
+  child = obj.status.health.status
+  hs.message = obj.status.health.message or ""
+end
+local gate = obj.metadata ~= nil and obj.metadata.annotations ~= nil
+  and obj.metadata.annotations["gitops-cluster.io/gate"] == "true"
+if not gate then
+  hs.status = "Healthy"
+  hs.message = "not a gate of later waves; the child reports " .. (child or "no health yet")
+    .. (hs.message ~= "" and (": " .. hs.message) or "")
+  return hs
+end
+if child == "Healthy" or child == "Degraded" then
+  hs.status = child
+elseif child ~= nil then
+  hs.message = child .. (hs.message ~= "" and (": " .. hs.message) or "")
 end
 return hs
 """
