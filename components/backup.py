@@ -31,11 +31,10 @@ import pulumi
 import pulumi_aws as aws
 import yaml
 
-from components.instances import EC2_ASSUME_ROLE_POLICY
+from components.instances import EC2_ASSUME_ROLE_POLICY, SSM_CORE_POLICY
 from components.settings.model import NodeRole, NodeSpec
 
 TYPE_TOKEN = "gitops-cluster:backup:BackupBucket"  # noqa: S105 (a Pulumi type token)
-SSM_CORE_POLICY = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
 
 # What the children in Git carry until the root's patches replace it (never a real bucket:
 # names with "placeholder" cannot be created by this stack's naming, so a child synced without
@@ -247,7 +246,7 @@ def writer_policy(bucket_arn: str, prefix: str) -> dict[str, Any]:
     }
 
 
-def _abort_uploads(days: int) -> aws.s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs:
+def abort_uploads(days: int) -> aws.s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs:
     return aws.s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(days_after_initiation=days)
 
 
@@ -261,7 +260,7 @@ def lifecycle_rules() -> list[dict[str, Any]]:
             "noncurrent_version_expiration": aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
                 noncurrent_days=NONCURRENT_DAYS
             ),
-            "abort_incomplete_multipart_upload": _abort_uploads(INCOMPLETE_UPLOAD_DAYS),
+            "abort_incomplete_multipart_upload": abort_uploads(INCOMPLETE_UPLOAD_DAYS),
         }
     ]
     for prefix, days in EXPIRE_DAYS.items():

@@ -17,6 +17,8 @@ IMDS_HOP_LIMIT = 1
 IMDS_HOP_LIMIT_BACKUP_WRITER = 2
 
 
+# What lets SSM Session Manager reach an instance (the nodes and the backup writers).
+SSM_CORE_POLICY = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
 # The trust policy of every instance role: EC2 may assume it (nodes, backup writers).
 EC2_ASSUME_ROLE_POLICY = json.dumps(
     {

@@ -30,8 +30,8 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components.backup import SSM_CORE_POLICY, _abort_uploads, tls_only_policy
-from components.instances import EC2_ASSUME_ROLE_POLICY
+from components.backup import abort_uploads, tls_only_policy
+from components.instances import EC2_ASSUME_ROLE_POLICY, SSM_CORE_POLICY
 from components.public_entry import alias_record, dns_validated_certificate
 from components.settings.model import PublicDns
 
@@ -274,7 +274,7 @@ def media_lifecycle_rules() -> list[dict[str, Any]]:
             "noncurrent_version_expiration": aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
                 noncurrent_days=NONCURRENT_DAYS
             ),
-            "abort_incomplete_multipart_upload": _abort_uploads(INCOMPLETE_UPLOAD_DAYS),
+            "abort_incomplete_multipart_upload": abort_uploads(INCOMPLETE_UPLOAD_DAYS),
         }
     ]
 

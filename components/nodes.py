@@ -13,12 +13,14 @@ from components.instances import (
     EC2_ASSUME_ROLE_POLICY,
     IMDS_HOP_LIMIT,
     IMDS_HOP_LIMIT_BACKUP_WRITER,
+    SSM_CORE_POLICY,
     hardened_instance_args,
 )
 from components.settings.model import NodeRole, NodeSpec
 from components.user_data import render_user_data
 
-SSM_CORE_POLICY = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
+TYPE_TOKEN = "gitops-cluster:nodes:ClusterNodes"  # noqa: S105 (a Pulumi type token)
+
 # Instance inputs that only shape a node when it is created (see docs/bootstrap.md).
 NODE_CREATION_ONLY = pulumi.ResourceOptions(ignore_changes=["ami", "userData", "userDataBase64"])
 
@@ -70,7 +72,7 @@ class ClusterNodes(pulumi.ComponentResource):
     nodes: list[ClusterNode]
 
     def __init__(self, name: str, args: ClusterNodesArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("gitops-cluster:nodes:ClusterNodes", name, None, opts)
+        super().__init__(TYPE_TOKEN, name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
 
         if args.ssh_public_key is None:

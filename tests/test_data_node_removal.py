@@ -299,3 +299,13 @@ def test_the_delete_step_drains_through_the_bastion(sshd, tmp_path: Path):  # no
     assert verbs(calls_of(kubectl)) == ["get", "drain", "delete"]
     assert "--timeout=9s" in calls_of(kubectl)[1]
     assert "PRIVATE KEY" not in result.stdout + result.stderr
+
+
+def test_the_component_keeps_its_previous_type_token_as_an_alias(dev):
+    """The token names its module now (it said `nodes`); a stack created under the old token must
+    keep its removal steps: replacing a step would run its delete, the drain, on a node that stays."""
+    component = dev.one(node_removal.TYPE_TOKEN)
+    assert node_removal.TYPE_TOKEN == "gitops-cluster:node_removal:NodeRemoval"
+    assert [a.get("spec", {}).get("type") for a in component.aliases] == [node_removal.PREVIOUS_TYPE_TOKEN]
+    # The steps inherit the alias through their parent (the SDK derives the children's old URNs).
+    assert all(r.parent == component.urn for r in removal_steps(dev).values())

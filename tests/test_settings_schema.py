@@ -70,3 +70,39 @@ def test_a_taint_row_is_closed():
     assert check(TaintRow, {"key": "a", "effect": "NoSchedule"}).ok
     assert not check(TaintRow, {"key": "a"}).ok
     assert not check(TaintRow, {"key": "a", "effect": "NoSchedule", "operator": "Exists"}).ok
+
+
+class _Reads(dict):
+    """The config values, noting every key the validation reads."""
+
+    def __init__(self, values: dict) -> None:
+        super().__init__(values)
+        self.read: set[str] = set()
+
+    def get(self, key, default=None):
+        self.read.add(key)
+        return super().get(key, default)
+
+    def __getitem__(self, key):
+        self.read.add(key)
+        return super().__getitem__(key)
+
+    def __contains__(self, key):
+        self.read.add(key)
+        return super().__contains__(key)
+
+
+def test_the_sections_read_exactly_the_keys_pulumi_yaml_declares():
+    """Pulumi.yaml is the table of keys: every key it declares is read by some section's rules, and
+    the rules read no key of the project that it does not declare (the structured keys aside)."""
+    from components.settings.keys import INTERNAL_VALUES, UNDECLARED_KEYS, with_defaults
+    from components.settings.parse import parse_settings
+
+    doc = yaml.safe_load((ROOT / "Pulumi.dev.yaml").read_text(encoding="utf-8"))["config"]
+    values = {k.partition(":")[2]: v for k, v in doc.items() if k.startswith("gitops-cluster:")}
+    values["awsRegion"] = doc["aws:region"]
+    reads = _Reads(with_defaults(values))
+    parse_settings(reads)
+    declared = set(declared_keys())
+    assert declared - reads.read == set(), "declared in Pulumi.yaml but read by no section"
+    assert reads.read - declared - set(UNDECLARED_KEYS) - set(INTERNAL_VALUES) == set(), "read but not declared"

@@ -105,6 +105,8 @@ class Registration:
     protect: bool
     ignore_changes: list[str]
     retain_on_delete: bool = False
+    # Each alias as the engine receives it (an AliasSpec: name, type, parentUrn ... or a URN).
+    aliases: list[dict[str, Any]] = field(default_factory=list)
     outputs: dict[str, Any] = field(default_factory=dict)
     output_secret_paths: frozenset[str] = frozenset()
 
@@ -334,6 +336,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 protect=bool(request.protect),
                 ignore_changes=list(request.ignoreChanges),
                 retain_on_delete=bool(getattr(request, "retainOnDelete", False)),
+                aliases=[json_format.MessageToDict(a) for a in request.aliases],
             )
             with self._lock:
                 self.registrations.append(reg)
