@@ -42,6 +42,9 @@ from components.config import NodeRole, NodeSpec, Taint, default_versions
 from components.inventory import ClusterVars, InventoryHost, SshJump
 from tests.prereqs import require, require_root, require_tool
 
+# Runs ansible-playbook for real: `make test` and CI run it, `make test-fast` leaves it out.
+pytestmark = pytest.mark.ansible
+
 ROOT = Path(__file__).resolve().parent.parent
 SSHD = Path("/usr/sbin/sshd")
 

@@ -21,6 +21,9 @@ from components.bootstrap import render_extra_vars
 from components.config import default_versions
 from tests.local_play import run_play
 
+# Runs ansible-playbook for real: `make test` and CI run it, `make test-fast` leaves it out.
+pytestmark = pytest.mark.ansible
+
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "containerd" / "config-default-v2.toml"
 
 # `meta: end_play` ends the play before the role's handler would restart this machine's containerd.

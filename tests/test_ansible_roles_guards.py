@@ -25,6 +25,9 @@ from components.bootstrap import render_extra_vars
 from components.config import default_versions
 from tests.local_play import ansible_playbook, run_play
 
+# Runs ansible-playbook for real: `make test` and CI run it, `make test-fast` leaves it out.
+pytestmark = pytest.mark.ansible
+
 STANDIN = Path(__file__).resolve().parent / "fixtures" / "kubeadm" / "standin.py"
 
 INVENTORY = """

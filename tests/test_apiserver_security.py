@@ -44,6 +44,9 @@ from tests.test_bootstrap import COMMAND, assert_nowhere_in_plain_text
 from tests.test_inventory import FIXED_JUMP, dev_settings, fixed_cluster, fixed_hosts
 from tools.mockrun import FAKE_ENCRYPTION_KEY_BASE64, Recording, run_program
 
+# Runs ansible-playbook for real: `make test` and CI run it, `make test-fast` leaves it out.
+pytestmark = pytest.mark.ansible
+
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = Path(__file__).resolve().parent / "golden"
 KEY_1 = base64.b64encode(b"k" * 31 + b"1").decode()
