@@ -452,6 +452,7 @@ def playbook_command(
     ansible_dir: Path = ANSIBLE_DIR,
     extra_args: Sequence[str] = (),
     playbook: str = "site.yml",
+    inventory: str | None = None,
 ) -> CommandSpec:
     """The playbook command: script, environment and triggers from resolved stack values.
 
@@ -462,8 +463,12 @@ def playbook_command(
     GC_KUBERNETES_VERSIONS (the component lets the engine ignore later changes of it), and are
     not in the triggers. playbook="upgrade.yml" (the upgrade step): the whole table in
     GC_EXTRA_VARS; triggers are the Kubernetes pins and the upgrade playbook's files.
+
+    `inventory`: render_inventory(cluster, hosts, jump) when the caller already has it (the
+    component renders it once for both commands).
     """
-    inventory = render_inventory(cluster, hosts, jump)
+    if inventory is None:
+        inventory = render_inventory(cluster, hosts, jump)
     script = playbook_script(forks=len(hosts), extra_args=extra_args, playbook=playbook)
     if playbook == "upgrade.yml":
         return CommandSpec(
@@ -595,10 +600,18 @@ class AnsibleBootstrap(pulumi.ComponentResource):
             *(h.private_ip for h in ordered),
             *(h.instance_id for h in ordered),
         ).apply(resolve)
-        spec = resolved.apply(lambda r: playbook_command(r[0], r[1], r[2], settings.versions, known_hosts))
-        upgrade_spec = resolved.apply(
-            lambda r: playbook_command(r[0], r[1], r[2], settings.versions, known_hosts, playbook="upgrade.yml")
-        )
+
+        def both_commands(r: tuple[ClusterVars, list[InventoryHost], SshJump]) -> tuple[CommandSpec, CommandSpec]:
+            site = playbook_command(r[0], r[1], r[2], settings.versions, known_hosts)
+            inventory = site.environment["GC_INVENTORY"]  # the same inventory, rendered once
+            upgrade = playbook_command(
+                r[0], r[1], r[2], settings.versions, known_hosts, playbook="upgrade.yml", inventory=inventory
+            )
+            return site, upgrade
+
+        both = resolved.apply(both_commands)
+        spec = both.apply(lambda b: b[0])
+        upgrade_spec = both.apply(lambda b: b[1])
         self.inventory = spec.apply(lambda s: s.environment["GC_INVENTORY"])
         self.triggers = spec.apply(lambda s: list(s.triggers))
         key = pulumi.Output.secret(args.ssh_private_key)
