@@ -35,11 +35,15 @@ $(VENV)/.installed: pyproject.toml uv.lock $(UV)
 
 venv: $(VENV)/.installed ## Create the virtualenv from uv.lock (every dependency pinned, hash-checked)
 
-# After editing a pin in pyproject.toml: uv.lock, and the policy pack's requirements exported from it
-# (policy/venv is installed from that file by pip, which checks every hash).
-POLICY_EXPORT := export --frozen --only-group policy --no-emit-project --format requirements-txt --quiet
-lock: $(UV) ## Re-lock after editing pyproject.toml (uv.lock, policy/requirements.txt)
+# After editing a pin in pyproject.toml: uv.lock, and the requirements exported from it with hashes
+# (pip checks every hash): requirements.txt, the whole environment (runtime and dev group, for
+# `toolchain: pip` users of `pulumi install` and the design card's top-level file), and the policy
+# pack's policy/requirements.txt (policy/venv is installed from it).
+EXPORT        := export --frozen --no-emit-project --format requirements-txt --quiet
+POLICY_EXPORT := $(EXPORT) --only-group policy
+lock: $(UV) ## Re-lock after editing pyproject.toml (uv.lock, requirements.txt, policy/requirements.txt)
 	$(UV) lock
+	$(UV) $(EXPORT) -o requirements.txt
 	$(UV) $(POLICY_EXPORT) -o policy/requirements.txt
 
 # The deployment verbs check the Pulumi CLI and AWS credentials first, then install, then run:
@@ -100,10 +104,12 @@ test: venv node-tools $(HELM) ## Every test: program under mocks, Ansible, manif
 test-fast: venv node-tools $(HELM) ## Edit loop: everything but the node simulator and real Ansible runs
 	$(call run_pytest,-m "not simulator and not ansible")
 
-lint: venv ## ruff and mypy
+# mypy exactly as the Pulumi CLI runs it before every preview and up (Pulumi.yaml typechecker):
+# same interpreter, arguments and directory (tools/cli_checks.py), never a subset of the project.
+lint: venv ## ruff, and mypy as the Pulumi CLI runs it
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy __main__.py components tools policy/policies.py
+	$(BIN)/python -m tools.cli_checks typecheck
 
 benchmark: venv ## Speed of the program under the mock runtime, into docs/benchmarks.md (ARGS=--suite adds the suite)
 	$(BIN)/python benchmarks/program_speed.py $(ARGS)

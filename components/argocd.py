@@ -20,8 +20,8 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 import yaml
 
-from components.config import ArgoCdSso, GitOpsSource
 from components.gitops import root_application
+from components.settings.model import ArgoCdSso, GitOpsSource
 
 NAMESPACE = "argocd"
 

@@ -31,8 +31,8 @@ import pulumi
 import pulumi_aws as aws
 import yaml
 
-from components.config import NodeRole, NodeSpec
 from components.instances import EC2_ASSUME_ROLE_POLICY
+from components.settings.model import NodeRole, NodeSpec
 
 TYPE_TOKEN = "gitops-cluster:backup:BackupBucket"  # noqa: S105 (a Pulumi type token)
 SSM_CORE_POLICY = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"

@@ -54,7 +54,6 @@ import pulumi_random as random
 import yaml
 from pulumi_command import local
 
-from components.config import NodeRole, NodeSpec, StackSettings
 from components.inventory import (
     API_PORT,
     ClusterVars,
@@ -63,6 +62,7 @@ from components.inventory import (
     render_inventory,
     render_ssh_config,
 )
+from components.settings.model import NodeRole, NodeSpec, StackSettings
 
 TYPE_TOKEN = "gitops-cluster:bootstrap:AnsibleBootstrap"  # noqa: S105 (a Pulumi type token)
 PROJECT_ROOT = Path(__file__).resolve().parent.parent

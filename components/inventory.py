@@ -22,7 +22,7 @@ from typing import Any
 
 import yaml
 
-from components.config import NodeRole, NodeSpec, StackSettings
+from components.settings.model import NodeRole, NodeSpec, StackSettings
 
 # Inventory groups, one per role, all children of CLUSTER_GROUP (site.yml targets these names).
 ROLE_GROUPS: Mapping[NodeRole, str] = {

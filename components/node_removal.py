@@ -34,8 +34,8 @@ import pulumi_aws as aws
 from pulumi_command import local
 
 from components.bootstrap import _PREAMBLE, _environment, default_known_hosts_file  # shared SSH preamble
-from components.config import NodeRole, NodeSpec
 from components.inventory import SshJump
+from components.settings.model import NodeRole, NodeSpec
 
 TYPE_TOKEN = "gitops-cluster:nodes:NodeRemoval"  # noqa: S105 (a Pulumi type token)
 DRAIN_TIMEOUT_SECONDS = 600

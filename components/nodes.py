@@ -9,13 +9,13 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_tls as tls
 
-from components.config import NodeRole, NodeSpec
 from components.instances import (
     EC2_ASSUME_ROLE_POLICY,
     IMDS_HOP_LIMIT,
     IMDS_HOP_LIMIT_BACKUP_WRITER,
     hardened_instance_args,
 )
+from components.settings.model import NodeRole, NodeSpec
 from components.user_data import render_user_data
 
 SSM_CORE_POLICY = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"

@@ -1,8 +1,9 @@
 """The stack graph: components built in dependency order, and the outputs contract.
 
-`build_stack` is what __main__.py runs; it is a function so that tests and the offline preview
-run exactly the same graph. `OUTPUT_KEYS` is the contract CI reads from
-`pulumi stack output --json`; README.md documents it and tests hold the two together.
+`build_stack` is what __main__.py runs, with the settings and secrets that settings.glue read; it
+is a function so that tests and the offline preview run exactly the same graph. `OUTPUT_KEYS` is
+the contract CI reads from `pulumi stack output --json`; README.md documents it and tests hold the
+two together.
 """
 
 from __future__ import annotations
@@ -17,12 +18,13 @@ from components.access import ClusterAccess, ClusterAccessArgs
 from components.argocd import ArgoCd, ArgoCdArgs
 from components.backup import BackupBucket, BackupBucketArgs, backup_writers
 from components.bootstrap import AnsibleBootstrap, BootstrapArgs, BootstrapHost, require_ansible_playbook
-from components.config import ConfigError, NodeRole, Problem, StackSettings
 from components.network import Network, NetworkArgs
 from components.node_removal import NodeRemoval, NodeRemovalArgs, RemovableNode
 from components.nodes import ClusterNodes, ClusterNodesArgs
 from components.placement import place_nodes
 from components.security import ClusterSecurity, ClusterSecurityArgs
+from components.settings.messages import ConfigError, Problem
+from components.settings.model import NodeRole, StackSecrets, StackSettings
 
 CANONICAL_OWNER_ID = "099720109477"
 
@@ -77,7 +79,7 @@ def _availability_zones(settings: StackSettings, provider: aws.Provider) -> tupl
     return tuple(zones[: settings.az_count])
 
 
-def build_stack(settings: StackSettings) -> StackResources:
+def build_stack(settings: StackSettings, secrets: StackSecrets) -> StackResources:
     require_ansible_playbook()  # before the first resource: the bootstrap cannot run without it
     name = settings.cluster_name
     aws_provider = aws.Provider(
@@ -124,7 +126,6 @@ def build_stack(settings: StackSettings) -> StackResources:
         BackupBucketArgs(cluster_name=name, region=settings.region, writers=backup_writers(settings.nodes)),
         opts=on_aws,
     )
-    private_key = pulumi.Config().get_secret("sshPrivateKey") if settings.ssh_public_key else None
     nodes = ClusterNodes(
         name,
         ClusterNodesArgs(
@@ -138,7 +139,7 @@ def build_stack(settings: StackSettings) -> StackResources:
             control_plane_security_group_id=security.group_ids["control-plane"],
             versions=settings.versions,
             ssh_public_key=settings.ssh_public_key,
-            ssh_private_key=private_key,
+            ssh_private_key=secrets.ssh_private_key if settings.ssh_public_key else None,
             backup_instance_profiles=backup.instance_profiles,
             imds_hop_limit_two=backup.pod_network_writers,
         ),
@@ -211,10 +212,8 @@ def build_stack(settings: StackSettings) -> StackResources:
             root_patches=backup.root_patches,
             admin_password_version=settings.argocd_admin_password_version,
             sso=settings.argocd_sso,
-            # Validated as set whenever SSO is (components/config.py); read apart, as a secret.
-            dex_client_secret=pulumi.Config().require_secret("argocdGithubClientSecret")
-            if settings.argocd_sso
-            else None,
+            # Validated as set exactly when SSO is (components/settings/argocd.py).
+            dex_client_secret=secrets.argocd_github_client_secret if settings.argocd_sso else None,
         ),
     )
     return StackResources(settings, zones, network, nodes, access, bootstrap, argocd, backup)

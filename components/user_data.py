@@ -28,7 +28,7 @@ from collections.abc import Mapping
 
 import yaml
 
-from components.config import NodeRole
+from components.settings.model import NodeRole
 
 DOCKER_APT_URI = "https://download.docker.com/linux/ubuntu"
 KUBERNETES_APT_URI = "https://pkgs.k8s.io/core:/stable:/v{minor}/deb/"

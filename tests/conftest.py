@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from components.config import ConfigError  # noqa: E402
+from components.settings.messages import ConfigError  # noqa: E402
 from tools.mockrun import Recording, run_program  # noqa: E402
 
 # Fake secret values planted by tests; none may ever show up in plain text.

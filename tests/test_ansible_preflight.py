@@ -38,8 +38,9 @@ from components.bootstrap import (
     rewrite_kubeconfig_server,
     secret_bundle,
 )
-from components.config import NodeRole, NodeSpec, Taint, default_versions
 from components.inventory import ClusterVars, InventoryHost, SshJump
+from components.settings.keys import default_versions
+from components.settings.model import NodeRole, NodeSpec, Taint
 from tests.prereqs import require, require_root, require_tool
 
 # Runs ansible-playbook for real: `make test` and CI run it, `make test-fast` leaves it out.

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from components.bootstrap import render_extra_vars
-from components.config import default_versions
+from components.settings.keys import default_versions
 from tests.local_play import ansible_playbook, run_play
 
 # Runs ansible-playbook for real: `make test` and CI run it, `make test-fast` leaves it out.

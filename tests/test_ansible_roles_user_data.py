@@ -17,7 +17,8 @@ import pytest
 import yaml
 
 from components.bootstrap import ANSIBLE_DIR
-from components.config import NodeRole, default_versions
+from components.settings.keys import default_versions
+from components.settings.model import NodeRole
 from components.user_data import PREPARE_SCRIPT, render_user_data
 from tests.prereqs import require_tool
 from tools.mockrun import FakeCloud

@@ -37,7 +37,7 @@ from components.bootstrap import (
     secret_bundle,
     secret_extra_vars,
 )
-from components.config import default_versions
+from components.settings.keys import default_versions
 from tests import local_play
 from tests.conftest import FAKE_SSH_PRIVATE_KEY
 from tests.test_bootstrap import COMMAND, assert_nowhere_in_plain_text

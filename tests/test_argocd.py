@@ -148,7 +148,7 @@ def _schedulable(pod: dict, labels: dict[str, str], taints: list[dict[str, str]]
 
 def test_argocd_lands_on_the_workers_or_the_control_plane_of_the_stack_table():
     """Against Pulumi.dev.yaml's node table, plus what kubeadm adds to control-plane nodes."""
-    from components.config import NodeRole
+    from components.settings.model import NodeRole
     from tests.test_inventory import dev_settings
 
     v = values()
@@ -174,7 +174,7 @@ def test_argocd_lands_on_the_workers_or_the_control_plane_of_the_stack_table():
 def test_argocd_namespace_pins_pod_security_to_the_deployed_kubernetes_minor():
     """Like every namespace under manifests/ (tests/test_manifests.py): the rules of the version that runs."""
     from components.argocd import NAMESPACE_LABELS
-    from components.config import default_versions
+    from components.settings.keys import default_versions
 
     minor = ".".join(default_versions()["kubernetes"].split(".")[:2])
     assert NAMESPACE_LABELS["pod-security.kubernetes.io/enforce-version"] == f"v{minor}"

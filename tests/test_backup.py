@@ -7,7 +7,7 @@ import json
 import pytest
 
 from components import backup
-from components.config import NodeRole, NodeSpec
+from components.settings.model import NodeRole, NodeSpec
 
 BUCKET = "aws:s3/bucket:Bucket"
 INSTANCE = "aws:ec2/instance:Instance"

@@ -36,8 +36,8 @@ from components.bootstrap import (
     playbook_script,
     rewrite_kubeconfig_server,
 )
-from components.config import NodeRole, NodeSpec
 from components.inventory import InventoryHost
+from components.settings.model import NodeRole, NodeSpec
 from tests.conftest import FAKE_SSH_PRIVATE_KEY, FAKE_SSH_PUBLIC_KEY
 from tests.test_inventory import FIXED_JUMP, dev_settings, fixed_cluster, fixed_hosts
 from tools.mockrun import FakeCloud, Recording, Registration, run_program, stack_config

@@ -22,7 +22,8 @@ from typing import Any
 import pytest
 import yaml
 
-import components.config as config_module
+import components.settings.keys as config_module
+from components.settings.messages import MAX_LISTED_PROBLEMS
 from tests.conftest import FAKE_SSH_PRIVATE_KEY, FAKE_SSH_PUBLIC_KEY, ROOT
 from tests.prereqs import require_tool
 
@@ -511,7 +512,7 @@ def test_bad_config_is_refused_naming_its_key(config_error, keys, case):
     message = str(err)
     assert "nothing was created" in message
     lines = [line for line in message.splitlines() if line.startswith("  - ")]
-    assert len(lines) <= config_module.MAX_LISTED_PROBLEMS and len(message) < 100_000
+    assert len(lines) <= MAX_LISTED_PROBLEMS and len(message) < 100_000
     assert any(line.startswith(f"  - {bad.key} = ") for line in lines), f"{bad.key} not named in:\n{message}"
     for line in lines:  # key = value: fix, each with a fix that says what to do
         head, _, fix = line.partition(": ")

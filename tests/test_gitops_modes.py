@@ -17,7 +17,7 @@ import yaml
 
 from components import gitops
 from components.argocd import root_application_resource_args
-from components.config import GitOpsSource
+from components.settings.model import GitOpsSource
 from policy import gitops_rule
 from tests.prereqs import require_tool
 from tests.test_policy import EXPLICIT_K8S, make_args, only

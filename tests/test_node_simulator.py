@@ -35,7 +35,9 @@ import pytest
 import yaml
 
 from components.bootstrap import rewrite_kubeconfig_server
-from components.config import NodeRole, NodeSpec, StackSettings, parse_settings, with_defaults
+from components.settings.keys import with_defaults
+from components.settings.model import NodeRole, NodeSpec, StackSettings
+from components.settings.parse import parse_settings
 from tests.prereqs import missing, require_root, require_tool
 from tests.simulator.cluster import SimCluster
 from tests.simulator.world import ubuntu_release

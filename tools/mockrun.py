@@ -9,7 +9,7 @@ name, parent, provider, dependencies, inputs, and which inputs were secret.
 Config comes from Pulumi.<stack>.yaml plus Pulumi.yaml's declared defaults (as the CLI would
 merge them). It reaches the program the way the CLI's Python language host hands it over: the
 whole map, with the list of secret keys, through `pulumi.runtime.set_all_config`, so the program
-sees every key that is set (components/config.py refuses unknown ones). Encrypted values in a
+sees every key that is set (components/settings/keys.py refuses unknown ones). Encrypted values in a
 stack file cannot be decrypted offline; pass them as `secrets`.
 
 A run is a preview (`pulumi.runtime.is_dry_run()` is true) unless `preview=False` asks for the
@@ -334,7 +334,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
 def stack_config(stack: str, project_root: Path = PROJECT_ROOT) -> dict[str, Any]:
     """The stack's plain config as the CLI merges it: Pulumi.yaml's values for other namespaces
     (e.g. `pulumi:disable-default-providers`), then Pulumi.<stack>.yaml. Project keys' defaults
-    are applied by components/config.py, as they are under the CLI.
+    are applied by components/settings/keys.py, as they are under the CLI.
 
     Raises CliConfigError where the CLI itself would stop before running the program (a declared
     key without a value, a secret in plain text, a type mismatch: tools/cli_config.py)."""

@@ -60,8 +60,8 @@ from components.bootstrap import (
     secret_bundle,
     secret_extra_vars,
 )
-from components.config import NodeSpec
 from components.inventory import ClusterVars, InventoryHost, SshJump
+from components.settings.model import NodeSpec
 from tests.simulator.world import REPO_HOSTS, STANDINS, World, ubuntu_release
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
