@@ -17,8 +17,9 @@ no run inherits another's imported modules or caches:
   warm times and the marginal cost per node between sizes;
 - where the time goes: `python -X importtime` grouped by package, and cProfile of a warm run
   grouped by code area;
-- with --suite, the whole suite as `make test` runs it: `python -m pytest` with pyproject.toml's
-  addopts, so on pytest-xdist workers (`-n auto`), wall clock and the CPU of every worker.
+- with --suite, the whole suite as `make test` runs it: `python -m pytest` with the Makefile's
+  PYTEST_WORKERS (`-n auto --dist loadgroup`), wall clock and the CPU of every worker
+  (benchmarks/suite_speed.py measures the suite per test and per tier).
 
 Every child imports tools/mockrun.py, which sets the collector's thresholds and freezes the heap at
 exit; the figures include those settings, as every user of the harness gets them.
@@ -327,6 +328,10 @@ class SuiteResult:
     workers: int | None  # pytest-xdist workers, None when the run was not distributed
 
 
+# What `make test` adds to pyproject's addopts (the Makefile's PYTEST_WORKERS default).
+MAKE_TEST_WORKERS = ("-n", "auto", "--dist", "loadgroup")
+
+
 def pytest_addopts(pyproject: Path = ROOT / "pyproject.toml") -> str:
     """The options every `pytest` of the project gets from pyproject.toml (for the report)."""
     with pyproject.open("rb") as f:
@@ -336,11 +341,11 @@ def pytest_addopts(pyproject: Path = ROOT / "pyproject.toml") -> str:
 
 
 def measure_suite(extra: Sequence[str] = ()) -> SuiteResult:
-    """The suite as `make test` runs it: pytest picks up pyproject's addopts (`-n auto`) itself.
+    """The suite as `make test` runs it: pyproject's addopts plus the Makefile's PYTEST_WORKERS.
 
     `--durations` only adds a report; no cache provider so the run neither reads nor leaves
     .pytest_cache (nothing in `make test` uses --lf/--ff, so the order is the same)."""
-    args = ["-m", "pytest", "-p", "no:cacheprovider", "--durations=8", *extra]
+    args = ["-m", "pytest", *MAKE_TEST_WORKERS, "-p", "no:cacheprovider", "--durations=8", *extra]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.run(
@@ -586,14 +591,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--suite",
         action="store_true",
-        help="also time the whole test suite as `make test` runs it (pyproject's addopts, so -n auto)",
+        help="also time the whole test suite as `make test` runs it (-n auto --dist loadgroup)",
     )
     parser.add_argument(
         "--suite-args",
         type=shlex.split,
         default=[],
         metavar="ARGS",
-        help="pytest arguments after pyproject's addopts for --suite (default none, as make test); "
+        help="pytest arguments after make test's for --suite (default none, as make test); "
         "e.g. '-n 0' to compare with a serial run",
     )
     parser.add_argument("--no-write", action="store_true", help=f"print only; do not update {DOC.relative_to(ROOT)}")
