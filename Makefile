@@ -6,12 +6,11 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STACK  ?= dev
-# State needs no account by default: a file backend inside the checkout (git-ignored).
-# A team sets PULUMI_BACKEND_URL (s3://bucket/prefix or https://api.pulumi.com) instead.
-PULUMI_BACKEND_URL ?= file://$(CURDIR)/.pulumi-state
-export PULUMI_BACKEND_URL
+# State: the Pulumi CLI's own choice, the same for `make` and for every plain `pulumi` command run in
+# this directory: PULUMI_BACKEND_URL when set (a team's s3://bucket/prefix or https://api.pulumi.com),
+# else Pulumi.yaml `backend.url`, a file backend in .pulumi-state/ (git-ignored). make sets neither.
 
-.PHONY: help venv lock node-tools helm up preview preview-offline destroy test test-fast lint benchmark clean
+.PHONY: help venv lock node-tools helm up preview preview-offline refresh destroy outputs kubeconfig test test-fast lint benchmark clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -61,10 +60,22 @@ preview: ## pulumi preview of STACK with the policy pack (needs the Pulumi CLI a
 preview-offline: venv ## What STACK would create, under the mock runtime: no CLI, no credentials
 	$(BIN)/python -m tools.offline_preview --stack "$(STACK)" --out build
 
-destroy: ## Destroy STACK (root Application first, then ArgoCD, nodes, network)
+refresh: ## pulumi refresh of STACK: reads every resource back from AWS (clears pending updates and deletes)
+	@tools/up.sh --check refresh
+	@$(MAKE) --no-print-directory venv
+	@tools/up.sh refresh "$(STACK)"
+
+destroy: ## Destroy STACK after you confirm (CONFIRM=STACK without a terminal): lifts the protections, then deletes all
 	@tools/up.sh --check destroy
 	@$(MAKE) --no-print-directory venv
 	@tools/up.sh destroy "$(STACK)"
+
+outputs: ## STACK's outputs as JSON, secrets shown as "[secret]" (pulumi stack output --json)
+	@pulumi stack output --json --stack "$(STACK)"
+
+# The kubeconfig is a secret output: written to a 0600 file through the Automation API, never printed.
+kubeconfig: venv ## STACK's admin kubeconfig into build/kubeconfig-STACK (mode 0600); prints only the path
+	@$(BIN)/python -m tools.ci.write_kubeconfig --stack "$(STACK)" --output "build/kubeconfig-$(STACK)"
 
 # Custom-resource schemas come from pinned npm packages (tests/schemas/package-lock.json).
 tests/schemas/node_modules/.installed: tests/schemas/package.json tests/schemas/package-lock.json

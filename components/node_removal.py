@@ -33,7 +33,7 @@ import pulumi
 import pulumi_aws as aws
 from pulumi_command import local
 
-from components.bootstrap import _PREAMBLE, _environment, default_known_hosts_file  # shared SSH preamble
+from components.bastion_commands import PREAMBLE, command_environment, default_known_hosts_file
 from components.inventory import SshJump
 from components.settings.model import NodeRole, NodeSpec
 
@@ -97,7 +97,7 @@ def removal_script() -> str:
         f'  echo "remove-node: {SKIP_VARIABLE}=1 (the whole stack is being destroyed); not draining $GC_NODE"\n'
         "  exit 0\n"
         "fi\n"
-        + _PREAMBLE
+        + PREAMBLE
         + r"""printf '%s' "$GC_REMOTE_SCRIPT" > "$work/remove-node.sh"
 alias_args=()
 if [ -n "${GC_TARGET_HOST_KEY_ALIAS:-}" ]; then alias_args=(-o "HostKeyAlias=$GC_TARGET_HOST_KEY_ALIAS"); fi
@@ -121,7 +121,7 @@ def removal_environment(
     """Plain values only (Pulumi shows a command's environment); the key goes on stdin."""
     if timeout_seconds < 1:
         raise ValueError("the drain timeout must be at least one second")
-    return _environment(
+    return command_environment(
         jump,
         known_hosts,
         GC_NODE=node.name,

@@ -17,11 +17,15 @@ import pulumi_aws as aws
 from components.access import ClusterAccess, ClusterAccessArgs
 from components.argocd import ArgoCd, ArgoCdArgs
 from components.backup import BackupBucket, BackupBucketArgs, backup_writers
-from components.bootstrap import AnsibleBootstrap, BootstrapArgs, BootstrapHost, require_ansible_playbook
+from components.bootstrap import AnsibleBootstrap, BootstrapArgs, BootstrapHost
+from components.cluster_patches import autoscaling_patches, csr_approver_patches
+from components.media import MEDIA_DOMAINS, MediaCdn, MediaCdnArgs
 from components.network import Network, NetworkArgs
 from components.node_removal import NodeRemoval, NodeRemovalArgs, RemovableNode
 from components.nodes import ClusterNodes, ClusterNodesArgs
 from components.placement import place_nodes
+from components.playbooks import require_ansible_playbook
+from components.public_entry import GATEWAY_NODE_LABEL, PublicEntry, PublicEntryArgs, hosted_zone_id
 from components.security import ClusterSecurity, ClusterSecurityArgs
 from components.settings.messages import ConfigError, Problem
 from components.settings.model import NodeRole, StackSecrets, StackSettings
@@ -40,6 +44,11 @@ OUTPUT_KEYS = (
     "nodes",
     "gitops",
     "backupBucket",
+    "apiUrl",
+    "argocdUrl",
+    "grafanaUrl",
+    "mediaBucket",
+    "mediaCdnUrl",
 )
 SECRET_OUTPUT_KEYS = ("sshPrivateKey", "kubeconfig", "argocdAdminPassword")
 
@@ -54,6 +63,23 @@ class StackResources:
     bootstrap: AnsibleBootstrap
     argocd: ArgoCd
     backup: BackupBucket
+    entry: PublicEntry
+    media: MediaCdn | None
+
+
+def gateway_nodes(settings: StackSettings) -> tuple[str, ...]:
+    """The nodes the table labels for the Gateway data plane (validated: at least one)."""
+    key, value = GATEWAY_NODE_LABEL
+    return tuple(n.name for n in settings.nodes if n.labels.get(key) == value)
+
+
+def media_reader_nodes(settings: StackSettings) -> dict[str, str]:
+    """Node -> domain of the API nodes whose pods sign and read media (scan, chat)."""
+    return {
+        n.name: n.labels["domain"]
+        for n in settings.nodes
+        if n.role is NodeRole.API and n.labels.get("domain") in MEDIA_DOMAINS
+    }
 
 
 def _availability_zones(settings: StackSettings, provider: aws.Provider) -> tuple[str, ...]:
@@ -79,20 +105,38 @@ def _availability_zones(settings: StackSettings, provider: aws.Provider) -> tupl
     return tuple(zones[: settings.az_count])
 
 
+def cluster_patches(settings: StackSettings) -> list[dict[str, Any]]:
+    """The root Application's patches that carry this stack's values to the children (beyond the bucket's)."""
+    return [
+        *autoscaling_patches(settings.api_min_replicas, settings.api_max_replicas),
+        *csr_approver_patches(settings.vpc_cidr),
+    ]
+
+
+def default_tags(settings: StackSettings) -> dict[str, str]:
+    """Every AWS resource's tags (both providers: the stack's region and us-east-1)."""
+    return {
+        "cluster": settings.cluster_name,
+        "managed-by": "pulumi",
+        "pulumi-stack": f"{settings.project}/{settings.stack}",
+    }
+
+
 def build_stack(settings: StackSettings, secrets: StackSecrets) -> StackResources:
     require_ansible_playbook()  # before the first resource: the bootstrap cannot run without it
     name = settings.cluster_name
     aws_provider = aws.Provider(
         "aws",
         region=settings.region,
-        default_tags=aws.ProviderDefaultTagsArgs(
-            tags={"cluster": name, "managed-by": "pulumi", "pulumi-stack": f"{settings.project}/{settings.stack}"}
-        ),
+        default_tags=aws.ProviderDefaultTagsArgs(tags=default_tags(settings)),
     )
     on_aws = pulumi.ResourceOptions(providers=[aws_provider])
     zones = _availability_zones(settings, aws_provider)
     # Zone letters are checked here, right after the look-up and before any resource but the provider.
     zones_by_node = place_nodes(settings.nodes, zones, settings.region, settings.project)
+    # The hosted zone is known only to AWS: looked up here, before any resource but the provider,
+    # so a zone the account does not have stops the run with a message naming dnsZone.
+    zone_id = hosted_zone_id(settings.public_dns, aws_provider) if settings.public_dns is not None else None
     ami = aws.ec2.get_ami(
         owners=[CANONICAL_OWNER_ID],
         filters=[aws.ec2.GetAmiFilterArgs(name="name", values=[settings.versions["ubuntuAmiName"]])],
@@ -118,6 +162,7 @@ def build_stack(settings: StackSettings, secrets: StackSecrets) -> StackResource
             vpc_id=network.vpc_id,
             admin_cidrs=settings.admin_cidrs,
             api_cidrs=settings.api_cidrs,
+            web_open_to_internet=settings.public_dns is not None,
         ),
         opts=on_aws,
     )
@@ -126,6 +171,24 @@ def build_stack(settings: StackSettings, secrets: StackSecrets) -> StackResource
         BackupBucketArgs(cluster_name=name, region=settings.region, writers=backup_writers(settings.nodes)),
         opts=on_aws,
     )
+    media = (
+        MediaCdn(
+            name,
+            MediaCdnArgs(
+                cluster_name=name,
+                cors_origins=settings.media_cors_origins,
+                reader_nodes=media_reader_nodes(settings),
+                default_tags=default_tags(settings),
+                dns=settings.public_dns,
+                zone_id=zone_id,
+                delete_on_destroy=settings.media_delete_on_destroy,
+            ),
+            opts=on_aws,
+        )
+        if settings.media
+        else None
+    )
+    media_profiles = media.instance_profiles if media is not None else {}
     nodes = ClusterNodes(
         name,
         ClusterNodesArgs(
@@ -140,8 +203,9 @@ def build_stack(settings: StackSettings, secrets: StackSecrets) -> StackResource
             versions=settings.versions,
             ssh_public_key=settings.ssh_public_key,
             ssh_private_key=secrets.ssh_private_key if settings.ssh_public_key else None,
-            backup_instance_profiles=backup.instance_profiles,
-            imds_hop_limit_two=backup.pod_network_writers,
+            # A node is a backup writer or a media reader, never both (validated with the table).
+            backup_instance_profiles={**backup.instance_profiles, **media_profiles},
+            imds_hop_limit_two=backup.pod_network_writers | frozenset(media_profiles),
         ),
         opts=on_aws,
     )
@@ -161,6 +225,23 @@ def build_stack(settings: StackSettings, secrets: StackSecrets) -> StackResource
             control_plane_instance_ids={
                 n.spec.name: n.instance.id for n in nodes.nodes if n.spec.role is NodeRole.CONTROL_PLANE
             },
+        ),
+        opts=on_aws,
+    )
+    entry = PublicEntry(
+        name,
+        PublicEntryArgs(
+            cluster_name=name,
+            vpc_id=network.vpc_id,
+            public_subnet_ids=network.public_subnet_ids,
+            security_group_id=security.group_ids["web-lb"],
+            gateway_instance_ids={
+                n.spec.name: n.instance.id for n in nodes.nodes if n.spec.name in gateway_nodes(settings)
+            },
+            admin_cidrs=settings.admin_cidrs,
+            dns=settings.public_dns,
+            zone_id=zone_id,
+            argocd_open=settings.argocd_sso is not None,
         ),
         opts=on_aws,
     )
@@ -209,14 +290,15 @@ def build_stack(settings: StackSettings, secrets: StackSecrets) -> StackResource
             gitops=settings.gitops,
             domain=settings.argocd_domain,
             after=[bootstrap],
-            root_patches=backup.root_patches,
+            root_patches=backup.root_patches.apply(lambda patches: [*patches, *cluster_patches(settings)]),
             admin_password_version=settings.argocd_admin_password_version,
+            chart_repos=sorted({str(v) for k, v in settings.versions.items() if k.endswith("ChartRepo")}),
             sso=settings.argocd_sso,
             # Validated as set exactly when SSO is (components/settings/argocd.py).
             dex_client_secret=secrets.argocd_github_client_secret if settings.argocd_sso else None,
         ),
     )
-    return StackResources(settings, zones, network, nodes, access, bootstrap, argocd, backup)
+    return StackResources(settings, zones, network, nodes, access, bootstrap, argocd, backup, entry, media)
 
 
 def export_outputs(stack: StackResources) -> None:
@@ -242,6 +324,12 @@ def export_outputs(stack: StackResources) -> None:
         ],
         "gitops": {"repoUrl": s.gitops.repo_url, "revision": s.gitops.revision, "path": s.gitops.path},
         "backupBucket": stack.backup.bucket_name,
+        "apiUrl": stack.entry.urls.apply(lambda u: u["api"]),
+        "argocdUrl": stack.entry.urls.apply(lambda u: u["argocd"]),
+        "grafanaUrl": stack.entry.urls.apply(lambda u: u["grafana"]),
+        # null when the stack has no media bucket (`media: false`).
+        "mediaBucket": stack.media.bucket_name if stack.media is not None else None,
+        "mediaCdnUrl": stack.media.cdn_url if stack.media is not None else None,
         "sshPrivateKey": pulumi.Output.secret(stack.nodes.ssh_private_key),
         "kubeconfig": pulumi.Output.secret(stack.bootstrap.kubeconfig),
         "argocdAdminPassword": pulumi.Output.secret(stack.argocd.admin_password),

@@ -65,6 +65,7 @@ DEFAULT_ALLOWED_INSTANCE_TYPES: tuple[str, ...] = (
 TAGGABLE_AWS_TYPES: frozenset[str] = frozenset(
     {
         "aws:ec2/vpc:Vpc",
+        "aws:cloudfront/distribution:Distribution",
         "aws:ec2/subnet:Subnet",
         "aws:ec2/internetGateway:InternetGateway",
         "aws:ec2/natGateway:NatGateway",
@@ -388,16 +389,49 @@ def check_required_tags(args: ResourceValidationArgs) -> list[str]:
 _LISTENER_TYPES = ("aws:lb/listener:Listener", "aws:alb/listener:Listener")
 
 
+# The public ALB's listeners (components/public_entry.py): HTTPS 443 with a TLS 1.2+/1.3 policy, HTTP 80
+# (a redirect to 443 with a domain, plain HTTP to admin CIDRs without), and the admin UIs' plain-HTTP
+# ports of a stack without a domain (8081, 8082; their security group admits the admin CIDRs only).
+_WEB_LISTENERS = {443: "HTTPS", 80: "HTTP", 8081: "HTTP", 8082: "HTTP"}
+_TLS_POLICY_PREFIX = "ELBSecurityPolicy-TLS13-"
+
+
 def check_lb_listeners_api_only(args: ResourceValidationArgs) -> list[str]:
     if args.resource_type not in _LISTENER_TYPES:
         return []
     port = _port(_get(args.props, "port"))
-    if port != API_PORT:
-        return [
-            f"{_label(args)} listens on port {port}; the cluster's load balancer only exposes the "
-            f"Kubernetes API on {API_PORT}"
-        ]
-    return []
+    protocol = str(_get(args.props, "protocol") or "")
+    if port == API_PORT and protocol in ("TCP", ""):
+        return []
+    if port in _WEB_LISTENERS and protocol == _WEB_LISTENERS[port]:
+        policy = str(_get(args.props, "sslPolicy") or "")
+        if protocol == "HTTPS" and not policy.startswith(_TLS_POLICY_PREFIX):
+            return [f"{_label(args)} uses TLS policy {policy or '(the default)'}; use a TLS 1.3/1.2 policy"]
+        return []
+    return [
+        f"{_label(args)} listens on {protocol or 'TCP'} port {port}; the load balancers expose only the "
+        f"Kubernetes API on {API_PORT} and the public entry's HTTPS 443 / HTTP 80 (8081/8082 admin-only)"
+    ]
+
+
+# --- only the public entry's 443/80 are world-open ----------------------------------------------
+
+WORLD_OPEN_PORTS = (443, 80)
+
+
+def check_world_open_only_web(args: ResourceValidationArgs) -> list[str]:
+    """An ingress rule open to the whole internet may open exactly TCP 443 or exactly TCP 80."""
+    out = []
+    for rule in _ingress_rules(args):
+        if not _world_cidrs(rule.cidrs):
+            continue
+        single = rule.from_port == rule.to_port and rule.from_port in WORLD_OPEN_PORTS
+        if rule.protocol.strip().lower() not in ("tcp", "6") or not single:
+            out.append(
+                f"{_label(args)} {rule.where} opens {rule.protocol} {rule.from_port}-{rule.to_port} to the "
+                "internet; only the public load balancer's TCP 443 and 80 may be"
+            )
+    return out
 
 
 # --- Kubernetes ---------------------------------------------------------------------------------
@@ -495,6 +529,12 @@ def check_gitops_application(args: ResourceValidationArgs) -> list[str]:
             "deployed (and `pulumi destroy` would leave cluster resources behind)"
         )
     out.extend(_git_mode_violations(args))
+    project = _get(props, "spec", "project")
+    if project in (None, "", "default"):
+        out.append(
+            f"{_label(args)} is in Argo CD's `default` project, which may deploy anything anywhere from any "
+            "repository; put it in its own AppProject (components/gitops.py: the root in gitops-root)"
+        )
     repo_url = _get(props, "spec", "source", "repoURL")
     if repo_url is not None and not str(repo_url).startswith("https://"):
         out.append(f"{_label(args)} syncs from {repo_url!r}; use the repository's https:// URL")
@@ -585,10 +625,17 @@ POLICIES: tuple[PolicySpec, ...] = (
     ),
     PolicySpec(
         "lb-listeners-api-only",
-        "Load balancer listeners only expose the Kubernetes API port 6443.",
+        "Load balancer listeners expose only the Kubernetes API port 6443 and the public entry's 443/80.",
         "Remove the listener or move the service behind the cluster's own ingress.",
         check_lb_listeners_api_only,
         _types(*_LISTENER_TYPES),
+    ),
+    PolicySpec(
+        "world-open-only-web",
+        "Nothing is open to the internet but the public load balancer's TCP 443 and 80.",
+        "Admit the admin/API CIDRs instead of 0.0.0.0/0.",
+        check_world_open_only_web,
+        _types(*_SG_TYPES),
     ),
     PolicySpec(
         "explicit-kubernetes-provider",
@@ -607,8 +654,9 @@ POLICIES: tuple[PolicySpec, ...] = (
     PolicySpec(
         "gitops-application-sync",
         "Argo CD Applications registered by Pulumi sync automatically with prune and selfHeal, carry the "
-        "resources finalizer, and follow Git the way the stack declares (policy/gitops_rule.py): a tracked "
-        "branch only on a development stack, a tag or commit SHA when pinned.",
+        "resources finalizer, live in their own AppProject (never `default`), and follow Git the way the stack "
+        "declares (policy/gitops_rule.py): a tracked branch only on a development stack, a full 40-hex commit "
+        "SHA when pinned.",
         "Set spec.syncPolicy.automated={prune: true, selfHeal: true}, add the finalizer "
         f"{ROOT_APP_FINALIZER}, and set gitops-cluster:gitopsMode/gitopsRevision as the message says.",
         check_gitops_application,

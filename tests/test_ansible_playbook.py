@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
-from components.bootstrap import ANSIBLE_DIR, PLAYBOOKS, render_extra_vars
+from components.playbooks import ANSIBLE_DIR, PLAYBOOKS, render_extra_vars
 from components.settings.keys import default_versions
 from tests.prereqs import missing, require_tool
 

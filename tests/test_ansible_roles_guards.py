@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from components.bootstrap import render_extra_vars
+from components.playbooks import render_extra_vars
 from components.settings.keys import default_versions
 from tests.local_play import ansible_playbook, run_play
 

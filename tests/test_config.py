@@ -72,7 +72,7 @@ def nodes_with(change) -> list[dict]:
         # The dev stack tracks main; pinned stacks refuse branches (tests/test_gitops_modes.py has the rest).
         (
             {"gitopsMode": "pin", "gitopsRevision": "main"},
-            r"gitopsRevision = 'main': gitopsMode is 'pin': use a release tag",
+            r"gitopsRevision = 'main': gitopsMode is 'pin': use a full 40-hex commit SHA",
         ),
         ({"gitopsRevision": "HEAD"}, r"gitopsRevision = 'HEAD': gitopsMode is 'track': name the branch"),
         (

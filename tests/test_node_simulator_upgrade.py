@@ -33,7 +33,7 @@ from typing import Any
 import pytest
 import yaml
 
-from components.bootstrap import KUBERNETES_KEYS, playbook_command
+from components.playbooks import KUBERNETES_KEYS, playbook_command
 from components.settings.model import NodeRole, StackSettings
 from components.settings.parse import parse_settings
 from tests.simulator.cluster import Run, SimCluster

@@ -31,6 +31,7 @@ from pulumi_policy import (
     ResourceValidationArgs,
 )
 
+from policy import gitops_rule
 from tools.mockrun import Recording, Registration, run_program, stack_config
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -310,10 +311,32 @@ def test_load_balancer_listeners_only_serve_the_api() -> None:
     tags = {"cluster": "c", "managed-by": "pulumi"}
     bad = make_args("aws:lb/listener:Listener", {"port": 443, "protocol": "TCP", "tags": tags}, name="https")
     assert only(bad, "lb-listeners-api-only") == [
-        "Listener 'https' listens on port 443; the cluster's load balancer only exposes the Kubernetes API on 6443"
+        "Listener 'https' listens on TCP port 443; the load balancers expose only the Kubernetes API on 6443 "
+        "and the public entry's HTTPS 443 / HTTP 80 (8081/8082 admin-only)"
     ]
     good = make_args("aws:lb/listener:Listener", {"port": 6443, "protocol": "TCP", "tags": tags})
     assert only(good, "lb-listeners-api-only") == []
+    # The public entry (components/public_entry.py): HTTPS with a TLS 1.3/1.2 policy, and HTTP 80.
+    https = {"port": 443, "protocol": "HTTPS", "sslPolicy": "ELBSecurityPolicy-TLS13-1-2-Res-PQ-2025-09"}
+    assert only(make_args("aws:lb/listener:Listener", https), "lb-listeners-api-only") == []
+    old = make_args("aws:lb/listener:Listener", {**https, "sslPolicy": "ELBSecurityPolicy-2016-08"}, name="old")
+    assert only(old, "lb-listeners-api-only") == [
+        "Listener 'old' uses TLS policy ELBSecurityPolicy-2016-08; use a TLS 1.3/1.2 policy"
+    ]
+    assert only(make_args("aws:lb/listener:Listener", {"port": 80, "protocol": "HTTP"}), "lb-listeners-api-only") == []
+
+
+def test_only_the_public_entrys_443_and_80_may_be_world_open() -> None:
+    rule = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+    for port in (443, 80):
+        ok = {"ipProtocol": "tcp", "fromPort": port, "toPort": port, "cidrIpv4": "0.0.0.0/0"}
+        assert only(make_args(rule, ok), "world-open-only-web") == []
+    wide = {"ipProtocol": "tcp", "fromPort": 80, "toPort": 443, "cidrIpv4": "0.0.0.0/0"}
+    assert only(make_args(rule, wide, name="wide"), "world-open-only-web")
+    grafana = {"ipProtocol": "tcp", "fromPort": 8082, "toPort": 8082, "cidrIpv4": "0.0.0.0/0"}
+    assert only(make_args(rule, grafana, name="ui"), "world-open-only-web")
+    admin = {**grafana, "cidrIpv4": "203.0.113.0/24"}
+    assert only(make_args(rule, admin), "world-open-only-web") == []
 
 
 def test_kubernetes_resources_need_the_explicit_provider() -> None:
@@ -370,10 +393,10 @@ def root_app(**spec_changes: Any) -> dict[str, Any]:
         "kind": "Application",
         "metadata": {"name": "root", "namespace": "argocd", "finalizers": [P.ROOT_APP_FINALIZER]},
         "spec": {
-            "project": "default",
+            "project": "gitops-root",
             "source": {
                 "repoURL": "https://github.com/example-org/gitops-cluster.git",
-                "targetRevision": "v0.1.0",
+                "targetRevision": "3f2a9c1d0b8e7f6a5c4d3e2f1a0b9c8d7e6f5a4b",
                 "path": "manifests/argocd/apps",
             },
             "destination": {"server": "https://kubernetes.default.svc", "namespace": "argocd"},
@@ -399,6 +422,15 @@ def test_root_application_without_automated_sync_is_a_violation() -> None:
     assert half == ["Application 'root' sets spec.syncPolicy.automated.selfHeal=None; set it to true"]
 
 
+@pytest.mark.parametrize("project", ["default", "", None])
+def test_an_application_in_the_default_project_is_a_violation(project: str | None) -> None:
+    messages = only(app_args(root_app(project=project)), "gitops-application-sync")
+    assert messages == [
+        "Application 'root' is in Argo CD's `default` project, which may deploy anything anywhere from any "
+        "repository; put it in its own AppProject (components/gitops.py: the root in gitops-root)"
+    ]
+
+
 def test_root_application_without_finalizer_is_a_violation() -> None:
     app = root_app()
     app["metadata"]["finalizers"] = []
@@ -407,16 +439,16 @@ def test_root_application_without_finalizer_is_a_violation() -> None:
     assert "lacks the finalizer resources-finalizer.argocd.argoproj.io" in messages[0]
 
 
-@pytest.mark.parametrize("revision", ["HEAD", "main", "master", ""])
+@pytest.mark.parametrize("revision", ["HEAD", "main", "master", "", "v1.2.3", "3f2a9c1", "3f2a9c1d0b8e"])
 def test_unlabelled_application_on_a_moving_revision_is_a_violation(revision: str) -> None:
     # Without the root's mode labels the strict reading applies: pinned, production.
     source = {"repoURL": "https://github.com/example-org/gitops-cluster.git", "targetRevision": revision}
     messages = only(app_args(root_app(source=source)), "gitops-application-sync")
     fix = (
-        "required: a release tag (v1.2.3) or a commit SHA."
+        f"required: {gitops_rule.PIN_FIX}."
         if not revision
-        else "gitopsMode is 'pin': use a release tag such as 'v0.1.0' or a commit SHA, never a branch "
-        "(to follow a branch, set gitopsMode to 'track' on a development stack)."
+        else f"gitopsMode is 'pin': use {gitops_rule.PIN_FIX} (to follow a branch, set gitopsMode to 'track' on a "
+        "development stack)."
     )
     assert messages == [f"Application 'root' violates gitops-cluster:gitopsRevision = {revision!r}: {fix}"]
 

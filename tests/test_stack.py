@@ -62,13 +62,15 @@ def test_nodes_are_spread_over_the_private_subnets_of_three_azs(dev):
 BACKUP_WRITERS = {"gitops-dev-postgresql", "gitops-dev-rabbitmq"}
 # Nodes with their own backup profile: those, and the control plane (etcd snapshots, host network).
 BACKUP_PROFILES = BACKUP_WRITERS | {"gitops-dev-master"}
+# Nodes whose API pods sign and read media (components/media.py): their own profile, hop limit 2.
+MEDIA_READERS = {"gitops-dev-api-scan", "gitops-dev-api-chat"}
 
 
 def test_every_instance_requires_imdsv2_and_encrypts_gp3(dev):
     for inst in dev.of_type(INSTANCE):
         md = inst.inputs["metadataOptions"]
         assert md["httpTokens"] == "required", inst.name
-        assert md["httpPutResponseHopLimit"] == (2 if inst.name in BACKUP_WRITERS else 1), inst.name
+        assert md["httpPutResponseHopLimit"] == (2 if inst.name in BACKUP_WRITERS | MEDIA_READERS else 1), inst.name
         root = inst.inputs["rootBlockDevice"]
         assert root["encrypted"] is True, inst.name
         assert root["volumeType"] == "gp3", inst.name
@@ -90,6 +92,7 @@ def test_nodes_get_the_ssm_instance_profile_and_the_stack_key(dev):
     for inst in nodes_of(dev):
         # Backup writers get their own profile (tests/test_backup.py checks it); the rest share one.
         expected = f"{inst.name}-backup" if inst.name in BACKUP_PROFILES else profile.name
+        expected = f"{inst.name}-media" if inst.name in MEDIA_READERS else expected
         assert inst.inputs["iamInstanceProfile"] == expected, inst.name
         assert inst.inputs["keyName"] == key.name, inst.name
     assert "iamInstanceProfile" not in dev.one(INSTANCE, "gitops-dev-bastion").inputs
@@ -226,7 +229,8 @@ def subnet_tiers(rec, ids):
 
 
 def test_two_api_endpoints_in_front_of_the_control_plane_checking_readyz(dev):
-    assert sorted(r.name for r in dev.of_type(LB)) == ["gitops-dev-api", "gitops-dev-int"]
+    # (gitops-dev-web is the public ALB of tests/test_public_entry.py.)
+    assert sorted(r.name for r in dev.of_type(LB)) == ["gitops-dev-api", "gitops-dev-int", "gitops-dev-web"]
     names = sg_id_to_name(dev)
     for lb_name, internal, tier, group in (
         ("gitops-dev-api", False, "public", "gitops-dev-api-lb"),

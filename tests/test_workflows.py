@@ -30,7 +30,9 @@ from typing import Any
 
 import pytest
 import yaml
+from pulumi.automation import OutputValue
 
+from tests import stub_pulumi
 from tests.prereqs import require_tool
 from tools.ci import affected_stacks, write_kubeconfig
 
@@ -742,12 +744,6 @@ def test_affected_stacks_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert json.loads(capsys.readouterr().out) == STACKS
 
 
-@dataclass
-class FakeOutput:
-    value: Any
-    is_secret: bool
-
-
 KUBECONFIG = "apiVersion: v1\nkind: Config\nusers:\n- name: admin\n  user: {client-key-data: SECRETKEYDATA}\n"
 
 
@@ -757,9 +753,9 @@ def test_write_kubeconfig_writes_a_private_file_and_prints_only_its_path(
     target = tmp_path / "sub" / "kubeconfig"
     seen: list[tuple[str, Path]] = []
 
-    def loader(stack: str, work_dir: Path) -> dict[str, FakeOutput]:
+    def loader(stack: str, work_dir: Path) -> dict[str, OutputValue]:
         seen.append((stack, work_dir))
-        return {"kubeconfig": FakeOutput(KUBECONFIG, True), "vpcId": FakeOutput("vpc-1", False)}
+        return {"kubeconfig": OutputValue(KUBECONFIG, True), "vpcId": OutputValue("vpc-1", False)}
 
     assert write_kubeconfig.main(["--stack", "dev", "--output", str(target)], loader=loader) == 0
     assert seen == [("dev", write_kubeconfig.ROOT)]
@@ -770,16 +766,52 @@ def test_write_kubeconfig_writes_a_private_file_and_prints_only_its_path(
     assert "SECRETKEYDATA" not in out + err
 
 
+def test_write_kubeconfig_reads_the_outputs_through_the_real_automation_api(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No stand-in for the library: `pulumi.automation` itself runs `pulumi stack output --json` (masked)
+    and `--show-secrets` against the stub CLI and builds the OutputValues write_kubeconfig reads."""
+    project = tmp_path / "project"
+    (project / ".pulumi-state").mkdir(parents=True)
+    shutil.copy(write_kubeconfig.ROOT / "Pulumi.yaml", project / "Pulumi.yaml")
+    world, log = tmp_path / "world.json", tmp_path / "calls.jsonl"
+    backend = f"file://{project}/.pulumi-state"
+    outputs = {"kubeconfig": KUBECONFIG, "vpcId": "vpc-1"}
+    stack = {"outputs": outputs, "secrets": ["kubeconfig"], "pending_operations": []}
+    world.write_text(json.dumps({backend: {"stacks": {"dev": stack}, "current": None}}), encoding="utf-8")
+    for key, value in stub_pulumi.install(tmp_path / "bin", world, log).items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}:{os.environ['PATH']}")
+    monkeypatch.delenv("PULUMI_BACKEND_URL", raising=False)
+    target = tmp_path / "kubeconfig"
+    argv = ["--stack", "dev", "--output", str(target), "--work-dir", str(project)]
+    assert write_kubeconfig.main(argv) == 0
+    assert target.read_text(encoding="utf-8") == KUBECONFIG
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    out, err = capsys.readouterr()
+    assert "SECRETKEYDATA" not in out + err
+    made = [c["argv"] for c in stub_pulumi.calls(log)]
+    assert ["--non-interactive", "stack", "output", "--json", "--show-secrets", "--stack", "dev"] in made
+    assert {c["backend"] for c in stub_pulumi.calls(log) if c["argv"][:1] != ["version"]} == {backend}
+    # The same stack with the kubeconfig exported in plain text: refused, and nothing written.
+    stack["secrets"] = []
+    world.write_text(json.dumps({backend: {"stacks": {"dev": stack}, "current": None}}), encoding="utf-8")
+    target.unlink()
+    assert write_kubeconfig.main(argv) == 1
+    assert not target.exists()
+    assert "is not a secret" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(
     ("outputs", "message"),
     [
         ({}, "the stack has no output 'kubeconfig'"),
-        ({"kubeconfig": FakeOutput(KUBECONFIG, False)}, "is not a secret"),
-        ({"kubeconfig": FakeOutput("", True)}, "is empty"),
+        ({"kubeconfig": OutputValue(KUBECONFIG, False)}, "is not a secret"),
+        ({"kubeconfig": OutputValue("", True)}, "is empty"),
     ],
 )
 def test_write_kubeconfig_refuses_missing_plain_or_empty_outputs(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], outputs: dict[str, FakeOutput], message: str
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], outputs: dict[str, OutputValue], message: str
 ) -> None:
     target = tmp_path / "kubeconfig"
     code = write_kubeconfig.main(["--stack", "dev", "--output", str(target)], loader=lambda _s, _w: outputs)

@@ -236,6 +236,23 @@ class FakeCloud(pulumi_mocks.Mocks):
             prefix = "internal-" if state.get("internal") else ""
             state["dnsName"] = f"{prefix}{name}-0123456789.elb.ap-northeast-2.amazonaws.com"
             state["arn"] = f"arn:aws:elasticloadbalancing:ap-northeast-2:123456789012:loadbalancer/net/{name}/0123"
+            # The region's ELB hosted zone (ap-northeast-2), the target of alias records.
+            state["zoneId"] = "ZWKZPGTI48KDX"
+        elif t == "aws:acm/certificate:Certificate":
+            # What ACM answers: one CNAME per name, under the name (the value is ACM's own domain).
+            names = [state.get("domainName", ""), *state.get("subjectAlternativeNames", [])]
+            state["domainValidationOptions"] = [
+                {
+                    "domainName": n,
+                    "resourceRecordName": f"_0mock.{n}.",
+                    "resourceRecordType": "CNAME",
+                    "resourceRecordValue": f"_0mock.{n}.acm-validations.aws.",
+                }
+                for n in names
+            ]
+        elif t == "aws:cloudfront/distribution:Distribution":
+            state["domainName"] = "d111111abcdef8.cloudfront.net"
+            state["hostedZoneId"] = "Z2FDTNDATAQYW2"
         elif t == "aws:ec2/eip:Eip":
             state["publicIp"] = "198.51.100.20"
         elif t == "tls:index/privateKey:PrivateKey":
@@ -279,6 +296,9 @@ class FakeCloud(pulumi_mocks.Mocks):
             return {"id": "ami-0mock0ubuntu2204", "imageId": "ami-0mock0ubuntu2204", "name": "mock"}
         if token == "aws:index/getCallerIdentity:getCallerIdentity":
             return {"accountId": "123456789012", "arn": "arn:aws:iam::123456789012:user/mock", "userId": "mock"}
+        if token == "aws:route53/getZone:getZone":
+            zone = str(args.args.get("name", "")).rstrip(".")
+            return {"zoneId": "Z0MOCKZONE", "name": zone, "id": "Z0MOCKZONE", "privateZone": False}
         if token == "aws:index/getRegion:getRegion":
             return {"name": "ap-northeast-2", "region": "ap-northeast-2", "id": "ap-northeast-2"}
         return {}

@@ -16,6 +16,10 @@ pulls in no validation):
 - ``messages.py``  masking (:func:`messages.shown`), Problem, ConfigError, "did you mean".
 - ``values.py``    checks of single values that several sections share: the problem Collector
                    (CIDRs, CIDR lists), whole numbers, EC2 instance types, https URLs.
+- ``schema.py``    the pydantic v2 models of the structured sections (today the node table's rows
+                   and taints): fields, strict types, bounds, unknown keys with "did you mean",
+                   every refused field at once. Its errors are never shown as they are: the
+                   section turns each into a Problem in the project's wording.
 - one module per section with its rules, in the order problems are listed:
                    ``network.py`` (region, cluster name, VPC, zones, subnets, access CIDRs, pod and
                    service ranges), ``bastion.py`` (bastion type, SSH key pair), ``nodes.py`` (the
@@ -38,7 +42,9 @@ Adding a key (do these in one commit):
 3. Check it in its section's module: a ``parse_<area>(c, values)`` that returns the value and,
    for each bad value, calls ``c.add(key as the user types it, value, fix)`` and carries on (every
    problem at once). A new area gets its own module here, named after it; shared value checks
-   go in values.py, rules that read two sections in cross.py.
+   go in values.py, rules that read two sections in cross.py. A field of a structured key (a
+   node row's): add it to its model in schema.py, then word each of its pydantic errors in the
+   section.
 4. Call it from :func:`parse.parse_settings` and pass the result into StackSettings.
 5. Test it in tests/test_config_battery.py (a bad case naming the key; the good default), and
    describe it in README "Configuration".

@@ -1,7 +1,8 @@
 """Rules of the bastion section: its instance type and the SSH key pair (or none: one is generated).
 
 The public key is one OpenSSH line EC2 imports (an RSA key has at least 2048 bits); the secret
-private key is an unencrypted OpenSSH key that matches it, and is never stored in plain text.
+private key is an unencrypted OpenSSH key that matches it, and is never stored in plain text. Both
+are read with `cryptography` (pinned in pyproject.toml), not by hand.
 """
 
 from __future__ import annotations
@@ -12,6 +13,10 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from components.settings.keys import SecretInput
 from components.settings.values import Collector, check_instance_type
@@ -30,7 +35,7 @@ def parse_bastion(c: Collector, values: Mapping[str, Any], private: SecretInput)
 
     pub_key = values.get("sshPublicKey") or None
     has_private = private.set
-    if pub_key is not None and (why := _public_key_problem(pub_key)) is not None:
+    if pub_key is not None and (why := public_key_problem(pub_key)) is not None:
         c.add("sshPublicKey", pub_key, why)
     if bool(pub_key) != has_private:
         c.add(
@@ -45,7 +50,7 @@ def parse_bastion(c: Collector, values: Mapping[str, Any], private: SecretInput)
             "stored in plain text: remove it from Pulumi.<stack>.yaml and set it with "
             "`pulumi config set --secret sshPrivateKey < key`, then replace the key (it has been exposed).",
         )
-    if private.value is not None and (why := _private_key_problem(private.value, pub_key)) is not None:
+    if private.value is not None and (why := private_key_problem(private.value, pub_key)) is not None:
         c.add("sshPrivateKey", "<secret>", why)
     return Bastion(bastion_type, pub_key)
 
@@ -61,15 +66,7 @@ def _ssh_key_blob(public_key: str) -> tuple[str, bytes | None] | None:
         return m[1], None
 
 
-def _read_string(blob: bytes, at: int) -> tuple[bytes, int] | None:
-    if at + 4 > len(blob):
-        return None
-    size = int.from_bytes(blob[at : at + 4], "big")
-    end = at + 4 + size
-    return (blob[at + 4 : end], end) if end <= len(blob) else None
-
-
-def _public_key_problem(value: object) -> str | None:
+def public_key_problem(value: object) -> str | None:
     if not isinstance(value, str):
         return "expected an OpenSSH public key ('ssh-ed25519 AAAA... comment')."
     if "PRIVATE KEY" in value:
@@ -80,18 +77,20 @@ def _public_key_problem(value: object) -> str | None:
     kind, blob = parsed
     if blob is None:
         return None  # not decodable (a placeholder): EC2's key import names it, before any instance
-    first = _read_string(blob, 0)
-    if first is None or first[0] != kind.encode():
-        return f"the key data is not a {kind} key; paste the whole line of the .pub file."
-    if kind == "ssh-rsa":
-        exponent = _read_string(blob, first[1])
-        modulus = _read_string(blob, exponent[1]) if exponent is not None else None
-        if modulus is None or int.from_bytes(modulus[0], "big").bit_length() < 2048:
-            return "an RSA key shorter than 2048 bits; EC2 refuses it. Use an ED25519 key."
+    try:
+        key = serialization.load_ssh_public_key(f"{kind} {base64.b64encode(blob).decode()}".encode())
+    except (ValueError, UnsupportedAlgorithm):
+        # The data begins with its own type's name (RFC 4253, 6.6): another type's key under this
+        # name, or this type's key cut short or damaged.
+        if not blob[4:].startswith(kind.encode()):
+            return f"the key data is not a {kind} key; paste the whole line of the .pub file."
+        return f"the {kind} key data is cut short or damaged; paste the whole line of the .pub file."
+    if isinstance(key, rsa.RSAPublicKey) and key.key_size < 2048:
+        return "an RSA key shorter than 2048 bits; EC2 refuses it. Use an ED25519 key."
     return None
 
 
-def _private_key_problem(private_key: str, public_key: str | None) -> str | None:
+def private_key_problem(private_key: str, public_key: str | None) -> str | None:
     """Why the secret sshPrivateKey cannot be used (its value is never part of the message)."""
     text = private_key.strip()
     begin, end = "-----BEGIN OPENSSH PRIVATE KEY-----", "-----END OPENSSH PRIVATE KEY-----"
@@ -100,23 +99,21 @@ def _private_key_problem(private_key: str, public_key: str | None) -> str | None
             return "convert it to the OpenSSH format: `ssh-keygen -p -N '' -f <file>` (unencrypted)."
         return "not an OpenSSH private key; set it from the file: `pulumi config set --secret sshPrivateKey < key`."
     try:
-        blob = base64.b64decode("".join(text[len(begin) : -len(end)].split()), validate=True)
+        base64.b64decode("".join(text[len(begin) : -len(end)].split()), validate=True)
     except (binascii.Error, ValueError):
         # Not base64: a placeholder (tests use such) or a damaged paste. The bootstrap checks the
-        # key again before it connects (components/bootstrap.py) and says so.
+        # key again before it connects (components/bastion_commands.py) and says so.
         return None
-    magic = b"openssh-key-v1\0"
-    cipher = _read_string(blob, len(magic)) if blob.startswith(magic) else None
-    if cipher is None:
-        return "the key data is damaged; set it again from the key file."
-    if cipher[0] != b"none":
+    try:
+        key = serialization.load_ssh_private_key(text.encode(), password=None)
+    except TypeError:  # cryptography: "Key is password-protected, but password was not provided."
         return "the key has a passphrase; Ansible runs unattended. Use an unencrypted key for the stack."
-    kdf = _read_string(blob, cipher[1])
-    kdf_options = _read_string(blob, kdf[1]) if kdf else None
-    if kdf_options is None or kdf_options[1] + 4 > len(blob):
+    except UnsupportedAlgorithm:
+        return "a key type this program cannot read; use an ED25519 key (`ssh-keygen -t ed25519`)."
+    except ValueError:
         return "the key data is damaged; set it again from the key file."
-    embedded = _read_string(blob, kdf_options[1] + 4)
+    embedded = key.public_key().public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
     expected = _ssh_key_blob(public_key.strip()) if public_key else None
-    if embedded is None or (expected is not None and expected[1] is not None and embedded[0] != expected[1]):
+    if expected is not None and expected[1] is not None and _ssh_key_blob(embedded.decode()) != expected:
         return "does not match sshPublicKey; set the two halves of one key pair."
     return None

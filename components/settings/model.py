@@ -100,12 +100,31 @@ class StackSettings:
     argocd_admin_password_version: int = 1
     # GitHub SSO through Dex; None keeps the local admin only.
     argocd_sso: ArgoCdSso | None = None
+    # The public side (components/settings/edge.py): None without dnsZone/dnsDomain (plain HTTP,
+    # admin-only); the media bucket and CDN; each domain API's autoscaling bounds.
+    public_dns: PublicDns | None = None
+    media: bool = False
+    media_cors_origins: tuple[str, ...] = ()
+    media_delete_on_destroy: bool = False
+    api_min_replicas: int = 1
+    api_max_replicas: int = 3
     # What a preview accepts but `pulumi up` would refuse (load_settings logs them).
     warnings: tuple[str, ...] = ()
 
     @property
     def control_plane(self) -> tuple[NodeSpec, ...]:
         return tuple(n for n in self.nodes if n.role is NodeRole.CONTROL_PLANE)
+
+
+@dataclass(frozen=True)
+class PublicDns:
+    """The stack's hosted zone and the domain the public names live under (the zone or below it)."""
+
+    zone: str
+    domain: str
+
+    def fqdn(self, host: str) -> str:
+        return f"{host}.{self.domain}"
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,11 @@ special-purpose ranges (0/8, loopback, link-local, multicast, reserved) that no 
 from, no duplicates (AWS refuses a duplicate rule), at most 50 entries (a security group holds 60
 rules). `allowBroadAccessCidrs: true` lifts the two size limits, nothing else. `aws:region` is a
 region of components/regions.py and `azCount` at most its zones, checked before the provider.
+
+The documentation ranges (RFC 5737 TEST-NET-1/2/3: 192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24;
+the committed Pulumi.dev.yaml uses one) contain no real client: an access list made of them lets
+nobody in, so after ~20 minutes of creating resources the bootstrap's SSH wait fails. `pulumi up`
+refuses them; a preview only warns (check_documentation_ranges).
 """
 
 from __future__ import annotations
@@ -60,6 +65,38 @@ class Network:
     pod: ipaddress.IPv4Network | None
     svc: ipaddress.IPv4Network | None
     nat_per_az: object
+
+
+DOCUMENTATION_RANGES = tuple(ipaddress.IPv4Network(n) for n in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24"))
+_EGRESS_HINT = (
+    "list your real egress range instead: `curl -s https://checkip.amazonaws.com` prints the public IPv4 "
+    "this machine leaves from (on a VPN, the VPN's; for CI, the runners' ranges), e.g. "
+    "`pulumi config set --path '{key}[0]' <that address>/32`."
+)
+
+
+def check_documentation_ranges(
+    c: Collector, values: Mapping[str, Any], *, project: str, deploying: bool, warnings: list[str]
+) -> None:
+    """A documentation range in adminCidrs/apiCidrs: refused by `pulumi up`, a warning in a preview."""
+    for key in ("adminCidrs", "apiCidrs"):
+        items = values.get(key)
+        for i, item in enumerate(items if isinstance(items, list) else []):
+            try:
+                net = ipaddress.IPv4Network(item.strip()) if isinstance(item, str) else None
+            except ValueError:
+                continue  # cidr_list has named it already
+            if net is None or not any(net.subnet_of(doc) for doc in DOCUMENTATION_RANGES):
+                continue
+            target = "the bastion over SSH" if key == "adminCidrs" else "the Kubernetes API"
+            what = (
+                f"a documentation range (RFC 5737) that no real client is in: nobody could reach {target}; "
+                + _EGRESS_HINT.format(key=key)
+            )
+            if deploying:
+                c.add(f"{key}[{i}]", item, what)
+            else:
+                warnings.append(f"{project}:{key}[{i}] = {item!r}: `pulumi up` refuses {what}")
 
 
 def parse_network(c: Collector, values: Mapping[str, Any]) -> Network:

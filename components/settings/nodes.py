@@ -10,18 +10,14 @@ from __future__ import annotations
 import re
 from types import MappingProxyType
 
-from components.settings.messages import did_you_mean
 from components.settings.model import NodeRole, NodeSpec, Taint
-from components.settings.values import DNS_LABEL, DNS_SUBDOMAIN, Collector, check_instance_type, exact_int, quote_fix
+from components.settings.schema import MAX_NODES, NodeRow, TaintRow, check, fields
+from components.settings.values import DNS_SUBDOMAIN, Collector, check_instance_type, quote_fix
 
 _LABEL_NAME = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?")
 TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
-MAX_NODES = 500
-MAX_ACCESS_CIDRS = 50
-_NODE_KEYS = {"name", "role", "instanceType", "rootVolumeGb", "labels", "taints", "count", "zone"}
 # A zone letter: `c` is the zone `<region>c` (checked against the region's zones after the look-up).
 _ZONE_LETTER = re.compile(r"[a-z]")
-_TAINT_KEYS = {"key", "value", "effect"}
 # Labels the kubelet or the cloud owns; a value from the table would fight them.
 _RESERVED_LABEL_PREFIXES = ("beta.kubernetes.io", "topology.kubernetes.io", "failure-domain.beta.kubernetes.io")
 _RESERVED_LABEL_KEYS = (
@@ -97,7 +93,7 @@ def _parse_taints(c: Collector, key: str, raw: object) -> tuple[Taint, ...]:
     seen: set[tuple[str, str]] = set()
     for i, t in enumerate(raw):
         tkey = f"{key}[{i}]"
-        if not isinstance(t, dict) or set(t) - _TAINT_KEYS or "key" not in t or "effect" not in t:
+        if not isinstance(t, dict) or not check(TaintRow, t).ok:
             c.add(tkey, t, "expected {key: ..., value: ..., effect: NoSchedule|PreferNoSchedule|NoExecute}.")
             continue
         k, v, effect = t["key"], t.get("value", ""), t["effect"]
@@ -194,16 +190,16 @@ def parse_nodes(c: Collector, raw: object, az_count: int | None = None) -> tuple
         if not isinstance(entry, dict):
             c.add(ekey, entry, "expected a mapping with name, role, instanceType, rootVolumeGb.")
             continue
-        unknown = sorted(str(k) for k in set(entry) - _NODE_KEYS)
-        if unknown:
-            hints = [f"'{u}': {did_you_mean(u, _NODE_KEYS, 'allowed keys are')}" for u in unknown[:5]]
+        row = check(NodeRow, entry)
+        if row.unknown:
+            hints = [f"'{u}': {hint}" for u, hint in row.unknown[:5]]
             c.add(
                 ekey,
-                unknown,
-                f"unknown keys ({'; '.join(hints)}); the allowed keys are {', '.join(sorted(_NODE_KEYS))}.",
+                [u for u, _ in row.unknown],
+                f"unknown keys ({'; '.join(hints)}); the allowed keys are {', '.join(sorted(fields(NodeRow)))}.",
             )
         name = entry.get("name")
-        if not isinstance(name, str) or not DNS_LABEL.fullmatch(name) or len(name) > 40:
+        if "name" in row.refused:
             c.add(
                 f"{ekey}.name",
                 name,
@@ -214,21 +210,21 @@ def parse_nodes(c: Collector, raw: object, az_count: int | None = None) -> tuple
             ekey = f"{key}[{name}]"
         role_raw = entry.get("role")
         role: NodeRole | None = None
-        if isinstance(role_raw, str) and role_raw in {r.value for r in NodeRole}:
+        if "role" not in row.refused:
             role = NodeRole(role_raw)
         else:
             c.add(f"{ekey}.role", role_raw, f"the role must be one of {roles}.")
         itype = check_instance_type(c, f"{ekey}.instanceType", entry.get("instanceType"), "t3.small")
         disk = entry.get("rootVolumeGb")
-        if not exact_int(disk) or not 20 <= disk <= 16384:
+        if "rootVolumeGb" in row.refused:
             c.add(f"{ekey}.rootVolumeGb", disk, "the root volume is a whole number of GiB from 20 to 16384.")
             disk = None
         count = entry.get("count", 1)
-        if not exact_int(count) or count < 1:
-            c.add(f"{ekey}.count", count, "a pool count is a whole number of at least 1.")
-            count = None
-        elif count > MAX_NODES:
+        if row.refused.get("count") == "less_than_equal":
             c.add(f"{ekey}.count", count, f"at most {MAX_NODES} nodes per stack; split the cluster.")
+            count = None
+        elif "count" in row.refused:
+            c.add(f"{ekey}.count", count, "a pool count is a whole number of at least 1.")
             count = None
         if role is NodeRole.CONTROL_PLANE and itype is not None and itype.split(".")[1] in ("nano", "micro"):
             c.add(

@@ -12,11 +12,12 @@ from typing import Any
 from components.settings.argocd import parse_argocd_domain, parse_argocd_sso, parse_password_version
 from components.settings.bastion import parse_bastion
 from components.settings.cross import check_architecture, check_pod_capacity
+from components.settings.edge import argocd_url_host, parse_edge
 from components.settings.gitops import parse_gitops
 from components.settings.keys import INTERNAL_VALUES, SecretInput, check_keys
 from components.settings.messages import ConfigError
 from components.settings.model import PROJECT, StackSettings
-from components.settings.network import parse_network
+from components.settings.network import check_documentation_ranges, parse_network
 from components.settings.nodes import parse_nodes
 from components.settings.values import Collector
 from components.settings.versions import parse_versions
@@ -47,6 +48,7 @@ def parse_settings(
     check_keys(c, {**given, **(config_keys or {})}, project)
 
     net = parse_network(c, values)
+    check_documentation_ranges(c, values, project=project, deploying=deploying, warnings=warnings)
     secret = dict(secrets or {})
     bastion = parse_bastion(c, values, secret.get("sshPrivateKey", SecretInput()))
     nodes = parse_nodes(c, values.get("nodes"), net.az_count)
@@ -58,6 +60,7 @@ def parse_settings(
     check_architecture(c, versions, [*typed, *((f"nodes[{n.name}].instanceType", n.instance_type) for n in nodes)])
     password_version = parse_password_version(c, values)
     argocd_sso = parse_argocd_sso(c, values, secret.get("argocdGithubClientSecret", SecretInput()))
+    edge = parse_edge(c, values, nodes, warnings)
 
     if c.problems:
         raise ConfigError(c.problems, project)
@@ -83,8 +86,14 @@ def parse_settings(
         nodes=nodes,
         gitops=gitops,
         versions=versions,
-        argocd_domain=str(argocd_domain),
+        argocd_domain=argocd_url_host(str(argocd_domain), edge.public_dns),
         argocd_admin_password_version=int(password_version),  # type: ignore[call-overload]
         argocd_sso=argocd_sso,
+        public_dns=edge.public_dns,
+        media=edge.media,
+        media_cors_origins=edge.media_cors_origins,
+        media_delete_on_destroy=edge.media_delete_on_destroy,
+        api_min_replicas=edge.api_min_replicas,
+        api_max_replicas=edge.api_max_replicas,
         warnings=tuple(warnings),
     )

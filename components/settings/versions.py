@@ -57,6 +57,10 @@ def _version_problem(value: object, key: str = "") -> str | None:
             )
         return None
     if key.endswith("Repo"):
+        # An OCI Helm repository is a registry path without a scheme (ArgoCD's form for
+        # `enableOCI` repositories); Helm always reaches a registry over HTTPS.
+        if _OCI_REGISTRY_PATH.fullmatch(value):
+            return None
         return https_url_problem(value)
     if key.endswith("Image"):
         m = _IMAGE.fullmatch(value)
@@ -74,6 +78,9 @@ def _version_problem(value: object, key: str = "") -> str | None:
     if key in ("calico", "localPathProvisioner") and not _V_TAG.fullmatch(value):
         return "expected the release tag 'vMAJOR.MINOR.PATCH', e.g. 'v3.29.1'."
     return None
+
+
+_OCI_REGISTRY_PATH = re.compile(r"[a-z0-9-]+(\.[a-z0-9-]+)+(/[a-z0-9._-]+)+")
 
 
 def parse_versions(c: Collector, raw: object) -> Mapping[str, str]:
