@@ -21,7 +21,14 @@ import pulumi_random as random
 import yaml
 
 from components import PROJECT_ROOT
-from components.gitops import app_projects, root_application, service_namespaces
+from components.gitops import (
+    RECONCILIATION_SECONDS,
+    app_projects,
+    child_waves,
+    root_application,
+    root_delete_timeout_seconds,
+    service_namespaces,
+)
 from components.settings.model import ArgoCdSso, GitOpsSource
 
 TYPE_TOKEN = "gitops-cluster:argocd:ArgoCd"  # noqa: S105 (a Pulumi type token)
@@ -195,7 +202,7 @@ def helm_values(domain: str, sso: ArgoCdSso | None = None) -> dict[str, Any]:
         "users.anonymous.enabled": False,
         "exec.enabled": False,
         "resource.customizations.health.argoproj.io_Application": APPLICATION_HEALTH_LUA,
-        "timeout.reconciliation": "180s",
+        "timeout.reconciliation": f"{RECONCILIATION_SECONDS}s",
     }
     dex: dict[str, Any] = {"enabled": False}
     if sso is not None:
@@ -388,7 +395,14 @@ class ArgoCd(pulumi.ComponentResource):
             f"{name}-root-app",
             **{**root_args, "spec": spec},
             opts=pulumi.ResourceOptions(
-                parent=self, provider=self.provider, depends_on=[release, *projects], protect=True
+                parent=self,
+                provider=self.provider,
+                depends_on=[release, *projects],
+                protect=True,
+                # Deleting the root waits for Argo CD to delete every child, wave by wave
+                # (components/gitops.py root_delete_timeout_seconds); pulumi-kubernetes' default
+                # (10 minutes) is shorter than that cascade.
+                custom_timeouts=pulumi.CustomTimeouts(delete=root_delete_timeout()),
             ),
         )
         self.root_application_name = pulumi.Output.from_input(str(root_args["metadata"]["name"]))
@@ -399,6 +413,12 @@ class ArgoCd(pulumi.ComponentResource):
                 "root_application_name": self.root_application_name,
             }
         )
+
+
+def root_delete_timeout() -> str:
+    """The root Application's delete timeout, in whole minutes, from the children's waves."""
+    seconds = root_delete_timeout_seconds(child_waves(PROJECT_ROOT))
+    return f"{-(-seconds // 60)}m"
 
 
 def root_application_resource_args(
