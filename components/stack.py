@@ -15,9 +15,11 @@ import pulumi_aws as aws
 
 from components.access import ClusterAccess, ClusterAccessArgs
 from components.argocd import ArgoCd, ArgoCdArgs
-from components.backup import BackupBucket, BackupBucketArgs, backup_writers
+from components.backup import BackupBucket, BackupBucketArgs
 from components.bootstrap import AnsibleBootstrap, BootstrapArgs, BootstrapHost, require_ansible_playbook
 from components.config import ConfigError, NodeRole, Problem, StackSettings
+from components.ebs import ebs_csi_root_patches
+from components.identity import WorkloadIdentity, WorkloadIdentityArgs, role_root_patches
 from components.network import Network, NetworkArgs
 from components.node_removal import NodeRemoval, NodeRemovalArgs, RemovableNode
 from components.nodes import ClusterNodes, ClusterNodesArgs
@@ -38,6 +40,7 @@ OUTPUT_KEYS = (
     "nodes",
     "gitops",
     "backupBucket",
+    "serviceAccountIssuer",
 )
 SECRET_OUTPUT_KEYS = ("sshPrivateKey", "kubeconfig", "argocdAdminPassword")
 
@@ -52,6 +55,7 @@ class StackResources:
     bootstrap: AnsibleBootstrap
     argocd: ArgoCd
     backup: BackupBucket
+    identity: WorkloadIdentity
 
 
 def _availability_zones(settings: StackSettings, provider: aws.Provider) -> tuple[str, ...]:
@@ -121,7 +125,12 @@ def build_stack(settings: StackSettings) -> StackResources:
     )
     backup = BackupBucket(
         name,
-        BackupBucketArgs(cluster_name=name, region=settings.region, writers=backup_writers(settings.nodes)),
+        BackupBucketArgs(cluster_name=name, region=settings.region),
+        opts=on_aws,
+    )
+    identity = WorkloadIdentity(
+        name,
+        WorkloadIdentityArgs(cluster_name=name, backup_bucket_arn=backup.bucket_arn),
         opts=on_aws,
     )
     private_key = pulumi.Config().get_secret("sshPrivateKey") if settings.ssh_public_key else None
@@ -139,8 +148,6 @@ def build_stack(settings: StackSettings) -> StackResources:
             versions=settings.versions,
             ssh_public_key=settings.ssh_public_key,
             ssh_private_key=private_key,
-            backup_instance_profiles=backup.instance_profiles,
-            imds_hop_limit_two=backup.pod_network_writers,
         ),
         opts=on_aws,
     )
@@ -179,6 +186,7 @@ def build_stack(settings: StackSettings) -> StackResources:
             control_plane_endpoint_host=access.internal_api_endpoint_host,
             api_endpoint_host=access.api_endpoint_host,
             ssh_private_key=nodes.ssh_private_key,
+            service_account_issuer=identity.issuer_url,
             # Everything the playbook uses, not just the machines: NAT routes (packages, images),
             # security-group rules (SSH, the API, etcd, kubelet, VXLAN), both API endpoints'
             # listeners and target attachments (kubeadm init and joins go through the internal
@@ -186,6 +194,8 @@ def build_stack(settings: StackSettings) -> StackResources:
             depends_on=[network, security, nodes, access],
         ),
     )
+    # The JWKS from the key the cluster signs with, read back after every playbook run.
+    identity.publish_keys(name, bootstrap.service_account_public_keys)
     NodeRemoval(
         name,
         NodeRemovalArgs(
@@ -208,7 +218,11 @@ def build_stack(settings: StackSettings) -> StackResources:
             gitops=settings.gitops,
             domain=settings.argocd_domain,
             after=[bootstrap],
-            root_patches=backup.root_patches,
+            root_patches=backup.root_patches(
+                pulumi.Output.all(**identity.role_arns).apply(
+                    lambda arns: _child_patches(role_root_patches(arns), name, settings.region)
+                )
+            ),
             admin_password_version=settings.argocd_admin_password_version,
             sso=settings.argocd_sso,
             # Validated as set whenever SSO is (components/config.py); read apart, as a secret.
@@ -217,7 +231,16 @@ def build_stack(settings: StackSettings) -> StackResources:
             else None,
         ),
     )
-    return StackResources(settings, zones, network, nodes, access, bootstrap, argocd, backup)
+    return StackResources(settings, zones, network, nodes, access, bootstrap, argocd, backup, identity)
+
+
+def _child_patches(
+    roles: dict[str, list[dict[str, Any]]], cluster_name: str, region: str
+) -> dict[str, list[dict[str, Any]]]:
+    """The role ARNs per child, plus the EBS CSI driver's region and cluster tag (on its Application)."""
+    out = {child: list(patches) for child, patches in roles.items()}
+    out[""] = [*out.get("", []), *ebs_csi_root_patches(cluster_name, region)]
+    return out
 
 
 def export_outputs(stack: StackResources) -> None:
@@ -243,6 +266,7 @@ def export_outputs(stack: StackResources) -> None:
         ],
         "gitops": {"repoUrl": s.gitops.repo_url, "revision": s.gitops.revision, "path": s.gitops.path},
         "backupBucket": stack.backup.bucket_name,
+        "serviceAccountIssuer": stack.identity.issuer_url,
         "sshPrivateKey": pulumi.Output.secret(stack.nodes.ssh_private_key),
         "kubeconfig": pulumi.Output.secret(stack.bootstrap.kubeconfig),
         "argocdAdminPassword": pulumi.Output.secret(stack.argocd.admin_password),

@@ -56,15 +56,40 @@ def _kubectl() -> None:
 
 DOMAINS = ("auth", "my", "scan", "character", "location", "info", "chat")
 PHASES = {"auth": "1", "my": "1", "scan": "1", "character": "2", "location": "2", "info": "3", "chat": "3"}
-PLATFORM_NAMESPACES = ("messaging", "data", "monitoring", "atlantis", "cert-manager", "cnpg-system")
+PLATFORM_NAMESPACES = (
+    "messaging",
+    "data",
+    "monitoring",
+    "atlantis",
+    "cert-manager",
+    "cnpg-system",
+    "ebs-csi",
+    "pod-identity-webhook",
+)
 
 # Where pods can land: each node's labels and taints from Pulumi.dev.yaml's node table (the one
 # table; tests/dev_stack.py), plus the taint kubeadm puts on the control plane.
 NODES = node_labels_and_taints()
 
-BUILTIN_GROUPS = {"", "apps", "batch", "networking.k8s.io", "rbac.authorization.k8s.io", "policy", "storage.k8s.io"}
+BUILTIN_GROUPS = {
+    "",
+    "apps",
+    "batch",
+    "networking.k8s.io",
+    "rbac.authorization.k8s.io",
+    "policy",
+    "storage.k8s.io",
+    "admissionregistration.k8s.io",
+}
 # Kinds without a namespace that children here deploy.
-CLUSTER_SCOPED_KINDS = {"Namespace", "StorageClass"}
+CLUSTER_SCOPED_KINDS = {
+    "Namespace",
+    "StorageClass",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "MutatingWebhookConfiguration",
+    "ClusterIssuer",
+}
 # Which child Application installs each custom resource group (its CRDs).
 CRD_OWNERS = {
     "monitoring.coreos.com": "monitoring-crds",
@@ -452,6 +477,8 @@ def test_expected_children(apps: dict[str, Doc]) -> None:
         "redis",
         "rabbitmq",
         "api-services",
+        "pod-identity-webhook",
+        "aws-ebs-csi-driver",
     }
 
 
@@ -521,10 +548,20 @@ def test_credentials_exist_before_their_consumers(apps: dict[str, Doc], app_obje
         env = {e["name"]: e.get("value") for e in job["spec"]["template"]["spec"]["containers"][0]["env"]}
         for spec in json.loads(env["SECRET_SPECS"]):
             generated.add((job["metadata"]["namespace"], spec["name"]))
+    # Serving certificates cert-manager issues into a Secret of the same child (the pod identity webhook's).
+    issued = {
+        (d["metadata"]["namespace"], d["spec"]["secretName"])
+        for docs in app_objects.values()
+        for d in docs
+        if d["kind"] == "Certificate"
+    }
     consumers = 0
     for name, docs in app_objects.items():
         for doc in docs:
             for ref in secret_refs(doc):
+                if (doc["metadata"]["namespace"], ref) in issued:
+                    assert wave(apps["cert-manager"]) < wave(apps[name]), name
+                    continue
                 consumers += 1
                 assert (doc["metadata"]["namespace"], ref) in generated, f"{name}: {ref}"
                 assert wave(apps["credentials"]) < wave(apps[name]), name
@@ -702,7 +739,7 @@ def test_root_patch_shape_matches_crd() -> None:
 def test_namespaces_and_labels(app_objects: dict[str, list[Doc]]) -> None:
     ns = {d["metadata"]["name"]: d["metadata"]["labels"] for d in app_objects["namespaces"]}
     assert set(ns) == set(DOMAINS) | set(PLATFORM_NAMESPACES)
-    assert len(ns) == 13
+    assert len(ns) == 15
     for d in DOMAINS:
         assert ns[d]["domain"] == d
         assert ns[d]["tier"] == "business-logic"
@@ -714,7 +751,15 @@ def test_namespaces_and_labels(app_objects: dict[str, list[Doc]]) -> None:
 
 
 # Cluster-scoped kinds this tree renders; every other object must name its namespace.
-CLUSTER_SCOPED = {"Namespace", "StorageClass", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition"}
+CLUSTER_SCOPED = {
+    "Namespace",
+    "StorageClass",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "CustomResourceDefinition",
+    "MutatingWebhookConfiguration",
+    "ClusterIssuer",
+}
 
 
 def test_every_namespaced_object_names_its_namespace() -> None:
@@ -1106,6 +1151,7 @@ def network(apps: dict[str, Doc], app_objects: dict[str, list[Doc]]) -> tuple[Cl
         *ARGOCD_PODS,
         *CERT_MANAGER_PODS,
         *CNPG_PODS,
+        *EBS_CSI_PODS,
         Endpoint("atlantis", "atlantis", {"app.kubernetes.io/name": "atlantis"}),
         Endpoint("internet", None, ip="203.0.113.10"),
         Endpoint("instance-metadata", None, ip="169.254.169.254"),
@@ -1178,6 +1224,17 @@ CNPG_PODS = [
         "cnpg-system",
         {"app.kubernetes.io/name": "plugin-barman-cloud", "app.kubernetes.io/instance": "plugin-barman-cloud"},
         ports={"9090": 9090},  # the chart names no port
+    ),
+]
+
+
+# The EBS CSI driver's controller (app:aws-ebs-csi-driver; its node plugin is on the host network).
+EBS_CSI_PODS = [
+    Endpoint(
+        "ebs-csi/controller",
+        "ebs-csi",
+        {"app": "ebs-csi-controller", "app.kubernetes.io/name": "aws-ebs-csi-driver"},
+        ports={"healthz": 9808},
     ),
 ]
 
@@ -1307,10 +1364,24 @@ def expected_flows(endpoints: Mapping[str, Endpoint]) -> set[tuple[str, str, int
     }
     # The operator drives the Barman Cloud plugin over gRPC (its Service barman-cloud:9090).
     flows.add(("cnpg-system/operator", "cnpg-system/plugin-barman-cloud", 9090, "TCP"))
+    # Issue 20: the EBS CSI controller and the pod identity webhook resolve names and reach the API
+    # server; the controller calls the EC2 API and STS through the NAT on 443; the API server calls
+    # the webhook on 443 (by the private ranges, so pods with open egress reach it too, as above).
+    webhook = "pod-identity-webhook/pod-identity-webhook"
+    for src in ("ebs-csi/controller", webhook):
+        flows |= {(src, "kube-dns", 53, "UDP"), (src, "kube-dns", 53, "TCP")}
+        flows |= {(src, node, 6443, "TCP") for node in VPC_HOSTS}
+    flows.add(("ebs-csi/controller", "internet", 443, "TCP"))
+    flows |= {(node, webhook, 443, "TCP") for node in VPC_HOSTS}
+    flows |= {
+        (e.name, webhook, 443, "TCP")
+        for e in endpoints.values()
+        if e.namespace is not None and e.namespace not in FENCED_EGRESS and "credentials-generator" not in e.name
+    }
     return flows
 
 
-FENCED = {"argocd", "monitoring", "atlantis", "cert-manager", "cnpg-system"}
+FENCED = {"argocd", "monitoring", "atlantis", "cert-manager", "cnpg-system", "ebs-csi", "pod-identity-webhook"}
 GOVERNED = set(DOMAINS) | {"data", "messaging"} | FENCED
 # Namespaces whose egress is fenced too (data and messaging keep egress open for their Jobs).
 FENCED_EGRESS = set(DOMAINS) | FENCED
@@ -1368,6 +1439,13 @@ DATA_STACK_ROWS = [
     ("data/postgresql", "cnpg-system/plugin-barman-cloud", 9090, "TCP", False, "only the operator calls the plugin"),
     ("prometheus", "cnpg-system/operator", 8080, "TCP", False, "no PodMonitor scrapes the operator"),
     ("prometheus", "cert-manager/controller", 9402, "TCP", False, "no monitor scrapes cert-manager"),
+    # Issue 20: storage and identity.
+    ("ebs-csi/controller", "internet", 443, "TCP", True, "the controller calls EC2 and STS through the NAT"),
+    ("ebs-csi/controller", "instance-metadata", 80, "TCP", False, "no pod reaches IMDS"),
+    ("ebs-csi/controller", "data/postgresql", 5432, "TCP", False, "the controller talks to AWS only"),
+    ("vpc-host", "pod-identity-webhook/pod-identity-webhook", 443, "TCP", True, "the API server calls the webhook"),
+    (api("auth"), "pod-identity-webhook/pod-identity-webhook", 443, "TCP", False, "domain egress is fenced"),
+    ("pod-identity-webhook/pod-identity-webhook", "internet", 443, "TCP", False, "the webhook needs no internet"),
 ]
 
 

@@ -202,6 +202,21 @@ def _struct_to_plain(struct: Any) -> tuple[dict[str, Any], frozenset[str]]:
     return plain, frozenset(secrets)
 
 
+# The public half of a real RSA 2048 key made the way kubeadm makes the service-account key
+# (cmd/kubeadm/app/phases/certs: rsa.GenerateKey 2048, sa.pub as PEM "PUBLIC KEY", PKIX); the
+# private half was thrown away. The issuer's JWKS is derived from it under the mock runtime.
+FAKE_SERVICE_ACCOUNT_PUBLIC_KEY = """-----BEGIN PUBLIC KEY-----
+MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAxq8SHN0EwGv+sCETogw0
+DbB6KX9/iKCfcIdyolExo5AscweYAWoSlFUaXf9IU+yUkhm6q9jFhkkx5dB+s4zF
+5EGruCR/X2qr5jXaExQgx8X/3HbnaqYEeKJCMa4x7l6BdSL6PKo0rmMN7/lvASG4
+EV6kDexMCgO+N/cGnf9hH5IUaoUS9Myp+DfXW3qmYUSNgGCHLg7ZHb+EyS09N7Ke
+kGCvYwLd+9Mq+Mf87VsKuxliTfy4vZWMQqw8q2VhJTlkhJ4v76O3EhT/2V7irZsN
+GTWfl5uF11wky6lWUBSjWFMui5iaLzJD+EGeprnIEX0v4MSE98i0+0eVnypbAMqf
+3wIDAQAB
+-----END PUBLIC KEY-----
+"""
+
+
 class FakeCloud(pulumi_mocks.Mocks):
     """Deterministic outputs for the resources and invokes the program uses."""
 
@@ -255,6 +270,12 @@ class FakeCloud(pulumi_mocks.Mocks):
         elif t == "command:local:Command" and name.endswith("-kubeconfig"):
             # What `sudo cat /etc/kubernetes/admin.conf` prints; its key must never leak.
             state["stdout"] = FAKE_ADMIN_KUBECONFIG
+        elif t == "command:local:Command" and name.endswith("-service-account-keys"):
+            # What `cat /etc/kubernetes/pki/sa.pub` prints on a kubeadm control plane.
+            state["stdout"] = FAKE_SERVICE_ACCOUNT_PUBLIC_KEY
+        elif t == "aws:cloudfront/distribution:Distribution":
+            state["domainName"] = f"d{hashlib.sha256(name.encode()).hexdigest()[:13]}.cloudfront.net"
+            state["arn"] = f"arn:aws:cloudfront::123456789012:distribution/E{name.upper()[:10]}"
         elif t == "command:local:Command" and name.endswith("-admin-mtime"):
             # What `date -u +%Y-%m-%dT%H:%M:%SZ` prints when the admin password is first set.
             state["stdout"] = "2026-11-30T12:00:00Z\n"
