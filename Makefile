@@ -6,12 +6,11 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STACK  ?= dev
-# State needs no account by default: a file backend inside the checkout (git-ignored).
-# A team sets PULUMI_BACKEND_URL (s3://bucket/prefix or https://api.pulumi.com) instead.
-PULUMI_BACKEND_URL ?= file://$(CURDIR)/.pulumi-state
-export PULUMI_BACKEND_URL
+# State: the Pulumi CLI's own choice, the same for `make` and for every plain `pulumi` command run in
+# this directory: PULUMI_BACKEND_URL when set (a team's s3://bucket/prefix or https://api.pulumi.com),
+# else Pulumi.yaml `backend.url`, a file backend in .pulumi-state/ (git-ignored). make sets neither.
 
-.PHONY: help venv lock node-tools helm up preview preview-offline destroy test lint benchmark clean
+.PHONY: help venv lock node-tools helm up preview preview-offline refresh destroy outputs kubeconfig test lint benchmark clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -35,11 +34,15 @@ $(VENV)/.installed: pyproject.toml uv.lock $(UV)
 
 venv: $(VENV)/.installed ## Create the virtualenv from uv.lock (every dependency pinned, hash-checked)
 
-# After editing a pin in pyproject.toml: uv.lock, and the policy pack's requirements exported from it
-# (policy/venv is installed from that file by pip, which checks every hash).
-POLICY_EXPORT := export --frozen --only-group policy --no-emit-project --format requirements-txt --quiet
-lock: $(UV) ## Re-lock after editing pyproject.toml (uv.lock, policy/requirements.txt)
+# After editing a pin in pyproject.toml: uv.lock, and the requirements exported from it with hashes
+# (pip checks every hash): requirements.txt, the whole environment (runtime and dev group, for
+# `toolchain: pip` users of `pulumi install` and the design card's top-level file), and the policy
+# pack's policy/requirements.txt (policy/venv is installed from it).
+EXPORT        := export --frozen --no-emit-project --format requirements-txt --quiet
+POLICY_EXPORT := $(EXPORT) --only-group policy
+lock: $(UV) ## Re-lock after editing pyproject.toml (uv.lock, requirements.txt, policy/requirements.txt)
 	$(UV) lock
+	$(UV) $(EXPORT) -o requirements.txt
 	$(UV) $(POLICY_EXPORT) -o policy/requirements.txt
 
 # The deployment verbs check the Pulumi CLI and AWS credentials first, then install, then run:
@@ -57,10 +60,22 @@ preview: ## pulumi preview of STACK with the policy pack (needs the Pulumi CLI a
 preview-offline: venv ## What STACK would create, under the mock runtime: no CLI, no credentials
 	$(BIN)/python -m tools.offline_preview --stack "$(STACK)" --out build
 
-destroy: ## Destroy STACK (root Application first, then ArgoCD, nodes, network)
+refresh: ## pulumi refresh of STACK: reads every resource back from AWS (clears pending updates and deletes)
+	@tools/up.sh --check refresh
+	@$(MAKE) --no-print-directory venv
+	@tools/up.sh refresh "$(STACK)"
+
+destroy: ## Destroy STACK after you confirm (CONFIRM=STACK without a terminal): lifts the protections, then deletes all
 	@tools/up.sh --check destroy
 	@$(MAKE) --no-print-directory venv
 	@tools/up.sh destroy "$(STACK)"
+
+outputs: ## STACK's outputs as JSON, secrets shown as "[secret]" (pulumi stack output --json)
+	@pulumi stack output --json --stack "$(STACK)"
+
+# The kubeconfig is a secret output: written to a 0600 file through the Automation API, never printed.
+kubeconfig: venv ## STACK's admin kubeconfig into build/kubeconfig-STACK (mode 0600); prints only the path
+	@$(BIN)/python -m tools.ci.write_kubeconfig --stack "$(STACK)" --output "build/kubeconfig-$(STACK)"
 
 # Custom-resource schemas come from pinned npm packages (tests/schemas/package-lock.json).
 tests/schemas/node_modules/.installed: tests/schemas/package.json tests/schemas/package-lock.json
@@ -88,10 +103,12 @@ test: venv node-tools $(HELM) ## Every test: program under mocks, Ansible, manif
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no test (exit 5); the suite is broken" >&2; fi; \
 	exit $$rc
 
-lint: venv ## ruff and mypy
+# mypy exactly as the Pulumi CLI runs it before every preview and up (Pulumi.yaml typechecker):
+# same interpreter, arguments and directory (tools/cli_checks.py), never a subset of the project.
+lint: venv ## ruff, and mypy as the Pulumi CLI runs it
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy __main__.py components tools policy/policies.py
+	$(BIN)/python -m tools.cli_checks typecheck
 
 benchmark: venv ## Speed of the program under the mock runtime, into docs/benchmarks.md (ARGS=--suite adds the suite)
 	$(BIN)/python benchmarks/program_speed.py $(ARGS)

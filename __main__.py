@@ -19,7 +19,7 @@ import sys
 
 from pulumi.runtime.settings import get_monitor
 
-from components.config import load_settings
+from components.settings.glue import load_settings
 from components.stack import build_stack, export_outputs
 
 NOT_UNDER_THE_ENGINE = (
@@ -31,5 +31,5 @@ NOT_UNDER_THE_ENGINE = (
 if get_monitor() is None:
     sys.exit(NOT_UNDER_THE_ENGINE)
 
-settings = load_settings()
-export_outputs(build_stack(settings))
+settings, secrets = load_settings()
+export_outputs(build_stack(settings, secrets))

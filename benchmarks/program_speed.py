@@ -57,7 +57,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as `python benchmarks/program_speed.py`
     sys.path.insert(0, str(ROOT))
 
-from components.config import MAX_NODES  # noqa: E402 - needs the project root on sys.path
+from components.settings.schema import MAX_NODES  # noqa: E402 - needs the project root on sys.path
 
 DOC = ROOT / "docs" / "benchmarks.md"
 BEGIN = "<!-- BEGIN GENERATED (make benchmark) -->"

@@ -11,6 +11,8 @@ import pulumi_aws as aws
 from components.instances import hardened_instance_args
 from components.security import API_PORT
 
+TYPE_TOKEN = "gitops-cluster:access:ClusterAccess"  # noqa: S105 (a Pulumi type token)
+
 # AWS caps load balancer and target group names at 32 characters and Pulumi's autoname adds 8
 # (`-` and 7 random characters) to the logical name, so with a 20-character clusterName a suffix
 # may have 4 characters: `-api` (public) and `-int` (internal).
@@ -96,7 +98,7 @@ class ClusterAccess(pulumi.ComponentResource):
     internal_api: ApiEndpoint
 
     def __init__(self, name: str, args: ClusterAccessArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("gitops-cluster:access:ClusterAccess", name, None, opts)
+        super().__init__(TYPE_TOKEN, name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
 
         self.bastion = aws.ec2.Instance(

@@ -20,8 +20,11 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 import yaml
 
-from components.config import ArgoCdSso, GitOpsSource
-from components.gitops import root_application
+from components import PROJECT_ROOT
+from components.gitops import app_projects, root_application, service_namespaces
+from components.settings.model import ArgoCdSso, GitOpsSource
+
+TYPE_TOKEN = "gitops-cluster:argocd:ArgoCd"  # noqa: S105 (a Pulumi type token)
 
 NAMESPACE = "argocd"
 
@@ -186,8 +189,23 @@ def helm_values(domain: str, sso: ArgoCdSso | None = None) -> dict[str, Any]:
         "configs": {
             "cm": cm,
             "rbac": rbac_values(sso),
-            "params": {"server.insecure": False},
+            # TLS ends at the public ALB (ACM certificate, components/public_entry.py); the Gateway
+            # reaches argocd-server over the pod network in plain HTTP, as the ALB reaches the
+            # Gateway inside the VPC. Without it argocd-server redirects every request to HTTPS
+            # with its self-signed certificate, which nothing in front of it could verify.
+            "params": {"server.insecure": True},
             "secret": {"createSecret": False},
+            # Envoy Gateway's chart is published as an OCI artifact (manifests/argocd/apps/
+            # envoy-gateway.yaml): ArgoCD reads an OCI Helm repository only once it is registered
+            # with enableOCI. Public, no credentials.
+            "repositories": {
+                "envoy-gateway-oci": {
+                    "name": "envoyproxy",
+                    "type": "helm",
+                    "url": "registry-1.docker.io/envoyproxy",
+                    "enableOCI": "true",
+                }
+            },
         },
         "dex": dex,
         "notifications": {"enabled": False},
@@ -213,6 +231,9 @@ class ArgoCdArgs:
     # A keeper of the admin password: bumping it generates a new one (Pulumi.yaml
     # `argocdAdminPasswordVersion`).
     admin_password_version: int = 1
+    # Chart repositories the platform children may install from (versions.yaml `*ChartRepo`): the
+    # platform project's sourceRepos beside the GitOps repository.
+    chart_repos: Sequence[str] = ()
     # GitHub SSO through Dex, and its client secret (a Pulumi secret); None: local admin only.
     sso: ArgoCdSso | None = None
     dex_client_secret: pulumi.Input[str] | None = None
@@ -240,7 +261,7 @@ class ArgoCd(pulumi.ComponentResource):
     root_application_name: pulumi.Output[str]
 
     def __init__(self, name: str, args: ArgoCdArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("gitops-cluster:argocd:ArgoCd", name, None, opts)
+        super().__init__(TYPE_TOKEN, name, None, opts)
         self.provider = k8s.Provider(
             f"{name}-k8s",
             kubeconfig=pulumi.Output.secret(args.kubeconfig),
@@ -314,6 +335,21 @@ class ArgoCd(pulumi.ComponentResource):
         )
         self.release_status = release.status
 
+        # The projects the root and its children live in (components/gitops.py): none is `default`.
+        projects = [
+            k8s.apiextensions.CustomResource(
+                f"{name}-project-{manifest['metadata']['name']}",
+                api_version=manifest["apiVersion"],
+                kind=manifest["kind"],
+                metadata=manifest["metadata"],
+                spec=manifest["spec"],
+                opts=pulumi.ResourceOptions(parent=self, provider=self.provider, depends_on=[release]),
+            )
+            for manifest in app_projects(
+                args.gitops.repo_url, args.chart_repos, service_namespaces(PROJECT_ROOT), namespace=NAMESPACE
+            )
+        ]
+
         root_args = root_application_resource_args(args.gitops)
         spec = pulumi.Output.from_input(args.root_patches).apply(
             lambda patches: root_application_resource_args(args.gitops, patches)["spec"]
@@ -321,7 +357,7 @@ class ArgoCd(pulumi.ComponentResource):
         k8s.apiextensions.CustomResource(
             f"{name}-root-app",
             **{**root_args, "spec": spec},
-            opts=pulumi.ResourceOptions(parent=self, provider=self.provider, depends_on=[release]),
+            opts=pulumi.ResourceOptions(parent=self, provider=self.provider, depends_on=[release, *projects]),
         )
         self.root_application_name = pulumi.Output.from_input(str(root_args["metadata"]["name"]))
         self.register_outputs(

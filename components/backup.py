@@ -169,28 +169,35 @@ def tls_only_policy(bucket_arn: str) -> dict[str, Any]:
 
 
 def writer_policy(bucket_arn: str, prefix: str) -> dict[str, Any]:
-    """Read, write and delete under `prefix` only; list only that prefix (barman lists to find WAL)."""
+    """What the backup clients call (components/backup_s3_calls.yaml, tests/test_backup_iam.py):
+    objects only under `prefix`; s3:ListBucket on the bucket without a prefix condition.
+
+    Why ListBucket is not limited to the prefix: barman checks the bucket with HeadBucket before
+    every WAL archive and backup and treats anything but 404 as fatal; S3 authorizes HeadBucket by
+    s3:ListBucket, and the request carries no s3:prefix, so a prefix condition refuses it (403).
+    IAM cannot tell HeadBucket from a listing without a prefix, so a writer may list the names and
+    sizes of the whole bucket; reading, writing and deleting stay within its prefix.
+    """
     return {
         "Version": "2012-10-17",
         "Statement": [
             {
-                "Sid": "ListOwnPrefix",
+                "Sid": "FindTheBucketAndListIt",
                 "Effect": "Allow",
-                "Action": ["s3:ListBucket", "s3:GetBucketLocation"],
+                "Action": "s3:ListBucket",
                 "Resource": bucket_arn,
-                "Condition": {"StringLike": {"s3:prefix": [prefix, f"{prefix}*"]}},
             },
             {
                 "Sid": "ObjectsUnderOwnPrefix",
                 "Effect": "Allow",
-                "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+                "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
                 "Resource": f"{bucket_arn}/{prefix}*",
             },
         ],
     }
 
 
-def _abort_uploads(days: int) -> aws.s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs:
+def abort_uploads(days: int) -> aws.s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs:
     return aws.s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(days_after_initiation=days)
 
 
@@ -204,7 +211,7 @@ def lifecycle_rules() -> list[dict[str, Any]]:
             "noncurrent_version_expiration": aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
                 noncurrent_days=NONCURRENT_DAYS
             ),
-            "abort_incomplete_multipart_upload": _abort_uploads(INCOMPLETE_UPLOAD_DAYS),
+            "abort_incomplete_multipart_upload": abort_uploads(INCOMPLETE_UPLOAD_DAYS),
         }
     ]
     for prefix, days in EXPIRE_DAYS.items():

@@ -16,8 +16,16 @@ point at the chart repository with a pinned chart version and do not carry the l
 Two ways to follow Git (policy/gitops_rule.py holds the rule, shared with config validation and
 the policy pack): a *tracking* root's revision is a branch, and because the patches above give
 every labelled child the same revision, the whole tree follows that branch; a *pinned* root's
-revision is a tag or commit SHA, and so is every child's. The root carries the mode and the
+revision is a full 40-hex commit SHA, and so is every child's. The root carries the mode and the
 environment as labels, so the policy pack can hold the resource to the same rule.
+
+Three Argo CD projects (``app_projects``), none of them ``default``: the root alone in
+``ROOT_PROJECT`` (it may create only Applications, in Argo CD's namespace, from the GitOps
+repository); the platform children in ``PLATFORM_PROJECT`` (cluster-wide objects allowed, from the
+GitOps repository and the pinned chart repositories, but never Argo CD's own kinds, so a child
+cannot mint an Application in a wider project); the domain services in ``SERVICES_PROJECT``
+(namespaced kinds only, into the domains' own namespaces, from the GitOps repository only). The
+program creates the projects, so widening one takes a reviewed `pulumi up`, not only a merge.
 """
 
 from __future__ import annotations
@@ -40,10 +48,19 @@ IN_CLUSTER_SERVER = "https://kubernetes.default.svc"
 REPO_LABEL_KEY = "gitops-cluster.io/repo"
 REPO_LABEL_VALUE = "platform"
 
-# What the children in Git hold; the stack config defaults to the same values.
+# What the children in Git hold; the root always replaces both (repo_patches). The revision is a
+# full SHA that is no commit: a child that ever escaped the root's patch fails to sync instead of
+# resolving a name (a tag or branch) that anyone could move.
 DEFAULT_REPO_URL = "https://github.com/example-org/gitops-cluster.git"
-DEFAULT_REVISION = "v0.1.0"
+DEFAULT_REVISION = "0" * 40
 DEFAULT_APPS_PATH = "manifests/argocd/apps"
+
+ROOT_PROJECT = "gitops-root"
+PLATFORM_PROJECT = "platform"
+SERVICES_PROJECT = "services"
+# Argo CD's own kinds: only the root creates Applications; no child creates projects or sets.
+ARGOCD_KINDS = ("Application", "AppProject", "ApplicationSet")
+SERVICES_DIR = Path("manifests/services")
 
 # Retry generously: children are created in waves and a child may wait for CRDs or nodes.
 RETRY: dict[str, Any] = {
@@ -95,7 +112,7 @@ def root_application(
     environment: str = gitops_rule.PRODUCTION,
     name: str = "root-app",
     namespace: str = "argocd",
-    project: str = "default",
+    project: str = ROOT_PROJECT,
     extra_patches: Sequence[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
     """The root Application manifest that syncs ``path`` (the child Applications).
@@ -147,6 +164,79 @@ def root_application(
             },
         },
     }
+
+
+def service_namespaces(repo_root: Path) -> tuple[str, ...]:
+    """The domains' namespaces: those of the overlays manifests/services/kustomization.yaml lists."""
+    services = repo_root / SERVICES_DIR
+    listed = yaml.safe_load((services / "kustomization.yaml").read_text(encoding="utf-8"))["resources"]
+    out = []
+    for entry in listed:
+        overlay = services / str(entry) / "kustomization.yaml"
+        if overlay.is_file():
+            out.append(str(yaml.safe_load(overlay.read_text(encoding="utf-8"))["namespace"]))
+    return tuple(out)
+
+
+def app_projects(
+    repo_url: str, chart_repos: Sequence[str], namespaces: Sequence[str], *, namespace: str = "argocd"
+) -> list[dict[str, Any]]:
+    """The three AppProjects (root, platform, services) as manifests."""
+    argocd_kinds = [{"group": "argoproj.io", "kind": kind} for kind in ARGOCD_KINDS]
+
+    def project(name: str, description: str, spec: Mapping[str, Any]) -> dict[str, Any]:
+        return {
+            "apiVersion": API_VERSION,
+            "kind": "AppProject",
+            "metadata": {
+                "name": name,
+                "namespace": namespace,
+                "labels": {"app.kubernetes.io/part-of": "gitops-cluster"},
+                # Deleting a project some Application still uses waits for it (Argo CD's finalizer).
+                "finalizers": ["resources-finalizer.argocd.argoproj.io"],
+            },
+            "spec": {"description": description, **spec},
+        }
+
+    return [
+        project(
+            ROOT_PROJECT,
+            "The root Application alone: child Applications into Argo CD's namespace, from the GitOps repository.",
+            {
+                "sourceRepos": [repo_url],
+                "destinations": [{"server": IN_CLUSTER_SERVER, "namespace": namespace}],
+                "clusterResourceWhitelist": [],
+                "namespaceResourceWhitelist": [{"group": "argoproj.io", "kind": "Application"}],
+            },
+        ),
+        project(
+            PLATFORM_PROJECT,
+            "Platform children: cluster-wide objects allowed, from the GitOps repository and the pinned chart "
+            "repositories; never Argo CD's own kinds.",
+            {
+                "sourceRepos": [repo_url, *sorted(set(chart_repos))],
+                "destinations": [{"server": IN_CLUSTER_SERVER, "namespace": "*"}],
+                "clusterResourceWhitelist": [{"group": "*", "kind": "*"}],
+                "namespaceResourceBlacklist": argocd_kinds,
+            },
+        ),
+        project(
+            SERVICES_PROJECT,
+            "Domain services: namespaced kinds only, into the domains' own namespaces, from the GitOps repository.",
+            {
+                "sourceRepos": [repo_url],
+                "destinations": [{"server": IN_CLUSTER_SERVER, "namespace": ns} for ns in namespaces],
+                "clusterResourceWhitelist": [],
+                # The namespaces' guard rails are the platform's (namespaces and network-policies children).
+                "namespaceResourceBlacklist": [
+                    *argocd_kinds,
+                    {"group": "", "kind": "ResourceQuota"},
+                    {"group": "", "kind": "LimitRange"},
+                    {"group": "networking.k8s.io", "kind": "NetworkPolicy"},
+                ],
+            },
+        ),
+    ]
 
 
 def write_root_overlay(app: Mapping[str, Any], repo_root: Path, out_dir: Path) -> Path:

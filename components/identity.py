@@ -40,6 +40,7 @@ import yaml
 
 from components import oidc_issuer
 from components.backup import ETCD_PREFIX, WRITER_PREFIXES, tls_only_policy, writer_policy
+from components.media import media_reader_policy
 
 TYPE_TOKEN = "gitops-cluster:identity:WorkloadIdentity"  # noqa: S105 (a Pulumi type token)
 ROLE_ARN_ANNOTATION = "eks.amazonaws.com/role-arn"
@@ -164,15 +165,11 @@ def _prefix(prefix: str) -> Callable[[PolicyTargets], dict[str, Any]]:
 
 
 def media_read_policy(t: PolicyTargets) -> dict[str, Any]:
-    """`scan` and `chat` read uploaded images (the front end uploads with pre-signed URLs)."""
+    """`scan` and `chat` sign the front end's uploads and read the images: Get and Put on the
+    media bucket's objects only (components/media.py, media_reader_policy)."""
     if t.media_bucket_arn is None:
         raise ValueError("the media roles need the media bucket")
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Sid": "ReadMedia", "Effect": "Allow", "Action": "s3:GetObject", "Resource": f"{t.media_bucket_arn}/*"}
-        ],
-    }
+    return media_reader_policy(t.media_bucket_arn)
 
 
 # Every ServiceAccount that needs AWS. tests/test_identity.py renders each child and checks that

@@ -14,8 +14,7 @@ import pulumi_aws as aws
 # that need AWS get their own role by service-account token instead (components/identity.py).
 IMDS_HOP_LIMIT = 1
 
-
-# The trust policy of every instance role: EC2 may assume it (nodes, backup writers).
+# The trust policy of the nodes' instance role: EC2 may assume it.
 EC2_ASSUME_ROLE_POLICY = json.dumps(
     {
         "Version": "2012-10-17",

@@ -22,7 +22,8 @@ from typing import Any
 
 import yaml
 
-from components.config import NodeRole, NodeSpec, StackSettings
+from components.security import API_PORT
+from components.settings.model import NodeRole, NodeSpec, StackSettings
 
 # Inventory groups, one per role, all children of CLUSTER_GROUP (site.yml targets these names).
 ROLE_GROUPS: Mapping[NodeRole, str] = {
@@ -39,7 +40,6 @@ SSH_KEY_ENV = "GC_SSH_KEY_FILE"
 KNOWN_HOSTS_ENV = "GC_KNOWN_HOSTS_FILE"
 SSH_CONTROL_DIR_ENV = "GC_SSH_CONTROL_DIR"
 
-API_PORT = 6443
 # Ubuntu's python3; every play runs modules with it (no interpreter discovery round trip).
 PYTHON_INTERPRETER = "/usr/bin/python3"
 

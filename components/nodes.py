@@ -10,10 +10,12 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_tls as tls
 
-from components.config import NodeRole, NodeSpec
 from components.instances import EC2_ASSUME_ROLE_POLICY, hardened_instance_args
 from components.node_iam import SESSION_MANAGER_POLICY, excess_grants
+from components.settings.model import NodeRole, NodeSpec
 from components.user_data import render_user_data
+
+TYPE_TOKEN = "gitops-cluster:nodes:ClusterNodes"  # noqa: S105 (a Pulumi type token)
 
 # Instance inputs that only shape a node when it is created (see docs/bootstrap.md).
 NODE_CREATION_ONLY = pulumi.ResourceOptions(ignore_changes=["ami", "userData", "userDataBase64"])
@@ -63,7 +65,7 @@ class ClusterNodes(pulumi.ComponentResource):
     nodes: list[ClusterNode]
 
     def __init__(self, name: str, args: ClusterNodesArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("gitops-cluster:nodes:ClusterNodes", name, None, opts)
+        super().__init__(TYPE_TOKEN, name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
 
         if args.ssh_public_key is None:

@@ -29,7 +29,8 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 
-from components.config import ConfigError, NodeSpec, Problem
+from components.settings.messages import ConfigError, Problem
+from components.settings.model import NodeSpec
 
 
 def zone_ranking(key: str, zones: Sequence[str]) -> tuple[str, ...]:

@@ -1,6 +1,6 @@
 """Security groups of the cluster, from one reviewable table of rules.
 
-Five groups, each a role:
+Six groups, each a role:
   bastion          the SSH jump host; reachable on 22 from the admin CIDRs only.
   api-lb           the public (internet-facing) Kubernetes API load balancer, for admins and CI:
                    6443 from the API CIDRs only.
@@ -10,10 +10,14 @@ Five groups, each a role:
                    and one NAT is no longer on every kubelet's path).
   control-plane    kubeadm control-plane nodes: API server, etcd, controller-manager, scheduler.
   cluster        every node (control plane included): kubelet, Calico VXLAN and Typha, NodePorts,
-                 node-exporter, and SSH from the bastion only.
+                 node-exporter, and SSH from the bastion only; the gateway NodePorts from web-lb.
+  web-lb           the public Application Load Balancer (components/public_entry.py): 443 and 80
+                   from `web` (the internet when the stack has a domain, else the admin CIDRs),
+                   8081/8082 (the admin UIs of a stack without a domain) from the admin CIDRs.
 
 Calico runs in VXLAN mode (UDP 4789), so BGP (TCP 179) and IP-in-IP (protocol 4) stay closed.
-Nothing is open to the world on ingress; `RULES` is the whole story and tests read it.
+Nothing but the web-lb's 443 and 80 (with a domain) is open to the world on ingress; `RULES` is
+the whole story and tests read it.
 """
 
 from __future__ import annotations
@@ -26,11 +30,17 @@ from typing import Any, Literal
 import pulumi
 import pulumi_aws as aws
 
-GroupName = Literal["bastion", "api-lb", "api-internal-lb", "control-plane", "cluster"]
-GROUPS: tuple[GroupName, ...] = ("bastion", "api-lb", "api-internal-lb", "control-plane", "cluster")
+TYPE_TOKEN = "gitops-cluster:security:ClusterSecurity"  # noqa: S105 (a Pulumi type token)
+
+GroupName = Literal["bastion", "api-lb", "api-internal-lb", "control-plane", "cluster", "web-lb"]
+GROUPS: tuple[GroupName, ...] = ("bastion", "api-lb", "api-internal-lb", "control-plane", "cluster", "web-lb")
 
 API_PORT = 6443
 SSH_PORT = 22
+# The Gateway data plane's fixed NodePorts (components/public_entry.py BACKENDS; the EnvoyProxy's
+# Service patch in manifests/infrastructure/gateway holds the same numbers, a test holds them together).
+GATEWAY_NODE_PORTS = (30080, 30082)
+PLAIN_ADMIN_PORTS = (8081, 8082)
 
 
 @dataclass(frozen=True)
@@ -89,7 +99,15 @@ RULES: tuple[Rule, ...] = (
     _rule("cluster", "ingress", "tcp", 9100, "cluster", "node-exporter scraped by Prometheus"),
     _rule("cluster", "ingress", "tcp", 10249, "cluster", "kube-proxy metrics scraped by Prometheus"),
     _rule("cluster", "ingress", "tcp", (30000, 32767), "cluster", "NodePort services, inside the cluster only"),
+    _rule(
+        "cluster", "ingress", "tcp", GATEWAY_NODE_PORTS, "web-lb", "Gateway data plane NodePorts from the public ALB"
+    ),
     _rule("cluster", "egress", "-1", (0, 0), "anywhere", "images and packages via NAT; the API inside the VPC"),
+    # The public ALB: HTTPS and HTTP in, the gateway's NodePorts out.
+    _rule("web-lb", "ingress", "tcp", 443, "web", "HTTPS to the APIs and admin UIs"),
+    _rule("web-lb", "ingress", "tcp", 80, "web", "HTTP: redirected to HTTPS, or plain HTTP without a domain"),
+    _rule("web-lb", "ingress", "tcp", PLAIN_ADMIN_PORTS, "admin", "admin UIs over plain HTTP (no domain)"),
+    _rule("web-lb", "egress", "tcp", GATEWAY_NODE_PORTS, "cluster", "to the Gateway data plane NodePorts"),
 )
 
 
@@ -98,10 +116,13 @@ class ClusterSecurityArgs:
     vpc_id: pulumi.Input[str]
     admin_cidrs: Sequence[ipaddress.IPv4Network]
     api_cidrs: Sequence[ipaddress.IPv4Network]
+    # Who reaches the public ALB's 443/80: the whole internet once the stack serves HTTPS on its
+    # domain; without a domain (plain HTTP) the admin CIDRs only.
+    web_open_to_internet: bool = False
 
 
 class ClusterSecurity(pulumi.ComponentResource):
-    """The five security groups and one ingress/egress rule resource per row of `RULES`.
+    """The six security groups and one ingress/egress rule resource per row of `RULES`.
 
     Rules are separate `aws.vpc.SecurityGroupIngressRule`/`EgressRule` resources (not inline), so
     a change to one rule replaces only that rule. A CIDR peer becomes one rule per CIDR.
@@ -110,7 +131,7 @@ class ClusterSecurity(pulumi.ComponentResource):
     group_ids: Mapping[GroupName, pulumi.Output[str]]
 
     def __init__(self, name: str, args: ClusterSecurityArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("gitops-cluster:security:ClusterSecurity", name, None, opts)
+        super().__init__(TYPE_TOKEN, name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         groups = {
             g: aws.ec2.SecurityGroup(
@@ -126,6 +147,7 @@ class ClusterSecurity(pulumi.ComponentResource):
             "admin": [str(c) for c in args.admin_cidrs],
             "api": [str(c) for c in args.api_cidrs],
             "anywhere": ["0.0.0.0/0"],
+            "web": ["0.0.0.0/0"] if args.web_open_to_internet else [str(c) for c in args.admin_cidrs],
         }
         for rule in RULES:
             base = f"{name}-{rule.group}-{rule.direction}"

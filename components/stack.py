@@ -1,8 +1,9 @@
 """The stack graph: components built in dependency order, and the outputs contract.
 
-`build_stack` is what __main__.py runs; it is a function so that tests and the offline preview
-run exactly the same graph. `OUTPUT_KEYS` is the contract CI reads from
-`pulumi stack output --json`; README.md documents it and tests hold the two together.
+`build_stack` is what __main__.py runs, with the settings and secrets that settings.glue read; it
+is a function so that tests and the offline preview run exactly the same graph. `OUTPUT_KEYS` is
+the contract CI reads from `pulumi stack output --json`; README.md documents it and tests hold the
+two together.
 """
 
 from __future__ import annotations
@@ -16,15 +17,20 @@ import pulumi_aws as aws
 from components.access import ClusterAccess, ClusterAccessArgs
 from components.argocd import ArgoCd, ArgoCdArgs
 from components.backup import BackupBucket, BackupBucketArgs
-from components.bootstrap import AnsibleBootstrap, BootstrapArgs, BootstrapHost, require_ansible_playbook
-from components.config import ConfigError, NodeRole, Problem, StackSettings
+from components.bootstrap import AnsibleBootstrap, BootstrapArgs, BootstrapHost
+from components.cluster_patches import autoscaling_patches, csr_approver_patches, merge_child_patches
 from components.ebs import ebs_csi_root_patches
 from components.identity import WorkloadIdentity, WorkloadIdentityArgs, role_root_patches
+from components.media import MediaCdn, MediaCdnArgs
 from components.network import Network, NetworkArgs
 from components.node_removal import NodeRemoval, NodeRemovalArgs, RemovableNode
 from components.nodes import ClusterNodes, ClusterNodesArgs
 from components.placement import place_nodes
+from components.playbooks import require_ansible_playbook
+from components.public_entry import GATEWAY_NODE_LABEL, PublicEntry, PublicEntryArgs, hosted_zone_id
 from components.security import ClusterSecurity, ClusterSecurityArgs
+from components.settings.messages import ConfigError, Problem
+from components.settings.model import NodeRole, StackSecrets, StackSettings
 
 CANONICAL_OWNER_ID = "099720109477"
 
@@ -40,6 +46,11 @@ OUTPUT_KEYS = (
     "nodes",
     "gitops",
     "backupBucket",
+    "apiUrl",
+    "argocdUrl",
+    "grafanaUrl",
+    "mediaBucket",
+    "mediaCdnUrl",
     "serviceAccountIssuer",
 )
 SECRET_OUTPUT_KEYS = ("sshPrivateKey", "kubeconfig", "argocdAdminPassword")
@@ -55,7 +66,15 @@ class StackResources:
     bootstrap: AnsibleBootstrap
     argocd: ArgoCd
     backup: BackupBucket
+    entry: PublicEntry
+    media: MediaCdn | None
     identity: WorkloadIdentity
+
+
+def gateway_nodes(settings: StackSettings) -> tuple[str, ...]:
+    """The nodes the table labels for the Gateway data plane (validated: at least one)."""
+    key, value = GATEWAY_NODE_LABEL
+    return tuple(n.name for n in settings.nodes if n.labels.get(key) == value)
 
 
 def _availability_zones(settings: StackSettings, provider: aws.Provider) -> tuple[str, ...]:
@@ -81,20 +100,39 @@ def _availability_zones(settings: StackSettings, provider: aws.Provider) -> tupl
     return tuple(zones[: settings.az_count])
 
 
-def build_stack(settings: StackSettings) -> StackResources:
+def cluster_patches(settings: StackSettings) -> list[dict[str, Any]]:
+    """The root Application's patches that carry this stack's values to the children (beyond the bucket's)."""
+    return [
+        *autoscaling_patches(settings.api_min_replicas, settings.api_max_replicas),
+        *csr_approver_patches(settings.vpc_cidr),
+        *ebs_csi_root_patches(settings.cluster_name, settings.region),
+    ]
+
+
+def default_tags(settings: StackSettings) -> dict[str, str]:
+    """Every AWS resource's tags (both providers: the stack's region and us-east-1)."""
+    return {
+        "cluster": settings.cluster_name,
+        "managed-by": "pulumi",
+        "pulumi-stack": f"{settings.project}/{settings.stack}",
+    }
+
+
+def build_stack(settings: StackSettings, secrets: StackSecrets) -> StackResources:
     require_ansible_playbook()  # before the first resource: the bootstrap cannot run without it
     name = settings.cluster_name
     aws_provider = aws.Provider(
         "aws",
         region=settings.region,
-        default_tags=aws.ProviderDefaultTagsArgs(
-            tags={"cluster": name, "managed-by": "pulumi", "pulumi-stack": f"{settings.project}/{settings.stack}"}
-        ),
+        default_tags=aws.ProviderDefaultTagsArgs(tags=default_tags(settings)),
     )
     on_aws = pulumi.ResourceOptions(providers=[aws_provider])
     zones = _availability_zones(settings, aws_provider)
     # Zone letters are checked here, right after the look-up and before any resource but the provider.
     zones_by_node = place_nodes(settings.nodes, zones, settings.region, settings.project)
+    # The hosted zone is known only to AWS: looked up here, before any resource but the provider,
+    # so a zone the account does not have stops the run with a message naming dnsZone.
+    zone_id = hosted_zone_id(settings.public_dns, aws_provider) if settings.public_dns is not None else None
     ami = aws.ec2.get_ami(
         owners=[CANONICAL_OWNER_ID],
         filters=[aws.ec2.GetAmiFilterArgs(name="name", values=[settings.versions["ubuntuAmiName"]])],
@@ -120,6 +158,7 @@ def build_stack(settings: StackSettings) -> StackResources:
             vpc_id=network.vpc_id,
             admin_cidrs=settings.admin_cidrs,
             api_cidrs=settings.api_cidrs,
+            web_open_to_internet=settings.public_dns is not None,
         ),
         opts=on_aws,
     )
@@ -128,12 +167,33 @@ def build_stack(settings: StackSettings) -> StackResources:
         BackupBucketArgs(cluster_name=name, region=settings.region),
         opts=on_aws,
     )
+    media = (
+        MediaCdn(
+            name,
+            MediaCdnArgs(
+                cluster_name=name,
+                cors_origins=settings.media_cors_origins,
+                default_tags=default_tags(settings),
+                dns=settings.public_dns,
+                zone_id=zone_id,
+                delete_on_destroy=settings.media_delete_on_destroy,
+            ),
+            opts=on_aws,
+        )
+        if settings.media
+        else None
+    )
+    # After the buckets (the roles' policies name them), before the bootstrap (the issuer URL is a
+    # kube-apiserver flag); the JWKS object follows the bootstrap (publish_keys below).
     identity = WorkloadIdentity(
         name,
-        WorkloadIdentityArgs(cluster_name=name, backup_bucket_arn=backup.bucket_arn),
+        WorkloadIdentityArgs(
+            cluster_name=name,
+            backup_bucket_arn=backup.bucket_arn,
+            media_bucket_arn=media.bucket_arn if media is not None else None,
+        ),
         opts=on_aws,
     )
-    private_key = pulumi.Config().get_secret("sshPrivateKey") if settings.ssh_public_key else None
     nodes = ClusterNodes(
         name,
         ClusterNodesArgs(
@@ -147,7 +207,7 @@ def build_stack(settings: StackSettings) -> StackResources:
             control_plane_security_group_id=security.group_ids["control-plane"],
             versions=settings.versions,
             ssh_public_key=settings.ssh_public_key,
-            ssh_private_key=private_key,
+            ssh_private_key=secrets.ssh_private_key if settings.ssh_public_key else None,
         ),
         opts=on_aws,
     )
@@ -167,6 +227,23 @@ def build_stack(settings: StackSettings) -> StackResources:
             control_plane_instance_ids={
                 n.spec.name: n.instance.id for n in nodes.nodes if n.spec.role is NodeRole.CONTROL_PLANE
             },
+        ),
+        opts=on_aws,
+    )
+    entry = PublicEntry(
+        name,
+        PublicEntryArgs(
+            cluster_name=name,
+            vpc_id=network.vpc_id,
+            public_subnet_ids=network.public_subnet_ids,
+            security_group_id=security.group_ids["web-lb"],
+            gateway_instance_ids={
+                n.spec.name: n.instance.id for n in nodes.nodes if n.spec.name in gateway_nodes(settings)
+            },
+            admin_cidrs=settings.admin_cidrs,
+            dns=settings.public_dns,
+            zone_id=zone_id,
+            argocd_open=settings.argocd_sso is not None,
         ),
         opts=on_aws,
     )
@@ -218,29 +295,18 @@ def build_stack(settings: StackSettings) -> StackResources:
             gitops=settings.gitops,
             domain=settings.argocd_domain,
             after=[bootstrap],
+            # The bucket's, each ServiceAccount's role ARN, and the stack's values for the children.
             root_patches=backup.root_patches(
-                pulumi.Output.all(**identity.role_arns).apply(
-                    lambda arns: _child_patches(role_root_patches(arns), name, settings.region)
-                )
-            ),
+                pulumi.Output.all(**identity.role_arns).apply(lambda arns: role_root_patches(arns))
+            ).apply(lambda patches: merge_child_patches([*patches, *cluster_patches(settings)])),
             admin_password_version=settings.argocd_admin_password_version,
+            chart_repos=sorted({str(v) for k, v in settings.versions.items() if k.endswith("ChartRepo")}),
             sso=settings.argocd_sso,
-            # Validated as set whenever SSO is (components/config.py); read apart, as a secret.
-            dex_client_secret=pulumi.Config().require_secret("argocdGithubClientSecret")
-            if settings.argocd_sso
-            else None,
+            # Validated as set exactly when SSO is (components/settings/argocd.py).
+            dex_client_secret=secrets.argocd_github_client_secret if settings.argocd_sso else None,
         ),
     )
-    return StackResources(settings, zones, network, nodes, access, bootstrap, argocd, backup, identity)
-
-
-def _child_patches(
-    roles: dict[str, list[dict[str, Any]]], cluster_name: str, region: str
-) -> dict[str, list[dict[str, Any]]]:
-    """The role ARNs per child, plus the EBS CSI driver's region and cluster tag (on its Application)."""
-    out = {child: list(patches) for child, patches in roles.items()}
-    out[""] = [*out.get("", []), *ebs_csi_root_patches(cluster_name, region)]
-    return out
+    return StackResources(settings, zones, network, nodes, access, bootstrap, argocd, backup, entry, media, identity)
 
 
 def export_outputs(stack: StackResources) -> None:
@@ -266,6 +332,12 @@ def export_outputs(stack: StackResources) -> None:
         ],
         "gitops": {"repoUrl": s.gitops.repo_url, "revision": s.gitops.revision, "path": s.gitops.path},
         "backupBucket": stack.backup.bucket_name,
+        "apiUrl": stack.entry.urls.apply(lambda u: u["api"]),
+        "argocdUrl": stack.entry.urls.apply(lambda u: u["argocd"]),
+        "grafanaUrl": stack.entry.urls.apply(lambda u: u["grafana"]),
+        # null when the stack has no media bucket (`media: false`).
+        "mediaBucket": stack.media.bucket_name if stack.media is not None else None,
+        "mediaCdnUrl": stack.media.cdn_url if stack.media is not None else None,
         "serviceAccountIssuer": stack.identity.issuer_url,
         "sshPrivateKey": pulumi.Output.secret(stack.nodes.ssh_private_key),
         "kubeconfig": pulumi.Output.secret(stack.bootstrap.kubeconfig),

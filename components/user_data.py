@@ -27,7 +27,7 @@ from collections.abc import Mapping
 
 import yaml
 
-from components.config import NodeRole
+from components.settings.model import NodeRole
 
 DOCKER_APT_URI = "https://download.docker.com/linux/ubuntu"
 KUBERNETES_APT_URI = "https://pkgs.k8s.io/core:/stable:/v{minor}/deb/"
@@ -35,7 +35,8 @@ APT_TIMERS = ("apt-daily.timer", "apt-daily-upgrade.timer")
 PREPARE_SCRIPT = "/usr/local/sbin/gitops-cluster-prepare"
 
 # Images a node of each kind runs from its first minute, beyond kubeadm's own list: Calico's
-# per-node images (from quay.io, like every image the bootstrap pulls; see docs/bootstrap.md).
+# per-node images (from quay.io, like every image the bootstrap pulls; see docs/bootstrap.md) and
+# versions.yaml `calicoOperatorImage` (the operator runs on any node, host network).
 CALICO_NODE_IMAGES = (
     "quay.io/calico/node",
     "quay.io/calico/cni",
@@ -56,7 +57,9 @@ def _script(versions: Mapping[str, str], role: NodeRole) -> str:
     package = f"{kubernetes}-{versions['kubernetesPackageRevision']}"
     minor = kubernetes_minor(kubernetes)
     repo = KUBERNETES_APT_URI.format(minor=minor)
-    calico = [f"{image}:{versions['calico']}" for image in CALICO_NODE_IMAGES]
+    # Calico's per-node images and the operator that installs them (the image of the pinned
+    # tigera-operator.yaml; tests/test_ansible_roles_calico.py holds the pin to that file).
+    calico = [f"{image}:{versions['calico']}" for image in CALICO_NODE_IMAGES] + [versions["calicoOperatorImage"]]
     # Control planes run every kubeadm image; other nodes only kube-proxy and the sandbox image.
     kubeadm_filter = "cat" if role is NodeRole.CONTROL_PLANE else "grep -E '/(kube-proxy|pause):'"
     q = shlex.quote

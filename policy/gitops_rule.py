@@ -1,9 +1,19 @@
 """How a stack follows Git: the one rule the program, the root Application and the policy pack share.
 
 A stack either **tracks** a branch (ArgoCD's automated sync follows every commit merged to it, as
-the dev stack follows `main`) or is **pinned** to a release tag or a commit SHA (a reviewed bump of
+the dev stack follows `main`) or is **pinned** to a full 40-hex commit SHA (a reviewed bump of
 `gitopsRevision` plus `pulumi up` promotes it). A stack marked `environment: production` must be
 pinned.
+
+Why only a full SHA pins: Argo CD 3.4 (argo-cd util/git/client.go, `nativeGitClient.lsRemote`)
+returns a revision unresolved only when it is a full commit SHA (`IsCommitSHA`, 40 hex). Anything
+else - a tag, a short SHA, any name - is first tried as a semver constraint against the tags, then
+matched against every `refs/heads/*` and `refs/tags/*` of `git ls-remote` by short name
+(`ref.Name().Short() == revision || refName == revision`, first match wins), and only then taken
+as a truncated SHA. So a branch named like the pin (`v1.2.3`, `3f2a9c1`, even `refs/tags/v1.2.3`,
+whose branch `refs/heads/refs/tags/v1.2.3` has that short name) or a moved tag changes what
+production syncs without a review. Argo CD offers no way to write a tag that only a tag can
+match, so tags are refused as pins: pin the tag's commit (`git rev-parse v1.2.3^{commit}`).
 
 Why this file lives here and has no dependencies: the policy pack is a separate deployable with its
 own virtualenv (policy/venv), run by Pulumi with `policy/` on `sys.path`, so it imports this module
@@ -38,6 +48,8 @@ REVISION_KEY = "gitopsRevision"
 MODE_LABEL = "gitops-cluster.io/git-mode"
 ENVIRONMENT_LABEL = "gitops-cluster.io/environment"
 
+# A full commit SHA: the only revision Argo CD uses as it is, never resolved by name.
+FULL_SHA = re.compile(r"^[0-9a-f]{40}\Z")
 # A commit SHA, full or abbreviated (git abbreviates to at least 7 hex digits).
 GIT_SHA = re.compile(r"^[0-9a-f]{7,40}\Z")
 # What could be read as a commit SHA whatever its case; never accepted as a tracked branch name.
@@ -69,23 +81,30 @@ def ref_name_problem(name: str) -> str | None:
 
 
 def is_pinned_revision(revision: str) -> bool:
-    """A revision that never moves: a release tag or a commit SHA."""
-    return bool(GIT_TAG.match(revision) or GIT_SHA.match(revision))
+    """A revision that never moves: a full 40-hex commit SHA (see the module's docstring)."""
+    return bool(FULL_SHA.match(revision))
+
+
+PIN_FIX = (
+    "a full 40-hex commit SHA (`git rev-parse v1.2.3^{commit}` for a release tag): Argo CD resolves "
+    "anything else - a tag, a short SHA, a name - by name through git ls-remote, branches included, so "
+    "a branch named like the pin or a moved tag would change what this stack syncs without review"
+)
 
 
 def mode_problems(mode: object, environment: object) -> list[tuple[str, str]]:
     """Problems with the mode/environment pair itself."""
     out: list[tuple[str, str]] = []
     if mode not in MODES:
-        out.append((MODE_KEY, f"one of {', '.join(MODES)}: '{TRACK}' follows a branch, '{PIN}' a tag or commit SHA."))
+        out.append((MODE_KEY, f"one of {', '.join(MODES)}: '{TRACK}' follows a branch, '{PIN}' a full commit SHA."))
     if environment not in ENVIRONMENTS:
         out.append((ENVIRONMENT_KEY, f"one of {', '.join(ENVIRONMENTS)}."))
     if mode == TRACK and environment == PRODUCTION:
         out.append(
             (
                 MODE_KEY,
-                f"a {PRODUCTION} stack must be pinned: set {MODE_KEY} to '{PIN}' and {REVISION_KEY} to a release "
-                f"tag or commit SHA (promote by a reviewed bump), or mark the stack {ENVIRONMENT_KEY}: {DEVELOPMENT}.",
+                f"a {PRODUCTION} stack must be pinned: set {MODE_KEY} to '{PIN}' and {REVISION_KEY} to a full "
+                f"40-hex commit SHA (promote by a reviewed bump), or mark the stack {ENVIRONMENT_KEY}: {DEVELOPMENT}.",
             )
         )
     return out
@@ -96,12 +115,12 @@ def revision_problem(mode: object, revision: object) -> str | None:
     if not isinstance(revision, str) or not revision.strip():
         if mode == TRACK:
             return "required: the branch this stack tracks, e.g. 'main'."
-        return "required: a release tag (v1.2.3) or a commit SHA."
+        return f"required: {PIN_FIX}."
     if mode == PIN:
         if not is_pinned_revision(revision):
             return (
-                f"{MODE_KEY} is '{PIN}': use a release tag such as 'v0.1.0' or a commit SHA, never a branch "
-                f"(to follow a branch, set {MODE_KEY} to '{TRACK}' on a {DEVELOPMENT} stack)."
+                f"{MODE_KEY} is '{PIN}': use {PIN_FIX} (to follow a branch, set {MODE_KEY} to '{TRACK}' on a "
+                f"{DEVELOPMENT} stack)."
             )
         return None
     if mode == TRACK:

@@ -151,6 +151,9 @@ CHART_CRD_GROUPS = {
     "postgresql.cnpg.io": "cloudnative-pg",
     "barmancloud.cnpg.io": "plugin-barman-cloud",
     "cert-manager.io": "cert-manager",
+    # Gateway API v1.6 and Envoy Gateway's own CRDs, shipped by the gateway-helm chart.
+    "gateway.networking.k8s.io": "envoy-gateway",
+    "gateway.envoyproxy.io": "envoy-gateway",
 }
 
 

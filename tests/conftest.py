@@ -18,14 +18,16 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from components.config import ConfigError  # noqa: E402
+from components.settings.messages import ConfigError  # noqa: E402
 from tools.mockrun import Recording, run_program  # noqa: E402
 
 # Fake secret values planted by tests; none may ever show up in plain text.
 FAKE_SSH_PRIVATE_KEY = (
     "-----BEGIN OPENSSH PRIVATE KEY-----\nFAKE-USER-SUPPLIED-KEY-7f3a\n-----END OPENSSH PRIVATE KEY-----\n"
 )
-FAKE_SSH_PUBLIC_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeUserSuppliedPublicKey000000000000000 ops@example"
+# A real ED25519 public key (ssh-keygen -t ed25519; its private half was discarded): the settings
+# read public keys with `cryptography`, which refuses key data that is cut short.
+FAKE_SSH_PUBLIC_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFgGgCR2UXxKq5zWTUBNK/RHaEnVvpVxe63P+OqPWcjZ ops@example"
 
 
 # Modules whose tests all read one module-scoped scenario (a simulated cluster taken through a

@@ -9,7 +9,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from components.config import NodeRole, StackSettings, parse_settings, with_defaults
+from components.settings.keys import with_defaults
+from components.settings.model import NodeRole, StackSettings
+from components.settings.parse import parse_settings
 from tools.mockrun import stack_config
 
 PROJECT = "gitops-cluster"

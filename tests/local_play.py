@@ -12,7 +12,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from components.bootstrap import ANSIBLE_DIR
+from components.playbooks import ANSIBLE_DIR
 from tests.prereqs import require
 
 BIN = Path(sys.executable).parent

@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 import yaml
 
-from components.bootstrap import ANSIBLE_DIR, PLAYBOOKS, render_extra_vars
-from components.config import default_versions
+from components.playbooks import ANSIBLE_DIR, PLAYBOOKS, render_extra_vars
+from components.settings.keys import default_versions
 from tests.prereqs import missing, require_tool
 
 ROOT = Path(__file__).resolve().parent.parent

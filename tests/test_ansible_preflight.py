@@ -31,16 +31,12 @@ from types import MappingProxyType
 import pytest
 import yaml
 
-from components.bootstrap import (
-    CommandSpec,
-    kubeconfig_command,
-    playbook_command,
-    rewrite_kubeconfig_server,
-    secret_bundle,
-    service_account_keys_command,
-)
-from components.config import NodeRole, NodeSpec, Taint, default_versions
+from components.bastion_commands import CommandSpec, secret_bundle
+from components.bootstrap import kubeconfig_command, rewrite_kubeconfig_server, service_account_keys_command
 from components.inventory import ClusterVars, InventoryHost, SshJump
+from components.playbooks import playbook_command
+from components.settings.keys import default_versions
+from components.settings.model import NodeRole, NodeSpec, Taint
 from tests.prereqs import require, require_root, require_tool
 
 ROOT = Path(__file__).resolve().parent.parent

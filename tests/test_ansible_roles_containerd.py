@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from components.bootstrap import render_extra_vars
-from components.config import default_versions
+from components.playbooks import render_extra_vars
+from components.settings.keys import default_versions
 from tests.local_play import run_play
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "containerd" / "config-default-v2.toml"

@@ -21,8 +21,8 @@ from typing import Any
 
 import pytest
 
-from components.bootstrap import render_extra_vars
-from components.config import default_versions
+from components.playbooks import render_extra_vars
+from components.settings.keys import default_versions
 from tests.local_play import ansible_playbook, run_play
 
 STANDIN = Path(__file__).resolve().parent / "fixtures" / "kubeadm" / "standin.py"

@@ -16,8 +16,9 @@ import jinja2
 import pytest
 import yaml
 
-from components.bootstrap import ANSIBLE_DIR
-from components.config import NodeRole, default_versions
+from components.playbooks import ANSIBLE_DIR
+from components.settings.keys import default_versions
+from components.settings.model import NodeRole
 from components.user_data import PREPARE_SCRIPT, render_user_data
 from tests.prereqs import require_tool
 from tools.mockrun import FakeCloud
@@ -76,6 +77,7 @@ def test_images_are_pre_pulled_by_role_and_none_from_docker_hub():
     assert "grep -E '/(kube-proxy|pause):'" in worker
     for text in (control_plane, worker):
         assert f"quay.io/calico/node:{v['calico']}" in text and f"quay.io/calico/cni:{v['calico']}" in text
+        assert f" {v['calicoOperatorImage']};" in text, "the tigera-operator image is not pre-pulled"
         assert "docker.io" not in text
         assert "ctr --namespace k8s.io images pull" in text
 

@@ -26,18 +26,12 @@ from typing import Any
 import pytest
 import yaml
 
-from components import bootstrap
+from components import bastion_commands
 from components.access import readyz_health_check
-from components.bootstrap import (
-    ANSIBLE_DIR,
-    ENCRYPTION_KEY_NAME,
-    TYPE_TOKEN,
-    playbook_command,
-    render_extra_vars,
-    secret_bundle,
-    secret_extra_vars,
-)
-from components.config import default_versions
+from components.bastion_commands import secret_bundle
+from components.bootstrap import ENCRYPTION_KEY_NAME, TYPE_TOKEN, secret_extra_vars
+from components.playbooks import ANSIBLE_DIR, playbook_command, render_extra_vars
+from components.settings.keys import default_versions
 from tests import local_play
 from tests.conftest import FAKE_SSH_PRIVATE_KEY
 from tests.test_bootstrap import COMMAND, assert_nowhere_in_plain_text
@@ -386,7 +380,7 @@ def test_the_script_splits_the_bundle_and_takes_anything_else_as_the_bare_key(tm
 
 
 def test_the_bundle_splitter_writes_the_key_and_the_secret_vars(tmp_path):
-    script = bootstrap._SPLIT_BUNDLE
+    script = bastion_commands.SPLIT_BUNDLE
     for forbidden in ('"', "$", "`", "\\"):
         assert forbidden not in script, f"{forbidden!r} would break the double-quoted python3 -c"
     cases = [

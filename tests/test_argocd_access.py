@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from components.argocd import DEX_CLIENT_SECRET_KEY, helm_values
-from components.config import ArgoCdSso
+from components.settings.model import ArgoCdSso
 from tests.prereqs import require_helm
 from tests.psa import strictest, violations
 from tests.test_bootstrap import assert_nowhere_in_plain_text

@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 
-from tools import argocd_status
+from tools import argocd_apps, redact
 from tools.argocd_status import main
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "argocd_status"
@@ -317,7 +317,7 @@ def test_json_report_per_scenario(
     assert report["namespace"] == "argocd"
     assert report["healthy"] is (code == 0)
     assert report["state"] == state
-    assert report["verdict"].startswith(argocd_status.STATE_LABELS[state] + ":")
+    assert report["verdict"].startswith(argocd_apps.STATE_LABELS[state] + ":")
     assert report["apps"][0]["name"] == "root-app"
     assert report["apps"][0]["role"] == "root"
     assert all(app["role"] == "child" for app in report["apps"][1:])
@@ -325,7 +325,7 @@ def test_json_report_per_scenario(
     assert {n: s for n, s in states.items() if s != "healthy"} == bad
     totals = report["totals"]
     assert totals["apps"] == len(report["apps"])
-    assert sum(totals[s] for s in argocd_status.STATES) == totals["apps"]
+    assert sum(totals[s] for s in argocd_apps.STATES) == totals["apps"]
     for app in report["apps"]:
         assert set(app) == {
             "name",
@@ -460,7 +460,7 @@ def test_status_edge_cases_without_a_server() -> None:
         item("paused", {"sync": {"status": "Synced"}, "health": {"status": "Suspended"}}),
         item("synced-but-failed-hook", {"sync": {"status": "OutOfSync"}, "operationState": {"phase": "Error"}}),
     ]
-    report = argocd_status.build_report(items, "argocd", "root-app", [], "test")
+    report = argocd_apps.build_report(items, "argocd", "root-app", [], "test")
     states = {app.name: app.state for app in report.apps}
     assert states == {
         "root-app": "healthy",
@@ -515,13 +515,30 @@ def test_the_kubeconfigs_own_credentials_are_never_printed_whatever_they_look_li
     doc = json.loads(path.read_text(encoding="utf-8"))
     doc["users"][0]["user"]["token"] = opaque
     path.write_text(json.dumps(doc), encoding="utf-8")
-    assert argocd_status.short_message(f"echo {opaque}") == f"echo {opaque}"  # no pattern catches it
+    assert redact.short_message(f"echo {opaque}") == f"echo {opaque}"  # no pattern catches it
     body = {"kind": "Status", "code": 403, "message": f"forbidden: credential {opaque} may not list applications"}
     api.serve(lambda: json_response(body, 403))
     code, out, err = run(capsys, "--kubeconfig", str(path))
     assert code == 2
     assert "forbidden: credential [REDACTED] may not list" in err
     assert opaque not in out + err
+
+
+def test_a_run_keeps_what_it_learnt_to_itself(
+    api: FakeApiServer, tmp_path: Path, closed_port: int, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The credentials one run learns are its own (no process-wide set): a later run in the same
+    process, or the pattern-only short_message, knows nothing of them."""
+    opaque = "k8sOpaqueLeak0123456789"
+    path = write_kubeconfig(tmp_path / "kubeconfig", api.url, f"http://127.0.0.1:{closed_port}")
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    doc["users"][0]["user"]["token"] = opaque
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    api.serve(lambda: json_response({"kind": "Status", "code": 403, "message": f"no {opaque}"}, 403))
+    code, out, err = run(capsys, "--kubeconfig", str(path))
+    assert code == 2 and opaque not in out + err
+    assert redact.short_message(f"echo {opaque}") == f"echo {opaque}"
+    assert redact.Redactor().known == set()
 
 
 @pytest.mark.parametrize(
@@ -541,14 +558,14 @@ def test_the_kubeconfigs_own_credentials_are_never_printed_whatever_they_look_li
     ],
 )
 def test_scrub_redacts_credentials(text: str, hidden: str) -> None:
-    scrubbed = argocd_status.short_message(text)
+    scrubbed = redact.short_message(text)
     assert hidden not in scrubbed
-    assert argocd_status.REDACTED in scrubbed
+    assert redact.REDACTED in scrubbed
 
 
 def test_scrub_keeps_ordinary_messages() -> None:
     text = "waiting for healthy state of apps/Deployment/auth (namespace auth: 2/3 ready)"
-    assert argocd_status.short_message(text) == text
+    assert redact.short_message(text) == text
 
 
 # --- colour ---------------------------------------------------------------------------------------

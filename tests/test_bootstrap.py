@@ -22,22 +22,24 @@ import yaml
 from pulumi_command import local
 
 from components.bootstrap import (
-    ANSIBLE_DIR,
     ENCRYPTION_KEY_NAME,
     TYPE_TOKEN,
     AnsibleBootstrap,
     BootstrapArgs,
     BootstrapHost,
+    kubeconfig_command,
+    rewrite_kubeconfig_server,
+)
+from components.inventory import InventoryHost
+from components.playbooks import (
+    ANSIBLE_DIR,
     ansible_tree_digest,
     ansible_tree_files,
     is_upgrade_file,
-    kubeconfig_command,
     playbook_command,
     playbook_script,
-    rewrite_kubeconfig_server,
 )
-from components.config import NodeRole, NodeSpec
-from components.inventory import InventoryHost
+from components.settings.model import NodeRole, NodeSpec
 from tests.conftest import FAKE_SSH_PRIVATE_KEY, FAKE_SSH_PUBLIC_KEY
 from tests.test_inventory import FIXED_JUMP, dev_settings, fixed_cluster, fixed_hosts
 from tools.mockrun import FakeCloud, Recording, Registration, run_program, stack_config

@@ -17,12 +17,12 @@ from typing import Any
 
 import pytest
 
-from components.bootstrap import (
+from components.bootstrap import TYPE_TOKEN
+from components.playbooks import (
     ANSIBLE_DIR,
     BOOTSTRAP_IGNORED_ENVIRONMENT,
     KUBERNETES_KEYS,
     PLAYBOOKS,
-    TYPE_TOKEN,
     ansible_tree_files,
     is_upgrade_file,
     playbook_command,

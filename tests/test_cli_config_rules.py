@@ -11,7 +11,7 @@ import copy
 import pytest
 import yaml
 
-from components.config import UNDECLARED_KEYS
+from components.settings.keys import UNDECLARED_KEYS
 from tests.conftest import ROOT
 from tools import cli_config
 from tools.cli_config import CliConfigError, check_project, check_stack, load_yaml

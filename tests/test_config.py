@@ -14,7 +14,11 @@ import re
 import pytest
 import yaml
 
-from components.config import ConfigError, NodeRole, config_in_use, parse_settings, with_defaults
+from components.settings.glue import config_in_use
+from components.settings.keys import with_defaults
+from components.settings.messages import ConfigError
+from components.settings.model import NodeRole
+from components.settings.parse import parse_settings
 from components.subnets import SubnetPlanError, derive_subnet_plan
 from tests.conftest import FAKE_SSH_PRIVATE_KEY, FAKE_SSH_PUBLIC_KEY, ROOT
 
@@ -68,7 +72,7 @@ def nodes_with(change) -> list[dict]:
         # The dev stack tracks main; pinned stacks refuse branches (tests/test_gitops_modes.py has the rest).
         (
             {"gitopsMode": "pin", "gitopsRevision": "main"},
-            r"gitopsRevision = 'main': gitopsMode is 'pin': use a release tag",
+            r"gitopsRevision = 'main': gitopsMode is 'pin': use a full 40-hex commit SHA",
         ),
         ({"gitopsRevision": "HEAD"}, r"gitopsRevision = 'HEAD': gitopsMode is 'track': name the branch"),
         (
@@ -255,7 +259,7 @@ def test_every_declared_key_has_type_description_and_default():
         assert decl.get("description"), key
         # The CLI demands a stack value for a declared key without a default (tools/cli_config.py).
         assert "default" in decl, f"{key} has no default"
-        assert not decl.get("secret"), f"{key}: an optional secret is read undeclared (components/config.py)"
+        assert not decl.get("secret"), f"{key}: an optional secret is read undeclared (components/settings/keys.py)"
 
 
 def test_derived_subnet_plan():

@@ -22,7 +22,8 @@ from typing import Any
 import pytest
 import yaml
 
-import components.config as config_module
+import components.settings.keys as config_module
+from components.settings.messages import MAX_LISTED_PROBLEMS
 from tests.conftest import FAKE_SSH_PRIVATE_KEY, FAKE_SSH_PUBLIC_KEY, ROOT
 from tests.prereqs import require_tool
 
@@ -416,6 +417,25 @@ BAD: dict[str, Bad] = {
     "repo-placeholder-on-up": Bad(
         {}, "gitops-cluster:gitopsRepoUrl", fix="set gitopsRepoUrl to your fork", kwargs={"preview": False}
     ),
+    # The documentation ranges (the committed dev stack's) on `pulumi up`: nobody could connect.
+    "admin-test-net-on-up": Bad(
+        {"gitopsRepoUrl": "https://github.com/acme/gitops-cluster.git", "adminCidrs": ["203.0.113.0/24"]},
+        "gitops-cluster:adminCidrs[0]",
+        fix="curl -s https://checkip.amazonaws.com",
+        kwargs={"preview": False},
+    ),
+    "api-test-net-2-on-up": Bad(
+        {"gitopsRepoUrl": "https://github.com/acme/gitops-cluster.git", "apiCidrs": ["10.0.0.0/8", "198.51.100.7/32"]},
+        "gitops-cluster:apiCidrs[1]",
+        fix="nobody could reach the Kubernetes API",
+        kwargs={"preview": False},
+    ),
+    "admin-test-net-1-on-up": Bad(
+        {"gitopsRepoUrl": "https://github.com/acme/gitops-cluster.git", "adminCidrs": ["192.0.2.128/25"]},
+        "gitops-cluster:adminCidrs[0]",
+        fix="RFC 5737",
+        kwargs={"preview": False},
+    ),
     "revision-branch": Bad({"gitopsMode": "pin", "gitopsRevision": "main"}, "gitops-cluster:gitopsRevision"),
     "revision-branch-in-production": Bad(
         {"environment": "production", "gitopsRevision": "main"}, "gitops-cluster:gitopsMode"
@@ -511,7 +531,7 @@ def test_bad_config_is_refused_naming_its_key(config_error, keys, case):
     message = str(err)
     assert "nothing was created" in message
     lines = [line for line in message.splitlines() if line.startswith("  - ")]
-    assert len(lines) <= config_module.MAX_LISTED_PROBLEMS and len(message) < 100_000
+    assert len(lines) <= MAX_LISTED_PROBLEMS and len(message) < 100_000
     assert any(line.startswith(f"  - {bad.key} = ") for line in lines), f"{bad.key} not named in:\n{message}"
     for line in lines:  # key = value: fix, each with a fix that says what to do
         head, _, fix = line.partition(": ")
@@ -575,9 +595,12 @@ def test_bad_versions_yaml_is_refused_naming_the_file(config_error, versions_fil
     assert key in str(config_error({})), str(config_error({}))
 
 
+# Access ranges outside the documentation ranges, for the cases that run as `pulumi up`.
+REAL_ACCESS = {"adminCidrs": ["52.94.76.0/24"], "apiCidrs": ["52.94.76.0/24", "10.0.0.0/16"]}
+
 GOOD: dict[str, Callable[[Keys], tuple[dict[str, Any], dict[str, Any]]]] = {
     "dev-as-committed-preview": lambda k: ({}, {}),
-    "dev-with-real-repo-on-up": lambda k: ({"gitopsRepoUrl": REPO}, {"preview": False}),
+    "dev-with-real-repo-on-up": lambda k: ({"gitopsRepoUrl": REPO, **REAL_ACCESS}, {"preview": False}),
     "two-azs": lambda k: ({"azCount": 2}, {}),
     "nat-per-az": lambda k: ({"natGatewayPerAz": True}, {}),
     "three-control-planes": lambda k: ({"nodes": row(0, count=3, instanceType="t3.medium")}, {}),
@@ -639,7 +662,7 @@ GOOD: dict[str, Callable[[Keys], tuple[dict[str, Any], dict[str, Any]]]] = {
         {},
     ),
     "longest-cluster-name-and-path": lambda k: (
-        {"clusterName": "a" * 20, "gitopsPath": "clusters/dev/apps", "gitopsRepoUrl": REPO},
+        {"clusterName": "a" * 20, "gitopsPath": "clusters/dev/apps", "gitopsRepoUrl": REPO, **REAL_ACCESS},
         {"preview": False},
     ),
 }
@@ -660,6 +683,16 @@ def test_the_placeholder_repository_only_warns_in_a_preview(run_stack, caplog):
     caplog.clear()
     run_stack({"gitopsRepoUrl": REPO})
     assert not any("placeholder" in r.getMessage() for r in caplog.records)
+
+
+def test_documentation_ranges_only_warn_in_a_preview(run_stack, caplog):
+    run_stack({})  # the committed dev stack: 203.0.113.0/24 in both lists
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    for key in ("adminCidrs[0]", "apiCidrs[0]"):
+        assert any(f"gitops-cluster:{key} = '203.0.113.0/24': `pulumi up` refuses" in w for w in warnings), warnings
+    caplog.clear()
+    run_stack(REAL_ACCESS)
+    assert not any("RFC 5737" in r.getMessage() for r in caplog.records)
 
 
 def test_the_battery_is_large_enough():

@@ -113,8 +113,8 @@ def test_removing_a_row_removes_exactly_that_node_and_its_step(dev, run_stack):
 
 
 def test_environment_is_plain_and_bounded():
-    from components.config import NodeRole, NodeSpec
     from components.inventory import SshJump
+    from components.settings.model import NodeRole, NodeSpec
 
     spec = NodeSpec("w", NodeRole.WORKER, "t3.small", 20)
     env = node_removal.removal_environment(spec, "10.0.16.9", SshJump("b", "198.51.100.1"), "~/.ssh/kh")
@@ -270,8 +270,8 @@ def test_scripts_pass_shellcheck(tmp_path: Path, script: str):
 
 
 def test_the_delete_step_drains_through_the_bastion(sshd, tmp_path: Path):  # noqa: F811 (the imported fixture)
-    from components.config import NodeRole, NodeSpec
     from components.inventory import SshJump
+    from components.settings.model import NodeRole, NodeSpec
 
     kubectl = standin(tmp_path, {"cp-1": CP, "worker-ai": WORKER})
     jump = SshJump("test-bastion", "127.0.0.1", sshd.port, host_key_alias="loopback-bastion", user=getpass.getuser())
@@ -299,3 +299,13 @@ def test_the_delete_step_drains_through_the_bastion(sshd, tmp_path: Path):  # no
     assert verbs(calls_of(kubectl)) == ["get", "drain", "delete"]
     assert "--timeout=9s" in calls_of(kubectl)[1]
     assert "PRIVATE KEY" not in result.stdout + result.stderr
+
+
+def test_the_component_keeps_its_previous_type_token_as_an_alias(dev):
+    """The token names its module now (it said `nodes`); a stack created under the old token must
+    keep its removal steps: replacing a step would run its delete, the drain, on a node that stays."""
+    component = dev.one(node_removal.TYPE_TOKEN)
+    assert node_removal.TYPE_TOKEN == "gitops-cluster:node_removal:NodeRemoval"
+    assert [a.get("spec", {}).get("type") for a in component.aliases] == [node_removal.PREVIOUS_TYPE_TOKEN]
+    # The steps inherit the alias through their parent (the SDK derives the children's old URNs).
+    assert all(r.parent == component.urn for r in removal_steps(dev).values())

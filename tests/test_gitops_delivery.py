@@ -101,7 +101,7 @@ def test_stack_modes_come_from_the_stack_files(tmp_path: Path) -> None:
     # A stack file that says nothing gets Pulumi.yaml's declared defaults: pinned production.
     (tmp_path / "Pulumi.yaml").write_text((root / "Pulumi.yaml").read_text(encoding="utf-8"), encoding="utf-8")
     (tmp_path / "Pulumi.prod.yaml").write_text("config:\n  aws:region: ap-northeast-2\n", encoding="utf-8")
-    assert a.read_stack_git("prod", tmp_path) == a.StackGit("prod", "pin", "v0.1.0", "production")
+    assert a.read_stack_git("prod", tmp_path) == a.StackGit("prod", "pin", "", "production")
 
 
 def test_the_cli_writes_the_table_and_prints_the_matrix(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -17,7 +17,7 @@ import yaml
 
 from components import gitops
 from components.argocd import root_application_resource_args
-from components.config import GitOpsSource
+from components.settings.model import GitOpsSource
 from policy import gitops_rule
 from tests.prereqs import require_tool
 from tests.test_policy import EXPLICIT_K8S, make_args, only
@@ -33,10 +33,16 @@ CASES: list[tuple[str, str, str, list[str]]] = [
     ("track", "development", "main", []),
     ("track", "development", "release/2026-11", []),
     ("track", "development", "feature/x.y_z-1", []),
-    ("pin", "development", "v1.2.3", []),
     ("pin", "development", SHA, []),
-    ("pin", "production", "v1.2.3", []),
-    ("pin", "production", SHA[:12], []),
+    ("pin", "production", SHA, []),
+    # Only a full SHA pins: Argo CD resolves a tag or a short SHA by name, branches included.
+    ("pin", "development", "v1.2.3", ["gitopsRevision"]),
+    ("pin", "production", "v1.2.3", ["gitopsRevision"]),
+    ("pin", "production", SHA[:12], ["gitopsRevision"]),
+    ("pin", "production", SHA[:39], ["gitopsRevision"]),
+    ("pin", "production", SHA.upper(), ["gitopsRevision"]),
+    ("pin", "production", "refs/tags/v1.2.3", ["gitopsRevision"]),
+    ("pin", "production", SHA + "0", ["gitopsRevision"]),
     ("track", "production", "main", ["gitopsMode"]),
     ("track", "development", "HEAD", ["gitopsRevision"]),
     ("track", "development", "head", ["gitopsRevision"]),
@@ -57,7 +63,7 @@ CASES: list[tuple[str, str, str, list[str]]] = [
     ("pin", "development", "latest", ["gitopsRevision"]),
     ("pin", "production", "", ["gitopsRevision"]),
     ("follow", "development", "main", ["gitopsMode"]),
-    ("pin", "staging", "v1.2.3", ["environment"]),
+    ("pin", "staging", SHA, ["environment"]),
 ]
 
 
@@ -76,7 +82,7 @@ def test_the_fixes_say_what_to_do() -> None:
     assert production_branch == [
         (
             "gitopsMode",
-            "a production stack must be pinned: set gitopsMode to 'pin' and gitopsRevision to a release tag or "
+            "a production stack must be pinned: set gitopsMode to 'pin' and gitopsRevision to a full 40-hex "
             "commit SHA (promote by a reviewed bump), or mark the stack environment: development.",
         )
     ]
@@ -125,7 +131,9 @@ def test_a_new_stack_is_pinned_production_by_default() -> None:
     declared = yaml.safe_load((ROOT / "Pulumi.yaml").read_text(encoding="utf-8"))["config"]
     assert declared["gitopsMode"]["default"] == "pin"
     assert declared["environment"]["default"] == "production"
-    assert gitops_rule.is_pinned_revision(declared["gitopsRevision"]["default"])
+    # No default revision: a pinned stack names its commit, or validation stops it with the fix.
+    assert declared["gitopsRevision"]["default"] == ""
+    assert gitops_rule.problems("pin", "production", "") == [("gitopsRevision", f"required: {gitops_rule.PIN_FIX}.")]
     for key in ("gitopsMode", "environment"):
         assert declared[key]["type"] == "string" and declared[key]["description"], key
 
@@ -149,7 +157,7 @@ def test_production_stack_with_a_branch_is_rejected_with_its_fix(config_error: A
     err = config_error({"environment": "production"})  # the dev stack's gitopsMode track, revision main
     assert str(err).splitlines()[1] == (
         "  - gitops-cluster:gitopsMode = 'track': a production stack must be pinned: set gitopsMode to 'pin' and "
-        "gitopsRevision to a release tag or commit SHA (promote by a reviewed bump), or mark the stack "
+        "gitopsRevision to a full 40-hex commit SHA (promote by a reviewed bump), or mark the stack "
         "environment: development."
     )
 
@@ -159,7 +167,11 @@ def test_production_stack_with_a_branch_is_rejected_with_its_fix(config_error: A
 
 @pytest.mark.parametrize(
     ("mode", "environment", "revision"),
-    [("track", "development", "main"), ("pin", "production", "v1.4.0"), ("pin", "development", SHA)],
+    [
+        ("track", "development", "main"),
+        ("pin", "production", SHA),
+        ("pin", "development", "0123456789abcdef" * 2 + "01234567"),
+    ],
 )
 def test_the_program_registers_the_root_the_stack_asks_for(
     run_stack: Any, mode: str, environment: str, revision: str
@@ -207,7 +219,7 @@ def test_every_git_child_follows_the_root(tmp_path: Path, mode: str, environment
     # Third-party charts stay at their pinned chart versions whatever the root follows.
     for child in children.values():
         if "chart" in child["spec"]["source"]:
-            assert gitops_rule.is_pinned_revision(child["spec"]["source"]["targetRevision"])
+            assert gitops_rule.GIT_TAG.match(child["spec"]["source"]["targetRevision"])
 
 
 # --- the policy pack holds the registered root to the same rule ----------------------------------
@@ -225,6 +237,7 @@ def _policy_args(mode: str, environment: str, revision: str, *, stack: str = "de
             "labels": {gitops_rule.MODE_LABEL: mode, gitops_rule.ENVIRONMENT_LABEL: environment},
         },
         "spec": {
+            "project": gitops.ROOT_PROJECT,
             "source": {"repoURL": gitops.DEFAULT_REPO_URL, "targetRevision": revision, "path": "manifests/argocd/apps"},
             "syncPolicy": {"automated": {"prune": True, "selfHeal": True}},
         },
@@ -255,7 +268,7 @@ def test_the_pack_config_can_force_a_stack_to_be_production() -> None:
     assert messages == [
         "Application 'root-app' violates gitops-cluster:gitopsMode = 'track' (the pack config lists this stack "
         "in productionStacks): a production stack must be pinned: set gitopsMode to 'pin' and gitopsRevision to a "
-        "release tag or commit SHA (promote by a reviewed bump), or mark the stack environment: development."
+        "full 40-hex commit SHA (promote by a reviewed bump), or mark the stack environment: development."
     ]
 
 

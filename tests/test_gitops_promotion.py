@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import difflib
+import os
 import re
 import shutil
 import subprocess
@@ -266,6 +267,27 @@ def test_the_workflow_triggers_privileges_and_inputs() -> None:
     assert tests["if"] == "steps.edit.outputs.changed == 'true'"
     names = [s.get("name") for s in steps(job)]
     assert names.index(tests["name"]) < names.index("Open the pull request (or commit to the tracked branch)")
+
+
+def test_promotions_run_only_from_the_default_branch() -> None:
+    # A guard job the promotion waits for, and an environment whose deployment branch rule (set in
+    # the repository, where a writer's branch cannot edit it) admits only the default branch.
+    wf = jobs(WF["promote"])
+    guard = wf["default-branch"]
+    assert guard["permissions"] == {}
+    assert wf["promote"]["needs"] == "default-branch"
+    assert wf["promote"]["environment"] == "promotion"
+    [step] = steps(guard)
+    env = {"PATH": os.environ["PATH"], "DEFAULT_BRANCH": "main"}
+    assert step["env"]["REF"] == "${{ github.ref }}"
+    ok = subprocess.run(
+        ["bash", "-c", step["run"]], env={**env, "REF": "refs/heads/main"}, capture_output=True, text=True
+    )
+    assert ok.returncode == 0, ok.stdout
+    for ref in ("refs/heads/writers-branch", "refs/heads/main-2", "refs/tags/v1", "refs/pull/7/merge"):
+        proc = subprocess.run(["bash", "-c", step["run"]], env={**env, "REF": ref}, capture_output=True, text=True)
+        assert proc.returncode == 1, ref
+        assert f"promotions run only from the default branch (main), not {ref}" in proc.stdout
 
 
 def test_no_expression_reaches_a_script() -> None:

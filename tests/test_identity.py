@@ -133,11 +133,11 @@ def test_the_discovery_document_names_the_issuer_and_its_jwks():
 
 
 def _objects(dev: Recording) -> dict[str, Any]:
-    return {r.inputs["key"]: r for r in dev.of_type("aws:s3/bucketObjectv2:BucketObjectv2")}
+    return {r.inputs["key"]: r for r in dev.of_type("aws:s3/bucketObjectv2:BucketObjectv2") if "issuer" in r.name}
 
 
 def test_the_stack_publishes_exactly_the_two_documents_through_cloudfront_only(dev):
-    (distribution,) = dev.of_type("aws:cloudfront/distribution:Distribution")
+    distribution = dev.one("aws:cloudfront/distribution:Distribution", "gitops-dev-issuer")
     behaviour = distribution.inputs["defaultCacheBehavior"]
     assert behaviour["viewerProtocolPolicy"] == "https-only"
     assert sorted(behaviour["allowedMethods"]) == ["GET", "HEAD"]
@@ -274,10 +274,8 @@ def _irsa_roles(dev: Recording) -> list[Any]:
 def test_every_trust_policy_names_exactly_a_service_account_that_renders(dev, rendered_service_accounts):
     issuer = dev.stack_outputs["serviceAccountIssuer"]
     roles = _irsa_roles(dev)
-    # One role per ServiceAccount that needs AWS (the media roles arrive with the media bucket).
-    assert {r.inputs["name"].removeprefix("gitops-dev-") for r in roles} == {
-        r.key for r in identity.WORKLOAD_ROLES if not r.needs_media
-    }
+    # One role per ServiceAccount that needs AWS (the dev stack has the media bucket).
+    assert {r.inputs["name"].removeprefix("gitops-dev-") for r in roles} == {r.key for r in identity.WORKLOAD_ROLES}
     for role in roles:
         policy = json.loads(role.inputs["assumeRolePolicy"])
         assert trust_problems(policy, issuer, rendered_service_accounts) == [], role.name
@@ -286,8 +284,6 @@ def test_every_trust_policy_names_exactly_a_service_account_that_renders(dev, re
 def test_each_service_account_carries_its_roles_arn_after_the_root_patches(dev, rendered_service_accounts):
     arns = {r.inputs["name"]: f"arn:aws:mock:ap-northeast-2:123456789012:{r.name}" for r in _irsa_roles(dev)}
     for spec in identity.WORKLOAD_ROLES:
-        if spec.needs_media:
-            continue
         key = (spec.namespace, spec.service_account)
         if spec.application == "aws-ebs-csi-driver":
             continue  # a Helm child: checked on its patched Application below
@@ -408,3 +404,11 @@ def test_the_webhook_comes_before_every_pod_that_needs_aws():
     assert wave("cert-manager") < wave("pod-identity-webhook")
     for role in identity.WORKLOAD_ROLES:
         assert wave("pod-identity-webhook") < wave(role.application), role.application
+
+
+def test_without_the_media_bucket_there_are_no_media_roles_and_no_annotation(run_stack):
+    off = run_stack({"media": False})
+    names = {r.inputs["name"] for r in _irsa_roles(off)}
+    assert names == {f"gitops-dev-{r.key}" for r in identity.WORKLOAD_ROLES if not r.needs_media}
+    (root,) = off.of_type("kubernetes:argoproj.io/v1alpha1:Application")
+    assert "scan-api" not in json.dumps(root.inputs["spec"]["source"]["kustomize"]["patches"])

@@ -19,7 +19,6 @@ from typing import Any
 import pytest
 import yaml
 
-from components.config import NodeRole, NodeSpec, StackSettings, parse_settings, with_defaults
 from components.inventory import (
     CLUSTER_GROUP,
     ROLE_GROUPS,
@@ -29,6 +28,9 @@ from components.inventory import (
     render_inventory,
     render_ssh_config,
 )
+from components.settings.keys import with_defaults
+from components.settings.model import NodeRole, NodeSpec, StackSettings
+from components.settings.parse import parse_settings
 from tests.dev_stack import dev_node_rows
 from tools.mockrun import stack_config
 

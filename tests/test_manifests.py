@@ -63,6 +63,7 @@ PLATFORM_NAMESPACES = (
     "atlantis",
     "cert-manager",
     "cnpg-system",
+    "envoy-gateway-system",
     "ebs-csi",
     "pod-identity-webhook",
 )
@@ -74,6 +75,7 @@ NODES = node_labels_and_taints()
 BUILTIN_GROUPS = {
     "",
     "apps",
+    "autoscaling",
     "batch",
     "networking.k8s.io",
     "rbac.authorization.k8s.io",
@@ -85,10 +87,10 @@ BUILTIN_GROUPS = {
 CLUSTER_SCOPED_KINDS = {
     "Namespace",
     "StorageClass",
+    "GatewayClass",
     "ClusterRole",
     "ClusterRoleBinding",
     "MutatingWebhookConfiguration",
-    "ClusterIssuer",
 }
 # Which child Application installs each custom resource group (its CRDs).
 CRD_OWNERS = {
@@ -229,6 +231,8 @@ def test_every_manifest_file_is_listed_in_a_kustomization() -> None:
     for kdir in kustomization_dirs():
         spec = yaml.safe_load((kdir / "kustomization.yaml").read_text())
         listed.update((kdir / r).resolve() for r in spec.get("resources", []))
+        # Transformer configurations (kustomize `configurations:`) are read by kustomize too.
+        listed.update((kdir / r).resolve() for r in spec.get("configurations", []))
     orphans = [
         p.relative_to(REPO_ROOT)
         for p in MANIFESTS.rglob("*.yaml")
@@ -467,6 +471,10 @@ def test_expected_children(apps: dict[str, Doc]) -> None:
         "monitoring-crds",
         "data-storage",
         "cert-manager",
+        "envoy-gateway",
+        "gateway",
+        "metrics-server",
+        "kubelet-csr-approver",
         "cloudnative-pg",
         "plugin-barman-cloud",
         "etcd-backup",
@@ -634,9 +642,14 @@ def test_git_children_are_labelled_and_hold_pinned_defaults(apps: dict[str, Doc]
 
 def test_no_floating_target_revision(apps: dict[str, Doc]) -> None:
     for name, app in apps.items():
-        rev = app["spec"]["source"]["targetRevision"]
-        # In Git every child is pinned; a tracking root rewrites the labelled ones to its branch.
-        assert gitops_rule.is_pinned_revision(rev), f"{name}: {rev}"
+        source = app["spec"]["source"]
+        rev = source["targetRevision"]
+        # In Git every Git child holds the placeholder full SHA the root replaces (a tracking root
+        # with its branch, a pinned one with its commit); a chart child holds an exact chart version.
+        if "chart" in source:
+            assert gitops_rule.GIT_TAG.match(rev), f"{name}: chart version {rev}"
+        else:
+            assert rev == gitops.DEFAULT_REVISION and gitops_rule.is_pinned_revision(rev), f"{name}: {rev}"
         assert not re.search(r"[\^~<>=x]|\|\|", rev.split("-")[0]), f"{name}: range {rev}"
 
 
@@ -645,17 +658,17 @@ def test_no_floating_target_revision(apps: dict[str, Doc]) -> None:
 
 
 def test_root_application_shape() -> None:
-    app = gitops.root_application("https://git.example.test/platform.git", "v1.2.3", "x/apps")
+    app = gitops.root_application("https://git.example.test/platform.git", "1" * 40, "x/apps")
     assert app["apiVersion"] == "argoproj.io/v1alpha1" and app["kind"] == "Application"
     assert app["metadata"]["name"] == "root-app" and app["metadata"]["namespace"] == "argocd"
     assert app["metadata"]["finalizers"] == [gitops.RESOURCES_FINALIZER]
-    assert app["spec"]["project"] == "default"
+    assert app["spec"]["project"] == gitops.ROOT_PROJECT
     assert app["spec"]["source"]["repoURL"] == "https://git.example.test/platform.git"
-    assert app["spec"]["source"]["targetRevision"] == "v1.2.3"
+    assert app["spec"]["source"]["targetRevision"] == "1" * 40
     assert app["spec"]["source"]["path"] == "x/apps"
     assert app["spec"]["syncPolicy"]["automated"] == {"prune": True, "selfHeal": True}
     assert app["spec"]["syncPolicy"]["retry"]["backoff"]["factor"] == 2
-    other = gitops.root_application("u", "v1.0.0", "p", name="r", namespace="ns", project="proj")
+    other = gitops.root_application("u", "2" * 40, "p", name="r", namespace="ns", project="proj")
     assert (other["metadata"]["name"], other["metadata"]["namespace"]) == ("r", "ns")
     assert other["spec"]["project"] == "proj"
     # Each call returns its own dicts.
@@ -663,10 +676,10 @@ def test_root_application_shape() -> None:
     assert app["spec"]["syncPolicy"]["retry"]["limit"] == gitops.RETRY["limit"] != 0
 
 
-@pytest.mark.parametrize("revision", ["HEAD", "main", "master", "", "latest"])
+@pytest.mark.parametrize("revision", ["HEAD", "main", "master", "", "latest", "v1.2.3", "3f2a9c1"])
 def test_root_application_rejects_floating_revisions(revision: str) -> None:
     # Pinned is the default mode; tests/test_gitops_modes.py covers tracking.
-    with pytest.raises(ValueError, match=r"gitopsRevision = .*(a release tag|commit SHA)"):
+    with pytest.raises(ValueError, match=r"gitopsRevision = .*a full 40-hex commit SHA"):
         gitops.root_application(gitops.DEFAULT_REPO_URL, revision, gitops.DEFAULT_APPS_PATH)
 
 
@@ -714,8 +727,8 @@ def test_root_patch_fails_loudly_when_a_child_lost_its_default(tmp_path: Path) -
     tree = tmp_path / "repo" / "apps"
     shutil.copytree(APPS_DIR, tree)
     child = tree / "api-services.yaml"
-    child.write_text(child.read_text().replace("targetRevision: v0.1.0\n", ""))
-    app = gitops.root_application("https://x.test/r.git", "v9.9.9", "apps")
+    child.write_text(child.read_text().replace(f'targetRevision: "{gitops.DEFAULT_REVISION}"\n', ""))
+    app = gitops.root_application("https://x.test/r.git", "9" * 39 + "a", "apps")
     overlay = gitops.write_root_overlay(app, tmp_path / "repo", tmp_path / "ov")
     assert KUBECTL is not None
     result = subprocess.run([KUBECTL, "kustomize", str(overlay)], capture_output=True, text=True)
@@ -739,7 +752,7 @@ def test_root_patch_shape_matches_crd() -> None:
 def test_namespaces_and_labels(app_objects: dict[str, list[Doc]]) -> None:
     ns = {d["metadata"]["name"]: d["metadata"]["labels"] for d in app_objects["namespaces"]}
     assert set(ns) == set(DOMAINS) | set(PLATFORM_NAMESPACES)
-    assert len(ns) == 15
+    assert len(ns) == 16
     for d in DOMAINS:
         assert ns[d]["domain"] == d
         assert ns[d]["tier"] == "business-logic"
@@ -754,11 +767,11 @@ def test_namespaces_and_labels(app_objects: dict[str, list[Doc]]) -> None:
 CLUSTER_SCOPED = {
     "Namespace",
     "StorageClass",
+    "GatewayClass",
     "ClusterRole",
     "ClusterRoleBinding",
     "CustomResourceDefinition",
     "MutatingWebhookConfiguration",
-    "ClusterIssuer",
 }
 
 
@@ -1151,6 +1164,7 @@ def network(apps: dict[str, Doc], app_objects: dict[str, list[Doc]]) -> tuple[Cl
         *ARGOCD_PODS,
         *CERT_MANAGER_PODS,
         *CNPG_PODS,
+        *ENVOY_GATEWAY_PODS,
         *EBS_CSI_PODS,
         Endpoint("atlantis", "atlantis", {"app.kubernetes.io/name": "atlantis"}),
         Endpoint("internet", None, ip="203.0.113.10"),
@@ -1237,6 +1251,37 @@ EBS_CSI_PODS = [
         ports={"healthz": 9808},
     ),
 ]
+# Envoy Gateway's controller (chart gateway-helm v1.9.0, release envoy-gateway) and the Envoy pods it
+# creates for the Gateway `public`: the labels its infrastructure manager sets on every proxy
+# (envoyproxy/gateway v1.9.0, internal/infrastructure/kubernetes/proxy: app.kubernetes.io/name=envoy,
+# component=proxy, managed-by=envoy-gateway, plus the owning Gateway's name and namespace).
+ENVOY_GATEWAY_PODS = [
+    Endpoint(
+        "envoy-gateway-system/controller",
+        "envoy-gateway-system",
+        {
+            "control-plane": "envoy-gateway",
+            "app.kubernetes.io/name": "gateway-helm",
+            "app.kubernetes.io/instance": "envoy-gateway",
+        },
+        ports={"grpc": 18000, "metrics": 19001},
+    ),
+    Endpoint(
+        "envoy-gateway-system/envoy",
+        "envoy-gateway-system",
+        {
+            "app.kubernetes.io/name": "envoy",
+            "app.kubernetes.io/component": "proxy",
+            "app.kubernetes.io/managed-by": "envoy-gateway",
+            "gateway.envoyproxy.io/owning-gateway-name": "public",
+            "gateway.envoyproxy.io/owning-gateway-namespace": "envoy-gateway-system",
+        },
+        ports={"http-8080": 8080, "http-8081": 8081, "http-8082": 8082},
+    ),
+]
+ENVOY = "envoy-gateway-system/envoy"
+# The Gateway's listener ports (manifests/infrastructure/gateway/gateway.yaml), reached from the ALB.
+GATEWAY_LISTENER_PORTS = (8080, 8081, 8082)
 
 
 def api(domain: str) -> str:
@@ -1278,6 +1323,8 @@ PROBE_PORTS = [
     (9402, "TCP"),
     (9403, "TCP"),
     (6080, "TCP"),
+    # Envoy Gateway's xDS.
+    (18000, "TCP"),
 ]
 
 
@@ -1378,10 +1425,41 @@ def expected_flows(endpoints: Mapping[str, Endpoint]) -> set[tuple[str, str, int
         for e in endpoints.values()
         if e.namespace is not None and e.namespace not in FENCED_EGRESS and "credentials-generator" not in e.name
     }
+    # Issue 19, the public entry: the ALB (a VPC address) reaches Envoy's listeners; Envoy reaches
+    # each domain API on 8000, the admin UIs, and its controller's xDS; nothing else.
+    for src in [e.name for e in ENVOY_GATEWAY_PODS]:
+        flows |= {(src, "kube-dns", 53, "UDP"), (src, "kube-dns", 53, "TCP")}
+        flows |= {(src, node, 6443, "TCP") for node in VPC_HOSTS}
+    flows |= {(node, ENVOY, port, "TCP") for node in VPC_HOSTS for port in GATEWAY_LISTENER_PORTS}
+    flows |= {(ENVOY, api(d), 8000, "TCP") for d in DOMAINS}
+    flows |= {(ENVOY, "argocd/server", 8080, "TCP"), (ENVOY, "grafana", 3000, "TCP")}
+    flows.add((ENVOY, "envoy-gateway-system/controller", 18000, "TCP"))
+    # The listener rule names the private ranges (the ALB's address is per stack), which hold the
+    # pod network too: a pod whose own egress is open reaches the listeners as well (as the
+    # webhook above); no pod of a fenced namespace does but Prometheus, whose scrape ports include
+    # 8080-8082.
+    flows |= {
+        (e.name, ENVOY, port, "TCP")
+        for e in endpoints.values()
+        if e.namespace is not None
+        and (e.namespace not in FENCED_EGRESS or e.name == "prometheus")
+        and "credentials-generator" not in e.name
+        and e.name != ENVOY
+        for port in GATEWAY_LISTENER_PORTS
+    }
     return flows
 
 
-FENCED = {"argocd", "monitoring", "atlantis", "cert-manager", "cnpg-system", "ebs-csi", "pod-identity-webhook"}
+FENCED = {
+    "argocd",
+    "monitoring",
+    "atlantis",
+    "cert-manager",
+    "cnpg-system",
+    "envoy-gateway-system",
+    "ebs-csi",
+    "pod-identity-webhook",
+}
 GOVERNED = set(DOMAINS) | {"data", "messaging"} | FENCED
 # Namespaces whose egress is fenced too (data and messaging keep egress open for their Jobs).
 FENCED_EGRESS = set(DOMAINS) | FENCED
@@ -1576,3 +1654,82 @@ def test_regression_service_monitors_select_services_and_are_picked_up(
             (port,) = [p for p in svc["spec"]["ports"] if p["name"] == endpoint["port"]]
             backing = [p for p in pods if p.namespace == ns and labels_match(svc["spec"]["selector"], p.labels)]
             assert backing and all(p.ports.get(port["targetPort"]) == 8000 for p in backing)
+
+
+# --------------------------------------------------------------------------------------------
+# The public entry (issue 19): one route per domain, the data plane where the node table says
+
+
+def domain_routes(objects: Iterable[Doc]) -> dict[str, list[Doc]]:
+    routes: dict[str, list[Doc]] = {d: [] for d in DOMAINS}
+    for doc in objects:
+        if doc["kind"] == "HTTPRoute" and doc["metadata"].get("namespace") in routes:
+            routes[doc["metadata"]["namespace"]].append(doc)
+    return routes
+
+
+def route_problems(objects: list[Doc]) -> list[str]:
+    problems = []
+    services = {(d["metadata"]["namespace"], d["metadata"]["name"]) for d in objects if d["kind"] == "Service"}
+    for domain, routes in domain_routes(objects).items():
+        if len(routes) != 1:
+            problems.append(f"{domain}: {len(routes)} HTTPRoutes (expected exactly one)")
+            continue
+        spec = routes[0]["spec"]
+        (parent,) = spec["parentRefs"]
+        (rule,) = spec["rules"]
+        (match,) = rule["matches"]
+        (backend,) = rule["backendRefs"]
+        if (parent["name"], parent["namespace"], parent["sectionName"]) != ("public", "envoy-gateway-system", "api"):
+            problems.append(f"{domain}: attached to {parent}")
+        if match["path"] != {"type": "PathPrefix", "value": f"/{domain}"}:
+            problems.append(f"{domain}: path {match['path']}")
+        if (domain, backend["name"]) not in services or backend["port"] != 8000:
+            problems.append(f"{domain}: backend {backend['name']}:{backend['port']} is not its API Service on 8000")
+    return problems
+
+
+def test_every_domain_has_exactly_one_route_to_its_api(app_objects: dict[str, list[Doc]]) -> None:
+    objects = app_objects["api-services"]
+    assert route_problems(objects) == []
+    # A second route, or none, is caught.
+    auth = next(o for o in objects if o["kind"] == "HTTPRoute" and o["metadata"]["namespace"] == "auth")
+    assert route_problems([*objects, auth]) == ["auth: 2 HTTPRoutes (expected exactly one)"]
+    assert route_problems([o for o in objects if o is not auth]) == ["auth: 0 HTTPRoutes (expected exactly one)"]
+
+
+def test_a_new_domain_in_the_list_gets_its_route(tmp_path: Path) -> None:
+    """A domain added the way the others are (its overlay, listed in services/kustomization.yaml)."""
+    import shutil as _shutil
+
+    tree = tmp_path / "services"
+    _shutil.copytree(MANIFESTS / "services", tree)
+    overlay = (tree / "auth" / "kustomization.yaml").read_text().replace("auth", "shop")
+    (tree / "shop").mkdir()
+    (tree / "shop" / "kustomization.yaml").write_text(overlay)
+    listing = tree / "kustomization.yaml"
+    listing.write_text(listing.read_text().replace("  - chat\n", "  - chat\n  - shop\n"))
+    assert KUBECTL is not None
+    out = subprocess.run([KUBECTL, "kustomize", str(tree)], capture_output=True, text=True, check=True).stdout
+    routes = [d for d in yaml.safe_load_all(out) if d and d["kind"] == "HTTPRoute"]
+    shop = [r for r in routes if r["metadata"]["namespace"] == "shop"]
+    assert len(routes) == len(DOMAINS) + 1 and len(shop) == 1
+    assert shop[0]["spec"]["rules"][0]["matches"][0]["path"]["value"] == "/shop"
+    assert shop[0]["spec"]["rules"][0]["backendRefs"][0]["name"] == "shop-api"
+
+
+def test_the_data_plane_runs_on_the_gateway_nodes_of_the_node_table(app_objects: dict[str, list[Doc]]) -> None:
+    (proxy,) = [o for o in app_objects["gateway"] if o["kind"] == "EnvoyProxy"]
+    kube = proxy["spec"]["provider"]["kubernetes"]
+    selector = kube["envoyDaemonSet"]["pod"]["nodeSelector"]
+    placed = {name for name, (labels, taints) in NODES.items() if selector.items() <= labels.items() and not taints}
+    assert placed == {"worker-storage", "worker-ai"}
+    from components.public_entry import BACKENDS, GATEWAY_NODE_LABEL
+
+    assert selector == dict([GATEWAY_NODE_LABEL])
+    # The NodePorts the ALB's target groups name are the ones the Service patch fixes.
+    ports = {p["port"]: p["nodePort"] for p in kube["envoyService"]["patch"]["value"]["spec"]["ports"]}
+    (gateway,) = [o for o in app_objects["gateway"] if o["kind"] == "Gateway"]
+    listeners = {listener["name"]: listener["port"] for listener in gateway["spec"]["listeners"]}
+    assert {b.key: b.node_port for b in BACKENDS} == {name: ports[port] for name, port in listeners.items()}
+    assert kube["envoyService"]["type"] == "NodePort" and kube["envoyService"]["externalTrafficPolicy"] == "Local"

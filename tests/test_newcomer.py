@@ -4,8 +4,8 @@ What must hold, and why:
 - `make up` / `make preview` / `make destroy` check the Pulumi CLI and AWS credentials before they
   install anything (the virtualenv, uv) and stop with the exact fix: the install command of the CLI
   version the SDK pins, or how to get credentials;
-- with both present, tools/up.sh selects the stack and runs Pulumi against PULUMI_BACKEND_URL for
-  that invocation only: it never runs `pulumi login`, which would change the user's global login;
+- with both present, tools/up.sh runs Pulumi against the backend the CLI resolves (here a given
+  PULUMI_BACKEND_URL): it never runs `pulumi login`, which would change the user's global login;
 - `python __main__.py` outside the engine says, in one line and with a non-zero exit, how to run it;
 - the program checks that ansible-playbook exists before it registers any resource (the provider
   included), and finds it the way the playbook command's script does.
@@ -25,7 +25,8 @@ from pathlib import Path
 import pulumi
 import pytest
 
-from components.bootstrap import playbook_script, require_ansible_playbook
+from components.playbooks import playbook_script, require_ansible_playbook
+from tests import stub_pulumi
 from tools.mockrun import run_program
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -127,19 +128,27 @@ def test_make_checks_then_installs_then_deploys_in_that_order() -> None:
 
 
 def test_up_uses_the_backend_for_this_invocation_only_and_never_logs_in(tmp_path: Path) -> None:
-    env = _env(tmp_path, pulumi_cli=True, aws=True)
+    env = _env(tmp_path, pulumi_cli=False, aws=True)
     state = tmp_path / "state"
+    world, log = tmp_path / "world.json", tmp_path / "calls.jsonl"
+    env.update(stub_pulumi.install(tmp_path / "bin", world, log))
     uv = _executable(tmp_path / "uvhome" / "bin" / "uv", "#!/bin/sh\n")
     env.update(PULUMI_BACKEND_URL=f"file://{state}", UV=str(uv))
     proc = subprocess.run(
         ["tools/up.sh", "up", "dev"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=True
     )
-    calls = (tmp_path / "pulumi.log").read_text(encoding="utf-8").splitlines()
-    argvs = [c.split("|")[0] for c in calls]
-    assert argvs == ["stack select dev", "up --stack dev"], proc.stderr
-    assert all(c.split("|")[1] == f"file://{state}" for c in calls)
+    calls = stub_pulumi.calls(log)
+    assert [c["argv"] for c in calls] == [
+        ["stack", "ls", "--json"],
+        ["stack", "init", "dev"],
+        ["stack", "select", "dev"],
+        ["stack", "export", "--stack", "dev"],
+        ["up", "--stack", "dev"],
+    ], proc.stderr
+    assert {c["backend"] for c in calls} == {f"file://{state}"}
     # Pulumi.yaml's toolchain runs the program through uv: the pinned one comes first on PATH.
-    assert all(c.split("|")[2] == str(uv) for c in calls)
+    assert {c["uv"] for c in calls} == {str(uv)}
+    assert not any(c["argv"][:1] == ["login"] for c in calls)
     assert state.is_dir()
     assert not (Path(env["HOME"]) / ".pulumi").exists()
 
@@ -187,9 +196,9 @@ def test_without_ansible_playbook_the_error_names_the_fix(tmp_path: Path) -> Non
 def test_without_ansible_playbook_the_program_registers_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import components.bootstrap
+    import components.playbooks
 
-    monkeypatch.setattr(components.bootstrap, "PROJECT_ROOT", tmp_path)
+    monkeypatch.setattr(components.playbooks, "PROJECT_ROOT", tmp_path)
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(pulumi.RunError, match="ansible-playbook is not installed") as info:
         run_program("dev")

@@ -35,9 +35,12 @@ import pytest
 import yaml
 
 from components.bootstrap import rewrite_kubeconfig_server
-from components.config import NodeRole, NodeSpec, StackSettings, parse_settings, with_defaults
+from components.settings.keys import with_defaults
+from components.settings.model import NodeRole, NodeSpec, StackSettings
+from components.settings.parse import parse_settings
 from tests.prereqs import missing, require_root, require_tool
 from tests.simulator.cluster import SimCluster
+from tests.simulator.upstream import release_file
 from tests.simulator.world import ubuntu_release
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -270,6 +273,14 @@ def assert_cluster_built(sim: SimCluster, settings: StackSettings, run) -> None:
     pool = installation["spec"]["calicoNetwork"]["ipPools"][0]
     assert ipaddress.ip_network(pool["cidr"]) == settings.pod_cidr and pool["encapsulation"] == "VXLAN"
     assert "/Namespace//tigera-operator" in objects
+    # What the published release files create, and nothing the stand-in made up: Calico's 32 operator
+    # CRDs from operator-crds.yaml, the operator Deployment of tigera-operator.yaml with its image.
+    crds = [
+        d["metadata"]["name"] for d in yaml.safe_load_all(release_file("calico", settings.versions, CRDS).read_text())
+    ]
+    assert len(crds) == 32 and all(f"apiextensions.k8s.io/CustomResourceDefinition//{c}" in objects for c in crds)
+    operator = objects["apps/Deployment/tigera-operator/tigera-operator"]
+    assert operator["spec"]["template"]["spec"]["containers"][0]["image"] == settings.versions["calicoOperatorImage"]
     storage_class = objects["storage.k8s.io/StorageClass//local-path"]
     assert storage_class["metadata"]["annotations"]["storageclass.kubernetes.io/is-default-class"] == "true"
     assert "apps/Deployment/local-path-storage/local-path-provisioner" in objects
@@ -312,6 +323,8 @@ def assert_recap(run, hosts: Sequence[str], **expected: int) -> None:
 
 # --- the tests ---------------------------------------------------------------------------------------
 
+CRDS = "manifests/operator-crds.yaml"
+
 
 def test_first_run_builds_the_cluster_and_the_second_changes_nothing(small):
     settings = dev_settings()
@@ -343,6 +356,23 @@ def test_first_run_builds_the_cluster_and_the_second_changes_nothing(small):
     assert_labels_and_taints(small, small.cluster_state())
     tainted = [c for c in small.cluster_state()["kubectl"] if "taint" in c]
     assert sorted(c[c.index("taint") + 2] for c in tainted) == sorted(n.name for n in small.nodes if n.taints)
+
+
+def test_calico_before_3_30s_order_fails_with_the_real_manifests_and_the_released_order_builds(pair):
+    """Applying only tigera-operator.yaml (the order of Calico < 3.30) leaves the Installation CRD missing."""
+    settings = dev_settings()
+    old_order = pair.playbook({**FAST, "calico_crd_timeout": "5s", "calico_operator_manifests": ["tigera-operator"]})
+    assert old_order.returncode != 0
+    message = old_order.task("Name the CRD that is missing and where it should come from")
+    assert "crd/installations.operator.tigera.io is not Established" in message, old_order.output[-4000:]
+    assert '(NotFound): customresourcedefinitions.apiextensions.k8s.io "installations.operator.tigera.io"' in message
+    assert f"/projectcalico/calico/{settings.versions['calico']}/manifests/operator-crds.yaml" in message
+    assert "operator.tigera.io/Installation//default" not in pair.cluster_state()["objects"]
+
+    fixed = pair.playbook(FAST)
+    assert_cluster_built(pair, settings, fixed)
+    served = (pair.dir / "https.log").read_text()
+    assert f"GET /projectcalico/calico/{settings.versions['calico']}/{CRDS}" in served
 
 
 def test_three_control_planes_join_one_at_a_time_with_the_certificate_key(world):

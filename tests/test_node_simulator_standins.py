@@ -8,9 +8,11 @@ with values of the same shape where the real ones are random (tokens, hashes, ke
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -21,12 +23,14 @@ import yaml
 
 from tests.simulator.cluster import os_release
 from tests.simulator.standins import JsonPath
+from tests.simulator.upstream import UpstreamError, artifacts, release, release_file
 from tests.simulator.world import containerd_default_config, containerd_package_version, ubuntu_release
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures" / "standins"
 STANDINS = ROOT / "tests" / "simulator" / "standins.py"
 ROLES = ROOT / "ansible" / "roles"
+VERSIONS = yaml.safe_load((ROOT / "versions.yaml").read_text())
 
 
 def shape(text: str) -> str:
@@ -68,6 +72,14 @@ class Node:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text)
         return path
+
+    def install_upstream(self, key: str, path: str) -> str:
+        """The published file of the release versions.yaml pins under `key`, copied into this root."""
+        source = release_file(key, VERSIONS, path)
+        target = f"/upstream/{key}/{source.name}"
+        (self.root / target.lstrip("/")).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, self.root / target.lstrip("/"))
+        return target
 
     def cluster(self) -> dict:
         return json.loads((self.root / "var/lib/gitops-sim-cluster/cluster.json").read_text())
@@ -219,6 +231,8 @@ def test_kubectl_answers_the_playbooks_queries_from_the_cluster_state(cp):
         "/installation.yaml",
         ("apiVersion: operator.tigera.io/v1\nkind: Installation\nmetadata: {name: default}\nspec: {}\n"),
     )
+    crds = cp.install_upstream("calico", "manifests/operator-crds.yaml")
+    assert kubectl("apply", "--server-side", "-f", crds).returncode == 0
     assert (
         kubectl("get", "installations.operator.tigera.io", "default", "--ignore-not-found", "--output=name").stdout
         == ""
@@ -306,3 +320,97 @@ def test_containerd_package_versions_follow_dockers_naming():
     noble = {"ubuntuAmiName": "ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-amd64-server-20260904"}
     assert containerd_package_version({**jammy, "containerd": "1.7.25-1"}) == "1.7.25-1"
     assert containerd_package_version({**noble, "containerd": "2.3.4-1"}) == "2.3.4-1~ubuntu.24.04~noble"
+
+
+# --- what the API server serves: the kinds the applied documents really create --------------------
+
+
+def test_the_served_release_files_are_the_published_ones_at_the_pinned_tags():
+    """Every file the roles download is in ../shared/upstream at the tag versions.yaml pins, sha256 as listed."""
+    for key, project in (
+        ("calico", "projectcalico/calico"),
+        ("localPathProvisioner", "rancher/local-path-provisioner"),
+    ):
+        files = release(key, VERSIONS)
+        assert {a.project for a in files} == {project} and {a.tag for a in files} == {VERSIONS[key]}
+    served = {a.url_path for a in artifacts()}
+    calico = VERSIONS["calico"]
+    assert f"projectcalico/calico/{calico}/manifests/operator-crds.yaml" in served
+    assert f"projectcalico/calico/{calico}/manifests/tigera-operator.yaml" in served
+    with pytest.raises(UpstreamError, match=r"versions.yaml calico: 'v9.9.9', but .* holds projectcalico/calico at v"):
+        release("calico", {**VERSIONS, "calico": "v9.9.9"})
+
+
+def test_an_altered_release_file_is_refused(tmp_path):
+    source = release_file("calico", VERSIONS, "manifests/custom-resources.yaml")
+    directory = tmp_path / "upstream"
+    shutil.copytree(source.parent.parent, directory)
+    (directory / source.parent.name / source.name).chmod(0o644)
+    (directory / source.parent.name / source.name).write_text("# edited\n")
+    with pytest.raises(UpstreamError, match=r"custom-resources.yaml: sha256 is [0-9a-f]{64}, but .* lists"):
+        artifacts(directory)
+
+
+def test_a_custom_resource_of_an_unknown_kind_fails_like_kubectl_apply(cp):
+    """No CRD, no kind: the message of k8s.io/cli-runtime's mapper (pkg/resource/mapper.go), exit 1."""
+    kubectl = functools.partial(cp.run, "kubectl", "--kubeconfig", "/etc/kubernetes/admin.conf")
+    installation = cp.write(
+        "/installation.yaml", "apiVersion: operator.tigera.io/v1\nkind: Installation\nmetadata: {name: default}\n"
+    )
+    refused = kubectl("create", "-f", installation)
+    assert (refused.returncode, refused.stdout) == (1, "")
+    assert refused.stderr == (
+        'error: resource mapping not found for name: "default" namespace: "" from "/installation.yaml": '
+        'no matches for kind "Installation" in version "operator.tigera.io/v1"\nensure CRDs are installed first\n'
+    )
+    unknown = kubectl("get", "installations.operator.tigera.io", "default", "--ignore-not-found")
+    assert (unknown.returncode, unknown.stderr) == (
+        1,
+        'error: the server doesn\'t have a resource type "installations"\n',
+    )
+    assert kubectl("diff", "--server-side", "-f", installation).returncode == 2
+
+
+def test_the_old_calico_order_fails_and_the_released_one_works(cp):
+    """Since Calico 3.30 tigera-operator.yaml holds no CRD: applying it alone leaves the Installation unknown."""
+    kubectl = functools.partial(cp.run, "kubectl", "--kubeconfig", "/etc/kubernetes/admin.conf")
+    operator = cp.install_upstream("calico", "manifests/tigera-operator.yaml")
+    applied = kubectl("apply", "--server-side", "--force-conflicts", "-f", operator)
+    assert applied.returncode == 0, applied.stderr
+    assert "namespace/tigera-operator serverside-applied\n" in applied.stdout
+    assert "customresourcedefinition" not in applied.stdout
+    waited = kubectl("wait", "--for=condition=Established", "--timeout=5s", "crd/installations.operator.tigera.io")
+    assert waited.returncode == 1
+    assert waited.stderr == (
+        "Error from server (NotFound): customresourcedefinitions.apiextensions.k8s.io "
+        '"installations.operator.tigera.io" not found\n'
+    )
+
+    crds = cp.install_upstream("calico", "manifests/operator-crds.yaml")
+    applied = kubectl("apply", "--server-side", "--force-conflicts", "-f", crds)
+    assert applied.returncode == 0, applied.stderr
+    assert applied.stdout.count("customresourcedefinition.apiextensions.k8s.io/") == 32
+    waited = kubectl("wait", "--for=condition=Established", "--timeout=5s", "crd/installations.operator.tigera.io")
+    assert (
+        waited.stdout
+        == "customresourcedefinition.apiextensions.k8s.io/installations.operator.tigera.io condition met\n"
+    )
+    assert kubectl("diff", "--server-side", "-f", crds).returncode == 0
+    assert kubectl("diff", "--server-side", "-f", operator).returncode == 0
+
+
+def test_a_namespaced_object_needs_its_namespace(cp):
+    kubectl = functools.partial(cp.run, "kubectl", "--kubeconfig", "/etc/kubernetes/admin.conf")
+    config_map = cp.write("/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x, namespace: nowhere}\n")
+    refused = kubectl("apply", "--server-side", "-f", config_map)
+    assert refused.returncode == 1 and 'namespaces "nowhere" not found' in refused.stderr
+
+
+def test_kubectl_reaches_the_endpoint_and_each_control_planes_own_api_server_only(cp):
+    def get(server: str) -> subprocess.CompletedProcess[str]:
+        return cp.run("kubectl", "--kubeconfig", "/etc/kubernetes/admin.conf", f"--server={server}", "get", "nodes")
+
+    assert get("https://10.0.1.10:6443").returncode == 0
+    assert get("https://api.example:6443").returncode == 0
+    refused = get("https://10.0.1.99:6443")
+    assert refused.returncode == 1 and "The connection to the server 10.0.1.99:6443 was refused" in refused.stderr

@@ -33,8 +33,9 @@ from typing import Any
 import pytest
 import yaml
 
-from components.bootstrap import KUBERNETES_KEYS, playbook_command
-from components.config import NodeRole, StackSettings, parse_settings
+from components.playbooks import KUBERNETES_KEYS, playbook_command
+from components.settings.model import NodeRole, StackSettings
+from components.settings.parse import parse_settings
 from tests.simulator.cluster import Run, SimCluster
 from tests.simulator.standins import _key
 from tests.test_node_simulator import FAST, assert_recap, dpkg_status, prerequisites, stack_values

@@ -16,8 +16,9 @@ from typing import Any
 import pytest
 import yaml
 
-from components.config import ConfigError, NodeRole, NodeSpec
 from components.placement import default_zone, place_nodes, zone_ranking
+from components.settings.messages import ConfigError
+from components.settings.model import NodeRole, NodeSpec
 from tests.conftest import ROOT
 from tools.mockrun import Recording
 

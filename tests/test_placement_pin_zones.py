@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from components.config import StackSettings
+from components.settings.model import StackSettings
 from tests.conftest import ROOT
 from tests.test_inventory import dev_settings
 from tools.pin_zones import deployed_zones, main, pins

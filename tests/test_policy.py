@@ -16,6 +16,7 @@ import json
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -31,6 +32,7 @@ from pulumi_policy import (
     ResourceValidationArgs,
 )
 
+from policy import gitops_rule
 from tools.mockrun import Recording, Registration, run_program, stack_config
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -116,7 +118,7 @@ def test_policy_table_is_well_formed() -> None:
         assert spec.remediation, spec.name
 
 
-# --- no-world-open-ssh-or-api --------------------------------------------------------------------
+# --- no-internet-wide-ingress --------------------------------------------------------------------
 
 SG = "aws:ec2/securityGroup:SecurityGroup"
 
@@ -127,43 +129,92 @@ def sg_args(*ingress: dict[str, Any]) -> ResourceValidationArgs:
 
 
 @pytest.mark.parametrize(
-    ("rule", "port"),
+    ("rule", "opens"),
     [
-        ({"protocol": "tcp", "fromPort": 22, "toPort": 22, "cidrBlocks": ["0.0.0.0/0"]}, 22),
-        ({"protocol": "tcp", "fromPort": 6443, "toPort": 6443, "ipv6CidrBlocks": ["::/0"]}, 6443),
-        ({"protocol": "6", "fromPort": 6000, "toPort": 7000, "cidrBlocks": ["10.0.0.0/8", "0.0.0.0/0"]}, 6443),
+        ({"protocol": "tcp", "fromPort": 22, "toPort": 22, "cidrBlocks": ["0.0.0.0/0"]}, "tcp port 22 (SSH)"),
+        ({"protocol": "tcp", "fromPort": 6443, "toPort": 6443, "ipv6CidrBlocks": ["::/0"]}, "tcp port 6443"),
+        (
+            {"protocol": "6", "fromPort": 6000, "toPort": 7000, "cidrBlocks": ["10.0.0.0/8", "0.0.0.0/0"]},
+            "tcp ports 6000-7000 (including 6443 the Kubernetes API)",
+        ),
+        # The review's cases: the world written as two halves, IPv6 halves, any port, UDP too.
+        ({"protocol": "tcp", "fromPort": 22, "toPort": 22, "cidrBlocks": ["0.0.0.0/1", "128.0.0.0/1"]}, "port 22"),
+        ({"protocol": "tcp", "fromPort": 22, "toPort": 22, "ipv6CidrBlocks": ["::/1", "8000::/1"]}, "port 22"),
+        ({"protocol": "tcp", "fromPort": 22, "toPort": 22, "ipv6CidrBlocks": ["::/1"]}, "port 22"),
+        ({"protocol": "tcp", "fromPort": 10250, "toPort": 10250, "cidrBlocks": ["0.0.0.0/0"]}, "10250 (the kubelet)"),
+        ({"protocol": "tcp", "fromPort": 2379, "toPort": 2380, "cidrBlocks": ["0.0.0.0/0"]}, "(including 2379 etcd)"),
+        ({"protocol": "tcp", "fromPort": 5432, "toPort": 5432, "cidrBlocks": ["0.0.0.0/0"]}, "tcp port 5432"),
+        ({"protocol": "udp", "fromPort": 22, "toPort": 22, "cidrBlocks": ["0.0.0.0/0"]}, "udp port 22"),
+        ({"protocol": "tcp", "fromPort": 22, "toPort": 22, "cidrBlocks": ["2.0.0.0/7"]}, "port 22"),
+        ({"protocol": "tcp", "fromPort": 443, "toPort": 444, "cidrBlocks": ["0.0.0.0/0"]}, "ports 443-444"),
+        ({"protocol": "-1", "fromPort": 0, "toPort": 0, "cidrBlocks": ["0.0.0.0/0"]}, "every port"),
+        ({"protocol": "tcp", "fromPort": 0, "toPort": 65535, "cidrBlocks": ["0.0.0.0/0"]}, "ports 0-65535"),
     ],
 )
-def test_world_open_ingress_is_a_violation(rule: dict[str, Any], port: int) -> None:
-    messages = only(sg_args(rule), "no-world-open-ssh-or-api")
-    assert len(messages) == 1
-    assert f"SecurityGroup 'bastion-sg' ingress[0] opens port {port}" in messages[0]
+def test_internet_wide_ingress_is_a_violation(rule: dict[str, Any], opens: str) -> None:
+    messages = only(sg_args(rule), "no-internet-wide-ingress")
+    assert len(messages) == 1, messages
+    assert messages[0].startswith("SecurityGroup 'bastion-sg' ingress[0] opens "), messages[0]
+    assert opens in messages[0] and "to the Internet" in messages[0]
     assert "gitops-cluster:adminCidrs" in messages[0]
 
 
-@pytest.mark.parametrize(
-    "rule",
-    [
-        {"protocol": "-1", "fromPort": 0, "toPort": 0, "cidrBlocks": ["0.0.0.0/0"]},
-        {"protocol": "tcp", "fromPort": 0, "toPort": 65535, "cidrBlocks": ["0.0.0.0/0"]},
-    ],
-)
-def test_all_ports_from_the_world_flags_both_guarded_ports(rule: dict[str, Any]) -> None:
-    messages = only(sg_args(rule), "no-world-open-ssh-or-api")
-    assert [m.split(" opens port ")[1].split(" ")[0] for m in messages] == ["22", "6443"]
+def test_narrow_rules_that_together_cover_the_internet_are_a_violation() -> None:
+    halves = [
+        {"protocol": "tcp", "fromPort": 22, "toPort": 22, "cidrBlocks": [cidr]}
+        for cidr in ("0.0.0.0/2", "64.0.0.0/2", "128.0.0.0/2", "192.0.0.0/2")
+    ]
+    # Each /2 alone is already more than a /8; many /9s are each less, together the world.
+    ninths = [
+        {"protocol": "tcp", "fromPort": 22, "toPort": 22, "cidrBlocks": [f"{i}.0.0.0/9"]} for i in range(1, 200, 1)
+    ]
+    assert len(only(sg_args(*halves), "no-internet-wide-ingress")) == 4
+    [together] = only(sg_args(*ninths[:3]), "no-internet-wide-ingress")
+    assert "ingress[0], ingress[1], ingress[2] together open tcp port 22 (SSH) to the Internet" in together
 
 
 @pytest.mark.parametrize(
     "rule",
     [
         {"protocol": "tcp", "fromPort": 22, "toPort": 22, "cidrBlocks": ["203.0.113.0/24"]},
+        {"protocol": "tcp", "fromPort": 22, "toPort": 22, "cidrBlocks": ["198.51.100.0/24", "10.0.0.0/8"]},
+        # The public entry (ALB) may face the Internet on 80 and 443, nothing else.
         {"protocol": "tcp", "fromPort": 443, "toPort": 443, "cidrBlocks": ["0.0.0.0/0"]},
-        {"protocol": "udp", "fromPort": 22, "toPort": 22, "cidrBlocks": ["0.0.0.0/0"]},
+        {"protocol": "tcp", "fromPort": 80, "toPort": 80, "ipv6CidrBlocks": ["::/0"]},
+        {"protocol": "tcp", "fromPort": 443, "toPort": 443, "prefixListIds": ["pl-82a045eb"]},
         {"protocol": "tcp", "fromPort": 6443, "toPort": 6443, "securityGroups": ["sg-123"]},
+        # Private ranges are not the Internet, however wide.
+        {"protocol": "-1", "fromPort": 0, "toPort": 0, "cidrBlocks": ["10.0.0.0/8", "100.64.0.0/10"]},
     ],
 )
 def test_limited_or_harmless_ingress_passes(rule: dict[str, Any]) -> None:
-    assert only(sg_args(rule), "no-world-open-ssh-or-api") == []
+    assert only(sg_args(rule), "no-internet-wide-ingress") == []
+
+
+def test_prefix_lists_are_refused_off_the_public_ports() -> None:
+    rule = {"protocol": "tcp", "fromPort": 22, "toPort": 22, "prefixListIds": ["pl-0123456789abcdef0"]}
+    assert only(sg_args(rule), "no-internet-wide-ingress") == [
+        "SecurityGroup 'bastion-sg' ingress[0] admits prefix list(s) pl-0123456789abcdef0 on tcp port 22 (SSH); "
+        "the pack cannot see a prefix list's entries: list the CIDRs instead (prefix lists only on 80/443)"
+    ]
+    vpc_rule = make_args(
+        "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",
+        {"ipProtocol": "tcp", "fromPort": 10250, "toPort": 10250, "prefixListId": "pl-1"},
+        name="kubelet",
+    )
+    assert "admits prefix list(s) pl-1 on tcp port 10250 (the kubelet)" in only(vpc_rule, "no-internet-wide-ingress")[0]
+
+
+def test_the_default_security_group_has_no_rules() -> None:
+    default_sg = "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup"
+    tags = {"Name": "default", "cluster": "c", "managed-by": "pulumi"}
+    clean = make_args(default_sg, {"vpcId": "vpc-1", "ingress": [], "egress": [], "tags": tags}, name="default-sg")
+    assert only(clean, "no-internet-wide-ingress") == []
+    rules = {"ingress": [{"protocol": "-1", "fromPort": 0, "toPort": 0, "self": True}], "egress": [], "tags": tags}
+    assert only(make_args(default_sg, {"vpcId": "vpc-1", **rules}, name="default-sg"), "no-internet-wide-ingress") == [
+        "DefaultSecurityGroup 'default-sg' has rules; the VPC's default security group admits and sends nothing "
+        "(every instance uses the program's own groups): set ingress=[] and egress=[]"
+    ]
 
 
 def test_standalone_ingress_rules_are_checked() -> None:
@@ -172,23 +223,83 @@ def test_standalone_ingress_rules_are_checked() -> None:
         {"ipProtocol": "tcp", "fromPort": 6443, "toPort": 6443, "cidrIpv4": "0.0.0.0/0"},
         name="api-from-anywhere",
     )
-    assert "opens port 6443 (the Kubernetes API) to 0.0.0.0/0" in only(vpc_rule, "no-world-open-ssh-or-api")[0]
+    assert (
+        "opens tcp port 6443 (the Kubernetes API) to the Internet (0.0.0.0/0)"
+        in only(vpc_rule, "no-internet-wide-ingress")[0]
+    )
     all_traffic = make_args(
         "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",
         {"ipProtocol": "-1", "cidrIpv6": "::/0"},
         name="everything",
     )
-    assert len(only(all_traffic, "no-world-open-ssh-or-api")) == 2
+    assert "opens every port of every protocol" in only(all_traffic, "no-internet-wide-ingress")[0]
     legacy = {"type": "ingress", "protocol": "tcp", "fromPort": 20, "toPort": 25, "cidrBlocks": ["0.0.0.0/0"]}
     rule = make_args("aws:ec2/securityGroupRule:SecurityGroupRule", legacy, name="legacy")
-    assert "opens port 22 (SSH)" in only(rule, "no-world-open-ssh-or-api")[0]
+    assert "opens tcp ports 20-25 (including 22 SSH)" in only(rule, "no-internet-wide-ingress")[0]
     egress = make_args("aws:ec2/securityGroupRule:SecurityGroupRule", {**legacy, "type": "egress"}, name="out")
-    assert only(egress, "no-world-open-ssh-or-api") == []
+    assert only(egress, "no-internet-wide-ingress") == []
     limited = make_args(
         "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",
         {"ipProtocol": "tcp", "fromPort": 22, "toPort": 22, "cidrIpv4": "198.51.100.7/32"},
     )
-    assert only(limited, "no-world-open-ssh-or-api") == []
+    assert only(limited, "no-internet-wide-ingress") == []
+
+
+# --- the stack as a whole ----------------------------------------------------------------------
+
+
+@dataclass
+class _Res:
+    resource_type: str
+    name: str
+    props: dict[str, Any]
+
+
+def test_a_second_instance_tagged_bastion_cannot_get_a_public_ip() -> None:
+    bastion = _Res(
+        "aws:ec2/instance:Instance", "bastion", good_instance(associatePublicIpAddress=True, tags={"role": "bastion"})
+    )
+    impostor = _Res(
+        "aws:ec2/instance:Instance", "etcd", good_instance(associatePublicIpAddress=True, tags={"role": "bastion"})
+    )
+    node = _Res("aws:ec2/instance:Instance", "redis", good_instance())
+    assert P.check_stack([bastion, node]) == []
+    assert P.check_stack([bastion, impostor, node]) == [
+        "2 instances may get a public IP: 'bastion' (role 'bastion'), 'etcd' (role 'bastion'); only the one "
+        "bastion is reachable from outside: set associatePublicIpAddress=False on the others"
+    ]
+
+
+def test_elastic_ips_on_instances_and_public_launch_templates_are_refused() -> None:
+    nat = _Res("aws:ec2/eip:Eip", "nat-a", {"domain": "vpc"})
+    attached = _Res("aws:ec2/eip:Eip", "node-ip", {"domain": "vpc", "instance": "i-0123"})
+    template = _Res(
+        "aws:ec2/launchTemplate:LaunchTemplate", "nodes", {"networkInterfaces": [{"associatePublicIpAddress": "true"}]}
+    )
+    assert P.check_stack([nat]) == []
+    found = P.check_stack([nat, attached, template])
+    assert found[0].startswith("Eip 'node-ip' is attached to an instance")
+    assert found[1] == (
+        "LaunchTemplate 'nodes' networkInterfaces[0] associates a public IP; set associatePublicIpAddress='false'"
+    )
+
+
+def test_standalone_rules_of_one_group_are_judged_together() -> None:
+    rule = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+    halves = [
+        _Res(rule, f"part-{i}", {"ipProtocol": "tcp", "fromPort": 10250, "toPort": 10250, "cidrIpv4": f"{i}.0.0.0/9",
+                                 "securityGroupId": "sg-nodes"})
+        for i in (1, 2, 3)
+    ]  # fmt: skip
+    [message] = P.check_stack(halves)
+    assert message.startswith("security group sg-nodes: 'part-1', 'part-2', 'part-3' together open tcp port 10250")
+    other_group = {**halves[2].props, "securityGroupId": "sg-other"}
+    assert P.check_stack([*halves[:2], _Res(rule, "part-3", other_group)]) == []
+
+
+def test_the_dev_stack_passes_the_stack_rules(dev: Any) -> None:
+    resources = [_Res(r.type, r.name, r.inputs) for r in dev.resources if r.custom]
+    assert P.check_stack(resources) == []
 
 
 # --- instances and volumes -----------------------------------------------------------------------
@@ -310,10 +421,32 @@ def test_load_balancer_listeners_only_serve_the_api() -> None:
     tags = {"cluster": "c", "managed-by": "pulumi"}
     bad = make_args("aws:lb/listener:Listener", {"port": 443, "protocol": "TCP", "tags": tags}, name="https")
     assert only(bad, "lb-listeners-api-only") == [
-        "Listener 'https' listens on port 443; the cluster's load balancer only exposes the Kubernetes API on 6443"
+        "Listener 'https' listens on TCP port 443; the load balancers expose only the Kubernetes API on 6443 "
+        "and the public entry's HTTPS 443 / HTTP 80 (8081/8082 admin-only)"
     ]
     good = make_args("aws:lb/listener:Listener", {"port": 6443, "protocol": "TCP", "tags": tags})
     assert only(good, "lb-listeners-api-only") == []
+    # The public entry (components/public_entry.py): HTTPS with a TLS 1.3/1.2 policy, and HTTP 80.
+    https = {"port": 443, "protocol": "HTTPS", "sslPolicy": "ELBSecurityPolicy-TLS13-1-2-Res-PQ-2025-09"}
+    assert only(make_args("aws:lb/listener:Listener", https), "lb-listeners-api-only") == []
+    old = make_args("aws:lb/listener:Listener", {**https, "sslPolicy": "ELBSecurityPolicy-2016-08"}, name="old")
+    assert only(old, "lb-listeners-api-only") == [
+        "Listener 'old' uses TLS policy ELBSecurityPolicy-2016-08; use a TLS 1.3/1.2 policy"
+    ]
+    assert only(make_args("aws:lb/listener:Listener", {"port": 80, "protocol": "HTTP"}), "lb-listeners-api-only") == []
+
+
+def test_only_the_public_entrys_443_and_80_may_be_world_open() -> None:
+    rule = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+    for port in (443, 80):
+        ok = {"ipProtocol": "tcp", "fromPort": port, "toPort": port, "cidrIpv4": "0.0.0.0/0"}
+        assert only(make_args(rule, ok), "no-internet-wide-ingress") == []
+    wide = {"ipProtocol": "tcp", "fromPort": 80, "toPort": 443, "cidrIpv4": "0.0.0.0/0"}
+    assert only(make_args(rule, wide, name="wide"), "no-internet-wide-ingress")
+    grafana = {"ipProtocol": "tcp", "fromPort": 8082, "toPort": 8082, "cidrIpv4": "0.0.0.0/0"}
+    assert only(make_args(rule, grafana, name="ui"), "no-internet-wide-ingress")
+    admin = {**grafana, "cidrIpv4": "203.0.113.0/24"}
+    assert only(make_args(rule, admin), "no-internet-wide-ingress") == []
 
 
 def test_kubernetes_resources_need_the_explicit_provider() -> None:
@@ -370,10 +503,10 @@ def root_app(**spec_changes: Any) -> dict[str, Any]:
         "kind": "Application",
         "metadata": {"name": "root", "namespace": "argocd", "finalizers": [P.ROOT_APP_FINALIZER]},
         "spec": {
-            "project": "default",
+            "project": "gitops-root",
             "source": {
                 "repoURL": "https://github.com/example-org/gitops-cluster.git",
-                "targetRevision": "v0.1.0",
+                "targetRevision": "3f2a9c1d0b8e7f6a5c4d3e2f1a0b9c8d7e6f5a4b",
                 "path": "manifests/argocd/apps",
             },
             "destination": {"server": "https://kubernetes.default.svc", "namespace": "argocd"},
@@ -399,6 +532,15 @@ def test_root_application_without_automated_sync_is_a_violation() -> None:
     assert half == ["Application 'root' sets spec.syncPolicy.automated.selfHeal=None; set it to true"]
 
 
+@pytest.mark.parametrize("project", ["default", "", None])
+def test_an_application_in_the_default_project_is_a_violation(project: str | None) -> None:
+    messages = only(app_args(root_app(project=project)), "gitops-application-sync")
+    assert messages == [
+        "Application 'root' is in Argo CD's `default` project, which may deploy anything anywhere from any "
+        "repository; put it in its own AppProject (components/gitops.py: the root in gitops-root)"
+    ]
+
+
 def test_root_application_without_finalizer_is_a_violation() -> None:
     app = root_app()
     app["metadata"]["finalizers"] = []
@@ -407,16 +549,16 @@ def test_root_application_without_finalizer_is_a_violation() -> None:
     assert "lacks the finalizer resources-finalizer.argocd.argoproj.io" in messages[0]
 
 
-@pytest.mark.parametrize("revision", ["HEAD", "main", "master", ""])
+@pytest.mark.parametrize("revision", ["HEAD", "main", "master", "", "v1.2.3", "3f2a9c1", "3f2a9c1d0b8e"])
 def test_unlabelled_application_on_a_moving_revision_is_a_violation(revision: str) -> None:
     # Without the root's mode labels the strict reading applies: pinned, production.
     source = {"repoURL": "https://github.com/example-org/gitops-cluster.git", "targetRevision": revision}
     messages = only(app_args(root_app(source=source)), "gitops-application-sync")
     fix = (
-        "required: a release tag (v1.2.3) or a commit SHA."
+        f"required: {gitops_rule.PIN_FIX}."
         if not revision
-        else "gitopsMode is 'pin': use a release tag such as 'v0.1.0' or a commit SHA, never a branch "
-        "(to follow a branch, set gitopsMode to 'track' on a development stack)."
+        else f"gitopsMode is 'pin': use {gitops_rule.PIN_FIX} (to follow a branch, set gitopsMode to 'track' on a "
+        "development stack)."
     )
     assert messages == [f"Application 'root' violates gitops-cluster:gitopsRevision = {revision!r}: {fix}"]
 
@@ -565,7 +707,7 @@ def test_pack_declares_every_policy_as_mandatory(analyzer: analyzer_pb2_grpc.Ana
 
     info = analyzer.GetAnalyzerInfo(empty_pb2.Empty())
     assert info.name == "gitops-cluster-policies"
-    assert [p.name for p in info.policies] == [s.name for s in P.POLICIES]
+    assert [p.name for p in info.policies] == [*(s.name for s in P.POLICIES), P.STACK_POLICY.name]
     assert {p.enforcementLevel for p in info.policies} == {analyzer_pb2.MANDATORY}
     schema = next(p for p in info.policies if p.name == "allowed-instance-types").configSchema
     assert "allowedInstanceTypes" in json_format.MessageToDict(schema.properties)

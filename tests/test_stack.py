@@ -220,7 +220,8 @@ def subnet_tiers(rec, ids):
 
 
 def test_two_api_endpoints_in_front_of_the_control_plane_checking_readyz(dev):
-    assert sorted(r.name for r in dev.of_type(LB)) == ["gitops-dev-api", "gitops-dev-int"]
+    # (gitops-dev-web is the public ALB of tests/test_public_entry.py.)
+    assert sorted(r.name for r in dev.of_type(LB)) == ["gitops-dev-api", "gitops-dev-int", "gitops-dev-web"]
     names = sg_id_to_name(dev)
     for lb_name, internal, tier, group in (
         ("gitops-dev-api", False, "public", "gitops-dev-api-lb"),

@@ -30,7 +30,9 @@ from typing import Any
 
 import pytest
 import yaml
+from pulumi.automation import OutputValue
 
+from tests import stub_pulumi
 from tests.prereqs import require_tool
 from tools.ci import affected_stacks, write_kubeconfig
 
@@ -441,7 +443,7 @@ def test_apply_runs_on_comments_only_after_the_gate_one_stack_at_a_time() -> Non
     assert report["permissions"] == {"pull-requests": "write"}
 
 
-def _trusted_policy_pack(job: Mapping[str, Any]) -> None:
+def _trusted_policy_pack(job: Mapping[str, Any], extra: frozenset[str] = frozenset()) -> None:
     """The job judges with the default branch's policy pack, installed by the default branch's action."""
     trusted = [
         s
@@ -450,7 +452,7 @@ def _trusted_policy_pack(job: Mapping[str, Any]) -> None:
     ]
     assert len(trusted) == 1, "check out the default branch apart, into .trusted"
     assert trusted[0]["with"]["ref"] == "${{ github.event.repository.default_branch }}"
-    assert set(trusted[0]["with"]["sparse-checkout"].split()) == {"policy", ".github/actions"}
+    assert set(trusted[0]["with"]["sparse-checkout"].split()) == {"policy", ".github/actions", *extra}
     setup = next(s for s in steps(job) if "setup-project" in str(s.get("uses")))
     assert setup["uses"] == "./.trusted/.github/actions/setup-project"
     assert setup["with"]["policy-dir"] == ".trusted/policy"
@@ -460,7 +462,8 @@ def _trusted_policy_pack(job: Mapping[str, Any]) -> None:
 
 
 def test_previews_and_applies_judge_with_the_default_branchs_policy_pack() -> None:
-    _trusted_policy_pack(jobs(WF["apply"])["apply"])
+    # The apply job also runs the default branch's gate once more (tools/ci/apply_gate.cjs).
+    _trusted_policy_pack(jobs(WF["apply"])["apply"], frozenset({"tools/ci"}))
     _trusted_policy_pack(jobs(WF["pr"])["preview"])
 
 
@@ -532,17 +535,27 @@ def run_github_script(
     api: Mapping[str, Any],
     *,
     files: Mapping[str, str] | None = None,
+    workspace: Path | None = None,
+    step_name: str | None = None,
 ) -> ScriptRun:
-    """Run the workflow's github-script step of `job` with a fake Octokit (tools/ci harness)."""
+    """Run the workflow's github-script step of `job` (the first, or the one named `step_name`) with
+    a fake Octokit (tools/ci harness); `workspace` is the checkout the script's relative requires
+    resolve against, as GITHUB_WORKSPACE in actions/github-script."""
     node = require_tool("node", "the github-script harness runs on it; .ci/run installs nodejs")
-    step = next(s for s in steps(jobs(WF[workflow])[job]) if "actions/github-script@" in str(s.get("uses")))
-    payload = {
+    step = next(
+        s
+        for s in steps(jobs(WF[workflow])[job])
+        if "actions/github-script@" in str(s.get("uses")) and step_name in (None, s.get("name"))
+    )
+    payload: dict[str, Any] = {
         "script": step["with"]["script"],
         "env": dict(env),
         "context": {"repo": {"owner": "example-org", "repo": "gitops-cluster"}},
         "api": api,
         "files": dict(files or {}),
     }
+    if workspace is not None:
+        payload["workspace"] = str(workspace)
     proc = subprocess.run(
         [node, str(CI_TOOLS / "github_script_harness.cjs")],
         input=json.dumps(payload),
@@ -555,186 +568,7 @@ def run_github_script(
     return ScriptRun(out["calls"], out["outputs"], out["failed"], out["logs"], out["error"])
 
 
-def _permission(role: str) -> dict[str, Any]:
-    # GitHub answers the legacy `permission` (admin/write/read/none) and the finer `role_name`.
-    legacy = {"maintain": "write", "triage": "read"}.get(role, role)
-    return {"data": {"permission": legacy, "role_name": role}}
-
-
-def _user(login: str | None) -> dict[str, Any] | None:
-    return None if login is None else {"login": login}
-
-
-def gate_api(
-    *,
-    role: str = "write",
-    roles: Mapping[str, str] | None = None,
-    mergeable: Any = True,
-    state: str = "clean",
-    reviews: list[dict[str, Any]] | None = None,
-    head_repo: str = REPO,
-    base: str = "main",
-    stack_exists: bool = True,
-    pr_state: str = "open",
-    commits: list[tuple[str | None, str | None]] | None = None,
-    pushers: list[str] | None = None,
-) -> dict[str, Any]:
-    """A fake GitHub for the gate: `role` is the commenter's access, `roles` every other account's
-    (reviewer: write by default); `commits` are (author, committer) logins of the pull request's
-    commits, `pushers` the actors of pushes to its branch."""
-    pr = {
-        "state": pr_state,
-        "draft": False,
-        "mergeable": mergeable,
-        "mergeable_state": state,
-        "head": {"sha": SHA, "ref": "feature", "repo": {"full_name": head_repo}},
-        "base": {"ref": base, "repo": {"full_name": REPO}},
-        "user": {"login": "author"},
-    }
-    default_reviews = [{"user": {"login": "reviewer"}, "state": "APPROVED", "commit_id": SHA}]
-    access = {"reviewer": "write", **(roles or {}), "operator": role}
-    commit_list = [("author", "web-flow")] if commits is None else commits
-    return {
-        "repos.get": {"data": {"default_branch": "main"}},
-        "repos.getContent": {"data": {"type": "file"}} if stack_exists else {"status": 404},
-        "repos.getCollaboratorPermissionLevel": {
-            "byParam": "username",
-            "responses": {login: _permission(r) for login, r in access.items()},
-            "default": _permission("none"),
-        },
-        "pulls.get": {"data": pr},
-        "pulls.listReviews": {"data": default_reviews if reviews is None else reviews},
-        "pulls.listCommits": {
-            "data": [
-                {"sha": f"{i:040x}", "author": _user(a), "committer": _user(c)} for i, (a, c) in enumerate(commit_list)
-            ]
-        },
-        "repos.listActivities": {
-            "data": [
-                {"activity_type": "push", "ref": "refs/heads/feature", "actor": {"login": p}}
-                for p in (["author"] if pushers is None else pushers)
-            ]
-        },
-        "issues.createComment": {"data": {"id": 1}},
-    }
-
-
-GATE_ENV = {"COMMENT_BODY": "/pulumi up dev", "COMMENTER": "operator", "PR_NUMBER": "42", "RUN_URL": "https://run/1"}
-
-
-def test_gate_lets_a_writer_apply_an_approved_mergeable_pull_request() -> None:
-    run = run_github_script("apply", "gate", GATE_ENV, gate_api())
-    assert run.failed is None, run.error
-    assert run.outputs == {"stack": "dev", "sha": SHA, "pr": "42"}
-    assert run.called("repos.getContent") == [
-        {"owner": "example-org", "repo": "gitops-cluster", "path": "Pulumi.dev.yaml", "ref": "main"}
-    ]
-    [comment] = run.called("issues.createComment")
-    assert f"Applying {SHA} to stack `dev`" in comment["body"]
-    assert "@reviewer" in comment["body"]
-    # Access is asked of the API for the commenter and for every approver counted.
-    asked = [c["username"] for c in run.called("repos.getCollaboratorPermissionLevel")]
-    assert asked == ["operator", "reviewer"]
-    assert run.called("repos.listActivities") == [
-        {"owner": "example-org", "repo": "gitops-cluster", "ref": "refs/heads/feature", "per_page": 100}
-    ]
-
-
-@pytest.mark.parametrize(
-    ("env_changes", "api_changes", "reason"),
-    [
-        ({"COMMENT_BODY": "/pulumi up dev; rm -rf /"}, {}, "usage: `/pulumi up <stack>`"),
-        ({"COMMENT_BODY": "/pulumi up"}, {}, "usage: `/pulumi up <stack>`"),
-        ({}, {"stack_exists": False}, "no stack `dev`"),
-        ({}, {"role": "read"}, "@operator has `read` access"),
-        ({}, {"role": "triage"}, "@operator has `triage` access"),
-        ({}, {"state": "blocked"}, "not mergeable (state `blocked`)"),
-        ({}, {"state": "dirty", "mergeable": False}, "not mergeable (state `dirty`)"),
-        ({}, {"state": "unstable"}, "not mergeable (state `unstable`)"),
-        ({}, {"head_repo": "someone/fork"}, "comes from a fork"),
-        ({}, {"pr_state": "closed"}, "not open"),
-        ({}, {"reviews": []}, f"no approval of the current head commit {SHA} by another account with write access"),
-        # The base must be the default branch: elsewhere `clean` proves no required check ran.
-        ({}, {"base": "scratch-unprotected"}, "targets `scratch-unprotected`, not the default branch `main`"),
-        # Approvals count only from accounts with write access, asked of the API.
-        ({}, {"roles": {"reviewer": "read"}}, "not counted: @reviewer (`read` access)"),
-        ({}, {"roles": {"reviewer": "triage"}}, "not counted: @reviewer (`triage` access)"),
-        ({}, {"roles": {"reviewer": "none"}}, "not counted: @reviewer (`none` access)"),
-        # ... and never from someone who put code into the pull request.
-        ({}, {"commits": [("author", "web-flow"), ("reviewer", "reviewer")]}, "@reviewer (pushed or wrote a commit"),
-        ({}, {"commits": [("author", "reviewer")]}, "@reviewer (pushed or wrote a commit"),
-        ({}, {"pushers": ["author", "reviewer"]}, "@reviewer (pushed or wrote a commit"),
-        (
-            {},
-            {"reviews": [{"user": {"login": "author"}, "state": "APPROVED", "commit_id": SHA}]},
-            "not counted: @author (the author)",
-        ),
-        (
-            {},
-            {"reviews": [{"user": {"login": "reviewer"}, "state": "APPROVED", "commit_id": OLD_SHA}]},
-            f"no approval of the current head commit {SHA}",
-        ),
-        (
-            {},
-            {
-                "reviews": [
-                    {"user": {"login": "reviewer"}, "state": "APPROVED", "commit_id": SHA},
-                    {"user": {"login": "other"}, "state": "CHANGES_REQUESTED", "commit_id": SHA},
-                ]
-            },
-            "changes requested by @other",
-        ),
-        (
-            {},
-            {
-                "reviews": [
-                    {"user": {"login": "reviewer"}, "state": "APPROVED", "commit_id": SHA},
-                    {"user": {"login": "reviewer"}, "state": "DISMISSED", "commit_id": SHA},
-                ]
-            },
-            "no approval of the current head commit",
-        ),
-    ],
-)
-def test_gate_refuses_and_says_why(env_changes: dict[str, str], api_changes: dict[str, Any], reason: str) -> None:
-    run = run_github_script("apply", "gate", {**GATE_ENV, **env_changes}, gate_api(**api_changes))
-    assert run.failed is not None
-    assert run.outputs == {}, "a refused request must not hand a stack or SHA to the apply job"
-    [comment] = run.called("issues.createComment")
-    assert "refused" in comment["body"]
-    assert reason in comment["body"]
-
-
-def test_gate_counts_the_approver_with_write_access_beside_ones_it_does_not_count() -> None:
-    reviews = [
-        {"user": {"login": "pusher"}, "state": "APPROVED", "commit_id": SHA},
-        {"user": {"login": "outsider"}, "state": "APPROVED", "commit_id": SHA},
-        {"user": {"login": "reviewer"}, "state": "APPROVED", "commit_id": SHA},
-    ]
-    api = gate_api(reviews=reviews, roles={"pusher": "admin", "outsider": "read"}, pushers=["author", "pusher"])
-    run = run_github_script("apply", "gate", GATE_ENV, api)
-    assert run.failed is None, run.error
-    [comment] = run.called("issues.createComment")
-    assert "approved by @reviewer)" in comment["body"]
-
-
-def test_gate_waits_for_github_to_compute_mergeability() -> None:
-    api = gate_api()
-    computing = {"data": {**api["pulls.get"]["data"], "mergeable": None, "mergeable_state": "unknown"}}
-    api["pulls.get"] = [computing, computing, api["pulls.get"]]
-    run = run_github_script("apply", "gate", GATE_ENV, api)
-    assert run.failed is None, run.error
-    assert len(run.called("pulls.get")) == 3
-
-
-def test_gate_comments_approving_after_a_change_request_count() -> None:
-    reviews = [
-        {"user": {"login": "reviewer"}, "state": "CHANGES_REQUESTED", "commit_id": OLD_SHA},
-        {"user": {"login": "reviewer"}, "state": "COMMENTED", "commit_id": SHA},
-        {"user": {"login": "reviewer"}, "state": "APPROVED", "commit_id": SHA},
-    ]
-    run = run_github_script("apply", "gate", GATE_ENV, gate_api(reviews=reviews))
-    assert run.failed is None, run.error
+# The gate itself (tools/ci/apply_gate.cjs) and its attacks: tests/test_apply_gate.py.
 
 
 def test_apply_result_is_posted_on_the_pull_request() -> None:
@@ -910,12 +744,6 @@ def test_affected_stacks_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert json.loads(capsys.readouterr().out) == STACKS
 
 
-@dataclass
-class FakeOutput:
-    value: Any
-    is_secret: bool
-
-
 KUBECONFIG = "apiVersion: v1\nkind: Config\nusers:\n- name: admin\n  user: {client-key-data: SECRETKEYDATA}\n"
 
 
@@ -925,9 +753,9 @@ def test_write_kubeconfig_writes_a_private_file_and_prints_only_its_path(
     target = tmp_path / "sub" / "kubeconfig"
     seen: list[tuple[str, Path]] = []
 
-    def loader(stack: str, work_dir: Path) -> dict[str, FakeOutput]:
+    def loader(stack: str, work_dir: Path) -> dict[str, OutputValue]:
         seen.append((stack, work_dir))
-        return {"kubeconfig": FakeOutput(KUBECONFIG, True), "vpcId": FakeOutput("vpc-1", False)}
+        return {"kubeconfig": OutputValue(KUBECONFIG, True), "vpcId": OutputValue("vpc-1", False)}
 
     assert write_kubeconfig.main(["--stack", "dev", "--output", str(target)], loader=loader) == 0
     assert seen == [("dev", write_kubeconfig.ROOT)]
@@ -938,16 +766,52 @@ def test_write_kubeconfig_writes_a_private_file_and_prints_only_its_path(
     assert "SECRETKEYDATA" not in out + err
 
 
+def test_write_kubeconfig_reads_the_outputs_through_the_real_automation_api(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No stand-in for the library: `pulumi.automation` itself runs `pulumi stack output --json` (masked)
+    and `--show-secrets` against the stub CLI and builds the OutputValues write_kubeconfig reads."""
+    project = tmp_path / "project"
+    (project / ".pulumi-state").mkdir(parents=True)
+    shutil.copy(write_kubeconfig.ROOT / "Pulumi.yaml", project / "Pulumi.yaml")
+    world, log = tmp_path / "world.json", tmp_path / "calls.jsonl"
+    backend = f"file://{project}/.pulumi-state"
+    outputs = {"kubeconfig": KUBECONFIG, "vpcId": "vpc-1"}
+    stack = {"outputs": outputs, "secrets": ["kubeconfig"], "pending_operations": []}
+    world.write_text(json.dumps({backend: {"stacks": {"dev": stack}, "current": None}}), encoding="utf-8")
+    for key, value in stub_pulumi.install(tmp_path / "bin", world, log).items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}:{os.environ['PATH']}")
+    monkeypatch.delenv("PULUMI_BACKEND_URL", raising=False)
+    target = tmp_path / "kubeconfig"
+    argv = ["--stack", "dev", "--output", str(target), "--work-dir", str(project)]
+    assert write_kubeconfig.main(argv) == 0
+    assert target.read_text(encoding="utf-8") == KUBECONFIG
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    out, err = capsys.readouterr()
+    assert "SECRETKEYDATA" not in out + err
+    made = [c["argv"] for c in stub_pulumi.calls(log)]
+    assert ["--non-interactive", "stack", "output", "--json", "--show-secrets", "--stack", "dev"] in made
+    assert {c["backend"] for c in stub_pulumi.calls(log) if c["argv"][:1] != ["version"]} == {backend}
+    # The same stack with the kubeconfig exported in plain text: refused, and nothing written.
+    stack["secrets"] = []
+    world.write_text(json.dumps({backend: {"stacks": {"dev": stack}, "current": None}}), encoding="utf-8")
+    target.unlink()
+    assert write_kubeconfig.main(argv) == 1
+    assert not target.exists()
+    assert "is not a secret" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(
     ("outputs", "message"),
     [
         ({}, "the stack has no output 'kubeconfig'"),
-        ({"kubeconfig": FakeOutput(KUBECONFIG, False)}, "is not a secret"),
-        ({"kubeconfig": FakeOutput("", True)}, "is empty"),
+        ({"kubeconfig": OutputValue(KUBECONFIG, False)}, "is not a secret"),
+        ({"kubeconfig": OutputValue("", True)}, "is empty"),
     ],
 )
 def test_write_kubeconfig_refuses_missing_plain_or_empty_outputs(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], outputs: dict[str, FakeOutput], message: str
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], outputs: dict[str, OutputValue], message: str
 ) -> None:
     target = tmp_path / "kubeconfig"
     code = write_kubeconfig.main(["--stack", "dev", "--output", str(target)], loader=lambda _s, _w: outputs)

@@ -29,9 +29,9 @@ The CLI parses YAML with go-yaml v3 (YAML 1.2 rules): `yes`/`on` are strings, no
 here as it fails under the CLI.
 
 One rule is the program's, not the CLI's, and is reported as such: a key of the project's namespace
-that is set but declared nowhere (the CLI passes it through silently; components/config.py refuses
+that is set but declared nowhere (the CLI passes it through silently; components/settings/keys.py refuses
 it, so a misspelled key cannot be ignored). The few keys the program reads without declaring them
-are :data:`components.config.UNDECLARED_KEYS`.
+are :data:`components.settings.keys.UNDECLARED_KEYS`.
 
     python -m tools.cli_config            # checks Pulumi.yaml and every Pulumi.*.yaml; exit 1 on a problem
 """
@@ -310,7 +310,7 @@ def check_stack(
 def check_files(root: Path = ROOT, *, undeclared_ok: Sequence[str] | None = None) -> list[str]:
     """Check Pulumi.yaml and every Pulumi.<stack>.yaml beside it."""
     if undeclared_ok is None:
-        from components.config import UNDECLARED_KEYS
+        from components.settings.keys import UNDECLARED_KEYS
 
         undeclared_ok = UNDECLARED_KEYS
     project_doc = load_yaml((root / "Pulumi.yaml").read_text(encoding="utf-8")) or {}

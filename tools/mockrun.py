@@ -9,7 +9,7 @@ name, parent, provider, dependencies, inputs, and which inputs were secret.
 Config comes from Pulumi.<stack>.yaml plus Pulumi.yaml's declared defaults (as the CLI would
 merge them). It reaches the program the way the CLI's Python language host hands it over: the
 whole map, with the list of secret keys, through `pulumi.runtime.set_all_config`, so the program
-sees every key that is set (components/config.py refuses unknown ones). Encrypted values in a
+sees every key that is set (components/settings/keys.py refuses unknown ones). Encrypted values in a
 stack file cannot be decrypted offline; pass them as `secrets`.
 
 A run is a preview (`pulumi.runtime.is_dry_run()` is true) unless `preview=False` asks for the
@@ -105,6 +105,8 @@ class Registration:
     protect: bool
     ignore_changes: list[str]
     retain_on_delete: bool = False
+    # Each alias as the engine receives it (an AliasSpec: name, type, parentUrn ... or a URN).
+    aliases: list[dict[str, Any]] = field(default_factory=list)
     outputs: dict[str, Any] = field(default_factory=dict)
     output_secret_paths: frozenset[str] = frozenset()
 
@@ -202,19 +204,8 @@ def _struct_to_plain(struct: Any) -> tuple[dict[str, Any], frozenset[str]]:
     return plain, frozenset(secrets)
 
 
-# The public half of a real RSA 2048 key made the way kubeadm makes the service-account key
-# (cmd/kubeadm/app/phases/certs: rsa.GenerateKey 2048, sa.pub as PEM "PUBLIC KEY", PKIX); the
-# private half was thrown away. The issuer's JWKS is derived from it under the mock runtime.
-FAKE_SERVICE_ACCOUNT_PUBLIC_KEY = """-----BEGIN PUBLIC KEY-----
-MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAxq8SHN0EwGv+sCETogw0
-DbB6KX9/iKCfcIdyolExo5AscweYAWoSlFUaXf9IU+yUkhm6q9jFhkkx5dB+s4zF
-5EGruCR/X2qr5jXaExQgx8X/3HbnaqYEeKJCMa4x7l6BdSL6PKo0rmMN7/lvASG4
-EV6kDexMCgO+N/cGnf9hH5IUaoUS9Myp+DfXW3qmYUSNgGCHLg7ZHb+EyS09N7Ke
-kGCvYwLd+9Mq+Mf87VsKuxliTfy4vZWMQqw8q2VhJTlkhJ4v76O3EhT/2V7irZsN
-GTWfl5uF11wky6lWUBSjWFMui5iaLzJD+EGeprnIEX0v4MSE98i0+0eVnypbAMqf
-3wIDAQAB
------END PUBLIC KEY-----
-"""
+# A real RSA 2048 public key made the way kubeadm makes sa.pub (tests/fixtures/kubeadm/README.md).
+FAKE_SERVICE_ACCOUNT_PUBLIC_KEY = (PROJECT_ROOT / "tests" / "fixtures" / "kubeadm" / "sa.pub").read_text()
 
 
 class FakeCloud(pulumi_mocks.Mocks):
@@ -251,6 +242,30 @@ class FakeCloud(pulumi_mocks.Mocks):
             prefix = "internal-" if state.get("internal") else ""
             state["dnsName"] = f"{prefix}{name}-0123456789.elb.ap-northeast-2.amazonaws.com"
             state["arn"] = f"arn:aws:elasticloadbalancing:ap-northeast-2:123456789012:loadbalancer/net/{name}/0123"
+            # The region's ELB hosted zone (ap-northeast-2), the target of alias records.
+            state["zoneId"] = "ZWKZPGTI48KDX"
+        elif t == "aws:acm/certificate:Certificate":
+            # What ACM answers: one CNAME per name, under the name (the value is ACM's own domain).
+            names = [state.get("domainName", ""), *state.get("subjectAlternativeNames", [])]
+            state["domainValidationOptions"] = [
+                {
+                    "domainName": n,
+                    "resourceRecordName": f"_0mock.{n}.",
+                    "resourceRecordType": "CNAME",
+                    "resourceRecordValue": f"_0mock.{n}.acm-validations.aws.",
+                }
+                for n in names
+            ]
+        elif t == "aws:cloudfront/distribution:Distribution":
+            # The media CDN keeps AWS's documentation example; the issuer's gets its own name.
+            issuer = name.endswith("-issuer")
+            state["domainName"] = (
+                f"d{hashlib.sha256(name.encode()).hexdigest()[:13]}.cloudfront.net"
+                if issuer
+                else "d111111abcdef8.cloudfront.net"
+            )
+            state["hostedZoneId"] = "Z2FDTNDATAQYW2"
+            state["arn"] = f"arn:aws:cloudfront::123456789012:distribution/E{name.upper()[-12:].replace('-', '')}"
         elif t == "aws:ec2/eip:Eip":
             state["publicIp"] = "198.51.100.20"
         elif t == "tls:index/privateKey:PrivateKey":
@@ -273,9 +288,6 @@ class FakeCloud(pulumi_mocks.Mocks):
         elif t == "command:local:Command" and name.endswith("-service-account-keys"):
             # What `cat /etc/kubernetes/pki/sa.pub` prints on a kubeadm control plane.
             state["stdout"] = FAKE_SERVICE_ACCOUNT_PUBLIC_KEY
-        elif t == "aws:cloudfront/distribution:Distribution":
-            state["domainName"] = f"d{hashlib.sha256(name.encode()).hexdigest()[:13]}.cloudfront.net"
-            state["arn"] = f"arn:aws:cloudfront::123456789012:distribution/E{name.upper()[:10]}"
         elif t == "command:local:Command" and name.endswith("-admin-mtime"):
             # What `date -u +%Y-%m-%dT%H:%M:%SZ` prints when the admin password is first set.
             state["stdout"] = "2026-11-30T12:00:00Z\n"
@@ -300,6 +312,9 @@ class FakeCloud(pulumi_mocks.Mocks):
             return {"id": "ami-0mock0ubuntu2204", "imageId": "ami-0mock0ubuntu2204", "name": "mock"}
         if token == "aws:index/getCallerIdentity:getCallerIdentity":
             return {"accountId": "123456789012", "arn": "arn:aws:iam::123456789012:user/mock", "userId": "mock"}
+        if token == "aws:route53/getZone:getZone":
+            zone = str(args.args.get("name", "")).rstrip(".")
+            return {"zoneId": "Z0MOCKZONE", "name": zone, "id": "Z0MOCKZONE", "privateZone": False}
         if token == "aws:index/getRegion:getRegion":
             return {"name": "ap-northeast-2", "region": "ap-northeast-2", "id": "ap-northeast-2"}
         return {}
@@ -335,6 +350,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 protect=bool(request.protect),
                 ignore_changes=list(request.ignoreChanges),
                 retain_on_delete=bool(getattr(request, "retainOnDelete", False)),
+                aliases=[json_format.MessageToDict(a) for a in request.aliases],
             )
             with self._lock:
                 self.registrations.append(reg)
@@ -355,7 +371,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
 def stack_config(stack: str, project_root: Path = PROJECT_ROOT) -> dict[str, Any]:
     """The stack's plain config as the CLI merges it: Pulumi.yaml's values for other namespaces
     (e.g. `pulumi:disable-default-providers`), then Pulumi.<stack>.yaml. Project keys' defaults
-    are applied by components/config.py, as they are under the CLI.
+    are applied by components/settings/keys.py, as they are under the CLI.
 
     Raises CliConfigError where the CLI itself would stop before running the program (a declared
     key without a value, a secret in plain text, a type mismatch: tools/cli_config.py)."""

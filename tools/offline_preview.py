@@ -20,7 +20,7 @@ from collections import Counter, defaultdict
 from collections.abc import Sequence
 from pathlib import Path
 
-from components.config import ConfigError
+from components.settings.messages import ConfigError
 from tools.mockrun import PROJECT_ROOT, CliConfigError, Recording, Registration, run_program, stack_config
 
 BEGIN = "<!-- BEGIN GENERATED GRAPH (python -m tools.offline_preview --update-docs) -->"

@@ -22,8 +22,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from components.config import ConfigError, NodeSpec, StackSettings, declared_keys, parse_settings, with_defaults
 from components.placement import place_nodes
+from components.settings.keys import SECRET_KEYS, SecretInput, with_defaults
+from components.settings.messages import ConfigError
+from components.settings.model import NodeSpec, StackSettings
+from components.settings.parse import parse_settings
 from tools.mockrun import PROJECT_ROOT, stack_config
 
 
@@ -35,11 +38,14 @@ def settings_from_stack_file(stack: str, project: str = "gitops-cluster", root: 
         namespace, _, bare = key.partition(":")
         if namespace == project:
             values[bare] = value
-    for key, decl in declared_keys().items():
-        if decl.secret:
-            values[f"{key}Set"] = values.pop(key, None) is not None
+    # Offline, a secret's ciphertext cannot be read: validation learns only that it is set.
+    secrets = {
+        key: SecretInput(set=True, plaintext=not (isinstance(value, dict) and "secure" in value))
+        for key in SECRET_KEYS
+        if (value := values.pop(key, None)) is not None
+    }
     values["awsRegion"] = raw.get("aws:region")
-    return parse_settings(with_defaults(values), project=project, stack=stack)
+    return parse_settings(with_defaults(values), project=project, stack=stack, secrets=secrets)
 
 
 def deployed_zones(outputs: Any) -> dict[str, str]:

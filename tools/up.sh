@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
-# `make up` / `make preview` / `make destroy`: check what a real deployment needs, say exactly what
-# is missing and how to get it, then select (or create) the stack and run Pulumi.
+# `make up` / `make preview` / `make refresh` / `make destroy`: check what a real deployment needs,
+# say exactly what is missing and how to get it, then check the stack and its state, then run Pulumi.
 #
 #   tools/up.sh --check MODE     only the checks (the Makefile runs this before installing anything)
-#   tools/up.sh MODE [STACK]     the checks again, then Pulumi       (MODE: up | preview | destroy)
+#   tools/up.sh MODE [STACK]     the checks again, then Pulumi     (MODE: up | preview | refresh | destroy)
 #
-# The backend comes from PULUMI_BACKEND_URL (the Makefile defaults it to a file backend in the
-# checkout) for these invocations only: the user's own `pulumi login` is never changed.
+# The backend is the Pulumi CLI's own choice, so `make` and every plain `pulumi` command in the
+# project directory use the same one: PULUMI_BACKEND_URL when set, else Pulumi.yaml `backend.url`
+# (a file backend in .pulumi-state/), never the user's `pulumi login` (which is never changed).
+# Only `make up` creates a stack, and only on purpose: when Pulumi.<stack>.yaml exists or CREATE=1.
+# A stack with pending operations (an interrupted run) stops `make up` and `make destroy` with the
+# recovery steps (tools/stack_state.py, docs/deployment.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,8 +18,8 @@ check_only=0
 if [ "${1:-}" = --check ]; then check_only=1; shift; fi
 mode="${1:-}"
 case "$mode" in
-  up | preview | destroy) ;;
-  *) echo "usage: tools/up.sh [--check] up|preview|destroy [STACK]" >&2; exit 64 ;;
+  up | preview | refresh | destroy) ;;
+  *) echo "usage: tools/up.sh [--check] up|preview|refresh|destroy [STACK]" >&2; exit 64 ;;
 esac
 stack="${2:-dev}"
 
@@ -41,10 +45,26 @@ fi
 [ "$missing" -eq 0 ] || exit 2
 [ "$check_only" -eq 0 ] || exit 0
 
-: "${PULUMI_BACKEND_URL:?PULUMI_BACKEND_URL is not set (the Makefile sets it; run make $mode)}"
-export PULUMI_BACKEND_URL
-if [[ "$PULUMI_BACKEND_URL" == file://* ]]; then
-  mkdir -p "${PULUMI_BACKEND_URL#file://}"
+PY=.venv/bin/python
+[ -x "$PY" ] || PY=python3
+
+# The backend the CLI will use (sdk/go/common/workspace/creds.go: PULUMI_BACKEND_URL, then the
+# project's backend.url, then the stored login), for the messages and for the file backend's folder.
+if [ -n "${PULUMI_BACKEND_URL:-}" ]; then
+  backend="$PULUMI_BACKEND_URL"
+else
+  backend="$("$PY" -c 'import yaml; print((yaml.safe_load(open("Pulumi.yaml")).get("backend") or {}).get("url", ""))')"
+fi
+if [ -z "$backend" ]; then
+  echo "make $mode: no backend: set PULUMI_BACKEND_URL or backend.url in Pulumi.yaml (README, State backends)." >&2
+  exit 2
+fi
+if [[ "$backend" == file://* ]]; then
+  state_dir="${backend#file://}"
+  state_dir="${state_dir%%\?*}"
+  mkdir -p "$state_dir"
+  # A relative path is the CLI's working directory's, this one (pkg/backend/diy/backend.go).
+  [[ "$state_dir" == /* ]] || backend="file://$PWD/${state_dir#./}"
   if [ -z "${PULUMI_CONFIG_PASSPHRASE:-}${PULUMI_CONFIG_PASSPHRASE_FILE:-}" ]; then
     echo "make $mode: the local backend encrypts secrets with a passphrase; Pulumi will ask for it" >&2
     echo "  (set PULUMI_CONFIG_PASSPHRASE_FILE to skip the prompt; keep the passphrase safe)." >&2
@@ -58,8 +78,25 @@ if [ -n "${UV:-}" ] && [ -x "$UV" ]; then
   export PATH
 fi
 
-if ! pulumi stack select "$stack" 2>/dev/null; then
-  pulumi stack init "$stack"
+# The stack: it must exist, except for a `make up` that creates it on purpose. The CLI's own errors
+# (no credentials for the backend, a wrong passphrase, ...) reach the terminal unchanged.
+listing="$(pulumi stack ls --json)"
+if ! printf '%s' "$listing" | "$PY" -m tools.stack_state exists "$stack" --mode "$mode" --backend "$backend"; then
+  if [ "$mode" = up ] && { [ -f "Pulumi.$stack.yaml" ] || [ "${CREATE:-0}" = 1 ]; }; then
+    echo "make up: creating stack '$stack' in $backend (Pulumi.$stack.yaml holds its configuration)." >&2
+    pulumi stack init "$stack"
+  else
+    exit 1
+  fi
+fi
+pulumi stack select "$stack"
+
+# An interrupted run leaves pending operations; `up` would only warn and create duplicates.
+if [ "$mode" != refresh ]; then
+  if ! pulumi stack export --stack "$stack" | "$PY" -m tools.stack_state pending "$stack"; then
+    [ "$mode" = preview ] || exit 1
+    echo "make preview: previewing anyway; \`make up\` refuses until the recovery above is done." >&2
+  fi
 fi
 
 if [ "$mode" = preview ] && [ ! -x policy/venv/bin/python ]; then
@@ -70,6 +107,24 @@ fi
 case "$mode" in
   up) exec pulumi up --stack "$stack" ;;
   preview) exec pulumi preview --stack "$stack" --diff --policy-pack policy ;;
-  # The per-node removal steps skip their drain when the whole cluster goes (components/node_removal.py).
-  destroy) export GITOPS_CLUSTER_DESTROY=1; exec pulumi destroy --stack "$stack" ;;
+  refresh) exec pulumi refresh --stack "$stack" ;;
+  destroy)
+    # root-app and both API load balancers are protected (a routine `up` can never delete them;
+    # components/argocd.py, components/network.py): a destroy lifts that on purpose, after asking.
+    if [ "${CONFIRM:-}" != "$stack" ]; then
+      if [ ! -t 0 ]; then
+        echo "make destroy: deletes every resource of stack '$stack'; run it in a terminal, or with CONFIRM=$stack." >&2
+        exit 1
+      fi
+      read -r -p "make destroy: this deletes every resource of stack '$stack' in $backend. Type the stack name to go on: " answer
+      [ "$answer" = "$stack" ] || { echo "make destroy: not confirmed; nothing was changed." >&2; exit 1; }
+    fi
+    pulumi state unprotect --all --yes --stack "$stack"
+    # The per-node removal steps skip their drain when the whole cluster goes (components/node_removal.py).
+    export GITOPS_CLUSTER_DESTROY=1
+    if ! pulumi destroy --stack "$stack"; then
+      echo "make destroy: the destroy did not finish; the protection it lifted comes back with \`make up STACK=$stack\`." >&2
+      exit 1
+    fi
+    ;;
 esac

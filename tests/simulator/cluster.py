@@ -52,16 +52,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from components.bootstrap import (
-    CommandSpec,
-    first_control_plane,
-    kubeconfig_command,
-    playbook_command,
-    secret_bundle,
-    secret_extra_vars,
-)
-from components.config import NodeSpec
+from components.bastion_commands import CommandSpec, secret_bundle
+from components.bootstrap import first_control_plane, kubeconfig_command, secret_extra_vars
 from components.inventory import ClusterVars, InventoryHost, SshJump
+from components.playbooks import playbook_command
+from components.settings.model import NodeSpec
 from tests.simulator.world import REPO_HOSTS, STANDINS, World, ubuntu_release
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent

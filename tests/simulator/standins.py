@@ -106,7 +106,9 @@ def cluster() -> Iterator[dict[str, Any]]:
 def _yaml_docs(text: str) -> list[dict[str, Any]]:
     import yaml
 
-    return [d for d in yaml.safe_load_all(text) if isinstance(d, dict)]
+    # libyaml's loader where the host has it (python3-yaml does): Calico's operator-crds.yaml is 3 MB.
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    return [d for d in yaml.load_all(text, Loader=loader) if isinstance(d, dict)]
 
 
 def _flag(args: list[str], name: str) -> str | None:
@@ -691,50 +693,132 @@ def _package_version(name: str) -> str:
 
 # --- kubectl --------------------------------------------------------------------------------------
 
-# resource name (plural, singular, short) -> (group, kind, namespaced)
-RESOURCES: dict[str, tuple[str, str, bool]] = {}
-for _names, _group, _kind, _namespaced in (
-    (("namespaces", "namespace", "ns"), "", "Namespace", False),
-    (("nodes", "node", "no"), "", "Node", False),
-    (("configmaps", "configmap", "cm"), "", "ConfigMap", True),
-    (("serviceaccounts", "serviceaccount", "sa"), "", "ServiceAccount", True),
-    (("deployments", "deployment", "deploy"), "apps", "Deployment", True),
-    (("storageclasses", "storageclass", "sc"), "storage.k8s.io", "StorageClass", False),
+# The API server's discovery: the built-in resources of Kubernetes 1.36 that the bootstrap and the
+# upstream manifests it applies use, as `kubectl api-resources` lists them (name, short names,
+# API group/version, namespaced, kind; kubernetes/kubernetes v1.36 pkg/controlplane and
+# staging/src/k8s.io/api), plus one entry per CustomResourceDefinition that an applied document
+# created (its spec.group, spec.names, spec.scope and served spec.versions), as the
+# apiextensions-apiserver serves them. A kind neither lists is unknown, as on a real cluster.
+# (group, versions, kind, plural, singular, short names, namespaced)
+BUILTIN: tuple[tuple[str, tuple[str, ...], str, str, tuple[str, ...], bool], ...] = (
+    ("", ("v1",), "Namespace", "namespaces", ("ns",), False),
+    ("", ("v1",), "Node", "nodes", ("no",), False),
+    ("", ("v1",), "ConfigMap", "configmaps", ("cm",), True),
+    ("", ("v1",), "Secret", "secrets", (), True),
+    ("", ("v1",), "Service", "services", ("svc",), True),
+    ("", ("v1",), "ServiceAccount", "serviceaccounts", ("sa",), True),
+    ("", ("v1",), "Pod", "pods", ("po",), True),
+    ("", ("v1",), "PersistentVolume", "persistentvolumes", ("pv",), False),
+    ("", ("v1",), "PersistentVolumeClaim", "persistentvolumeclaims", ("pvc",), True),
+    ("", ("v1",), "ResourceQuota", "resourcequotas", ("quota",), True),
+    ("", ("v1",), "LimitRange", "limitranges", ("limits",), True),
+    ("apps", ("v1",), "Deployment", "deployments", ("deploy",), True),
+    ("apps", ("v1",), "DaemonSet", "daemonsets", ("ds",), True),
+    ("apps", ("v1",), "StatefulSet", "statefulsets", ("sts",), True),
+    ("batch", ("v1",), "Job", "jobs", (), True),
+    ("batch", ("v1",), "CronJob", "cronjobs", ("cj",), True),
+    ("rbac.authorization.k8s.io", ("v1",), "ClusterRole", "clusterroles", (), False),
+    ("rbac.authorization.k8s.io", ("v1",), "ClusterRoleBinding", "clusterrolebindings", (), False),
+    ("rbac.authorization.k8s.io", ("v1",), "Role", "roles", (), True),
+    ("rbac.authorization.k8s.io", ("v1",), "RoleBinding", "rolebindings", (), True),
+    ("networking.k8s.io", ("v1",), "NetworkPolicy", "networkpolicies", ("netpol",), True),
+    ("policy", ("v1",), "PodDisruptionBudget", "poddisruptionbudgets", ("pdb",), True),
+    ("storage.k8s.io", ("v1",), "StorageClass", "storageclasses", ("sc",), False),
+    ("storage.k8s.io", ("v1",), "CSIDriver", "csidrivers", (), False),
+    ("scheduling.k8s.io", ("v1",), "PriorityClass", "priorityclasses", ("pc",), False),
+    ("apiextensions.k8s.io", ("v1",), "CustomResourceDefinition", "customresourcedefinitions", ("crd", "crds"), False),
+    ("apiregistration.k8s.io", ("v1",), "APIService", "apiservices", (), False),
     (
-        ("customresourcedefinitions", "customresourcedefinition", "crd", "crds"),
-        "apiextensions.k8s.io",
-        "CustomResourceDefinition",
+        "admissionregistration.k8s.io",
+        ("v1",),
+        "MutatingWebhookConfiguration",
+        "mutatingwebhookconfigurations",
+        (),
         False,
     ),
-    (("installations", "installation"), "operator.tigera.io", "Installation", False),
-):
-    for _n in _names:
-        RESOURCES[_n] = (_group, _kind, _namespaced)
-        if _group:
-            RESOURCES[f"{_n}.{_group}"] = (_group, _kind, _namespaced)
+    (
+        "admissionregistration.k8s.io",
+        ("v1",),
+        "ValidatingWebhookConfiguration",
+        "validatingwebhookconfigurations",
+        (),
+        False,
+    ),
+    ("coordination.k8s.io", ("v1",), "Lease", "leases", (), True),
+)
 
-CLUSTER_SCOPED_KINDS = {
-    "Namespace",
-    "Node",
-    "StorageClass",
-    "CustomResourceDefinition",
-    "Installation",
-    "ClusterRole",
-    "ClusterRoleBinding",
-    "PriorityClass",
-    "APIService",
-    "ValidatingWebhookConfiguration",
-    "MutatingWebhookConfiguration",
-}
+
+# The namespaces an API server creates itself (kube-apiserver's system namespaces controller).
+SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+
+
+class Served:
+    """One served resource: what `kubectl` resolves a name or a document's apiVersion/kind to."""
+
+    def __init__(
+        self, group: str, versions: tuple[str, ...], kind: str, plural: str, short: tuple[str, ...], namespaced: bool
+    ) -> None:
+        self.group, self.versions, self.kind, self.plural = group, versions, kind, plural
+        self.short, self.namespaced = short, namespaced
+
+    def names(self) -> list[str]:
+        names = [self.plural, self.kind.lower(), *self.short]
+        return names + [f"{n}.{self.group}" for n in names if self.group]
+
+
+def _discovery(state: dict[str, Any]) -> list[Served]:
+    """The resources the simulated API server serves now: the built-in ones and the created CRDs'."""
+    served = [Served(*entry) for entry in BUILTIN]
+    for key, crd in sorted(state["objects"].items()):
+        if not key.startswith("apiextensions.k8s.io/CustomResourceDefinition/"):
+            continue
+        spec = crd.get("spec") or {}
+        names = spec.get("names") or {}
+        versions = tuple(v["name"] for v in spec.get("versions") or [] if v.get("served", True))
+        served.append(
+            Served(
+                str(spec.get("group", "")),
+                versions,
+                str(names.get("kind", "")),
+                str(names.get("plural", "")),
+                tuple(names.get("shortNames") or ()) + ((names["singular"],) if names.get("singular") else ()),
+                spec.get("scope") == "Namespaced",
+            )
+        )
+    return served
+
+
+def _resolve(state: dict[str, Any], resource: str) -> tuple[str, str, bool]:
+    """A resource name as typed (`installations.operator.tigera.io`, `crd`, `deploy`) -> (group, kind, namespaced)."""
+    m = _served(state, resource)
+    return m.group, m.kind, m.namespaced
+
+
+def _served(state: dict[str, Any], resource: str) -> Served:
+    for m in _discovery(state):
+        if resource in m.names():
+            return m
+    raise RuntimeError(f'error: the server doesn\'t have a resource type "{resource.split(".")[0]}"')
+
+
+def _not_found(state: dict[str, Any], resource: str, name: str) -> str:
+    """The API server's NotFound, naming the resource as <plural>.<group>."""
+    served = _served(state, resource)
+    resource_name = served.plural + ("." + served.group if served.group else "")
+    return f'Error from server (NotFound): {resource_name} "{name}" not found\n'
+
+
+def _mapping(state: dict[str, Any], api_version: str, kind: str) -> Served | None:
+    """The served resource of a document's apiVersion and kind, or None (no matches for kind)."""
+    group, _, version = api_version.rpartition("/")
+    for m in _discovery(state):
+        if m.group == group and m.kind == kind and version in m.versions:
+            return m
+    return None
 
 
 def _group_of(api_version: str) -> str:
     return api_version.split("/")[0] if "/" in api_version else ""
-
-
-def _plural(kind: str) -> str:
-    lower = kind.lower()
-    return lower + ("es" if lower.endswith("s") else "s")
 
 
 def _ref(group: str, kind: str, name: str) -> str:
@@ -743,12 +827,6 @@ def _ref(group: str, kind: str, name: str) -> str:
 
 def _key(group: str, kind: str, namespace: str | None, name: str) -> str:
     return f"{group}/{kind}/{namespace or ''}/{name}"
-
-
-def _resolve(resource: str) -> tuple[str, str, bool]:
-    if resource in RESOURCES:
-        return RESOURCES[resource]
-    raise KeyError(f'error: the server doesn\'t have a resource type "{resource}"')
 
 
 class JsonPath:
@@ -878,11 +956,37 @@ def _manifest_objects(args: list[str]) -> tuple[list[dict[str, Any]], str]:
     raise RuntimeError("error: must specify one of -f and -k")
 
 
-def _identity(obj: dict[str, Any], namespace: str | None) -> tuple[str, str, str | None, str]:
+def _identity(obj: dict[str, Any], namespace: str | None, namespaced: bool) -> tuple[str, str, str | None, str]:
     kind = obj.get("kind", "")
     group = _group_of(obj.get("apiVersion", ""))
-    ns = None if kind in CLUSTER_SCOPED_KINDS else (obj.get("metadata", {}).get("namespace") or namespace or "default")
+    ns = (obj.get("metadata", {}).get("namespace") or namespace or "default") if namespaced else None
     return group, kind, ns, obj["metadata"]["name"]
+
+
+def _mapped(
+    state: dict[str, Any], objects: list[dict[str, Any]], source: str
+) -> tuple[list[tuple[dict[str, Any], Served]], list[str]]:
+    """Each document with its served resource, and the errors of those the server does not serve.
+
+    As kubectl's resource builder (k8s.io/cli-runtime pkg/resource/mapper.go, infoForData), every
+    document is mapped against discovery *before* anything is sent, so a custom resource in the same
+    file as its CRD, or applied before it, fails: "resource mapping not found for name: %q namespace:
+    %q from %q: %w\nensure CRDs are installed first", %w being apimachinery's NoKindMatchError
+    (`no matches for kind "K" in version "g/v"`). kubectl continues with the other documents.
+    """
+    mapped, errors = [], []
+    for obj in objects:
+        m = _mapping(state, str(obj.get("apiVersion", "")), str(obj.get("kind", "")))
+        if m is None:
+            meta = obj.get("metadata") or {}
+            errors.append(
+                f'resource mapping not found for name: "{meta.get("name", "")}" namespace: '
+                f'"{meta.get("namespace", "")}" from "{source}": no matches for kind "{obj.get("kind", "")}" in '
+                f'version "{obj.get("apiVersion", "")}"\nensure CRDs are installed first'
+            )
+        else:
+            mapped.append((obj, m))
+    return mapped, errors
 
 
 def kubectl(argv: list[str]) -> int:
@@ -912,6 +1016,9 @@ def kubectl(argv: list[str]) -> int:
             endpoint = server.removeprefix("https://") if server else found.group(1) if found else None
             _err(_api_down_message({"endpoint": endpoint}) + "\n")
             return 1
+        if server and not _serves(state, server.removeprefix("https://")):
+            _err(_api_down_message({"endpoint": server.removeprefix("https://")}) + "\n")
+            return 1
         try:
             if verb in ("apply", "create", "label", "taint", "drain", "cordon", "uncordon"):
                 state["kubectl"].append(list(argv))
@@ -933,14 +1040,28 @@ def kubectl(argv: list[str]) -> int:
                 return 1
             return handler(state, rest, namespace, verb)
         except (KeyError, RuntimeError) as e:
-            _err(str(e).strip("'\"") + "\n")
+            _err(str(e.args[0] if e.args else e).strip() + "\n")
             return 1
+
+
+def _serves(state: dict[str, Any], address: str) -> bool:
+    """An API server answers at the cluster's endpoint and at each control plane's advertise address."""
+    if address == state.get("endpoint"):
+        return True
+    host, _, port = address.rpartition(":")
+    control_planes = [
+        a["address"]
+        for n in state["nodes"].values()
+        if "node-role.kubernetes.io/control-plane" in n["metadata"].get("labels", {})
+        for a in n.get("status", {}).get("addresses", [])
+    ]
+    return port == "6443" and host in control_planes
 
 
 def _kubectl_get(state: dict[str, Any], args: list[str], namespace: str | None, _verb: str) -> int:
     output = _flag(args, "--output") or _flag(args, "-o")
     ignore = _switch(args, "--ignore-not-found")
-    group, kind, namespaced = _resolve(args[0])
+    group, kind, namespaced = _resolve(state, args[0])
     ns = (namespace or "default") if namespaced else None
     objects = _objects_of(state, group, kind, ns)
     if len(args) > 1:
@@ -949,7 +1070,7 @@ def _kubectl_get(state: dict[str, Any], args: list[str], namespace: str | None, 
         if not objects:
             if ignore:
                 return 0
-            _err(f'Error from server (NotFound): {_plural(kind)}{"." + group if group else ""} "{args[1]}" not found\n')
+            _err(_not_found(state, args[0], args[1]))
             return 1
     _print_objects(objects, output, group, kind, single=len(args) == 2)
     return 0
@@ -957,29 +1078,42 @@ def _kubectl_get(state: dict[str, Any], args: list[str], namespace: str | None, 
 
 def _kubectl_apply(state: dict[str, Any], args: list[str], namespace: str | None, verb: str) -> int:
     objects, source = _manifest_objects(args)
-    for obj in objects:
-        group, kind, ns, name = _identity(obj, namespace)
+    mapped, errors = _mapped(state, objects, source)
+    for obj, served in mapped:
+        group, kind, ns, name = _identity(obj, namespace, served.namespaced)
         key = _key(group, kind, ns, name)
         if verb == "create" and key in state["objects"]:
-            _err(
+            errors.append(
                 f'Error from server (AlreadyExists): error when creating "{source}": '
-                f'{_plural(kind)}{"." + group if group else ""} "{name}" already exists\n'
+                f'{served.plural}{"." + group if group else ""} "{name}" already exists'
             )
-            return 1
+            continue
+        if ns is not None and ns not in SYSTEM_NAMESPACES and _key("", "Namespace", None, ns) not in state["objects"]:
+            errors.append(f'Error from server (NotFound): error when creating "{source}": namespaces "{ns}" not found')
+            continue
         state["objects"][key] = obj
         _out(f"{_ref(group, kind, name)} {'created' if verb == 'create' else 'serverside-applied'}\n")
+    if errors:
+        # kubectl's aggregate of the documents that failed, after applying the others (exit 1).
+        _err("".join((e if e.startswith("Error from server") else f"error: {e}") + "\n" for e in errors))
+        return 1
     return 0
 
 
 def _kubectl_diff(state: dict[str, Any], args: list[str], namespace: str | None, _verb: str) -> int:
+    """`kubectl diff`: exit 0 when the cluster matches, 1 when it differs, >1 on an error (CheckDiffErr)."""
     import difflib
 
     import yaml
 
-    objects, _ = _manifest_objects(args)
+    objects, source = _manifest_objects(args)
+    mapped, errors = _mapped(state, objects, source)
+    if errors:
+        _err(f"error: {errors[0]}\n")
+        return 2
     differs = False
-    for obj in objects:
-        group, kind, ns, name = _identity(obj, namespace)
+    for obj, served in mapped:
+        group, kind, ns, name = _identity(obj, namespace, served.namespaced)
         live = state["objects"].get(_key(group, kind, ns, name))
         if live != obj:
             differs = True
@@ -994,9 +1128,9 @@ def _kubectl_wait(state: dict[str, Any], args: list[str], namespace: str | None,
     condition = _flag(args, "--for")
     _flag(args, "--timeout")
     resource, name = args[0].split("/", 1)
-    group, kind, namespaced = _resolve(resource)
+    group, kind, namespaced = _resolve(state, resource)
     if _key(group, kind, (namespace or "default") if namespaced else None, name) not in state["objects"]:
-        _err(f'Error from server (NotFound): {_plural(kind)}{"." + group if group else ""} "{name}" not found\n')
+        _err(_not_found(state, resource, name))
         return 1
     if not (condition or "").startswith("condition="):
         _err(f"error: unrecognized condition: {condition!r}\n")
@@ -1011,9 +1145,9 @@ def _kubectl_rollout(state: dict[str, Any], args: list[str], namespace: str | No
         _err("error: this simulation implements `rollout status` only\n")
         return 1
     resource, name = args[1].split("/", 1)
-    group, kind, _ = _resolve(resource)
+    group, kind, _ = _resolve(state, resource)
     if _key(group, kind, namespace or "default", name) not in state["objects"]:
-        _err(f'Error from server (NotFound): {_plural(kind)}{"." + group if group else ""} "{name}" not found\n')
+        _err(_not_found(state, resource, name))
         return 1
     _out(f'deployment "{name}" successfully rolled out\n')
     return 0

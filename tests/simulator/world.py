@@ -10,9 +10,10 @@ pkgs.k8s.io, raw.githubusercontent.com), which every host resolves through its /
   `dists/<release>/stable` repository with containerd.io, and pkgs.k8s.io's flat repository with
   kubeadm, kubelet and kubectl, at the versions of versions.yaml. The packages hold the stand-ins
   (tests/simulator/standins.py) under the real tools' paths and the units they ship;
-- the pinned tigera-operator and local-path-provisioner manifests: small stand-ins with the objects
-  the roles read (the operator's namespace and Installation CRD; the provisioner's namespace,
-  Deployment, StorageClass and ConfigMap), since the real files are on GitHub.
+- the release files the roles download from raw.githubusercontent.com at the tags versions.yaml
+  pins (Calico's operator-crds.yaml and tigera-operator.yaml, local-path-provisioner's
+  deploy/local-path-storage.yaml): the published files from ../shared/upstream, byte for byte,
+  their sha256 checked against the table there (tests/simulator/upstream.py).
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ import textwrap
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from tests.simulator import upstream
 
 HERE = Path(__file__).resolve().parent
 FIXTURES = HERE.parent / "fixtures" / "standins"
@@ -156,45 +159,6 @@ CONTAINERD_PACKAGE_CONFIG = """\
 #   Copyright 2018-2022 Docker Inc.
 #   (the /etc/containerd/config.toml that Docker's containerd.io package installs)
 disabled_plugins = ["cri"]
-"""
-
-OPERATOR_MANIFEST = """\
-# Stand-in for projectcalico/calico {version} manifests/tigera-operator.yaml (served by the node
-# simulator): the objects the calico role waits for, not the operator's full manifest.
-apiVersion: v1
-kind: Namespace
-metadata:
-  name: tigera-operator
-  labels:
-    name: tigera-operator
----
-apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata:
-  name: installations.operator.tigera.io
-spec:
-  group: operator.tigera.io
-  names: {{kind: Installation, plural: installations, singular: installation}}
-  scope: Cluster
-  versions:
-    - name: v1
-      served: true
-      storage: true
-      schema: {{openAPIV3Schema: {{type: object, x-kubernetes-preserve-unknown-fields: true}}}}
----
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: tigera-operator
-  namespace: tigera-operator
-spec:
-  selector: {{matchLabels: {{name: tigera-operator}}}}
-  template:
-    metadata: {{labels: {{name: tigera-operator}}}}
-    spec:
-      containers:
-        - name: tigera-operator
-          image: quay.io/tigera/operator:simulated
 """
 
 
@@ -344,14 +308,12 @@ def build_world(base: Path, versions: Mapping[str, str], upgrades: Sequence[str]
         _kubernetes_repository(docroot, gnupg, armored, newer, versions["kubernetesPackageRevision"], unit)
     subprocess.run(["gpgconf", "--homedir", str(gnupg), "--kill", "gpg-agent"], check=False, capture_output=True)
 
-    calico = docroot / "projectcalico" / "calico" / versions["calico"] / "manifests"
-    calico.mkdir(parents=True)
-    (calico / "tigera-operator.yaml").write_text(OPERATOR_MANIFEST.format(version=versions["calico"]))
-    local_path = docroot / "rancher" / "local-path-provisioner" / versions["localPathProvisioner"] / "deploy"
-    local_path.mkdir(parents=True)
-    (local_path / "local-path-storage.yaml").write_text(
-        (FIXTURES / "local-path-storage.yaml").read_text().replace("VERSION", versions["localPathProvisioner"])
-    )
+    # What the roles download from GitHub at run time, byte for byte as released (checksums checked).
+    for pin in upstream.DOWNLOADED:
+        for artifact in upstream.release(pin, versions):
+            served = docroot / artifact.url_path
+            served.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(artifact.file, served)
     return World(base, docroot, ca_cert, cert, key)
 
 

@@ -4,7 +4,10 @@
 // may apply, which comment is edited, when a drift issue is closed) instead of only its shape.
 //
 // stdin: {"script": str, "env": {..}, "context": {..}, "api": {"ns.method": RESPONSE | [RESPONSE..]},
-//         "files": {"path": "content"}}
+//         "files": {"path": "content"}, "workspace": "/dir"}
+//   workspace (optional) stands for GITHUB_WORKSPACE: the script runs there, and, as in
+//   actions/github-script (its `require` wrapper, v8.0.0 src/wrap-require.ts), a relative require
+//   resolves against it, so a step that requires a module of the checkout runs that module.
 //   RESPONSE is {"data": any} or {"status": 404, "message": "..."} (thrown like an Octokit error);
 //   a list is consumed in order and its last entry repeats; {"byParam": "username", "responses":
 //   {"alice": RESPONSE}, "default": RESPONSE} answers by the value of one request parameter.
@@ -101,7 +104,7 @@ async function main() {
   const outputs = {};
   const logs = [];
   const state = { failed: null };
-  const workdir = fs.mkdtempSync(path.join(os.tmpdir(), "github-script-"));
+  const workdir = input.workspace || fs.mkdtempSync(path.join(os.tmpdir(), "github-script-"));
   for (const [rel, content] of Object.entries(input.files || {})) {
     const target = path.join(workdir, rel);
     fs.mkdirSync(path.dirname(target), { recursive: true });
@@ -120,9 +123,10 @@ async function main() {
   };
   const AsyncFunction = Object.getPrototypeOf(async () => {}).constructor;
   const run = new AsyncFunction("github", "context", "core", "require", "process", input.script);
+  const scriptRequire = (id) => (id.startsWith(".") ? require(path.resolve(process.cwd(), id)) : require(id));
   let error = null;
   try {
-    await run(makeGithub(input.api || {}, calls), context, makeCore(outputs, logs, state), require, process);
+    await run(makeGithub(input.api || {}, calls), context, makeCore(outputs, logs, state), scriptRequire, process);
   } catch (err) {
     // github-script turns an uncaught error into a failed step.
     error = err && err.stack ? err.stack : String(err);

@@ -14,26 +14,27 @@ import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+
+from pulumi.automation import OutputValue
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 
-OutputsLoader = Callable[[str, Path], Mapping[str, Any]]
+OutputsLoader = Callable[[str, Path], Mapping[str, OutputValue]]
 
 
-def load_outputs(stack: str, work_dir: Path) -> Mapping[str, Any]:
-    """The stack's outputs as Automation API OutputValues (value + is_secret)."""
+def load_outputs(stack: str, work_dir: Path) -> Mapping[str, OutputValue]:
+    """The stack's outputs as Automation API OutputValues (`.value`, `.secret`: pulumi/automation/_output.py)."""
     from pulumi import automation as auto
 
     return auto.select_stack(stack_name=stack, work_dir=str(work_dir)).outputs()
 
 
-def write_secret_output(outputs: Mapping[str, Any], key: str, target: Path) -> None:
+def write_secret_output(outputs: Mapping[str, OutputValue], key: str, target: Path) -> None:
     """Write output `key` to `target` (0600, never printed); it must exist and be a secret."""
     if key not in outputs:
         raise ValueError(f"the stack has no output {key!r}; has `pulumi up` finished?")
     item = outputs[key]
-    if not getattr(item, "is_secret", False):
+    if not isinstance(item, OutputValue) or not item.secret:
         # A plain kubeconfig output would already be in the state in clear text: refuse to treat
         # it as normal, the program must export it with pulumi.Output.secret.
         raise ValueError(f"stack output {key!r} is not a secret; export it as a secret")

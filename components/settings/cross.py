@@ -1,0 +1,49 @@
+"""Cross-section rules: what holds only between the values of two sections."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping, Sequence
+
+from components.settings.model import NodeSpec
+from components.settings.values import Collector, exact_int, instance_arch
+from components.settings.versions import AMI_NAME
+
+
+def check_pod_capacity(c: Collector, pod: ipaddress.IPv4Network | None, nodes: Sequence[NodeSpec]) -> None:
+    """Calico hands each node /26 blocks of the pod range."""
+    pod_blocks_needed = 64 * max(len(nodes), 1)  # Calico hands each node /26 blocks (64 addresses)
+    if pod is not None and pod.num_addresses < pod_blocks_needed:
+        c.add("podCidr", str(pod), f"too small for {len(nodes)} nodes (Calico gives each a /26); use a /16.")
+
+
+def check_architecture(c: Collector, versions: Mapping[str, str], typed: Sequence[tuple[str, str]]) -> None:
+    m = AMI_NAME.fullmatch(versions.get("ubuntuAmiName", ""))
+    if m is None:
+        return
+    for key, itype in typed:
+        if instance_arch(itype) != m["arch"]:
+            c.add(
+                key,
+                itype,
+                f"a {instance_arch(itype)} instance type, but the AMI (versions.ubuntuAmiName) is {m['arch']}; "
+                "use a matching instance type or AMI.",
+            )
+
+
+def check_private_capacity(c: Collector, private: Sequence[ipaddress.IPv4Network], raw_nodes: object) -> None:
+    """Nodes spread over the private subnets must fit: AWS keeps 5 addresses of each, the
+    internal load balancer takes one more."""
+    if not private or not isinstance(raw_nodes, list):
+        return
+    counts = [r.get("count", 1) for r in raw_nodes if isinstance(r, dict)]
+    total = sum(n for n in counts if exact_int(n) and n > 0)
+    per_subnet = -(-total // len(private))
+    for net in private:
+        if net.num_addresses - 6 < per_subnet:
+            c.add(
+                "privateSubnetCidrs",
+                str(net),
+                f"holds {net.num_addresses - 6} nodes, but about {per_subnet} of the {total} go to each private "
+                "subnet; use larger subnets (a /20 is derived when none are given).",
+            )

@@ -1,0 +1,142 @@
+"""Rules of the public side: the DNS zone and domain, the media bucket and CDN, the APIs' autoscaling bounds.
+
+`dnsZone` + `dnsDomain` (both or neither): the Route53 public hosted zone of the account and the
+domain the names `api.`, `argocd.`, `grafana.` (and `images.` for the CDN) are created under; the
+domain is the zone or a name below it. Without them the stack serves plain HTTP on the ALB's DNS
+name to the admin CIDRs only (a warning says so). Whether the zone exists is known only to AWS:
+components/public_entry.py looks it up before any resource but the provider.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from components.public_entry import BACKENDS, GATEWAY_NODE_LABEL
+from components.settings.model import NodeSpec, PublicDns
+from components.settings.values import DNS_SUBDOMAIN, Collector, exact_int
+
+# The default of argocdDomain in Pulumi.yaml: with a domain, Argo CD's URL becomes argocd.<domain>.
+PORT_FORWARD_ARGOCD_DOMAIN = "localhost:8080"
+MAX_API_REPLICAS = 20
+NO_DOMAIN_WARNING = (
+    "gitops-cluster:dnsZone/dnsDomain are not set: the APIs and the admin UIs are served over plain HTTP "
+    "on the load balancer's DNS name, to adminCidrs only (apiUrl, argocdUrl, grafanaUrl). Set both for "
+    "HTTPS on your domain (docs/reaching-the-apis.md)."
+)
+
+
+@dataclass(frozen=True)
+class EdgeSettings:
+    public_dns: PublicDns | None
+    media: bool
+    media_cors_origins: tuple[str, ...]
+    media_delete_on_destroy: bool
+    api_min_replicas: int
+    api_max_replicas: int
+
+
+def _name(c: Collector, key: str, value: object) -> str | None:
+    if value is None or value == "":
+        return None
+    text = value.rstrip(".") if isinstance(value, str) else value
+    if not isinstance(text, str) or len(text) > 253 or "." not in text or not DNS_SUBDOMAIN.fullmatch(text):
+        c.add(key, value, "a DNS name in lower case with at least one dot, e.g. 'example.com' (no scheme, no path).")
+        return None
+    return text
+
+
+def parse_public_dns(c: Collector, values: Mapping[str, Any]) -> PublicDns | None:
+    zone = _name(c, "dnsZone", values.get("dnsZone"))
+    domain = _name(c, "dnsDomain", values.get("dnsDomain"))
+    given_zone, given_domain = values.get("dnsZone") or "", values.get("dnsDomain") or ""
+    if bool(given_zone) != bool(given_domain):
+        missing = "dnsDomain" if given_zone else "dnsZone"
+        c.add(
+            missing,
+            "<unset>",
+            "set dnsZone (the Route53 hosted zone) and dnsDomain (the zone or a name below it) together, "
+            "or neither for the plain-HTTP, admin-only entry.",
+        )
+        return None
+    if zone is None or domain is None:
+        return None
+    if domain != zone and not domain.endswith(f".{zone}"):
+        c.add(
+            "dnsDomain",
+            values.get("dnsDomain"),
+            f"outside the zone {zone!r}: the names and their certificate validation records are created in "
+            f"that zone; use {zone!r} or a name ending in '.{zone}'.",
+        )
+        return None
+    too_long = [f"{b.host}.{domain}" for b in BACKENDS if len(f"{b.host}.{domain}") > 253]
+    if too_long:
+        c.add(
+            "dnsDomain", values.get("dnsDomain"), f"the names {too_long} exceed 253 characters; use a shorter domain."
+        )
+        return None
+    return PublicDns(zone=zone, domain=domain)
+
+
+def _origins(c: Collector, value: object) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        c.add("mediaCorsOrigins", value, "a list of front-end origins, e.g. ['https://app.example.com'].")
+        return ()
+    for origin in value:
+        parts = urlsplit(origin)
+        if origin == "*" or parts.scheme not in ("https", "http") or not parts.hostname or parts.path not in ("", "/"):
+            c.add(
+                "mediaCorsOrigins",
+                origin,
+                "an origin: scheme and host (and port), no path and no '*', e.g. 'https://app.example.com'.",
+            )
+    return tuple(o.rstrip("/") for o in value)
+
+
+def _flag(c: Collector, key: str, value: object) -> bool:
+    if not isinstance(value, bool):
+        c.add(key, value, "expected true or false.")
+        return False
+    return value
+
+
+def parse_edge(c: Collector, values: Mapping[str, Any], nodes: Sequence[NodeSpec], warnings: list[str]) -> EdgeSettings:
+    dns = parse_public_dns(c, values)
+    if dns is None and not values.get("dnsZone") and not values.get("dnsDomain"):
+        warnings.append(NO_DOMAIN_WARNING)
+    key, label = GATEWAY_NODE_LABEL
+    if nodes and not any(n.labels.get(key) == label for n in nodes):
+        c.add(
+            "nodes",
+            "<no gateway node>",
+            f"label at least one node `{key}: {label}` (two for a highly available entry): the Gateway's data "
+            "plane runs there and the load balancer sends traffic to those nodes.",
+        )
+    low, high = values.get("apiMinReplicas"), values.get("apiMaxReplicas")
+    if not exact_int(low) or low < 1:
+        c.add("apiMinReplicas", low, "a whole number from 1: the fewest pods each domain API keeps.")
+        low = 1
+    if not exact_int(high) or not 1 <= high <= MAX_API_REPLICAS:
+        c.add("apiMaxReplicas", high, f"a whole number from 1 to {MAX_API_REPLICAS}: the most pods per domain API.")
+        high = low
+    elif high < low:
+        c.add("apiMaxReplicas", high, f"at least apiMinReplicas ({low}).")
+    return EdgeSettings(
+        public_dns=dns,
+        media=_flag(c, "media", values.get("media")),
+        media_cors_origins=_origins(c, values.get("mediaCorsOrigins")),
+        media_delete_on_destroy=_flag(c, "mediaBucketDeleteOnDestroy", values.get("mediaBucketDeleteOnDestroy")),
+        api_min_replicas=int(low),
+        api_max_replicas=int(high),
+    )
+
+
+def argocd_url_host(argocd_domain: str, dns: PublicDns | None) -> str:
+    """argocdDomain as given, or argocd.<domain> when it is left at the port-forward default and a domain is set."""
+    if dns is not None and argocd_domain == PORT_FORWARD_ARGOCD_DOMAIN:
+        return dns.fqdn("argocd")
+    return argocd_domain
