@@ -50,6 +50,7 @@ import pulumi_random as random
 import yaml
 from pulumi_command import local
 
+from components.admin_cert import expiry_warning
 from components.bastion_commands import (
     PREAMBLE,
     SSH_USER,
@@ -372,14 +373,15 @@ class AnsibleBootstrap(pulumi.ComponentResource):
             ),
         )
 
-        fetch_spec = pulumi.Output.all(resolved, self.triggers).apply(
-            lambda v: kubeconfig_command(first_control_plane(v[0][1]), v[0][2], known_hosts, v[1])
+        # Its triggers are the playbook's and the upgrade step's: fetched again whenever either ran,
+        # so the stored kubeconfig carries the client certificate `kubeadm upgrade` renewed.
+        fetch_spec = pulumi.Output.all(resolved, self.triggers, upgrade_spec).apply(
+            lambda v: kubeconfig_command(first_control_plane(v[0][1]), v[0][2], known_hosts, [*v[1], *v[2].triggers])
         )
         # The kubeconfig command needs the SSH key only.
         fetch_bundle: pulumi.Input[str] = key.apply(lambda k: secret_bundle(k))
         fetch = local.Command(
             f"{name}-kubeconfig",
-            # Its spec carries the playbook's triggers: fetched again whenever the playbook ran.
             **command_inputs(fetch_spec),
             stdin=pulumi.Output.secret(fetch_bundle),
             logging=local.Logging.NONE,
@@ -414,4 +416,13 @@ class AnsibleBootstrap(pulumi.ComponentResource):
                 lambda v: rewrite_kubeconfig_server(v[0], v[1]) if v[0] else ""
             )
         )
+        # A year after kubeadm signed it, the admin certificate in the stored kubeconfig expires:
+        # every preview and up says so once fewer than 30 days remain (components/admin_cert.py).
+        self.kubeconfig.apply(_warn_when_the_admin_certificate_expires)
         self.register_outputs({"kubeconfig": self.kubeconfig, "inventory": self.inventory, "triggers": self.triggers})
+
+
+def _warn_when_the_admin_certificate_expires(kubeconfig: str) -> None:
+    warning = expiry_warning(kubeconfig) if kubeconfig else None
+    if warning:
+        pulumi.log.warn(warning)

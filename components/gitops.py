@@ -43,6 +43,10 @@ from policy import gitops_rule
 API_VERSION = "argoproj.io/v1alpha1"
 KIND = "Application"
 RESOURCES_FINALIZER = "resources-finalizer.argocd.argoproj.io"
+# A child Application whose health later sync waves wait for (it installs what they need: CRDs,
+# namespaces, the StorageClass, the credentials). components/argocd.py's health check reports only
+# these children's health to the root; docs/app-of-apps.md, "Health gates".
+GATE_ANNOTATION = "gitops-cluster.io/gate"
 IN_CLUSTER_SERVER = "https://kubernetes.default.svc"
 
 REPO_LABEL_KEY = "gitops-cluster.io/repo"
@@ -159,8 +163,11 @@ def root_application(
                 "automated": {"prune": True, "selfHeal": True},
                 "retry": copy.deepcopy(RETRY),
                 # PruneLast: a removed child is deleted only after the rest of the sync is
-                # healthy, so a rename never leaves a gap.
-                "syncOptions": ["PruneLast=true"],
+                # healthy, so a rename never leaves a gap. ApplyOutOfSyncOnly: a sync applies only
+                # the children that changed, and gitops-engine waits only for the health of what it
+                # applied (pkg/sync/sync_context.go), so an unchanged child in a bad state never
+                # holds a later wave (tests/test_gitops_health_gates.py).
+                "syncOptions": ["PruneLast=true", "ApplyOutOfSyncOnly=true"],
             },
         },
     }

@@ -137,6 +137,11 @@ def build_stack(settings: StackSettings, secrets: StackSecrets) -> StackResource
         owners=[CANONICAL_OWNER_ID],
         filters=[aws.ec2.GetAmiFilterArgs(name="name", values=[settings.versions["ubuntuAmiName"]])],
         most_recent=False,
+        # DescribeImages leaves deprecated AMIs out unless asked, and a public AMI is deprecated at
+        # most two years after it is created: without this the pinned name stops resolving and
+        # every preview and up fails. The name is an exact pin (versions.yaml), so the result is
+        # the same image either way.
+        include_deprecated=True,
         opts=pulumi.InvokeOptions(provider=aws_provider),
     )
 
@@ -304,6 +309,7 @@ def build_stack(settings: StackSettings, secrets: StackSecrets) -> StackResource
             sso=settings.argocd_sso,
             # Validated as set exactly when SSO is (components/settings/argocd.py).
             dex_client_secret=secrets.argocd_github_client_secret if settings.argocd_sso else None,
+            cluster_identifier=f"{settings.project}/{settings.stack}/{name}",
         ),
     )
     return StackResources(settings, zones, network, nodes, access, bootstrap, argocd, backup, entry, media, identity)

@@ -246,6 +246,11 @@ BAD: dict[str, Bad] = {
     "service-too-big": Bad({"serviceCidr": "100.64.0.0/10"}, "gitops-cluster:serviceCidr"),
     "service-too-small": Bad({"serviceCidr": "10.96.0.0/29"}, "gitops-cluster:serviceCidr"),
     "pod-public": Bad({"podCidr": "8.0.0.0/8"}, "gitops-cluster:podCidr"),
+    # Shared address space (100.64.0.0/10): the policies and security groups name RFC 1918 only.
+    "pod-shared-address-space": Bad(
+        {"podCidr": "100.64.0.0/16"}, "gitops-cluster:podCidr", fix="cut off from the API server and the webhooks"
+    ),
+    "vpc-shared-address-space": Bad({"vpcCidr": "100.96.0.0/16"}, "gitops-cluster:vpcCidr", fix="10.0.0.0/8"),
     "pod-too-small": Bad({"podCidr": "192.168.0.0/24"}, "gitops-cluster:podCidr"),
     "pod-ipv6": Bad({"podCidr": "fd00:10::/64"}, "gitops-cluster:podCidr"),
     # NAT flag.
@@ -697,3 +702,23 @@ def test_documentation_ranges_only_warn_in_a_preview(run_stack, caplog):
 
 def test_the_battery_is_large_enough():
     assert len(BAD) > 150 and len(GOOD) >= 18
+
+
+def test_the_policies_name_no_shared_address_space_for_nodes_and_pods():
+    """Why 100.64.0.0/10 is refused for the VPC and the pod network: every ipBlock that admits a
+    node or pod address names RFC 1918 ranges only (100.64.0.0/10 appears only in `except` lists
+    of the public-egress rules). Admitting it everywhere would be the other choice; then drop the
+    refusal in components/settings/network.py."""
+    import ipaddress
+
+    shared = ipaddress.ip_network("100.64.0.0/10")
+    policies = ROOT / "manifests" / "infrastructure" / "network-policies"
+    for path in sorted(policies.rglob("*.yaml")):
+        for doc in yaml.safe_load_all(path.read_text()):
+            if not doc or doc.get("kind") != "NetworkPolicy":
+                continue
+            rules = [*doc["spec"].get("ingress", []), *doc["spec"].get("egress", [])]
+            for peer in (p for r in rules for p in [*r.get("from", []), *r.get("to", [])]):
+                block = peer.get("ipBlock")
+                if block and block["cidr"] != "0.0.0.0/0":
+                    assert not ipaddress.ip_network(block["cidr"]).overlaps(shared), (path, block)

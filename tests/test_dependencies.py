@@ -353,3 +353,25 @@ def test_dependabot_covers_every_manifest() -> None:
     assert sorted(wanted - _dependabot_entries()) == []
     # Nothing at the root for pip: pyproject.toml is the uv ecosystem's, updated together with uv.lock.
     assert ("pip", "/") not in _dependabot_entries()
+
+
+def test_an_install_from_requirements_txt_gives_the_environment_the_lock_gives() -> None:
+    """What `pulumi install` with `toolchain: pip` installs (`pip install -r requirements.txt` into
+    the virtualenv) is exactly the .venv `make venv` built from uv.lock: a hash-checked sync of the
+    file into it, offline, changes nothing. (uv's pip interface stands in for pip here: pip has no
+    offline dry run against an existing environment; both read the same hashes.)"""
+    uv = os.environ.get("UV") or str(ROOT / ".cache" / f"uv-{_pinned_uv_version()}" / "bin" / "uv")
+    require(Path(uv).is_file(), f"the pinned uv is not at {uv} (run `make venv`)")
+    argv = [
+        uv,
+        "pip",
+        "sync",
+        "--dry-run",
+        "--offline",
+        "--require-hashes",
+        "--python",
+        str(ROOT / ".venv" / "bin" / "python"),
+    ]
+    proc = subprocess.run([*argv, "requirements.txt"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "Would make no changes" in proc.stderr, proc.stderr

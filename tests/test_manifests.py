@@ -1196,6 +1196,13 @@ ARGOCD_PODS = [
         ports={"metrics": 8080},
     ),
     Endpoint("argocd/redis", "argocd", {"app.kubernetes.io/name": "argocd-redis"}),
+    # With GitHub SSO (components/argocd.py): Dex's http, grpc and metrics ports (chart 10.1.1 values).
+    Endpoint(
+        "argocd/dex-server",
+        "argocd",
+        {"app.kubernetes.io/name": "argocd-dex-server"},
+        ports={"http": 5556, "grpc": 5557, "metrics": 5558},
+    ),
 ]
 MONITORING_PODS = [
     Endpoint("alertmanager", "monitoring", {"app.kubernetes.io/name": "alertmanager"}),
@@ -1325,6 +1332,10 @@ PROBE_PORTS = [
     (6080, "TCP"),
     # Envoy Gateway's xDS.
     (18000, "TCP"),
+    # Dex (SSO): HTTP, gRPC, metrics.
+    (5556, "TCP"),
+    (5557, "TCP"),
+    (5558, "TCP"),
 ]
 
 
@@ -1378,12 +1389,21 @@ def expected_flows(endpoints: Mapping[str, Endpoint]) -> set[tuple[str, str, int
     for src in ("argocd/server", "argocd/application-controller", "argocd/repo-server"):
         flows.add((src, "argocd/redis", 6379, "TCP"))
     # Prometheus scrapes every ArgoCD component's metrics port, and the monitoring components'.
-    flows |= {("prometheus", e.name, e.ports["metrics"], "TCP") for e in ARGOCD_PODS if "metrics" in e.ports}
+    # (Dex's metrics have no ServiceMonitor: tests/test_flows_rendered.py derives the scrapes.)
+    flows |= {
+        ("prometheus", e.name, e.ports["metrics"], "TCP")
+        for e in ARGOCD_PODS
+        if "metrics" in e.ports and e.name != "argocd/dex-server"
+    }
+    # SSO: argocd-server -> Dex (HTTP and gRPC), Dex -> GitHub.
+    flows |= {("argocd/server", "argocd/dex-server", port, "TCP") for port in (5556, 5557)}
+    flows.add(("argocd/dex-server", "internet", 443, "TCP"))
     flows |= {
         ("prometheus", "grafana", 3000, "TCP"),
         ("prometheus", "kube-state-metrics", 8080, "TCP"),
-        ("prometheus", "kube-state-metrics", 8081, "TCP"),
         ("prometheus", "alertmanager", 9093, "TCP"),
+        # Alertmanager's config-reloader (its ServiceMonitor's reloader-web endpoint).
+        ("prometheus", "alertmanager", 8080, "TCP"),
         # Grafana queries Prometheus and Alertmanager; Prometheus sends alerts; Alertmanager
         # notifies receivers on the internet and gossips with its peers.
         ("grafana", "prometheus", 9090, "TCP"),

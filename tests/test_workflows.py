@@ -366,8 +366,26 @@ def test_pr_checks_lint_test_offline_preview_and_policy_preview() -> None:
     assert 'make preview-offline STACK="$STACK"' in offline
     assert '>> "$GITHUB_STEP_SUMMARY"' in offline
     preview = _runs(jobs(pr)["preview"])
-    assert re.search(r"pulumi preview --stack \"\$STACK\" --policy-pack \.trusted/policy", preview)
+    assert 'pulumi preview --stack "$STACK" --json' in preview
     assert jobs(pr)["preview"]["strategy"]["matrix"]["stack"] == "${{ fromJSON(needs.changes.outputs.affected) }}"
+    assert "tools.ci.policy_check" in _runs(jobs(pr)["policy"])
+
+
+def test_previews_of_pull_request_code_wait_for_a_maintainer_and_the_pack_runs_apart() -> None:
+    pr = jobs(WF["pr"])
+    preview, policy = pr["preview"], pr["policy"]
+    # The environment's required reviewers gate the job that runs the PR's code with the role.
+    assert preview["environment"] == "preview"
+    # No policy pack inside the job whose files the pull request can rewrite.
+    assert "--policy-pack" not in _runs(preview)
+    assert not any(s.get("with", {}).get("path") == ".trusted" for s in steps(preview))
+    # The policy job: only the default branch, no credentials, no step of the pull request.
+    assert policy["permissions"] == {"contents": "read"}
+    assert "needs" in policy and "preview" in policy["needs"]
+    [checkout] = [s for s in steps(policy) if "actions/checkout@" in str(s.get("uses"))]
+    assert checkout["with"]["ref"] == "${{ github.event.repository.default_branch }}"
+    assert not any("pull_request.head" in str(s) for s in steps(policy))
+    assert "comment" in pr and "policy" in pr["comment"]["needs"]
 
 
 def test_bootstrap_offers_exactly_the_stacks_that_exist() -> None:
@@ -464,7 +482,7 @@ def _trusted_policy_pack(job: Mapping[str, Any], extra: frozenset[str] = frozens
 def test_previews_and_applies_judge_with_the_default_branchs_policy_pack() -> None:
     # The apply job also runs the default branch's gate once more (tools/ci/apply_gate.cjs).
     _trusted_policy_pack(jobs(WF["apply"])["apply"], frozenset({"tools/ci"}))
-    _trusted_policy_pack(jobs(WF["pr"])["preview"])
+    # The PR preview's pack runs in the policy job, on the default branch alone (test above).
 
 
 def test_bootstrap_refuses_every_branch_but_the_default_one() -> None:
@@ -585,7 +603,13 @@ def test_apply_result_is_posted_on_the_pull_request() -> None:
 
 # --- the PR comment and the drift issue ----------------------------------------------------------
 
-COMMENT_ENV = {"STACK": "dev", "HEAD_SHA": SHA, "PR_NUMBER": "7", "RUN_URL": "https://run/3"}
+COMMENT_ENV = {
+    "STACK": "dev",
+    "HEAD_SHA": SHA,
+    "PR_NUMBER": "7",
+    "RUN_URL": "https://run/3",
+    "POLICY_RESULT": "success",
+}
 MARKER = "<!-- gitops-cluster:pulumi-preview:dev -->"
 
 

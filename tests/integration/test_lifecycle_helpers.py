@@ -261,4 +261,8 @@ def test_the_destroy_runs_like_make_destroy(tmp_path: Path) -> None:
     assert lifecycle.destroy_env(env) == {**env, "GITOPS_CLUSTER_DESTROY": "1"}
     assert "GITOPS_CLUSTER_DESTROY" not in env, "up and preview must not skip the removal steps"
     up_sh = (Path(__file__).resolve().parents[2] / "tools" / "up.sh").read_text()
-    assert "destroy) export GITOPS_CLUSTER_DESTROY=1;" in up_sh
+    destroy = up_sh.split("\n  destroy)\n", 1)[1]
+    assert "export GITOPS_CLUSTER_DESTROY=1" in destroy
+    # ...and lifts the protection of root-app and the API load balancers first, as make destroy does.
+    assert " ".join(lifecycle.unprotect_argv('"$stack"')) in destroy
+    assert destroy.index("state unprotect") < destroy.index("pulumi destroy")
