@@ -36,6 +36,7 @@ DEFAULT_CLASS_TEMPLATE = REPO_ROOT / "ansible" / "roles" / "storage" / "template
 DATASTORE_APPS = ("postgresql", "redis", "rabbitmq")
 # The StorageClass every claim that holds data uses (manifests/data/storage): EBS gp3, Retain.
 EBS_CLASS = "gp3"
+DEFAULT_MARK = "storageclass.kubernetes.io/is-default-class"
 PROMETHEUS_KINDS = {"Prometheus", "Alertmanager", "ThanosRuler"}
 
 
@@ -45,7 +46,8 @@ def protected(doc: Mapping[str, Any]) -> bool:
 
 
 def default_class_reclaim_policy() -> str:
-    """What the cluster's default class (laid down by Ansible, not ArgoCD) does with a released volume."""
+    """What the Ansible-installed local-path class does with a released volume (the cluster's default
+    until ArgoCD has synced gp3)."""
     text = "\n".join(line for line in DEFAULT_CLASS_TEMPLATE.read_text().splitlines() if "{{" not in line)
     (doc,) = [d for d in yaml.safe_load_all(text) if d]
     return str(doc.get("reclaimPolicy", "Delete"))
@@ -67,7 +69,15 @@ class World:
             for d in docs
             if d["kind"] == "StorageClass"
         }
-        self.default_reclaim = default_class_reclaim_policy()
+        # The default class: the one Git marks default (gp3), else the Ansible-installed local-path.
+        git_defaults = [
+            str(d.get("reclaimPolicy", "Delete"))
+            for docs in objects.values()
+            for d in docs
+            if d["kind"] == "StorageClass"
+            and (d["metadata"].get("annotations") or {}).get("storageclass.kubernetes.io/is-default-class") == "true"
+        ]
+        self.default_reclaim = git_defaults[0] if len(git_defaults) == 1 else default_class_reclaim_policy()
 
     def all_objects(self) -> Iterator[Doc]:
         for docs in self.objects.values():
@@ -222,6 +232,10 @@ def test_the_ebs_class_is_encrypted_retained_expandable_and_not_removed_with_its
     assert sc["parameters"] == {"type": "gp3", "encrypted": "true", "csi.storage.k8s.io/fstype": "ext4"}
     assert sc["reclaimPolicy"] == "Retain" and sc["volumeBindingMode"] == "WaitForFirstConsumer"
     assert sc["allowVolumeExpansion"] is True
+    # The one default class: a claim that names none gets a retained EBS volume too.
+    defaults = [c for c in classes.values() if (c["metadata"].get("annotations") or {}).get(DEFAULT_MARK) == "true"]
+    assert [c["metadata"]["name"] for c in defaults] == [EBS_CLASS]
+    assert world.reclaim_policy(None) == "Retain"
     for c in classes.values():
         assert {"Prune=false", "Delete=false"} <= sync_options(c), c["metadata"]["name"]
     # The driver that serves it tags each volume with its claim and the cluster.
