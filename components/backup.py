@@ -90,40 +90,7 @@ class BackupBucket(pulumi.ComponentResource):
 
     def _create_bucket_settings(self, name: str, bucket: aws.s3.Bucket, child: pulumi.ResourceOptions) -> None:
         """Ownership, public-access block, versioning, encryption, TLS-only policy, lifecycle."""
-        aws.s3.BucketOwnershipControls(
-            f"{name}-backups-ownership",
-            bucket=bucket.id,
-            rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
-            opts=child,
-        )
-        block = aws.s3.BucketPublicAccessBlock(
-            f"{name}-backups-public-access",
-            bucket=bucket.id,
-            block_public_acls=True,
-            block_public_policy=True,
-            ignore_public_acls=True,
-            restrict_public_buckets=True,
-            opts=child,
-        )
-        aws.s3.BucketVersioning(
-            f"{name}-backups-versioning",
-            bucket=bucket.id,
-            versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(status="Enabled"),
-            opts=child,
-        )
-        aws.s3.BucketServerSideEncryptionConfiguration(
-            f"{name}-backups-encryption",
-            bucket=bucket.id,
-            rules=[
-                aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
-                    apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
-                        sse_algorithm="AES256"
-                    ),
-                    bucket_key_enabled=True,
-                )
-            ],
-            opts=child,
-        )
+        block = private_bucket_basics(f"{name}-backups", bucket, child, versioned=True)
         aws.s3.BucketPolicy(
             f"{name}-backups-tls-only",
             bucket=bucket.id,
@@ -137,6 +104,51 @@ class BackupBucket(pulumi.ComponentResource):
             rules=[aws.s3.BucketLifecycleConfigurationRuleArgs(**rule) for rule in lifecycle_rules()],
             opts=child,
         )
+
+
+def private_bucket_basics(
+    prefix: str, bucket: aws.s3.Bucket, opts: pulumi.ResourceOptions, *, versioned: bool
+) -> aws.s3.BucketPublicAccessBlock:
+    """What every bucket of this stack has (backups, media, the issuer): owner-enforced ownership
+    (no ACLs), all four public-access blocks, SSE-S3 (AES256) with a bucket key, and versioning
+    where asked; `<prefix>-ownership`, `-public-access`, `-encryption`, `-versioning`. Returns the
+    public-access block, which a bucket policy must wait for (one put before it could be judged public)."""
+    aws.s3.BucketOwnershipControls(
+        f"{prefix}-ownership",
+        bucket=bucket.id,
+        rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
+        opts=opts,
+    )
+    block = aws.s3.BucketPublicAccessBlock(
+        f"{prefix}-public-access",
+        bucket=bucket.id,
+        block_public_acls=True,
+        block_public_policy=True,
+        ignore_public_acls=True,
+        restrict_public_buckets=True,
+        opts=opts,
+    )
+    if versioned:
+        aws.s3.BucketVersioning(
+            f"{prefix}-versioning",
+            bucket=bucket.id,
+            versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(status="Enabled"),
+            opts=opts,
+        )
+    aws.s3.BucketServerSideEncryptionConfiguration(
+        f"{prefix}-encryption",
+        bucket=bucket.id,
+        rules=[
+            aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
+                apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
+                    sse_algorithm="AES256"
+                ),
+                bucket_key_enabled=True,
+            )
+        ],
+        opts=opts,
+    )
+    return block
 
 
 # --- pure functions (tested without the runtime) -------------------------------------------------

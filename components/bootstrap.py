@@ -173,6 +173,24 @@ cat "$work/sa.pub"
     )
 
 
+def _target_command(
+    create: str, target: InventoryHost, jump: SshJump, known_hosts: str, triggers: Sequence[str], **extra: str
+) -> CommandSpec:
+    """A script that reads something from `target` through the bastion (GC_TARGET_* names it)."""
+    return CommandSpec(
+        create=create,
+        environment=command_environment(
+            jump,
+            known_hosts,
+            GC_TARGET_HOST=target.address,
+            GC_TARGET_PORT=str(target.port),
+            GC_TARGET_HOST_KEY_ALIAS=target.host_key_alias or "",
+            **extra,
+        ),
+        triggers=list(triggers),
+    )
+
+
 def service_account_keys_command(
     target: InventoryHost,
     jump: SshJump,
@@ -182,17 +200,8 @@ def service_account_keys_command(
     remote_path: str = "/etc/kubernetes/pki/sa.pub",
 ) -> CommandSpec:
     """The command that prints `target`'s service-account public keys (for the issuer's JWKS)."""
-    return CommandSpec(
-        create=service_account_keys_script(),
-        environment=command_environment(
-            jump,
-            known_hosts,
-            GC_TARGET_HOST=target.address,
-            GC_TARGET_PORT=str(target.port),
-            GC_TARGET_HOST_KEY_ALIAS=target.host_key_alias or "",
-            GC_REMOTE_SA_PUB=remote_path,
-        ),
-        triggers=list(triggers),
+    return _target_command(
+        service_account_keys_script(), target, jump, known_hosts, triggers, GC_REMOTE_SA_PUB=remote_path
     )
 
 
@@ -226,18 +235,7 @@ def kubeconfig_command(
     remote_path: str = "/etc/kubernetes/admin.conf",
 ) -> CommandSpec:
     """The command that prints `target`'s admin kubeconfig (the first control-plane node)."""
-    return CommandSpec(
-        create=kubeconfig_script(),
-        environment=command_environment(
-            jump,
-            known_hosts,
-            GC_TARGET_HOST=target.address,
-            GC_TARGET_PORT=str(target.port),
-            GC_TARGET_HOST_KEY_ALIAS=target.host_key_alias or "",
-            GC_REMOTE_KUBECONFIG=remote_path,
-        ),
-        triggers=list(triggers),
-    )
+    return _target_command(kubeconfig_script(), target, jump, known_hosts, triggers, GC_REMOTE_KUBECONFIG=remote_path)
 
 
 def rewrite_kubeconfig_server(kubeconfig: str, host: str, port: int = API_PORT) -> str:
@@ -395,8 +393,10 @@ class AnsibleBootstrap(pulumi.ComponentResource):
 
         # The service-account public keys, read after every playbook run like the kubeconfig: the
         # issuer's JWKS (components/identity.py) is made from them. Public, so not secret.
-        keys_spec = pulumi.Output.all(resolved, self.triggers).apply(
-            lambda v: service_account_keys_command(first_control_plane(v[0][1]), v[0][2], known_hosts, v[1])
+        keys_spec = pulumi.Output.all(resolved, self.triggers, upgrade_spec).apply(
+            lambda v: service_account_keys_command(
+                first_control_plane(v[0][1]), v[0][2], known_hosts, [*v[1], *v[2].triggers]
+            )
         )
         keys = local.Command(
             f"{name}-service-account-keys",

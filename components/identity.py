@@ -39,7 +39,7 @@ import pulumi_aws as aws
 import yaml
 
 from components import oidc_issuer
-from components.backup import ETCD_PREFIX, WRITER_PREFIXES, tls_only_policy, writer_policy
+from components.backup import ETCD_PREFIX, WRITER_PREFIXES, private_bucket_basics, tls_only_policy, writer_policy
 from components.media import media_reader_policy
 
 TYPE_TOKEN = "gitops-cluster:identity:WorkloadIdentity"  # noqa: S105 (a Pulumi type token)
@@ -320,34 +320,8 @@ class WorkloadIdentity(pulumi.ComponentResource):
             f"{name}-issuer", bucket_prefix=f"{args.cluster_name}-oidc-", force_destroy=True, opts=child
         )
         self._bucket = bucket
-        aws.s3.BucketOwnershipControls(
-            f"{name}-issuer-ownership",
-            bucket=bucket.id,
-            rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
-            opts=child,
-        )
-        block = aws.s3.BucketPublicAccessBlock(
-            f"{name}-issuer-public-access",
-            bucket=bucket.id,
-            block_public_acls=True,
-            block_public_policy=True,
-            ignore_public_acls=True,
-            restrict_public_buckets=True,
-            opts=child,
-        )
-        aws.s3.BucketServerSideEncryptionConfiguration(
-            f"{name}-issuer-encryption",
-            bucket=bucket.id,
-            rules=[
-                aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
-                    apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
-                        sse_algorithm="AES256"
-                    ),
-                    bucket_key_enabled=True,
-                )
-            ],
-            opts=child,
-        )
+        # Two small documents, rewritten from the cluster's key: no versioning needed.
+        block = private_bucket_basics(f"{name}-issuer", bucket, child, versioned=False)
         oac = aws.cloudfront.OriginAccessControl(
             f"{name}-issuer",
             description=f"{args.cluster_name} service-account issuer",

@@ -30,7 +30,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components.backup import abort_uploads, tls_only_policy
+from components.backup import abort_uploads, private_bucket_basics, tls_only_policy
 from components.public_entry import alias_record, dns_validated_certificate
 from components.settings.model import PublicDns
 
@@ -114,40 +114,7 @@ class MediaCdn(pulumi.ComponentResource):
     def _create_bucket_settings(
         self, name: str, bucket: aws.s3.Bucket, args: MediaCdnArgs, kept: pulumi.ResourceOptions
     ) -> aws.s3.BucketPublicAccessBlock:
-        aws.s3.BucketOwnershipControls(
-            f"{name}-media-ownership",
-            bucket=bucket.id,
-            rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
-            opts=kept,
-        )
-        block = aws.s3.BucketPublicAccessBlock(
-            f"{name}-media-public-access",
-            bucket=bucket.id,
-            block_public_acls=True,
-            block_public_policy=True,
-            ignore_public_acls=True,
-            restrict_public_buckets=True,
-            opts=kept,
-        )
-        aws.s3.BucketVersioning(
-            f"{name}-media-versioning",
-            bucket=bucket.id,
-            versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(status="Enabled"),
-            opts=kept,
-        )
-        aws.s3.BucketServerSideEncryptionConfiguration(
-            f"{name}-media-encryption",
-            bucket=bucket.id,
-            rules=[
-                aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
-                    apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
-                        sse_algorithm="AES256"
-                    ),
-                    bucket_key_enabled=True,
-                )
-            ],
-            opts=kept,
-        )
+        block = private_bucket_basics(f"{name}-media", bucket, kept, versioned=True)
         aws.s3.BucketLifecycleConfiguration(
             f"{name}-media-lifecycle",
             bucket=bucket.id,

@@ -1470,16 +1470,8 @@ def expected_flows(endpoints: Mapping[str, Endpoint]) -> set[tuple[str, str, int
     return flows
 
 
-FENCED = {
-    "argocd",
-    "monitoring",
-    "atlantis",
-    "cert-manager",
-    "cnpg-system",
-    "envoy-gateway-system",
-    "ebs-csi",
-    "pod-identity-webhook",
-}
+# Every platform namespace but data and messaging (their Jobs keep egress open), and argocd.
+FENCED = (set(PLATFORM_NAMESPACES) - {"data", "messaging"}) | {"argocd"}
 GOVERNED = set(DOMAINS) | {"data", "messaging"} | FENCED
 # Namespaces whose egress is fenced too (data and messaging keep egress open for their Jobs).
 FENCED_EGRESS = set(DOMAINS) | FENCED
