@@ -523,12 +523,13 @@ def helper_pod_as_created(objects: list[dict[str, Any]]) -> dict[str, Any]:
     return pod
 
 
-def test_storage_class_is_the_one_default_and_waits_for_the_first_consumer(storage):
+def test_storage_class_is_not_the_default_and_waits_for_the_first_consumer(storage):
     classes = [o for o in storage["default"] if o["kind"] == "StorageClass"]
     assert len(classes) == 1, "the kustomization must not add a second StorageClass"
     (sc,) = classes
     assert sc["metadata"]["name"] == "local-path"
-    assert sc["metadata"]["annotations"]["storageclass.kubernetes.io/is-default-class"] == "true"
+    # gp3 (EBS, manifests/data/storage) is the default; local-path stays for data not yet moved.
+    assert sc["metadata"]["annotations"]["storageclass.kubernetes.io/is-default-class"] == "false"
     assert sc["volumeBindingMode"] == "WaitForFirstConsumer"
     assert sc["reclaimPolicy"] == "Delete"
     assert sc["provisioner"] == "rancher.io/local-path"

@@ -32,7 +32,7 @@ import pytest
 import yaml
 
 from components.bastion_commands import CommandSpec, secret_bundle
-from components.bootstrap import kubeconfig_command, rewrite_kubeconfig_server
+from components.bootstrap import kubeconfig_command, rewrite_kubeconfig_server, service_account_keys_command
 from components.inventory import ClusterVars, InventoryHost, SshJump
 from components.playbooks import playbook_command
 from components.settings.keys import default_versions
@@ -264,3 +264,26 @@ def test_the_kubeconfig_is_read_through_the_bastion_with_sudo(sshd, tmp_path):
     missing = kubeconfig_command(hosts[0], jump, str(tmp_path / "known_hosts"), [], remote_path=str(tmp_path / "no"))
     failed = run(missing, sshd.key)
     assert failed.returncode != 0 and failed.stdout == ""
+
+
+def test_the_service_account_keys_are_read_through_the_bastion_with_retired_ones(sshd, tmp_path):
+    """What the issuer's JWKS is made from: sa.pub and, during a rotation, sa-retired-*.pub."""
+    from components.oidc_issuer import jwks, public_key_blocks
+    from tests.test_identity import kubeadm_service_account_key
+
+    current, _ = kubeadm_service_account_key(tmp_path / "sa")
+    retired, _ = kubeadm_service_account_key(tmp_path / "sa-retired-1")
+    _, hosts, jump = stack(sshd)
+    spec = service_account_keys_command(hosts[0], jump, str(tmp_path / "known_hosts"), [], remote_path=str(current))
+    result = run(spec, sshd.key)
+    assert result.returncode == 0, result.stderr
+    blocks = public_key_blocks(result.stdout)
+    assert blocks == [current.read_text(), retired.read_text()]
+    assert len(jwks(blocks)["keys"]) == 2
+
+    missing = service_account_keys_command(
+        hosts[0], jump, str(tmp_path / "known_hosts"), [], remote_path=str(tmp_path / "no.pub")
+    )
+    failed = run(missing, sshd.key)
+    assert failed.returncode == 4 and failed.stdout == "", failed.stderr
+    assert "holds no PEM public key" in failed.stderr

@@ -77,9 +77,10 @@ RENDER_PLAY = """
 """
 
 
-def render(tmp_path: Path, kubernetes: str) -> dict[str, Any]:
+def render(tmp_path: Path, kubernetes: str, extra: dict[str, Any] | None = None) -> dict[str, Any]:
     versions = {**default_versions(), "kubernetes": kubernetes}
-    (tmp_path / "vars.json").write_text(render_extra_vars(versions))
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    (tmp_path / "vars.json").write_text(json.dumps({**json.loads(render_extra_vars(versions)), **(extra or {})}))
     play = tmp_path / "render.yml"
     play.write_text(RENDER_PLAY.format(roles=ANSIBLE_DIR / "roles"))
     result = run_play(

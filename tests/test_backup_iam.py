@@ -24,8 +24,9 @@ from components.iam_policy import Request, evaluate
 
 BUCKET = "gitops-dev-backups-20261130mock"
 ARN = f"arn:aws:s3:::{BUCKET}"
-ROLE_OF_CLIENT = {"postgresql": "gitops-dev-postgresql-backup", "rabbitmq": "gitops-dev-rabbitmq-backup",
-                  "etcd": "gitops-dev-master-backup"}  # fmt: skip
+# Each client's own role (IRSA, components/identity.py: the role of its ServiceAccount).
+ROLE_OF_CLIENT = {"postgresql": "gitops-dev-postgresql-backup", "rabbitmq": "gitops-dev-rabbitmq-export",
+                  "etcd": "gitops-dev-etcd-backup"}  # fmt: skip
 
 
 def _registered(dev: Any) -> tuple[dict[str, dict[str, Any]], dict[str, Any], str]:
@@ -38,7 +39,7 @@ def _registered(dev: Any) -> tuple[dict[str, dict[str, Any]], dict[str, Any], st
     return roles, policy, policy["Statement"][0]["Resource"][0]
 
 
-def test_every_call_of_every_backup_client_is_allowed_by_its_nodes_role(dev: Any) -> None:
+def test_every_call_of_every_backup_client_is_allowed_by_its_role(dev: Any) -> None:
     roles, bucket_policy, arn = _registered(dev)
     calls = iam_policy.load_calls(arn)
     assert {c.client for c in calls} == set(ROLE_OF_CLIENT)

@@ -284,7 +284,18 @@ def test_commands_are_children_named_from_the_component(user_key_stack):
     assert playbook.parent == component.urn and fetch.parent == component.urn
     upgrade = user_key_stack.one(COMMAND, f"{component.name}-upgrade")
     key = f"{component.name}-{ENCRYPTION_KEY_NAME}"
-    assert {r.name for r in user_key_stack.children(component)} == {playbook.name, upgrade.name, fetch.name, key}
+    keys = f"{component.name}-service-account-keys"
+    assert {r.name for r in user_key_stack.children(component)} == {playbook.name, upgrade.name, fetch.name, key, keys}
+
+
+def test_the_service_account_keys_are_read_after_every_playbook_run_with_the_key_on_stdin_only(user_key_stack):
+    component, playbook, fetch = bootstrap_commands(user_key_stack)
+    keys = user_key_stack.one(COMMAND, f"{component.name}-service-account-keys")
+    assert user_key_stack.depends_on(keys, playbook)
+    # Re-read whenever the playbook ran (its triggers), like the kubeconfig.
+    assert keys.inputs["triggers"] == fetch.inputs["triggers"]
+    assert keys.inputs["environment"]["GC_REMOTE_SA_PUB"] == "/etc/kubernetes/pki/sa.pub"
+    assert keys.is_secret("stdin") and FAKE_SSH_PRIVATE_KEY not in json.dumps(keys.inputs["environment"])
 
 
 def test_the_playbook_depends_on_every_node_and_the_bastion(user_key_stack):

@@ -229,7 +229,12 @@ def test_no_object_is_rendered_by_two_sources() -> None:
 
 # Maps whose keys are data, not chart settings: argo-cd copies configs.cm/params/rbac verbatim into
 # argocd-cm / argocd-cmd-params-cm / argocd-rbac-cm; what we put there is checked where it lands.
-OPEN_MAPS = {"argo-cd": ("configs.cm.", "configs.params.", "configs.rbac.")}
+OPEN_MAPS = {
+    "argo-cd": ("configs.cm.", "configs.params.", "configs.rbac."),
+    # The chart copies controller.affinity verbatim into the pod spec (toYaml): a Kubernetes
+    # Affinity, validated where it lands (the rendered Deployment against the core schema).
+    "aws-ebs-csi-driver": ("controller.affinity.",),
+}
 
 
 def unknown_keys(source: Source, values: Mapping[str, Any]) -> list[str]:
@@ -480,7 +485,7 @@ def test_monitoring_crds_app_ships_only_the_crds_and_the_stack_none() -> None:
 def test_prometheus_keeps_its_data_on_a_pvc_with_retention_by_size() -> None:
     prometheus = one(rendered("app:monitoring-stack"), "Prometheus")["spec"]
     claim = prometheus["storage"]["volumeClaimTemplate"]["spec"]
-    assert claim["storageClassName"] == "local-path"
+    assert claim["storageClassName"] == "gp3"
     requested = int(re.fullmatch(r"(\d+)Gi", claim["resources"]["requests"]["storage"]).group(1))  # type: ignore[union-attr]
     size = int(re.fullmatch(r"(\d+)GB", prometheus["retentionSize"]).group(1))  # type: ignore[union-attr]
     # Size-based retention below the volume (GB < GiB), so the disk never fills.
@@ -533,7 +538,7 @@ def test_alertmanager_has_a_real_receiver_and_routes_the_watchdog_to_a_heartbeat
 
 def test_receiver_urls_come_from_an_optional_secret_mounted_into_alertmanager() -> None:
     spec = one(rendered("app:monitoring-stack"), "Alertmanager")["spec"]
-    assert spec["storage"]["volumeClaimTemplate"]["spec"]["storageClassName"] == "local-path"
+    assert spec["storage"]["volumeClaimTemplate"]["spec"]["storageClassName"] == "gp3"
     volumes = {v["name"]: v for v in spec["volumes"]}
     mounts = {m["mountPath"]: m["name"] for m in spec["volumeMounts"]}
     files = [

@@ -158,7 +158,7 @@ def test_crd_validation_rejects_bad_objects(
 def test_cluster_is_pinned_protected_and_archived(postgresql: dict[str, Doc]) -> None:
     cluster = postgresql["Cluster"]["spec"]
     assert cluster["imageName"] == VERSIONS["postgresqlImage"]
-    assert cluster["storage"]["storageClass"] == "local-path-retain"
+    assert cluster["storage"]["storageClass"] == "gp3"
     assert cluster.get("enablePDB", True) is True
     assert {"Delete=false", "Prune=false"} <= sync_options(postgresql["Cluster"])
     (plugin,) = cluster["plugins"]

@@ -34,6 +34,9 @@ from tests.prereqs import missing
 RESOURCES_FINALIZER = "resources-finalizer.argocd.argoproj.io"
 DEFAULT_CLASS_TEMPLATE = REPO_ROOT / "ansible" / "roles" / "storage" / "templates" / "storage-class.yaml.j2"
 DATASTORE_APPS = ("postgresql", "redis", "rabbitmq")
+# The StorageClass every claim that holds data uses (manifests/data/storage): EBS gp3, Retain.
+EBS_CLASS = "gp3"
+DEFAULT_MARK = "storageclass.kubernetes.io/is-default-class"
 PROMETHEUS_KINDS = {"Prometheus", "Alertmanager", "ThanosRuler"}
 
 
@@ -43,7 +46,8 @@ def protected(doc: Mapping[str, Any]) -> bool:
 
 
 def default_class_reclaim_policy() -> str:
-    """What the cluster's default class (laid down by Ansible, not ArgoCD) does with a released volume."""
+    """What the Ansible-installed local-path class does with a released volume (the cluster's default
+    until ArgoCD has synced gp3)."""
     text = "\n".join(line for line in DEFAULT_CLASS_TEMPLATE.read_text().splitlines() if "{{" not in line)
     (doc,) = [d for d in yaml.safe_load_all(text) if d]
     return str(doc.get("reclaimPolicy", "Delete"))
@@ -65,7 +69,15 @@ class World:
             for d in docs
             if d["kind"] == "StorageClass"
         }
-        self.default_reclaim = default_class_reclaim_policy()
+        # The default class: the one Git marks default (gp3), else the Ansible-installed local-path.
+        git_defaults = [
+            str(d.get("reclaimPolicy", "Delete"))
+            for docs in objects.values()
+            for d in docs
+            if d["kind"] == "StorageClass"
+            and (d["metadata"].get("annotations") or {}).get("storageclass.kubernetes.io/is-default-class") == "true"
+        ]
+        self.default_reclaim = git_defaults[0] if len(git_defaults) == 1 else default_class_reclaim_policy()
 
     def all_objects(self) -> Iterator[Doc]:
         for docs in self.objects.values():
@@ -178,16 +190,28 @@ def test_deleting_a_child_reaches_no_claim_or_volume(world: World, app: str) -> 
     assert not paths, f"deleting the {app} Application deletes data:\n" + "\n".join(paths)
 
 
-def test_every_datastore_claim_is_retained_by_its_class(world: World) -> None:
-    """Even a claim deleted by hand keeps its volume: every datastore claim names a Retain class."""
-    found = 0
-    for app in DATASTORE_APPS:
+def data_claims(world: World) -> list[tuple[str, str, str | None]]:
+    """(application, claim, class) of every claim that holds data: the datastores', Prometheus's
+    and Alertmanager's (each rendered from its Application, the charts included)."""
+    found = []
+    for app in (*DATASTORE_APPS, "monitoring-stack"):
+        if app in world.unrenderable:
+            missing(world.unrenderable[app])
         for doc in world.objects[app]:
-            for claim, storage_class in world.claim_classes(doc):
-                found += 1
-                assert storage_class is not None, f"{app}: {claim} uses the default class (reclaimPolicy Delete)"
-                assert world.reclaim_policy(storage_class) == "Retain", f"{app}: {claim} class {storage_class}"
-    assert found >= len(DATASTORE_APPS)
+            found += [(app, claim, storage_class) for claim, storage_class in world.claim_classes(doc)]
+    return found
+
+
+def test_every_data_claim_is_on_ebs_and_retained_by_its_class(world: World) -> None:
+    """Every claim that holds data is an EBS volume (it outlives its node) and survives its claim's
+    deletion: the gp3 class, never the node-local local-path classes."""
+    claims = data_claims(world)
+    assert {app for app, _, _ in claims} == {*DATASTORE_APPS, "monitoring-stack"}
+    assert len([c for c in claims if c[0] == "monitoring-stack"]) == 2  # Prometheus and Alertmanager
+    for app, claim, storage_class in claims:
+        assert storage_class is not None, f"{app}: {claim} uses the default class (node-local, reclaimPolicy Delete)"
+        assert storage_class == EBS_CLASS, f"{app}: {claim} is on {storage_class}, not on EBS ({EBS_CLASS})"
+        assert world.reclaim_policy(storage_class) == "Retain", f"{app}: {claim} class {storage_class}"
 
 
 def test_datastore_statefulsets_retain_claims_on_delete_and_scale_down(world: World) -> None:
@@ -199,15 +223,27 @@ def test_datastore_statefulsets_retain_claims_on_delete_and_scale_down(world: Wo
                 assert protected(template), f"{kind_of(sts)}: claim template {template['metadata']['name']}"
 
 
-def test_the_retained_class_is_not_removed_with_its_application(world: World) -> None:
-    classes = [d for d in world.objects["data-storage"] if d["kind"] == "StorageClass"]
-    assert [c["metadata"]["name"] for c in classes] == ["local-path-retain"]
-    (sc,) = classes
+def test_the_ebs_class_is_encrypted_retained_expandable_and_not_removed_with_its_application(world: World) -> None:
+    classes = {d["metadata"]["name"]: d for d in world.objects["data-storage"] if d["kind"] == "StorageClass"}
+    # gp3 for data; local-path-retain only so a cluster still on it keeps its volumes until it moves them.
+    assert sorted(classes) == [EBS_CLASS, "local-path-retain"]
+    sc = classes[EBS_CLASS]
+    assert sc["provisioner"] == "ebs.csi.aws.com"
+    assert sc["parameters"] == {"type": "gp3", "encrypted": "true", "csi.storage.k8s.io/fstype": "ext4"}
     assert sc["reclaimPolicy"] == "Retain" and sc["volumeBindingMode"] == "WaitForFirstConsumer"
-    assert {"Prune=false", "Delete=false"} <= sync_options(sc)
-    # The provisioner the storage role installs serves it.
+    assert sc["allowVolumeExpansion"] is True
+    # The one default class: a claim that names none gets a retained EBS volume too.
+    defaults = [c for c in classes.values() if (c["metadata"].get("annotations") or {}).get(DEFAULT_MARK) == "true"]
+    assert [c["metadata"]["name"] for c in defaults] == [EBS_CLASS]
+    assert world.reclaim_policy(None) == "Retain"
+    for c in classes.values():
+        assert {"Prune=false", "Delete=false"} <= sync_options(c), c["metadata"]["name"]
+    # The driver that serves it tags each volume with its claim and the cluster.
+    values = world.apps["aws-ebs-csi-driver"]["spec"]["source"]["helm"]["valuesObject"]["controller"]
+    assert values["extraCreateMetadata"] is True and "cluster" in values["extraVolumeTags"]
+    # The old class is still served by the provisioner the storage role installs.
     role = (REPO_ROOT / "ansible/roles/storage/defaults/main.yml").read_text()
-    assert "local-path-provisioner" in role and sc["provisioner"] == "rancher.io/local-path"
+    assert "local-path-provisioner" in role and classes["local-path-retain"]["provisioner"] == "rancher.io/local-path"
 
 
 # --- the model itself: each rule fires on an object built to trigger it ------------------------

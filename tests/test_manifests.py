@@ -64,6 +64,8 @@ PLATFORM_NAMESPACES = (
     "cert-manager",
     "cnpg-system",
     "envoy-gateway-system",
+    "ebs-csi",
+    "pod-identity-webhook",
 )
 
 # Where pods can land: each node's labels and taints from Pulumi.dev.yaml's node table (the one
@@ -79,9 +81,17 @@ BUILTIN_GROUPS = {
     "rbac.authorization.k8s.io",
     "policy",
     "storage.k8s.io",
+    "admissionregistration.k8s.io",
 }
 # Kinds without a namespace that children here deploy.
-CLUSTER_SCOPED_KINDS = {"Namespace", "StorageClass", "GatewayClass"}
+CLUSTER_SCOPED_KINDS = {
+    "Namespace",
+    "StorageClass",
+    "GatewayClass",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "MutatingWebhookConfiguration",
+}
 # Which child Application installs each custom resource group (its CRDs).
 CRD_OWNERS = {
     "monitoring.coreos.com": "monitoring-crds",
@@ -475,6 +485,8 @@ def test_expected_children(apps: dict[str, Doc]) -> None:
         "redis",
         "rabbitmq",
         "api-services",
+        "pod-identity-webhook",
+        "aws-ebs-csi-driver",
     }
 
 
@@ -544,10 +556,20 @@ def test_credentials_exist_before_their_consumers(apps: dict[str, Doc], app_obje
         env = {e["name"]: e.get("value") for e in job["spec"]["template"]["spec"]["containers"][0]["env"]}
         for spec in json.loads(env["SECRET_SPECS"]):
             generated.add((job["metadata"]["namespace"], spec["name"]))
+    # Serving certificates cert-manager issues into a Secret of the same child (the pod identity webhook's).
+    issued = {
+        (d["metadata"]["namespace"], d["spec"]["secretName"])
+        for docs in app_objects.values()
+        for d in docs
+        if d["kind"] == "Certificate"
+    }
     consumers = 0
     for name, docs in app_objects.items():
         for doc in docs:
             for ref in secret_refs(doc):
+                if (doc["metadata"]["namespace"], ref) in issued:
+                    assert wave(apps["cert-manager"]) < wave(apps[name]), name
+                    continue
                 consumers += 1
                 assert (doc["metadata"]["namespace"], ref) in generated, f"{name}: {ref}"
                 assert wave(apps["credentials"]) < wave(apps[name]), name
@@ -730,7 +752,7 @@ def test_root_patch_shape_matches_crd() -> None:
 def test_namespaces_and_labels(app_objects: dict[str, list[Doc]]) -> None:
     ns = {d["metadata"]["name"]: d["metadata"]["labels"] for d in app_objects["namespaces"]}
     assert set(ns) == set(DOMAINS) | set(PLATFORM_NAMESPACES)
-    assert len(ns) == 14
+    assert len(ns) == 16
     for d in DOMAINS:
         assert ns[d]["domain"] == d
         assert ns[d]["tier"] == "business-logic"
@@ -749,6 +771,7 @@ CLUSTER_SCOPED = {
     "ClusterRole",
     "ClusterRoleBinding",
     "CustomResourceDefinition",
+    "MutatingWebhookConfiguration",
 }
 
 
@@ -1142,6 +1165,7 @@ def network(apps: dict[str, Doc], app_objects: dict[str, list[Doc]]) -> tuple[Cl
         *CERT_MANAGER_PODS,
         *CNPG_PODS,
         *ENVOY_GATEWAY_PODS,
+        *EBS_CSI_PODS,
         Endpoint("atlantis", "atlantis", {"app.kubernetes.io/name": "atlantis"}),
         Endpoint("internet", None, ip="203.0.113.10"),
         Endpoint("instance-metadata", None, ip="169.254.169.254"),
@@ -1225,6 +1249,15 @@ CNPG_PODS = [
 ]
 
 
+# The EBS CSI driver's controller (app:aws-ebs-csi-driver; its node plugin is on the host network).
+EBS_CSI_PODS = [
+    Endpoint(
+        "ebs-csi/controller",
+        "ebs-csi",
+        {"app": "ebs-csi-controller", "app.kubernetes.io/name": "aws-ebs-csi-driver"},
+        ports={"healthz": 9808},
+    ),
+]
 # Envoy Gateway's controller (chart gateway-helm v1.9.0, release envoy-gateway) and the Envoy pods it
 # creates for the Gateway `public`: the labels its infrastructure manager sets on every proxy
 # (envoyproxy/gateway v1.9.0, internal/infrastructure/kubernetes/proxy: app.kubernetes.io/name=envoy,
@@ -1398,6 +1431,20 @@ def expected_flows(endpoints: Mapping[str, Endpoint]) -> set[tuple[str, str, int
     }
     # The operator drives the Barman Cloud plugin over gRPC (its Service barman-cloud:9090).
     flows.add(("cnpg-system/operator", "cnpg-system/plugin-barman-cloud", 9090, "TCP"))
+    # Issue 20: the EBS CSI controller and the pod identity webhook resolve names and reach the API
+    # server; the controller calls the EC2 API and STS through the NAT on 443; the API server calls
+    # the webhook on 443 (by the private ranges, so pods with open egress reach it too, as above).
+    webhook = "pod-identity-webhook/pod-identity-webhook"
+    for src in ("ebs-csi/controller", webhook):
+        flows |= {(src, "kube-dns", 53, "UDP"), (src, "kube-dns", 53, "TCP")}
+        flows |= {(src, node, 6443, "TCP") for node in VPC_HOSTS}
+    flows.add(("ebs-csi/controller", "internet", 443, "TCP"))
+    flows |= {(node, webhook, 443, "TCP") for node in VPC_HOSTS}
+    flows |= {
+        (e.name, webhook, 443, "TCP")
+        for e in endpoints.values()
+        if e.namespace is not None and e.namespace not in FENCED_EGRESS and "credentials-generator" not in e.name
+    }
     # Issue 19, the public entry: the ALB (a VPC address) reaches Envoy's listeners; Envoy reaches
     # each domain API on 8000, the admin UIs, and its controller's xDS; nothing else.
     for src in [e.name for e in ENVOY_GATEWAY_PODS]:
@@ -1423,7 +1470,8 @@ def expected_flows(endpoints: Mapping[str, Endpoint]) -> set[tuple[str, str, int
     return flows
 
 
-FENCED = {"argocd", "monitoring", "atlantis", "cert-manager", "cnpg-system", "envoy-gateway-system"}
+# Every platform namespace but data and messaging (their Jobs keep egress open), and argocd.
+FENCED = (set(PLATFORM_NAMESPACES) - {"data", "messaging"}) | {"argocd"}
 GOVERNED = set(DOMAINS) | {"data", "messaging"} | FENCED
 # Namespaces whose egress is fenced too (data and messaging keep egress open for their Jobs).
 FENCED_EGRESS = set(DOMAINS) | FENCED
@@ -1481,6 +1529,13 @@ DATA_STACK_ROWS = [
     ("data/postgresql", "cnpg-system/plugin-barman-cloud", 9090, "TCP", False, "only the operator calls the plugin"),
     ("prometheus", "cnpg-system/operator", 8080, "TCP", False, "no PodMonitor scrapes the operator"),
     ("prometheus", "cert-manager/controller", 9402, "TCP", False, "no monitor scrapes cert-manager"),
+    # Issue 20: storage and identity.
+    ("ebs-csi/controller", "internet", 443, "TCP", True, "the controller calls EC2 and STS through the NAT"),
+    ("ebs-csi/controller", "instance-metadata", 80, "TCP", False, "no pod reaches IMDS"),
+    ("ebs-csi/controller", "data/postgresql", 5432, "TCP", False, "the controller talks to AWS only"),
+    ("vpc-host", "pod-identity-webhook/pod-identity-webhook", 443, "TCP", True, "the API server calls the webhook"),
+    (api("auth"), "pod-identity-webhook/pod-identity-webhook", 443, "TCP", False, "domain egress is fenced"),
+    ("pod-identity-webhook/pod-identity-webhook", "internet", 443, "TCP", False, "the webhook needs no internet"),
 ]
 
 

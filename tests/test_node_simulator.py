@@ -282,7 +282,8 @@ def assert_cluster_built(sim: SimCluster, settings: StackSettings, run) -> None:
     operator = objects["apps/Deployment/tigera-operator/tigera-operator"]
     assert operator["spec"]["template"]["spec"]["containers"][0]["image"] == settings.versions["calicoOperatorImage"]
     storage_class = objects["storage.k8s.io/StorageClass//local-path"]
-    assert storage_class["metadata"]["annotations"]["storageclass.kubernetes.io/is-default-class"] == "true"
+    # Not the default: gp3 (EBS) is, once ArgoCD syncs manifests/data/storage (docs/deployment.md).
+    assert storage_class["metadata"]["annotations"]["storageclass.kubernetes.io/is-default-class"] == "false"
     assert "apps/Deployment/local-path-storage/local-path-provisioner" in objects
     assert "/ConfigMap/local-path-storage/local-path-config" in objects
     # Fenced from its first apply: Pod Security labels and default-deny (tests/test_pod_security.py).

@@ -28,6 +28,7 @@ from tests.test_manifests import (  # noqa: F401 (fixtures)
     ARGOCD_PODS,
     CERT_MANAGER_PODS,
     CNPG_PODS,
+    EBS_CSI_PODS,
     MONITORING_PODS,
     PROBE_PORTS,
     app_objects,
@@ -202,6 +203,7 @@ MATRIX_SOURCES = (
     "app:cert-manager",
     "app:cloudnative-pg",
     "app:plugin-barman-cloud",
+    "app:aws-ebs-csi-driver",
 )
 
 
@@ -216,7 +218,7 @@ def test_the_flow_matrix_pods_are_the_rendered_ones() -> None:
                 labels = pod_template(obj)["metadata"]["labels"]  # type: ignore[index]
                 rendered_pods.append((ns, labels, container_ports(spec)))
     complete = {e.name for e in [*CERT_MANAGER_PODS, *CNPG_PODS]}
-    for endpoint in [*ARGOCD_PODS, *MONITORING_PODS, *CERT_MANAGER_PODS, *CNPG_PODS]:
+    for endpoint in [*ARGOCD_PODS, *MONITORING_PODS, *CERT_MANAGER_PODS, *CNPG_PODS, *EBS_CSI_PODS]:
         if endpoint.name == "alertmanager":
             continue  # created by the operator from the Alertmanager resource, not rendered
         if endpoint.name == "argocd/dex-server":

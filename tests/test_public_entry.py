@@ -232,7 +232,8 @@ def test_without_a_domain_plain_http_to_admins_only(dev: Recording) -> None:
     )
     # CloudFront's own name and certificate.
     assert out["mediaCdnUrl"] == "https://d111111abcdef8.cloudfront.net"
-    assert dev.one(DISTRIBUTION).inputs["viewerCertificate"] == {"cloudfrontDefaultCertificate": True}
+    media = dev.one(DISTRIBUTION, "gitops-dev-media")
+    assert media.inputs["viewerCertificate"] == {"cloudfrontDefaultCertificate": True}
     assert not [p for p in dev.of_type(PROVIDER) if p.inputs.get("region") == "us-east-1"]
 
 
@@ -287,24 +288,29 @@ def test_cors_from_config_and_media_off(run_stack: Any) -> None:
     assert cors["allowedOrigins"] == ["https://app.example.com"]
     assert set(cors["allowedMethods"]) == {"GET", "HEAD", "PUT"}
     off = run_stack({"media": False})
-    assert not off.of_type(DISTRIBUTION) and not [r for r in off.resources if r.name.startswith("gitops-dev-media")]
+    assert [d.name for d in off.of_type(DISTRIBUTION)] == ["gitops-dev-issuer"]  # the service-account issuer's
+    assert not [r for r in off.resources if r.name.startswith("gitops-dev-media")]
     # A null output: `pulumi stack output` leaves it out.
     assert off.stack_outputs.get("mediaBucket") is None and off.stack_outputs.get("mediaCdnUrl") is None
 
 
-def test_scan_and_chat_nodes_get_exactly_get_and_put_on_the_media_objects(dev: Recording) -> None:
+def test_scan_and_chat_pods_get_exactly_get_and_put_on_the_media_objects(dev: Recording) -> None:
+    """Through their ServiceAccounts' own roles (IRSA, components/identity.py), never a node's."""
     policies = {
         r.name: json.loads(r.inputs["policy"])
         for r in dev.of_type("aws:iam/rolePolicy:RolePolicy")
         if "media" in r.name
     }
-    assert set(policies) == {"gitops-dev-api-scan-media", "gitops-dev-api-chat-media"}
+    assert set(policies) == {"gitops-dev-scan-media", "gitops-dev-chat-media"}
     arn = "arn:aws:mock:ap-northeast-2:123456789012:gitops-dev-media"
     for policy in policies.values():
         assert policy == media_reader_policy(arn)
         (statement,) = policy["Statement"]
         assert statement["Action"] == ["s3:GetObject", "s3:PutObject"]
-    instances = {r.name: r.inputs for r in dev.of_type("aws:ec2/instance:Instance")}
-    for node in ("api-scan", "api-chat"):
-        assert instances[f"gitops-dev-{node}"]["iamInstanceProfile"] == f"gitops-dev-{node}-media"
-    assert instances["gitops-dev-api-auth"]["iamInstanceProfile"] != "gitops-dev-api-auth-media"
+    trust = {r.name: json.loads(r.inputs["assumeRolePolicy"]) for r in dev.of_type("aws:iam/role:Role")}
+    for domain in ("scan", "chat"):
+        (statement,) = trust[f"gitops-dev-{domain}-media"]["Statement"]
+        subjects = [v for k, v in statement["Condition"]["StringEquals"].items() if k.endswith(":sub")]
+        assert subjects == [f"system:serviceaccount:{domain}:{domain}-api"]
+    profiles = {r.inputs.get("iamInstanceProfile") for r in dev.of_type("aws:ec2/instance:Instance")} - {None}
+    assert profiles == {"gitops-dev-node"}

@@ -58,19 +58,12 @@ def test_nodes_are_spread_over_the_private_subnets_of_three_azs(dev):
     assert max(counts) - min(counts) <= 1
 
 
-# Nodes whose pods write backups to S3 (components/backup.py): hop limit 2 there only.
-BACKUP_WRITERS = {"gitops-dev-postgresql", "gitops-dev-rabbitmq"}
-# Nodes with their own backup profile: those, and the control plane (etcd snapshots, host network).
-BACKUP_PROFILES = BACKUP_WRITERS | {"gitops-dev-master"}
-# Nodes whose API pods sign and read media (components/media.py): their own profile, hop limit 2.
-MEDIA_READERS = {"gitops-dev-api-scan", "gitops-dev-api-chat"}
-
-
 def test_every_instance_requires_imdsv2_and_encrypts_gp3(dev):
     for inst in dev.of_type(INSTANCE):
         md = inst.inputs["metadataOptions"]
         assert md["httpTokens"] == "required", inst.name
-        assert md["httpPutResponseHopLimit"] == (2 if inst.name in BACKUP_WRITERS | MEDIA_READERS else 1), inst.name
+        # Hop limit 1 everywhere: no pod reaches the instance credentials (tests/test_node_iam.py).
+        assert md["httpPutResponseHopLimit"] == 1, inst.name
         root = inst.inputs["rootBlockDevice"]
         assert root["encrypted"] is True, inst.name
         assert root["volumeType"] == "gp3", inst.name
@@ -86,18 +79,16 @@ def test_only_the_bastion_has_a_public_ip(dev):
         assert s.inputs["mapPublicIpOnLaunch"] is False, s.name
 
 
-def test_nodes_get_the_ssm_instance_profile_and_the_stack_key(dev):
+def test_nodes_share_the_node_instance_profile_and_the_stack_key(dev):
     profile = dev.one("aws:iam/instanceProfile:InstanceProfile", "gitops-dev-node")
     key = dev.one("aws:ec2/keyPair:KeyPair")
     for inst in nodes_of(dev):
-        # Backup writers get their own profile (tests/test_backup.py checks it); the rest share one.
-        expected = f"{inst.name}-backup" if inst.name in BACKUP_PROFILES else profile.name
-        expected = f"{inst.name}-media" if inst.name in MEDIA_READERS else expected
-        assert inst.inputs["iamInstanceProfile"] == expected, inst.name
+        # Every node, the datastore nodes included: their pods have their own roles (IRSA).
+        assert inst.inputs["iamInstanceProfile"] == profile.name, inst.name
         assert inst.inputs["keyName"] == key.name, inst.name
     assert "iamInstanceProfile" not in dev.one(INSTANCE, "gitops-dev-bastion").inputs
-    for attach in dev.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment"):
-        assert attach.inputs["policyArn"] == "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
+    # No managed policy at all (AmazonSSMManagedInstanceCore reads every parameter).
+    assert dev.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment") == []
 
 
 # Network.
