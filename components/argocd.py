@@ -46,7 +46,7 @@ NAMESPACE = "argocd"
 # gitops-cluster.io/gate: "true": it installs CRDs, namespaces, the StorageClass or credentials)
 # is reported as it is, its Suspended/Missing/Unknown as Progressing; every other child is Healthy
 # to the root, its real health in the message, so it never holds or fails a later wave. Lua 5.1
-# (gopher-lua); tests/test_gitops_health_gates.py runs it.
+# (gopher-lua); tests/unit/test_gitops_health_gates.py runs it.
 APPLICATION_HEALTH_LUA = """\
 hs = {status = "Progressing", message = "waiting for the child's first health report"}
 local child = nil
@@ -72,7 +72,7 @@ return hs
 
 # The argo-cd chart's components that run pods (the secret-init Job included).
 # The argocd namespace's labels. Pod Security `restricted` is the strictest level every pod the
-# chart renders passes (tests/test_pod_security.py evaluates them); the version is pinned so a
+# chart renders passes (tests/manifests/test_pod_security.py evaluates them); the version is pinned so a
 # Kubernetes upgrade does not change the rules under a running ArgoCD.
 NAMESPACE_LABELS = {
     "app.kubernetes.io/part-of": "gitops-cluster",
@@ -212,7 +212,7 @@ def helm_values(domain: str, sso: ArgoCdSso | None = None) -> dict[str, Any]:
         # The chart's own NetworkPolicies (on by default in 10.x: argocd-server open to every
         # source, metrics to every namespace) are off: the argocd namespace is fenced by the Git
         # tree's policies alone (manifests/infrastructure/network-policies/argocd;
-        # tests/test_flows_rendered.py derives what they must admit from the rendered pods).
+        # tests/unit/test_flows_rendered.py derives what they must admit from the rendered pods).
         "global": {"domain": domain, "tolerations": PLACEMENT_TOLERATIONS, "networkPolicy": {"create": False}},
         "crds": {"install": True, "keep": True},
         "configs": {

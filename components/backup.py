@@ -181,7 +181,7 @@ def tls_only_policy(bucket_arn: str) -> dict[str, Any]:
 
 
 def writer_policy(bucket_arn: str, prefix: str) -> dict[str, Any]:
-    """What the backup clients call (components/backup_s3_calls.yaml, tests/test_backup_iam.py):
+    """What the backup clients call (components/backup_s3_calls.yaml, tests/unit/test_backup_iam.py):
     objects only under `prefix`; s3:ListBucket on the bucket without a prefix condition.
 
     Why ListBucket is not limited to the prefix: barman checks the bucket with HeadBucket before

@@ -74,7 +74,7 @@ RECONCILIATION_SECONDS = 180
 # Kubernetes' default grace period (30 s): CloudNativePG's instance pods get the Cluster's
 # `stopDelay` (default 1800 s, CloudNativePG docs "Instance pod configuration"); Prometheus pods
 # the operator's default terminationGracePeriodSeconds (600 s, prometheus-operator API
-# PrometheusSpec). tests/test_gitops_delete_timeout.py holds these to the rendered children.
+# PrometheusSpec). tests/unit/test_gitops_delete_timeout.py holds these to the rendered children.
 DEFAULT_POD_STOP_SECONDS = 30
 SLOWEST_POD_STOP_SECONDS = {4: 1800, 5: 600}
 APPS_DIR = Path("manifests/argocd/apps")
@@ -203,7 +203,7 @@ def root_application(
                 # healthy, so a rename never leaves a gap. ApplyOutOfSyncOnly: a sync applies only
                 # the children that changed, and gitops-engine waits only for the health of what it
                 # applied (pkg/sync/sync_context.go), so an unchanged child in a bad state never
-                # holds a later wave (tests/test_gitops_health_gates.py).
+                # holds a later wave (tests/unit/test_gitops_health_gates.py).
                 "syncOptions": ["PruneLast=true", "ApplyOutOfSyncOnly=true"],
             },
         },

@@ -172,7 +172,7 @@ def media_read_policy(t: PolicyTargets) -> dict[str, Any]:
     return media_reader_policy(t.media_bucket_arn)
 
 
-# Every ServiceAccount that needs AWS. tests/test_identity.py renders each child and checks that
+# Every ServiceAccount that needs AWS. tests/unit/test_identity.py renders each child and checks that
 # the ServiceAccount exists where its role trusts it, and evaluates every trust policy.
 WORKLOAD_ROLES: tuple[WorkloadRole, ...] = (
     WorkloadRole(

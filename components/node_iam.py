@@ -15,7 +15,7 @@ that a process on the host (or a host-network pod) gains nothing from it either:
   (components/identity.py).
 
 `excess_grants` is the check: ClusterNodes warns in the preview when a node role's policy grants
-any of FORBIDDEN (tests/test_node_iam.py fails on it), and it is a pure function so the status tool
+any of FORBIDDEN (tests/unit/test_node_iam.py fails on it), and it is a pure function so the status tool
 or a reviewer can run it on a role read from the account.
 """
 
