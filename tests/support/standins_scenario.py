@@ -75,7 +75,7 @@ networking: {podSubnet: 192.168.0.0/16, serviceSubnet: 10.96.0.0/12}
 """
 
 
-STANDINS = ROOT / "tests" / "simulator" / "standins.py"
+STANDINS = ROOT / "tests" / "support" / "simulator" / "standins.py"
 
 
 VERSIONS = yaml.safe_load((ROOT / "versions.yaml").read_text())

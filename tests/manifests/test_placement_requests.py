@@ -23,9 +23,9 @@ import yaml
 from components.argocd import NAMESPACE as ARGOCD_NAMESPACE
 from components.argocd import helm_values
 from components.settings.model import NodeRole
-from tests import children
-from tests.dev_stack import dev_settings, node_labels_and_taints
-from tests.test_manifests import pod_spec, workloads
+from tests.support import children
+from tests.support.dev_stack import dev_settings, node_labels_and_taints
+from tests.support.manifests import pod_spec, workloads
 
 MEMORY_GIB = {"t3.micro": 1, "t3.small": 2, "t3.medium": 4, "t3.large": 8}
 EVICTION_HARD_MIB = 100
