@@ -11,6 +11,8 @@ import pulumi_aws as aws
 from components.instances import hardened_instance_args
 from components.security import API_PORT
 
+TYPE_TOKEN = "gitops-cluster:access:ClusterAccess"  # noqa: S105 (a Pulumi type token)
+
 # AWS caps load balancer and target group names at 32 characters and Pulumi's autoname adds 8
 # (`-` and 7 random characters) to the logical name, so with a 20-character clusterName a suffix
 # may have 4 characters: `-api` (public) and `-int` (internal).
@@ -18,6 +20,14 @@ PUBLIC_SUFFIX = "-api"
 INTERNAL_SUFFIX = "-int"
 AWS_LB_NAME_MAX = 32
 AUTONAME_SUFFIX_LEN = 8
+# The API load balancers sit in the subnets of the stack's first two zones, whatever azCount is
+# (at least 2: components/settings/network.py). AWS replaces a network load balancer when a subnet
+# is removed from it, and both NLBs' DNS names are in every kubeconfig and the API server's
+# certificate: over every zone, lowering azCount (routine, docs/deployment.md) would replace them.
+# The first two zones stay when azCount goes down (zones are the region's first azCount in name
+# order, components/stack.py); cross-zone load balancing still reaches the control planes in any
+# zone, and one zone's outage leaves the other's load balancer nodes answering.
+ENDPOINT_ZONES = 2
 
 
 def readyz_health_check() -> aws.lb.TargetGroupHealthCheckArgs:
@@ -76,10 +86,11 @@ class ClusterAccess(pulumi.ComponentResource):
     preservation (so a control-plane node can reach the API through the endpoint without hairpin
     failures), a TCP listener and one attachment per control-plane node (named after the node):
 
-    - `<name>-api`, internet-facing over the public subnets, admitting the API CIDRs only: for
-      admins and CI. Its DNS name is `apiEndpoint` and the server of the exported kubeconfig.
-    - `<name>-int`, internal over the private subnets (one address per AZ), admitting
-      the cluster's nodes only: the kubeadm `controlPlaneEndpoint` every kubelet, kube-proxy and
+    - `<name>-api`, internet-facing over the public subnets of the first two zones
+      (ENDPOINT_ZONES), admitting the API CIDRs only: for admins and CI. Its DNS name is
+      `apiEndpoint` and the server of the exported kubeconfig.
+    - `<name>-int`, internal over the private subnets of the same two zones (one address each),
+      admitting the cluster's nodes only: the kubeadm `controlPlaneEndpoint` every kubelet, kube-proxy and
       join uses, so no node depends on a NAT gateway (or the internet) to reach the API.
 
     Both names are certificate SANs of the API server.
@@ -96,7 +107,7 @@ class ClusterAccess(pulumi.ComponentResource):
     internal_api: ApiEndpoint
 
     def __init__(self, name: str, args: ClusterAccessArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("gitops-cluster:access:ClusterAccess", name, None, opts)
+        super().__init__(TYPE_TOKEN, name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
 
         self.bastion = aws.ec2.Instance(
@@ -119,14 +130,14 @@ class ClusterAccess(pulumi.ComponentResource):
             f"{name}{PUBLIC_SUFFIX}",
             args,
             internal=False,
-            subnets=args.public_subnet_ids,
+            subnets=args.public_subnet_ids[:ENDPOINT_ZONES],
             group=args.api_lb_security_group_id,
         )
         self.internal_api = self._create_endpoint(
             f"{name}{INTERNAL_SUFFIX}",
             args,
             internal=True,
-            subnets=args.private_subnet_ids,
+            subnets=args.private_subnet_ids[:ENDPOINT_ZONES],
             group=args.api_internal_lb_security_group_id,
         )
         self.api_endpoint_host = self.public_api.load_balancer.dns_name
@@ -156,6 +167,8 @@ class ClusterAccess(pulumi.ComponentResource):
     ) -> ApiEndpoint:
         child = pulumi.ResourceOptions(parent=self)
         tags = {"Name": lb_name, "endpoint": "internal" if internal else "public"}
+        # Protected: a replaced NLB gets a new DNS name, which no kubeconfig or certificate knows.
+        # Only `make destroy` lifts this, on purpose (tools/up.sh).
         lb = aws.lb.LoadBalancer(
             lb_name,
             load_balancer_type="network",
@@ -164,7 +177,7 @@ class ClusterAccess(pulumi.ComponentResource):
             security_groups=[group],
             enable_cross_zone_load_balancing=True,
             tags=tags,
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self, protect=True),
         )
         target_group = aws.lb.TargetGroup(
             lb_name,

@@ -33,11 +33,20 @@ import pulumi
 import pulumi_aws as aws
 from pulumi_command import local
 
-from components.bastion_commands import PREAMBLE, command_environment, default_known_hosts_file
+from components.bastion_commands import (
+    PREAMBLE,
+    SSH_USER,
+    bastion_alias,
+    command_environment,
+    default_known_hosts_file,
+)
 from components.inventory import SshJump
 from components.settings.model import NodeRole, NodeSpec
 
-TYPE_TOKEN = "gitops-cluster:nodes:NodeRemoval"  # noqa: S105 (a Pulumi type token)
+TYPE_TOKEN = "gitops-cluster:node_removal:NodeRemoval"  # noqa: S105 (a Pulumi type token)
+# The token it had before it named its own module: an alias, so a stack created with it keeps its
+# removal steps. Without it the engine would replace them, and deleting a step drains its node.
+PREVIOUS_TYPE_TOKEN = "gitops-cluster:nodes:NodeRemoval"  # noqa: S105
 DRAIN_TIMEOUT_SECONDS = 600
 SKIP_VARIABLE = "GITOPS_CLUSTER_DESTROY"
 
@@ -155,12 +164,12 @@ class NodeRemovalArgs:
     ssh_private_key: pulumi.Input[str]
     # Must still exist while a step runs: the bastion, the bootstrap (the cluster itself).
     after: Sequence[pulumi.Resource] = ()
-    ssh_user: str = "ubuntu"
+    ssh_user: str = SSH_USER
 
 
 def _environment_of(spec: NodeSpec, args: NodeRemovalArgs, known_hosts: str, values: list[Any]) -> dict[str, str]:
     target_ip, target_id, bastion, bastion_id = values
-    jump = SshJump(f"{args.cluster_name}-bastion", str(bastion), host_key_alias=bastion_id, user=args.ssh_user)
+    jump = SshJump(bastion_alias(args.cluster_name), str(bastion), host_key_alias=bastion_id, user=args.ssh_user)
     return removal_environment(spec, str(target_ip), jump, known_hosts, target_host_key_alias=target_id)
 
 
@@ -176,7 +185,8 @@ class NodeRemoval(pulumi.ComponentResource):
     steps: Mapping[str, local.Command]
 
     def __init__(self, name: str, args: NodeRemovalArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__(TYPE_TOKEN, name, None, opts)
+        aliased = pulumi.ResourceOptions(aliases=[pulumi.Alias(type_=PREVIOUS_TYPE_TOKEN)])
+        super().__init__(TYPE_TOKEN, name, None, pulumi.ResourceOptions.merge(opts, aliased))
         known_hosts = default_known_hosts_file(args.project, args.stack)
         control_planes = [n for n in args.nodes if n.spec.role is NodeRole.CONTROL_PLANE]
         steps: dict[str, local.Command] = {}

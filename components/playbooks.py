@@ -22,10 +22,10 @@ from typing import Literal
 
 import pulumi
 
+from components import PROJECT_ROOT
 from components.bastion_commands import PREAMBLE, CommandSpec, command_environment
 from components.inventory import ClusterVars, InventoryHost, SshJump, render_inventory
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 ANSIBLE_DIR = PROJECT_ROOT / "ansible"
 # Relative to the command's working directory, the project root (where Pulumi runs the program),
 # so no machine-specific absolute path enters the command's inputs.

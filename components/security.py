@@ -30,6 +30,8 @@ from typing import Any, Literal
 import pulumi
 import pulumi_aws as aws
 
+TYPE_TOKEN = "gitops-cluster:security:ClusterSecurity"  # noqa: S105 (a Pulumi type token)
+
 GroupName = Literal["bastion", "api-lb", "api-internal-lb", "control-plane", "cluster", "web-lb"]
 GROUPS: tuple[GroupName, ...] = ("bastion", "api-lb", "api-internal-lb", "control-plane", "cluster", "web-lb")
 
@@ -129,7 +131,7 @@ class ClusterSecurity(pulumi.ComponentResource):
     group_ids: Mapping[GroupName, pulumi.Output[str]]
 
     def __init__(self, name: str, args: ClusterSecurityArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("gitops-cluster:security:ClusterSecurity", name, None, opts)
+        super().__init__(TYPE_TOKEN, name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         groups = {
             g: aws.ec2.SecurityGroup(

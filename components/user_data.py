@@ -59,7 +59,7 @@ def _script(versions: Mapping[str, str], role: NodeRole) -> str:
     minor = kubernetes_minor(kubernetes)
     repo = KUBERNETES_APT_URI.format(minor=minor)
     # Calico's per-node images and the operator that installs them (the image of the pinned
-    # tigera-operator.yaml; tests/test_ansible_roles_calico.py holds the pin to that file).
+    # tigera-operator.yaml; tests/roles/test_ansible_roles_calico.py holds the pin to that file).
     calico = [f"{image}:{versions['calico']}" for image in CALICO_NODE_IMAGES] + [versions["calicoOperatorImage"]]
     # Control planes run every kubeadm image; other nodes only kube-proxy and the sandbox image.
     kubeadm_filter = "cat" if role is NodeRole.CONTROL_PLANE else "grep -E '/(kube-proxy|pause):'"

@@ -6,13 +6,15 @@ mandatory, so a violation fails `pulumi preview` in the PR check and stops `pulu
 
 from __future__ import annotations
 
-from policies import POLICIES, PolicySpec
+from policies import POLICIES, STACK_POLICY, PolicySpec, check_stack
 from pulumi_policy import (
     EnforcementLevel,
     PolicyPack,
     ReportViolation,
     ResourceValidationArgs,
     ResourceValidationPolicy,
+    StackValidationArgs,
+    StackValidationPolicy,
 )
 
 
@@ -30,8 +32,21 @@ def _validator(spec: PolicySpec) -> ResourceValidationPolicy:
     )
 
 
+def _validate_stack(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+    for message in check_stack(args.resources):
+        report_violation(message, None)
+
+
 PolicyPack(
     name="gitops-cluster-policies",
     enforcement_level=EnforcementLevel.MANDATORY,
-    policies=[_validator(spec) for spec in POLICIES],
+    policies=[
+        *(_validator(spec) for spec in POLICIES),
+        StackValidationPolicy(
+            name=STACK_POLICY.name,
+            description=STACK_POLICY.description,
+            validate=_validate_stack,
+            remediation_steps=STACK_POLICY.remediation,
+        ),
+    ],
 )

@@ -37,7 +37,12 @@ else:
 SSH_PORT = 22
 API_PORT = 6443
 # Ports that must never be reachable from the whole Internet.
-GUARDED_PORTS: Mapping[int, str] = {SSH_PORT: "SSH", API_PORT: "the Kubernetes API"}
+GUARDED_PORTS: Mapping[int, str] = {
+    SSH_PORT: "SSH",
+    2379: "etcd",
+    API_PORT: "the Kubernetes API",
+    10250: "the kubelet",
+}
 
 ROOT_APP_FINALIZER = "resources-finalizer.argocd.argoproj.io"
 
@@ -72,6 +77,7 @@ TAGGABLE_AWS_TYPES: frozenset[str] = frozenset(
         "aws:ec2/eip:Eip",
         "aws:ec2/routeTable:RouteTable",
         "aws:ec2/securityGroup:SecurityGroup",
+        "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup",
         "aws:ec2/instance:Instance",
         "aws:ec2/keyPair:KeyPair",
         "aws:ec2/launchTemplate:LaunchTemplate",
@@ -92,6 +98,8 @@ TAGGABLE_AWS_TYPES: frozenset[str] = frozenset(
         "aws:iam/instanceProfile:InstanceProfile",
         "aws:s3/bucket:Bucket",
         "aws:s3/bucketV2:BucketV2",
+        "aws:s3/bucketObjectv2:BucketObjectv2",
+        "aws:iam/openIdConnectProvider:OpenIdConnectProvider",
         "aws:kms/key:Key",
         "aws:cloudwatch/logGroup:LogGroup",
         "aws:route53/zone:Zone",
@@ -170,7 +178,7 @@ def _port(value: Any) -> int | None:
         return None
 
 
-# --- no-world-open-ssh-or-api -------------------------------------------------------------------
+# --- no-internet-wide-ingress -------------------------------------------------------------------
 
 
 _SG_TYPES = (
@@ -178,6 +186,26 @@ _SG_TYPES = (
     "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",
     "aws:ec2/securityGroupRule:SecurityGroupRule",
 )
+_DEFAULT_SG = "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup"
+
+# Ports the whole Internet may reach: HTTP and HTTPS of the public entry (the ALB), nothing else.
+PUBLIC_PORTS: frozenset[int] = frozenset({80, 443})
+
+# Addresses nobody on the Internet has: private, shared (CGNAT), loopback, link-local, multicast,
+# reserved, documentation, and their IPv6 counterparts. The rest is "public".
+_NOT_PUBLIC = tuple(
+    ipaddress.ip_network(n)
+    for n in (
+        "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12",
+        "192.0.0.0/24", "192.0.2.0/24", "192.168.0.0/16", "198.18.0.0/15", "198.51.100.0/24",
+        "203.0.113.0/24", "224.0.0.0/3",
+        "::/8", "fc00::/7", "fe80::/10", "ff00::/8", "2001:db8::/32",
+    )
+)  # fmt: skip
+# More public addresses than this in one rule (or one security group's rules for a port) is "the
+# Internet": a /8 of IPv4, a /16 of IPv6. So 0.0.0.0/1 + 128.0.0.0/1, ::/1 + 8000::/1 or 256 /16s
+# count as 0.0.0.0/0 does, whatever way the world is written.
+_WIDE = {4: 2**24, 6: 2**112}
 
 
 @dataclass(frozen=True)
@@ -187,27 +215,41 @@ class _Ingress:
     from_port: int | None
     to_port: int | None
     cidrs: tuple[str, ...]
+    prefix_lists: tuple[str, ...] = ()
 
 
-def _world_cidrs(cidrs: Iterable[str]) -> list[str]:
-    world = []
+def _public_addresses(cidrs: Iterable[str]) -> dict[int, int]:
+    """How many public addresses the union of `cidrs` covers, per IP version."""
+    nets: dict[int, list[Any]] = {4: [], 6: []}
     for cidr in cidrs:
         try:
-            net = ipaddress.ip_network(str(cidr).strip(), strict=False)
+            nets_version = ipaddress.ip_network(str(cidr).strip(), strict=False)
         except ValueError:
             continue
-        if net.prefixlen == 0:
-            world.append(str(cidr))
-    return world
+        nets[nets_version.version].append(nets_version)
+    out = {}
+    for version, found in nets.items():
+        total = 0
+        for net in ipaddress.collapse_addresses(found):  # type: ignore[type-var]
+            total += net.num_addresses
+            for private in _NOT_PUBLIC:
+                if private.version == version and net.overlaps(private):
+                    inner = private if net.supernet_of(private) else net  # type: ignore[arg-type]
+                    total -= inner.num_addresses
+        out[version] = total
+    return out
 
 
-def _exposed_ports(rule: _Ingress) -> list[int]:
-    """Which guarded ports a rule opens (TCP, or every protocol)."""
+def _internet_wide(cidrs: Iterable[str]) -> bool:
+    counts = _public_addresses(cidrs)
+    return any(counts[v] > _WIDE[v] for v in counts)
+
+
+def _port_range(rule: _Ingress) -> tuple[int, int] | None:
+    """The TCP/UDP port range a rule opens; None for every protocol (all ports of all)."""
     protocol = rule.protocol.strip().lower()
     if protocol in {"-1", "all"}:
-        return sorted(GUARDED_PORTS)
-    if protocol not in {"tcp", "6"}:
-        return []
+        return None
     low = rule.from_port if rule.from_port is not None else 0
     high = rule.to_port if rule.to_port is not None else low
     if low > high:
@@ -215,10 +257,32 @@ def _exposed_ports(rule: _Ingress) -> list[int]:
     # AWS reads 0-0 and -1 as "all ports" for TCP rules in some APIs; treat them as the full range.
     if low <= 0 and high <= 0:
         low, high = 0, 65535
-    return [p for p in sorted(GUARDED_PORTS) if low <= p <= high]
+    return low, high
 
 
-def _ingress(where: str, rule: Any, protocol_key: str, v4_key: str, v6_key: str) -> _Ingress:
+def _ports_text(rule: _Ingress) -> str:
+    span = _port_range(rule)
+    if span is None:
+        return "every port of every protocol (22 SSH, 6443 the Kubernetes API, 10250 the kubelet, 2379 etcd...)"
+    low, high = span
+    protocol = {"6": "tcp", "17": "udp"}.get(rule.protocol.strip(), rule.protocol.strip().lower())
+    named = [f"{p} {GUARDED_PORTS[p]}" for p in sorted(GUARDED_PORTS) if low <= p <= high]
+    if low == high:
+        return f"{protocol} port {low}" + (f" ({GUARDED_PORTS[low]})" if low in GUARDED_PORTS else "")
+    return f"{protocol} ports {low}-{high}" + (f" (including {', '.join(named)})" if named else "")
+
+
+def _public_port_only(rule: _Ingress) -> bool:
+    span = _port_range(rule)
+    return (
+        span is not None
+        and rule.protocol.strip().lower() in {"tcp", "6"}
+        and span[0] == span[1]
+        and span[0] in PUBLIC_PORTS
+    )
+
+
+def _ingress(where: str, rule: Any, protocol_key: str, v4_key: str, v6_key: str, pl_key: str) -> _Ingress:
     """One ingress rule; the three resource shapes differ only in these property names."""
     return _Ingress(
         where,
@@ -226,33 +290,67 @@ def _ingress(where: str, rule: Any, protocol_key: str, v4_key: str, v6_key: str)
         _port(_get(rule, "fromPort")),
         _port(_get(rule, "toPort")),
         tuple(_as_list(_get(rule, v4_key)) + _as_list(_get(rule, v6_key))),
+        tuple(str(p) for p in _as_list(_get(rule, pl_key))),
     )
 
 
-def _ingress_rules(args: ResourceValidationArgs) -> Iterator[_Ingress]:
-    props = args.props
-    t = args.resource_type
-    if t == _SG_TYPES[0]:
+def _ingress_of(resource_type: str, props: Mapping[str, Any]) -> Iterator[_Ingress]:
+    if resource_type in (_SG_TYPES[0], _DEFAULT_SG):
         for i, rule in enumerate(_as_list(_get(props, "ingress"))):
-            yield _ingress(f"ingress[{i}]", rule, "protocol", "cidrBlocks", "ipv6CidrBlocks")
-    elif t == _SG_TYPES[1]:
-        yield _ingress("rule", props, "ipProtocol", "cidrIpv4", "cidrIpv6")
-    elif t == _SG_TYPES[2] and _get(props, "type") == "ingress":
-        yield _ingress("rule", props, "protocol", "cidrBlocks", "ipv6CidrBlocks")
+            yield _ingress(f"ingress[{i}]", rule, "protocol", "cidrBlocks", "ipv6CidrBlocks", "prefixListIds")
+    elif resource_type == _SG_TYPES[1]:
+        yield _ingress("rule", props, "ipProtocol", "cidrIpv4", "cidrIpv6", "prefixListId")
+    elif resource_type == _SG_TYPES[2] and _get(props, "type") == "ingress":
+        yield _ingress("rule", props, "protocol", "cidrBlocks", "ipv6CidrBlocks", "prefixListIds")
 
 
-def check_no_world_open_ssh_or_api(args: ResourceValidationArgs) -> list[str]:
+def _ingress_rules(args: ResourceValidationArgs) -> Iterator[_Ingress]:
+    yield from _ingress_of(args.resource_type, args.props)
+
+
+def ingress_violations(label: str, rules: Sequence[_Ingress]) -> list[str]:
+    """Internet-wide ingress (alone, or as the union of one group's rules) on anything but 80/443,
+    and prefix lists (whose entries the pack cannot see) on anything but 80/443."""
     out = []
-    for rule in _ingress_rules(args):
-        world = _world_cidrs(rule.cidrs)
-        if not world:
+    for rule in rules:
+        if _public_port_only(rule):
             continue
-        for port in _exposed_ports(rule):
+        if _internet_wide(rule.cidrs):
             out.append(
-                f"{_label(args)} {rule.where} opens port {port} ({GUARDED_PORTS[port]}) to "
-                f"{', '.join(world)}; allow only the admin/API CIDRs "
-                "(gitops-cluster:adminCidrs, gitops-cluster:apiCidrs)"
+                f"{label} {rule.where} opens {_ports_text(rule)} to the Internet ({', '.join(rule.cidrs)}); "
+                "allow only the admin/API CIDRs (gitops-cluster:adminCidrs, gitops-cluster:apiCidrs); only TCP "
+                "80 and 443 of the public entry may face the Internet"
             )
+        elif rule.prefix_lists:
+            out.append(
+                f"{label} {rule.where} admits prefix list(s) {', '.join(rule.prefix_lists)} on {_ports_text(rule)}; "
+                "the pack cannot see a prefix list's entries: list the CIDRs instead (prefix lists only on 80/443)"
+            )
+    # Rules of one group that are each narrow but together cover the Internet, port by port.
+    by_span: dict[tuple[str, tuple[int, int] | None], list[_Ingress]] = {}
+    for rule in rules:
+        if not _public_port_only(rule) and not _internet_wide(rule.cidrs):
+            by_span.setdefault((rule.protocol.strip().lower(), _port_range(rule)), []).append(rule)
+    for group in by_span.values():
+        cidrs = [c for r in group for c in r.cidrs]
+        if len(group) > 1 and _internet_wide(cidrs):
+            where = ", ".join(r.where for r in group)
+            out.append(
+                f"{label} {where} together open {_ports_text(group[0])} to the Internet ({', '.join(cidrs)}); "
+                "allow only the admin/API CIDRs (gitops-cluster:adminCidrs, gitops-cluster:apiCidrs)"
+            )
+    return out
+
+
+def check_no_internet_wide_ingress(args: ResourceValidationArgs) -> list[str]:
+    out = ingress_violations(_label(args), list(_ingress_rules(args)))
+    if args.resource_type == _DEFAULT_SG and (
+        _as_list(_get(args.props, "ingress")) or _as_list(_get(args.props, "egress"))
+    ):
+        out.append(
+            f"{_label(args)} has rules; the VPC's default security group admits and sends nothing "
+            "(every instance uses the program's own groups): set ingress=[] and egress=[]"
+        )
     return out
 
 
@@ -340,6 +438,59 @@ def check_no_public_ip_on_nodes(args: ResourceValidationArgs) -> list[str]:
     return []
 
 
+# The stack as a whole: what one resource alone does not show.
+
+_EIP = "aws:ec2/eip:Eip"
+_LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
+
+
+def check_stack(resources: Sequence[Any]) -> list[str]:
+    """Stack-wide rules over every resource (PolicyResource: resource_type, name, props).
+
+    - One public instance: the role tag is written by the program, so a second instance tagged
+      `role=bastion` (to pass no-public-ip-on-nodes) is refused here; no Elastic IP is attached to an
+      instance or network interface, and no launch template hands out public IPs.
+    - Standalone ingress rules of one security group are judged together, so rules that are each
+      narrow but together cover the Internet (0.0.0.0/1 and 128.0.0.0/1 as two resources) are
+      refused like one rule.
+    """
+    out = []
+    public = [
+        r for r in resources if r.resource_type == _INSTANCE and _get(r.props, "associatePublicIpAddress") is not False
+    ]
+    if len(public) > 1:
+        names = ", ".join(f"'{r.name}' (role {_get(r.props, 'tags', 'role')!r})" for r in public)
+        out.append(
+            f"{len(public)} instances may get a public IP: {names}; only the one bastion is reachable from "
+            "outside: set associatePublicIpAddress=False on the others"
+        )
+    for r in resources:
+        if r.resource_type == _EIP and (_get(r.props, "instance") or _get(r.props, "networkInterface")):
+            out.append(
+                f"Eip '{r.name}' is attached to an instance or network interface; nodes have no public "
+                "address (the bastion's is its own, the NAT gateways' are not attached to instances)"
+            )
+        if r.resource_type == _LAUNCH_TEMPLATE:
+            for i, nic in enumerate(_as_list(_get(r.props, "networkInterfaces"))):
+                if str(_get(nic, "associatePublicIpAddress")).lower() == "true":
+                    out.append(
+                        f"LaunchTemplate '{r.name}' networkInterfaces[{i}] associates a public IP; "
+                        "set associatePublicIpAddress='false'"
+                    )
+    by_group: dict[str, list[_Ingress]] = {}
+    for r in resources:
+        if r.resource_type in _SG_TYPES[1:]:
+            group = _get(r.props, "securityGroupId")
+            if isinstance(group, str) and group:
+                by_group.setdefault(group, []).extend(
+                    _Ingress(f"'{r.name}'", i.protocol, i.from_port, i.to_port, i.cidrs, i.prefix_lists)
+                    for i in _ingress_of(r.resource_type, r.props)
+                )
+    for group, rules in by_group.items():
+        out.extend(m for m in ingress_violations(f"security group {group}:", rules) if " together open " in m)
+    return out
+
+
 def check_no_private_key_in_user_data(args: ResourceValidationArgs) -> list[str]:
     if args.resource_type != _INSTANCE:
         return []
@@ -412,26 +563,6 @@ def check_lb_listeners_api_only(args: ResourceValidationArgs) -> list[str]:
         f"{_label(args)} listens on {protocol or 'TCP'} port {port}; the load balancers expose only the "
         f"Kubernetes API on {API_PORT} and the public entry's HTTPS 443 / HTTP 80 (8081/8082 admin-only)"
     ]
-
-
-# --- only the public entry's 443/80 are world-open ----------------------------------------------
-
-WORLD_OPEN_PORTS = (443, 80)
-
-
-def check_world_open_only_web(args: ResourceValidationArgs) -> list[str]:
-    """An ingress rule open to the whole internet may open exactly TCP 443 or exactly TCP 80."""
-    out = []
-    for rule in _ingress_rules(args):
-        if not _world_cidrs(rule.cidrs):
-            continue
-        single = rule.from_port == rule.to_port and rule.from_port in WORLD_OPEN_PORTS
-        if rule.protocol.strip().lower() not in ("tcp", "6") or not single:
-            out.append(
-                f"{_label(args)} {rule.where} opens {rule.protocol} {rule.from_port}-{rule.to_port} to the "
-                "internet; only the public load balancer's TCP 443 and 80 may be"
-            )
-    return out
 
 
 # --- Kubernetes ---------------------------------------------------------------------------------
@@ -567,11 +698,14 @@ GITOPS_SCHEMA = PolicyConfigSchema(
 
 POLICIES: tuple[PolicySpec, ...] = (
     PolicySpec(
-        "no-world-open-ssh-or-api",
-        "No security group rule opens SSH (22) or the Kubernetes API (6443) to 0.0.0.0/0 or ::/0.",
-        "Limit the rule to gitops-cluster:adminCidrs (SSH) or gitops-cluster:apiCidrs (API).",
-        check_no_world_open_ssh_or_api,
-        _types(*_SG_TYPES),
+        "no-internet-wide-ingress",
+        "No security group or rule opens any port but TCP 80/443 to the Internet: 0.0.0.0/0, ::/0, or any "
+        "CIDRs whose union covers more than a /8 of public IPv4 (a /16 of IPv6), such as 0.0.0.0/1 + "
+        "128.0.0.0/1 or ::/1; no prefix list on other ports; the VPC's default security group has no rules.",
+        "Limit the rule to gitops-cluster:adminCidrs (SSH) or gitops-cluster:apiCidrs (API); list CIDRs "
+        "instead of a prefix list; give the default security group ingress=[] and egress=[].",
+        check_no_internet_wide_ingress,
+        _types(*_SG_TYPES, _DEFAULT_SG),
     ),
     PolicySpec(
         "imdsv2-required",
@@ -631,13 +765,6 @@ POLICIES: tuple[PolicySpec, ...] = (
         _types(*_LISTENER_TYPES),
     ),
     PolicySpec(
-        "world-open-only-web",
-        "Nothing is open to the internet but the public load balancer's TCP 443 and 80.",
-        "Admit the admin/API CIDRs instead of 0.0.0.0/0.",
-        check_world_open_only_web,
-        _types(*_SG_TYPES),
-    ),
-    PolicySpec(
         "explicit-kubernetes-provider",
         "Kubernetes resources use the cluster's explicit provider, never the default (ambient kubeconfig) one.",
         "Pass opts=ResourceOptions(provider=<the cluster's kubernetes.Provider>).",
@@ -663,6 +790,18 @@ POLICIES: tuple[PolicySpec, ...] = (
         _types(_APPLICATION),
         GITOPS_SCHEMA,
     ),
+)
+
+
+STACK_POLICY = PolicySpec(
+    "one-public-bastion-and-no-split-world-rules",
+    "Across the stack: at most one instance (the bastion) may get a public IP, no Elastic IP is attached "
+    "to an instance, no launch template hands out public IPs, and one security group's standalone "
+    "rules together do not cover the Internet.",
+    "Set associatePublicIpAddress=False on every instance but the bastion; detach the Elastic IP; merge "
+    "and narrow the rules to the admin/API CIDRs.",
+    lambda _args: [],
+    lambda _resource_type: False,
 )
 
 

@@ -22,12 +22,9 @@ like a password or token before showing it.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import logging
 import os
-import re
-import shlex
 import sys
 import time
 from collections.abc import Mapping, Sequence
@@ -39,185 +36,58 @@ from kubernetes import client as k8s_client
 from kubernetes import config as k8s_config
 from kubernetes.client.exceptions import ApiException
 
+from tools.argocd_apps import (
+    GROUP,
+    PLURAL,
+    VERSION,
+    ClusterError,
+    Report,
+    build_report,
+    parse_application_list,
+    render,
+    use_colour,
+)
+from tools.redact import Redactor, short_message
+
 EXIT_HEALTHY = 0
 EXIT_UNHEALTHY = 1
 EXIT_UNREACHABLE = 2
 
-SCHEMA_VERSION = 1
-GROUP = "argoproj.io"
-VERSION = "v1alpha1"
-PLURAL = "applications"
-SYNC_WAVE_ANNOTATION = "argocd.argoproj.io/sync-wave"
 
 DEFAULT_ROOT = "root-app"
 DEFAULT_NAMESPACE = "argocd"
 DEFAULT_REQUEST_TIMEOUT = 5.0
 DEFAULT_WAIT_TIMEOUT = 600.0
 DEFAULT_INTERVAL = 5.0
-MESSAGE_LIMIT = 200
-
-# Worst first: the overall state is the worst state of any Application.
-STATES = ("missing", "degraded", "out_of_sync", "progressing", "healthy")
-STATE_LABELS = {
-    "missing": "MISSING",
-    "degraded": "DEGRADED",
-    "out_of_sync": "OUT OF SYNC",
-    "progressing": "PROGRESSING",
-    "healthy": "HEALTHY",
-}
-MARKERS = {
-    "healthy": "[ OK ]",
-    "progressing": "[WAIT]",
-    "out_of_sync": "[SYNC]",
-    "degraded": "[FAIL]",
-    "missing": "[MISS]",
-}
-_GREEN, _YELLOW, _RED, _BOLD, _RESET = "\033[32m", "\033[33m", "\033[31m", "\033[1m", "\033[0m"
-COLOURS = {
-    "healthy": _GREEN,
-    "progressing": _YELLOW,
-    "out_of_sync": _YELLOW,
-    "degraded": _RED,
-    "missing": _RED,
-}
-
-# --- scrubbing ------------------------------------------------------------------------------------
-
-REDACTED = "[REDACTED]"
-_CREDENTIAL_KEY = (
-    r"[\w.-]*(?:password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key"
-    r"|credentials?|authorization|session[_-]?id|cookie)[\w.-]*"
-)
-_SCRUBBERS: tuple[tuple[re.Pattern[str], str], ...] = (
-    # A PEM private key runs to its END line, or to the end of a truncated message.
-    (
-        re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)", re.S),
-        REDACTED,
-    ),
-    # key=value, key: value, "key": "value" where the key names a credential.
-    (
-        re.compile(
-            rf"(?i)\b({_CREDENTIAL_KEY})([\"']?\s*[=:]\s*)"
-            r"((?:bearer|basic)\s+[^\s,;&)\]}\"']+|\"[^\"]*\"|'[^']*'|[^\s,;&)\]}\"']+)"
-        ),
-        rf"\1\2{REDACTED}",
-    ),
-    (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{6,}"), rf"\1 {REDACTED}"),
-    # user:password@ in URLs (repository URLs in comparison errors).
-    (re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@]+@"), rf"\1{REDACTED}@"),
-    # JWTs (service account tokens) and well-known token formats.
-    (re.compile(r"\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*"), REDACTED),
-    (
-        re.compile(
-            r"\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}|glpat-[A-Za-z0-9_-]{20,}"
-            r"|xox[abprs]-[A-Za-z0-9-]{10,}|(?:AKIA|ASIA)[A-Z0-9]{16})\b"
-        ),
-        REDACTED,
-    ),
-)
-
-
-# The credentials this run really holds (the kubeconfig user's token, password, keys): redacted
-# wherever they appear, whatever they look like. Patterns alone miss a body that echoes an opaque
-# token back. Values shorter than this are too common to replace safely (and too short to matter).
-_MIN_KNOWN_SECRET = 8
-_known_secrets: set[str] = set()
-
-
-def remember_secret(value: object) -> None:
-    """Redact `value` (and each of its lines) from everything printed from now on."""
-    if not isinstance(value, str):
-        return
-    for candidate in (value, value.strip(), *value.splitlines()):
-        candidate = candidate.strip()
-        if len(candidate) >= _MIN_KNOWN_SECRET:
-            _known_secrets.add(candidate)
-
-
-def _remember_kubeconfig_credentials(paths: Sequence[str], configuration: k8s_client.Configuration) -> None:
-    """Every credential of every user in the kubeconfig files, and what the client loaded from them."""
-    for path in paths:
-        try:
-            with open(path, encoding="utf-8") as f:
-                doc = yaml.safe_load(f)
-        except (OSError, yaml.YAMLError, UnicodeDecodeError):
-            continue
-        users = doc.get("users") if isinstance(doc, dict) else None
-        for entry in users if isinstance(users, list) else []:
-            user = entry.get("user") if isinstance(entry, dict) else None
-            if not isinstance(user, dict):
-                continue
-            for key in ("token", "password", "client-key-data", "client-certificate-data"):
-                remember_secret(user.get(key))
-            provider = user.get("auth-provider")
-            if isinstance(provider, dict) and isinstance(provider.get("config"), dict):
-                for value in provider["config"].values():
-                    remember_secret(value)
-            exec_ = user.get("exec")
-            if isinstance(exec_, dict) and isinstance(exec_.get("env"), list):
-                for env in exec_["env"]:
-                    if isinstance(env, dict):
-                        remember_secret(env.get("value"))
-    for value in (configuration.api_key or {}).values():
-        remember_secret(value)
-        if isinstance(value, str) and " " in value:
-            remember_secret(value.split(" ", 1)[1])  # "Bearer <token>"
-    remember_secret(configuration.password)
-
-
-def scrub(text: str) -> str:
-    """Redact the run's own credentials, then anything in `text` that looks like a credential."""
-    for known in sorted(_known_secrets, key=len, reverse=True):
-        text = text.replace(known, REDACTED)
-    for pattern, replacement in _SCRUBBERS:
-        text = pattern.sub(replacement, text)
-    return text
-
-
-def short_message(text: str) -> str:
-    """One scrubbed line of at most MESSAGE_LIMIT characters."""
-    # Scrub before cutting so a truncation can never leave half a secret unmatched.
-    line = " ".join(scrub(text).split())
-    if len(line) > MESSAGE_LIMIT:
-        line = line[: MESSAGE_LIMIT - 3].rstrip() + "..."
-    return line
 
 
 # --- errors ---------------------------------------------------------------------------------------
 
 
-class ClusterError(Exception):
-    """The Application list could not be read; `transient` errors are retried under --wait."""
-
-    def __init__(self, message: str, *, transient: bool) -> None:
-        super().__init__(message)
-        self.transient = transient
-
-
-def _status_message(exc: ApiException) -> str:
+def _status_message(exc: ApiException, redactor: Redactor) -> str:
     """The `message` of a Kubernetes Status body, if the error carries one."""
     try:
         body = json.loads(exc.body or "")
     except ValueError:
         return ""
     message = body.get("message") if isinstance(body, dict) else None
-    return short_message(message) if isinstance(message, str) else ""
+    return redactor.short(message) if isinstance(message, str) else ""
 
 
-def _api_error(exc: ApiException, where: str) -> ClusterError:
+def _api_error(exc: ApiException, where: str, redactor: Redactor) -> ClusterError:
     status = exc.status or 0
     reason = (exc.reason or "").strip()
     if status == 0:
         first = reason.splitlines()[0] if reason else ""
         if first == "SSLError":
-            detail = short_message(" ".join(reason.splitlines()[1:]))
+            detail = redactor.short(" ".join(reason.splitlines()[1:]))
             return ClusterError(f"cannot reach the Kubernetes API at {where}: TLS error: {detail}", transient=False)
         return ClusterError(
-            f"malformed response from the Kubernetes API at {where}: {short_message(reason)}",
+            f"malformed response from the Kubernetes API at {where}: {redactor.short(reason)}",
             transient=False,
         )
-    http = f"HTTP {status} {short_message(reason)}".strip()
-    detail = _status_message(exc)
+    http = f"HTTP {status} {redactor.short(reason)}".strip()
+    detail = _status_message(exc, redactor)
     suffix = f": {detail}" if detail else ""
     if status == 401:
         return ClusterError(
@@ -252,7 +122,7 @@ def _root_cause(exc: BaseException) -> BaseException:
     return exc
 
 
-def _transport_error(exc: Exception, where: str, timeout: float) -> ClusterError:
+def _transport_error(exc: Exception, where: str, timeout: float, redactor: Redactor) -> ClusterError:
     if isinstance(exc, urllib3.exceptions.MaxRetryError) and exc.reason is not None:
         exc = exc.reason
     prefix = f"cannot reach the Kubernetes API at {where}"
@@ -267,10 +137,10 @@ def _transport_error(exc: Exception, where: str, timeout: float) -> ClusterError
     if isinstance(exc, urllib3.exceptions.ReadTimeoutError):
         return ClusterError(f"{prefix}: no answer within {timeout:g}s", transient=True)
     if isinstance(exc, urllib3.exceptions.SSLError):
-        return ClusterError(f"{prefix}: TLS error: {short_message(str(_root_cause(exc)))}", transient=False)
+        return ClusterError(f"{prefix}: TLS error: {redactor.short(str(_root_cause(exc)))}", transient=False)
     if isinstance(exc, urllib3.exceptions.ProtocolError):
-        return ClusterError(f"{prefix}: connection dropped ({short_message(str(_root_cause(exc)))})", transient=True)
-    return ClusterError(f"{prefix}: {type(exc).__name__}: {short_message(str(exc))}", transient=True)
+        return ClusterError(f"{prefix}: connection dropped ({redactor.short(str(_root_cause(exc)))})", transient=True)
+    return ClusterError(f"{prefix}: {type(exc).__name__}: {redactor.short(str(exc))}", transient=True)
 
 
 # --- reading the cluster --------------------------------------------------------------------------
@@ -328,12 +198,14 @@ class ApplicationSource:
             raise ClusterError(f"cannot use kubeconfig {kubeconfig}: {detail}", transient=False) from exc
         finally:
             logging.getLogger().removeHandler(notes)
-        _remember_kubeconfig_credentials([p for p in paths if os.path.isfile(p)], configuration)
-        self.auth_note = "; ".join(short_message(m) for m in notes.messages)
+        # This run's redaction: it knows the kubeconfig's own credentials from here on.
+        self.redactor = Redactor()
+        self.redactor.remember_kubeconfig([p for p in paths if os.path.isfile(p)], configuration)
+        self.auth_note = "; ".join(self.redactor.short(m) for m in notes.messages)
         # No client-side retries: an unreachable server must fail in one request timeout, and
         # --wait does its own retrying with a visible deadline.
         configuration.retries = False
-        self.where = short_message(configuration.host)
+        self.where = self.redactor.short(configuration.host)
         self.request_timeout = request_timeout
         self._api = k8s_client.CustomObjectsApi(k8s_client.ApiClient(configuration))
 
@@ -345,7 +217,7 @@ class ApplicationSource:
                 GROUP, VERSION, namespace, PLURAL, _request_timeout=(limit, limit)
             )
         except ApiException as exc:
-            error = _api_error(exc, self.where)
+            error = _api_error(exc, self.where, self.redactor)
             if exc.status == 401 and self.auth_note:
                 error = ClusterError(f"{error} (kubeconfig: {self.auth_note})", transient=False)
             raise error from exc
@@ -355,315 +227,8 @@ class ApplicationSource:
                 transient=False,
             ) from exc
         except (urllib3.exceptions.HTTPError, OSError) as exc:
-            raise _transport_error(exc, self.where, limit) from exc
+            raise _transport_error(exc, self.where, limit, self.redactor) from exc
         return parse_application_list(body, self.where)
-
-
-def _malformed(where: str, detail: str) -> ClusterError:
-    return ClusterError(f"malformed response from the Kubernetes API at {where}: {detail}", transient=False)
-
-
-def _optional_dict(value: object, what: str, where: str) -> dict[str, Any]:
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise _malformed(where, f"{what} is {type(value).__name__}, expected an object")
-    return value
-
-
-def _optional_str(value: object, what: str, where: str) -> str | None:
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str):
-        raise _malformed(where, f"{what} is {type(value).__name__}, expected a string")
-    return value
-
-
-def parse_application_list(body: object, where: str) -> list[dict[str, Any]]:
-    """Check that `body` is an ApplicationList whose items have a name; return the items."""
-    if isinstance(body, (str, bytes)):
-        raise _malformed(where, "body is not JSON")
-    if not isinstance(body, dict):
-        raise _malformed(where, f"expected an ApplicationList object, got a JSON {type(body).__name__}")
-    items = body.get("items", None)
-    if "items" not in body or not isinstance(items, (list, type(None))):
-        raise _malformed(where, "expected an ApplicationList with an 'items' list")
-    result: list[dict[str, Any]] = []
-    for index, item in enumerate(items or []):
-        if not isinstance(item, dict):
-            raise _malformed(where, f"items[{index}] is {type(item).__name__}, expected an Application object")
-        metadata = _optional_dict(item.get("metadata"), f"items[{index}].metadata", where)
-        if not isinstance(metadata.get("name"), str) or not metadata["name"]:
-            raise _malformed(where, f"items[{index}] has no metadata.name")
-        result.append(item)
-    return result
-
-
-# --- the report -----------------------------------------------------------------------------------
-
-
-@dataclasses.dataclass(frozen=True)
-class AppStatus:
-    """What the tool shows of one Application: names, statuses, revision, a short message."""
-
-    name: str
-    role: str  # "root" or "child"
-    present: bool
-    sync_wave: int | None = None
-    sync: str | None = None
-    health: str | None = None
-    revision: str | None = None
-    operation: str | None = None
-    error_condition: bool = False
-    message: str | None = None
-
-    @property
-    def state(self) -> str:
-        if not self.present:
-            return "missing"
-        if self.sync == "Synced" and self.health == "Healthy":
-            return "healthy"
-        if self.health in ("Degraded", "Missing") or self.operation in ("Failed", "Error") or self.error_condition:
-            return "degraded"
-        if self.health == "Progressing" or self.operation in ("Running", "Terminating"):
-            return "progressing"
-        if self.health is None and self.sync is None:
-            return "progressing"  # created but not reconciled yet
-        if self.sync != "Synced":
-            return "out_of_sync"
-        return "degraded"  # Synced but Suspended, Unknown or no health at all
-
-
-def _sync_wave(metadata: Mapping[str, Any]) -> int:
-    annotations = metadata.get("annotations")
-    raw = annotations.get(SYNC_WAVE_ANNOTATION) if isinstance(annotations, dict) else None
-    try:
-        return int(str(raw).strip()) if raw is not None else 0
-    except ValueError:
-        return 0  # ArgoCD treats an unparsable wave as wave 0 as well
-
-
-def _pick_message(status: Mapping[str, Any], operation: Mapping[str, Any], health: Mapping[str, Any]) -> str | None:
-    """The most telling status message: errors first, then the operation, then health."""
-    conditions = [c for c in status.get("conditions") or [] if isinstance(c, dict)]
-    candidates: list[object] = [c.get("message") for c in conditions if str(c.get("type", "")).endswith("Error")]
-    if operation.get("phase") in ("Failed", "Error", "Running", "Terminating"):
-        candidates.append(operation.get("message"))
-    candidates.append(health.get("message"))
-    candidates.extend(c.get("message") for c in conditions)
-    for candidate in candidates:
-        if isinstance(candidate, str) and candidate.strip():
-            return short_message(candidate)
-    return None
-
-
-def app_status(item: Mapping[str, Any], role: str, where: str) -> AppStatus:
-    """Read metadata.name, the sync-wave annotation and a few status fields, never `spec`."""
-    metadata = item.get("metadata") or {}
-    name = metadata["name"]
-    status = _optional_dict(item.get("status"), f"{name}: status", where)
-    sync = _optional_dict(status.get("sync"), f"{name}: status.sync", where)
-    health = _optional_dict(status.get("health"), f"{name}: status.health", where)
-    operation = _optional_dict(status.get("operationState"), f"{name}: status.operationState", where)
-    conditions = status.get("conditions")
-    if conditions is not None and not isinstance(conditions, list):
-        raise _malformed(where, f"{name}: status.conditions is {type(conditions).__name__}, expected a list")
-    revision = _optional_str(sync.get("revision"), f"{name}: status.sync.revision", where)
-    if revision is None and isinstance(sync.get("revisions"), list):  # multi-source Applications
-        revision = ",".join(str(r)[:12] for r in sync["revisions"] if r) or None
-    state_sync = _optional_str(sync.get("status"), f"{name}: status.sync.status", where)
-    state_health = _optional_str(health.get("status"), f"{name}: status.health.status", where)
-    phase = _optional_str(operation.get("phase"), f"{name}: status.operationState.phase", where)
-    # ComparisonError, InvalidSpecError, SyncError...: ArgoCD could not render or apply the app.
-    error_condition = any(isinstance(c, dict) and str(c.get("type", "")).endswith("Error") for c in conditions or [])
-    base = AppStatus(
-        name=name,
-        role=role,
-        present=True,
-        # Waves order the children; the root is applied by Pulumi, so its own wave means nothing.
-        sync_wave=None if role == "root" else _sync_wave(metadata),
-        sync=state_sync,
-        health=state_health,
-        revision=short_message(revision) if revision else None,
-        operation=phase,
-        error_condition=error_condition,
-    )
-    if base.state == "healthy":
-        return base
-    return dataclasses.replace(base, message=_pick_message(status, operation, health))
-
-
-@dataclasses.dataclass(frozen=True)
-class Report:
-    """The root Application, its children in display order, and what they add up to."""
-
-    namespace: str
-    root: str
-    apps: tuple[AppStatus, ...]
-
-    @property
-    def totals(self) -> dict[str, int]:
-        counts = dict.fromkeys(reversed(STATES), 0)
-        for app in self.apps:
-            counts[app.state] += 1
-        return {"apps": len(self.apps), **counts}
-
-    @property
-    def state(self) -> str:
-        present = {app.state for app in self.apps}
-        return next(state for state in STATES if state in present or state == "healthy")
-
-    @property
-    def healthy(self) -> bool:
-        return self.state == "healthy"
-
-    @property
-    def verdict(self) -> str:
-        totals = self.totals
-        ok = totals["healthy"]
-        problems = ", ".join(f"{totals[state]} {STATE_LABELS[state].lower()}" for state in STATES[:-1] if totals[state])
-        detail = f" ({problems})" if problems else ""
-        label = STATE_LABELS[self.state]
-        return f"{label}: {ok}/{totals['apps']} Applications Synced and Healthy{detail}"
-
-    def hints(self, app: AppStatus) -> list[str]:
-        """The exact commands that show why `app` is not healthy."""
-        ns = shlex.quote(self.namespace)
-        name = shlex.quote(app.name)
-        if app.state == "healthy":
-            return []
-        if app.state == "missing":
-            if app.role == "root":
-                return [
-                    f"kubectl -n {ns} get applications.argoproj.io",
-                    "pulumi stack output  # the root Application is created by `pulumi up`",
-                ]
-            root = shlex.quote(self.root)
-            return [
-                f"kubectl -n {ns} get applications.argoproj.io",
-                f"argocd app get {root}  # does the root render {name}?",
-            ]
-        commands = [
-            f"kubectl -n {ns} describe application.argoproj.io/{name}",
-            f"argocd app get {name}",
-        ]
-        if app.state == "out_of_sync":
-            commands.append(f"argocd app diff {name}")
-        return commands
-
-    def to_json(self) -> dict[str, Any]:
-        """The --json document; docs/monitoring.md documents every key (schema_version 1)."""
-        return {
-            "schema_version": SCHEMA_VERSION,
-            "namespace": self.namespace,
-            "root": self.root,
-            "healthy": self.healthy,
-            "state": self.state,
-            "verdict": self.verdict,
-            "totals": self.totals,
-            "apps": [
-                {
-                    "name": app.name,
-                    "role": app.role,
-                    "present": app.present,
-                    "state": app.state,
-                    "sync_wave": app.sync_wave,
-                    "sync": app.sync,
-                    "health": app.health,
-                    "revision": app.revision,
-                    "operation": app.operation,
-                    "message": app.message,
-                    "hints": self.hints(app),
-                }
-                for app in self.apps
-            ],
-        }
-
-
-def build_report(
-    items: Sequence[Mapping[str, Any]], namespace: str, root: str, expect: Sequence[str], where: str
-) -> Report:
-    """Root first, then present children by (sync wave, name), then absent expected children."""
-    by_name = {item["metadata"]["name"]: item for item in items}
-    root_app = (
-        app_status(by_name[root], "root", where)
-        if root in by_name
-        else AppStatus(name=root, role="root", present=False)
-    )
-    children = sorted(
-        (app_status(item, "child", where) for name, item in by_name.items() if name != root),
-        key=lambda app: (app.sync_wave or 0, app.name),
-    )
-    absent = sorted({name for name in expect if name not in by_name and name != root})
-    missing = [AppStatus(name=name, role="child", present=False) for name in absent]
-    return Report(namespace=namespace, root=root, apps=(root_app, *children, *missing))
-
-
-# --- output ---------------------------------------------------------------------------------------
-
-
-def use_colour(mode: str, stream: TextIO, env: Mapping[str, str]) -> bool:
-    """`always`/`never` win; `auto` colours a terminal unless NO_COLOR is set or TERM is dumb."""
-    if mode == "always":
-        return True
-    if mode == "never":
-        return False
-    if env.get("NO_COLOR") or env.get("TERM") == "dumb":
-        return False
-    isatty = getattr(stream, "isatty", None)
-    return bool(isatty and isatty())
-
-
-def render_text(report: Report, colour: bool) -> str:
-    """The human report: one row per Application, totals, verdict, hints."""
-
-    def paint(state: str, text: str) -> str:
-        return f"{COLOURS[state]}{text}{_RESET}" if colour else text
-
-    rows: list[tuple[AppStatus, list[str]]] = []
-    for app in report.apps:
-        label = f"{app.name} (root)" if app.role == "root" else app.name
-        wave = "-" if app.sync_wave is None else f"wave {app.sync_wave}"
-        if app.present:
-            sync = app.sync or "Unknown"
-            health = app.health or "Unknown"
-            revision = app.revision or "-"
-            if revision and re.fullmatch(r"[0-9a-f]{40}", revision):
-                revision = revision[:7]
-        else:
-            sync, health, revision = "MISSING", "-", "-"
-        rows.append((app, [label, wave, sync, health, revision]))
-    widths = [max(len(cells[i]) for _, cells in rows) for i in range(4)]
-
-    lines = [f"ArgoCD Applications in namespace {report.namespace} (root: {report.root})", ""]
-    for app, cells in rows:
-        padded = [cell.ljust(widths[i]) for i, cell in enumerate(cells[:4])] + [cells[4]]
-        lines.append(f"  {paint(app.state, MARKERS[app.state])}  " + "  ".join(padded).rstrip())
-        if app.operation not in (None, "Succeeded") and app.state != "healthy":
-            lines.append(f"          operation: {app.operation}")
-        if app.message:
-            lines.append(f"          message: {app.message}")
-    totals = report.totals
-    lines += [
-        "",
-        f"Totals: {totals['apps']} Applications: {totals['healthy']} healthy, "
-        f"{totals['progressing']} progressing, {totals['out_of_sync']} out of sync, "
-        f"{totals['degraded']} degraded, {totals['missing']} missing",
-        "Verdict: " + (f"{_BOLD}{paint(report.state, report.verdict)}" if colour else report.verdict),
-    ]
-    unhealthy = [app for app in report.apps if app.state != "healthy"]
-    if unhealthy:
-        lines += ["", "To inspect:"]
-        for app in unhealthy:
-            lines.append(f"  {app.name} ({STATE_LABELS[app.state].lower()}):")
-            lines += [f"    {command}" for command in report.hints(app)]
-    return "\n".join(lines) + "\n"
-
-
-def render(report: Report, as_json: bool, colour: bool) -> str:
-    if as_json:
-        return json.dumps(report.to_json(), indent=2) + "\n"
-    return render_text(report, colour)
 
 
 # --- command line ---------------------------------------------------------------------------------
@@ -784,7 +349,7 @@ def _wait(
         remaining = deadline - time.monotonic()
         try:
             items = source.list(args.namespace, timeout=max(0.1, min(source.request_timeout, remaining)))
-            last_report = build_report(items, args.namespace, args.root, args.expect, source.where)
+            last_report = build_report(items, args.namespace, args.root, args.expect, source.where, source.redactor)
             last_error = None
         except ClusterError as exc:
             if not exc.transient:
@@ -823,7 +388,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _wait(source, args, stdout, stderr, colour)
     try:
         items = source.list(args.namespace)
-        report = build_report(items, args.namespace, args.root, args.expect, source.where)
+        report = build_report(items, args.namespace, args.root, args.expect, source.where, source.redactor)
     except ClusterError as exc:
         return _error(stderr, str(exc))
     stdout.write(render(report, args.json, colour))

@@ -17,11 +17,11 @@ from typing import Any
 
 import yaml
 
+from components import PROJECT_ROOT
 from components.settings.messages import did_you_mean, distance
 from components.settings.model import PROJECT as PROJECT  # re-exported: the key tables name the namespace
 from components.settings.values import Collector
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
 PROJECT_FILE = PROJECT_ROOT / "Pulumi.yaml"
 VERSIONS_FILE = PROJECT_ROOT / "versions.yaml"
 

@@ -25,8 +25,8 @@ from typing import Any
 import yaml
 
 from components.node_removal import SKIP_VARIABLE
+from tests.support.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 PROJECT = "gitops-cluster"
 BASE_STACK = "dev"
 
@@ -282,6 +282,12 @@ def destroy_env(env: Mapping[str, str]) -> dict[str, str]:
     return {**env, SKIP_VARIABLE: "1"}
 
 
+def unprotect_argv(stack: str) -> list[str]:
+    """What `make destroy` runs before `pulumi destroy` (tools/up.sh): root-app and both API load
+    balancers are protected against every other run (components/argocd.py, components/access.py)."""
+    return ["pulumi", "state", "unprotect", "--all", "--yes", "--stack", stack]
+
+
 def retry_hint(project_dir: Path, stack: str, env: Mapping[str, str]) -> str:
     """The commands that finish a destroy this test could not complete."""
     parts = [f"PULUMI_BACKEND_URL={env['PULUMI_BACKEND_URL']}"]
@@ -290,6 +296,7 @@ def retry_hint(project_dir: Path, stack: str, env: Mapping[str, str]) -> str:
     prefix = " ".join(parts)
     return (
         f"the ephemeral stack {stack} may still own AWS resources; its state is kept. Finish with:\n"
-        f"  cd {project_dir} && {prefix} {SKIP_VARIABLE}=1 pulumi destroy --yes --stack {stack} && "
+        f"  cd {project_dir} && {prefix} {' '.join(unprotect_argv(stack))} && "
+        f"{prefix} {SKIP_VARIABLE}=1 pulumi destroy --yes --stack {stack} && "
         f"{prefix} pulumi stack rm --yes --stack {stack}"
     )

@@ -22,6 +22,7 @@ import json
 import os
 import secrets
 import shutil
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -99,6 +100,9 @@ def test_stack_lifecycle_on_aws() -> None:
     finally:
         try:
             stack.workspace.env_vars = lifecycle.destroy_env(ws_env)
+            subprocess.run(
+                lifecycle.unprotect_argv(name), cwd=project_dir, env={**os.environ, **ws_env}, check=True, timeout=300
+            )
             stack.destroy(on_output=_log, color="never")
             stack.workspace.remove_stack(name)
         except Exception as exc:
