@@ -46,7 +46,7 @@ from tests.support.manifests import (
     validate_core,
 )
 from tests.support.netpol import Cluster, Doc, Endpoint, labels_match, pod_spec, pods_of, workloads
-from tests.support.paths import ROOT
+from tests.support.paths import ROOT, SCHEMAS
 from tests.support.platform_pods import (
     ARGOCD_PODS,
     CERT_MANAGER_PODS,
@@ -57,7 +57,7 @@ from tests.support.platform_pods import (
 )
 from tests.support.prereqs import missing, require_tool
 
-SCHEMA_DIR = ROOT / "tests" / "schemas"
+SCHEMA_DIR = SCHEMAS
 VERSIONS = yaml.safe_load((ROOT / "versions.yaml").read_text())
 
 

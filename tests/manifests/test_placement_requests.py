@@ -26,6 +26,7 @@ from components.settings.model import NodeRole
 from tests.support import children
 from tests.support.dev_stack import dev_settings, node_labels_and_taints
 from tests.support.manifests import pod_spec, workloads
+from tests.support.netpol import labels_match
 
 MEMORY_GIB = {"t3.micro": 1, "t3.small": 2, "t3.medium": 4, "t3.large": 8}
 EVICTION_HARD_MIB = 100
@@ -76,17 +77,8 @@ def nodes() -> dict[str, dict[str, Any]]:
 
 
 def _term_matches(term: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
-    for e in term.get("matchExpressions", []):
-        key, op, values = e["key"], e["operator"], e.get("values", [])
-        ok = {
-            "In": labels.get(key) in values,
-            "NotIn": labels.get(key) not in values,
-            "Exists": key in labels,
-            "DoesNotExist": key not in labels,
-        }[op]
-        if not ok:
-            return False
-    return True
+    """A nodeSelectorTerm's matchExpressions (In, NotIn, Exists, DoesNotExist: a label selector's)."""
+    return labels_match({"matchExpressions": term.get("matchExpressions", [])}, labels)
 
 
 def candidates(spec: Mapping[str, Any], table: Mapping[str, Mapping[str, Any]]) -> set[str]:

@@ -11,10 +11,11 @@ from pathlib import Path
 
 import yaml
 
+from tests.support import paths
 from tests.support.paths import ROOT
 from tests.support.simulator.upstream import release_file
 
-FIXTURES = ROOT / "tests" / "fixtures" / "standins"
+FIXTURES = paths.FIXTURES / "standins"
 
 
 class Node:
@@ -75,7 +76,7 @@ networking: {podSubnet: 192.168.0.0/16, serviceSubnet: 10.96.0.0/12}
 """
 
 
-STANDINS = ROOT / "tests" / "support" / "simulator" / "standins.py"
+STANDINS = paths.TESTS / "support" / "simulator" / "standins.py"
 
 
 VERSIONS = yaml.safe_load((ROOT / "versions.yaml").read_text())
