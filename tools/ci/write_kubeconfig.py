@@ -17,6 +17,8 @@ from pathlib import Path
 
 from pulumi.automation import OutputValue
 
+from components.admin_cert import expiry_warning
+
 ROOT = Path(__file__).resolve().parent.parent.parent
 
 OutputsLoader = Callable[[str, Path], Mapping[str, OutputValue]]
@@ -56,10 +58,15 @@ def main(argv: Sequence[str] | None = None, loader: OutputsLoader = load_outputs
     parser.add_argument("--work-dir", type=Path, default=ROOT, help="directory holding Pulumi.yaml")
     args = parser.parse_args(argv)
     try:
-        write_secret_output(loader(args.stack, args.work_dir), args.key, args.output)
+        outputs = loader(args.stack, args.work_dir)
+        write_secret_output(outputs, args.key, args.output)
     except ValueError as exc:
         print(f"write_kubeconfig: {exc}", file=sys.stderr)
         return 1
+    # The date only, never the certificate: fewer than 30 days left is worth knowing now.
+    warning = expiry_warning(str(outputs[args.key].value), what=f"stack {args.stack}'s {args.key}")
+    if warning:
+        print(f"write_kubeconfig: warning: {warning}", file=sys.stderr)
     print(args.output)
     return 0
 
