@@ -4,7 +4,7 @@
   kubelet-config ConfigMap);
 - kubelet-csr-approver, rendered from ../shared/charts with our values and the root Application's
   patch for this stack's VPC, decides good and forged requests the way its v1.2.14 source does
-  (tests/kubelet_csr_approver.py): real PKCS#10 requests, built like the kubelet's;
+  (tests/support/kubelet_csr_approver.py): real PKCS#10 requests, built like the kubelet's;
 - metrics-server runs without --kubelet-insecure-tls and reaches kubelets on the address the
   approver checks (InternalIP).
 """
@@ -21,11 +21,11 @@ import pytest
 import yaml
 
 from components.cluster_patches import csr_approver_patches
-from tests.children import applications
-from tests.dev_stack import dev_settings
-from tests.kubelet_csr_approver import ApproverConfig, decide, kubelet_serving_csr
+from tests.support.children import applications
+from tests.support.dev_stack import dev_settings
+from tests.support.kubelet_csr_approver import ApproverConfig, decide, kubelet_serving_csr
 from tests.prereqs import require_helm
-from tests.test_charts import KUBEADM_CONFIG, VERSIONS, kube_version
+from tests.manifests.test_charts import KUBEADM_CONFIG, VERSIONS, kube_version
 from tools.charts import application_helm_source, chart_archive, render
 
 VPC = dev_settings().vpc_cidr
@@ -76,7 +76,7 @@ def test_the_approver_runs_with_the_stacks_vpc_as_the_only_address_range() -> No
     assert config.ip_prefixes == (VPC,)
     assert config.allowed_dns_names == 1
     # Node names are not in the VPC's DNS (kubeadm registers the table's names), so resolution is
-    # bypassed; upstream then skips the name checks too (tests/kubelet_csr_approver.py, step 5).
+    # bypassed; upstream then skips the name checks too (tests/support/kubelet_csr_approver.py, step 5).
     assert config.bypass_dns_resolution is True
     # Without the root patch the chart's default is the dev VPC written in Git.
     (deployment,) = [d for d in rendered("kubelet-csr-approver", patch_root=False) if d["kind"] == "Deployment"]
