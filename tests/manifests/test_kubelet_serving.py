@@ -21,11 +21,11 @@ import pytest
 import yaml
 
 from components.cluster_patches import csr_approver_patches
+from tests.manifests.test_charts import KUBEADM_CONFIG, VERSIONS, kube_version
 from tests.support.children import applications
 from tests.support.dev_stack import dev_settings
 from tests.support.kubelet_csr_approver import ApproverConfig, decide, kubelet_serving_csr
-from tests.prereqs import require_helm
-from tests.manifests.test_charts import KUBEADM_CONFIG, VERSIONS, kube_version
+from tests.support.prereqs import require_helm
 from tools.charts import application_helm_source, chart_archive, render
 
 VPC = dev_settings().vpc_cidr
