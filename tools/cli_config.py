@@ -68,7 +68,7 @@ DECLARATION_FIELDS = {"type", "items", "description", "secret", "default", "valu
 
 # libyaml's parser (C) when PyYAML was built with it, as the locked wheels are: the same events
 # and the same Python resolver and constructor as yaml.SafeLoader, about ten times faster on the
-# stack files (tests/test_cli_config_rules.py proves the data equal on every committed file).
+# stack files (tests/unit/test_cli_config_rules.py proves the data equal on every committed file).
 _BASE_LOADER: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
