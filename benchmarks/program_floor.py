@@ -104,8 +104,8 @@ WHY: Mapping[str, str] = {
         "object (and etcd member) before the instance is terminated; a lone control plane has none"
     ),
     "aws:lb/targetGroupAttachment:TargetGroupAttachment": (
-        "a control plane behind both API load balancers, the internal endpoint and the public one "
-        "(components/access.py)"
+        "the node in a load balancer's target group: a control plane behind both API load balancers "
+        "(components/access.py), a worker behind the public entry's (components/public_entry.py)"
     ),
     "aws:iam/role:Role": (
         "a backup writer's role, for a control plane (etcd snapshots) or a datastore node (components/backup.py)"
