@@ -24,9 +24,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.simulator.cluster import SimCluster  # noqa: E402
-from tests.simulator.world import build_world  # noqa: E402
-from tests.test_node_simulator import FAST, dev_settings  # noqa: E402
+from tests.support.dev_stack import dev_settings  # noqa: E402
+from tests.support.node_simulator import FAST  # noqa: E402
+from tests.support.simulator.cluster import SimCluster  # noqa: E402
+from tests.support.simulator.world import build_world  # noqa: E402
 
 
 def _children_cpu() -> float:

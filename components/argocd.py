@@ -21,7 +21,14 @@ import pulumi_random as random
 import yaml
 
 from components import PROJECT_ROOT
-from components.gitops import app_projects, root_application, service_namespaces
+from components.gitops import (
+    RECONCILIATION_SECONDS,
+    app_projects,
+    child_waves,
+    root_application,
+    root_delete_timeout_seconds,
+    service_namespaces,
+)
 from components.settings.model import ArgoCdSso, GitOpsSource
 
 TYPE_TOKEN = "gitops-cluster:argocd:ArgoCd"  # noqa: S105 (a Pulumi type token)
@@ -39,7 +46,7 @@ NAMESPACE = "argocd"
 # gitops-cluster.io/gate: "true": it installs CRDs, namespaces, the StorageClass or credentials)
 # is reported as it is, its Suspended/Missing/Unknown as Progressing; every other child is Healthy
 # to the root, its real health in the message, so it never holds or fails a later wave. Lua 5.1
-# (gopher-lua); tests/test_gitops_health_gates.py runs it.
+# (gopher-lua); tests/unit/test_gitops_health_gates.py runs it.
 APPLICATION_HEALTH_LUA = """\
 hs = {status = "Progressing", message = "waiting for the child's first health report"}
 local child = nil
@@ -65,7 +72,7 @@ return hs
 
 # The argo-cd chart's components that run pods (the secret-init Job included).
 # The argocd namespace's labels. Pod Security `restricted` is the strictest level every pod the
-# chart renders passes (tests/test_pod_security.py evaluates them); the version is pinned so a
+# chart renders passes (tests/manifests/test_pod_security.py evaluates them); the version is pinned so a
 # Kubernetes upgrade does not change the rules under a running ArgoCD.
 NAMESPACE_LABELS = {
     "app.kubernetes.io/part-of": "gitops-cluster",
@@ -195,7 +202,7 @@ def helm_values(domain: str, sso: ArgoCdSso | None = None) -> dict[str, Any]:
         "users.anonymous.enabled": False,
         "exec.enabled": False,
         "resource.customizations.health.argoproj.io_Application": APPLICATION_HEALTH_LUA,
-        "timeout.reconciliation": "180s",
+        "timeout.reconciliation": f"{RECONCILIATION_SECONDS}s",
     }
     dex: dict[str, Any] = {"enabled": False}
     if sso is not None:
@@ -205,7 +212,7 @@ def helm_values(domain: str, sso: ArgoCdSso | None = None) -> dict[str, Any]:
         # The chart's own NetworkPolicies (on by default in 10.x: argocd-server open to every
         # source, metrics to every namespace) are off: the argocd namespace is fenced by the Git
         # tree's policies alone (manifests/infrastructure/network-policies/argocd;
-        # tests/test_flows_rendered.py derives what they must admit from the rendered pods).
+        # tests/unit/test_flows_rendered.py derives what they must admit from the rendered pods).
         "global": {"domain": domain, "tolerations": PLACEMENT_TOLERATIONS, "networkPolicy": {"create": False}},
         "crds": {"install": True, "keep": True},
         "configs": {
@@ -388,7 +395,14 @@ class ArgoCd(pulumi.ComponentResource):
             f"{name}-root-app",
             **{**root_args, "spec": spec},
             opts=pulumi.ResourceOptions(
-                parent=self, provider=self.provider, depends_on=[release, *projects], protect=True
+                parent=self,
+                provider=self.provider,
+                depends_on=[release, *projects],
+                protect=True,
+                # Deleting the root waits for Argo CD to delete every child, wave by wave
+                # (components/gitops.py root_delete_timeout_seconds); pulumi-kubernetes' default
+                # (10 minutes) is shorter than that cascade.
+                custom_timeouts=pulumi.CustomTimeouts(delete=root_delete_timeout()),
             ),
         )
         self.root_application_name = pulumi.Output.from_input(str(root_args["metadata"]["name"]))
@@ -399,6 +413,12 @@ class ArgoCd(pulumi.ComponentResource):
                 "root_application_name": self.root_application_name,
             }
         )
+
+
+def root_delete_timeout() -> str:
+    """The root Application's delete timeout, in whole minutes, from the children's waves."""
+    seconds = root_delete_timeout_seconds(child_waves(PROJECT_ROOT))
+    return f"{-(-seconds // 60)}m"
 
 
 def root_application_resource_args(

@@ -3,16 +3,10 @@
 Why here and not in the cluster: a backup that lives on the cluster's own disks is lost with the
 cluster. The bucket sits beside the network in the graph and nothing in it depends on a node.
 
-Credentials (issue 11 asks for a choice and its trade-off; docs/deployment.md, "Backups"): the
-nodes that write backups get their own instance profile, limited to their prefix of this bucket,
-and an IMDS hop limit of 2 (on those nodes only) so the backup process in a pod can read the
-instance credentials. Chosen over a self-hosted OIDC issuer for service-account tokens (IRSA
-without EKS) because that needs a public issuer, a second S3 bucket or CloudFront for the
-discovery documents, an IAM OIDC provider and a webhook — more moving parts than the one thing
-it buys: per-pod rather than per-node identity. The cost of per-node identity is that any pod on
-a writer node can use the role; the writer nodes are tainted and run only their datastore (plus
-the DaemonSets), and each role can touch only its own prefix, so the blast radius is one
-datastore's backups — and versioning keeps deleted objects for `NONCURRENT_DAYS`.
+Credentials (docs/deployment.md, "Backups"): each backup writer is a pod whose ServiceAccount
+assumes its own IAM role with a projected token (IRSA, components/identity.py), limited to its
+prefix of this bucket by `writer_policy`. No node role can touch the bucket, and every node keeps
+IMDS hop limit 1. Versioning keeps deleted objects for `NONCURRENT_DAYS`.
 
 How the bucket name reaches Git-managed manifests (the manifests are static, the name is not):
 the program passes `root_patches` to the root Application, which ArgoCD applies to the children
@@ -24,15 +18,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 import yaml
-
-from components.instances import EC2_ASSUME_ROLE_POLICY, SSM_CORE_POLICY
-from components.settings.model import NodeRole, NodeSpec
 
 TYPE_TOKEN = "gitops-cluster:backup:BackupBucket"  # noqa: S105 (a Pulumi type token)
 
@@ -52,44 +43,24 @@ INCOMPLETE_UPLOAD_DAYS = 2
 
 
 @dataclass(frozen=True)
-class BackupWriter:
-    """A node whose pods write backups under `prefix` of the bucket (e.g. postgresql/)."""
-
-    node: str
-    prefix: str
-    # True when the writer is a pod on the pod network (IMDS hop limit 2 on its node); False for
-    # host-network writers such as the etcd snapshot, whose node keeps hop limit 1.
-    pod_network: bool = True
-
-    def __post_init__(self) -> None:
-        if not self.prefix or self.prefix.startswith("/") or not self.prefix.endswith("/"):
-            raise ValueError(f"backup prefix {self.prefix!r} must be relative and end with '/' (e.g. 'postgresql/')")
-
-
-@dataclass(frozen=True)
 class BackupBucketArgs:
     cluster_name: str
     region: str
-    writers: Sequence[BackupWriter] = field(default_factory=tuple)
 
 
 class BackupBucket(pulumi.ComponentResource):
-    """The stack's backup bucket and the instance profiles of the nodes that write to it.
+    """The stack's backup bucket.
 
     Creates: an S3 bucket (name prefixed with the cluster name, kept on `pulumi destroy` with all
     its settings, so the backups outlive the stack), bucket-owner-enforced ownership (no ACLs), versioning, default
     SSE-S3 (AES256) encryption with an S3 bucket key, all four public-access blocks, a policy that
     denies any request not over TLS, a lifecycle that expires noncurrent versions, aborted uploads
-    and old objects under the prefixes nobody else prunes; and per writer node an IAM role (SSM
-    core + read/write/delete under its prefix only) with its instance profile.
+    and old objects under the prefixes nobody else prunes. The writers' roles are in
+    components/identity.py.
     """
 
     bucket_name: pulumi.Output[str]
     bucket_arn: pulumi.Output[str]
-    instance_profiles: dict[str, pulumi.Output[str]]
-    # Writer nodes whose writer is a pod: IMDS hop limit 2 there (and only there).
-    pod_network_writers: frozenset[str]
-    root_patches: pulumi.Output[list[dict[str, Any]]]
 
     def __init__(self, name: str, args: BackupBucketArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(TYPE_TOKEN, name, None, opts)
@@ -106,54 +77,20 @@ class BackupBucket(pulumi.ComponentResource):
         # The settings stay with the kept bucket: deleting them would leave it unencrypted by
         # choice, public-policy-able and with versioning suspended.
         self._create_bucket_settings(name, bucket, pulumi.ResourceOptions(parent=self, retain_on_delete=True))
-        self.instance_profiles = {w.node: self._create_writer_profile(name, w, bucket.arn).name for w in args.writers}
-        self.pod_network_writers = frozenset(w.node for w in args.writers if w.pod_network)
-        self.root_patches = bucket.bucket.apply(lambda b: _patches_or_warn(b, args.region))
-        self.register_outputs(
-            {
-                "bucket_name": self.bucket_name,
-                "bucket_arn": self.bucket_arn,
-                "instance_profiles": self.instance_profiles,
-                "root_patches": self.root_patches,
-            }
+        self._region = args.region
+        self.register_outputs({"bucket_name": self.bucket_name, "bucket_arn": self.bucket_arn})
+
+    def root_patches(
+        self, extra: pulumi.Input[Mapping[str, Sequence[Mapping[str, Any]]]] | None = None
+    ) -> pulumi.Output[list[dict[str, Any]]]:
+        """The root Application's patches for the bucket, with `extra` patches per child merged in."""
+        return pulumi.Output.all(self.bucket_name, extra or {}).apply(
+            lambda v: _patches_or_warn(v[0], self._region, v[1])
         )
 
     def _create_bucket_settings(self, name: str, bucket: aws.s3.Bucket, child: pulumi.ResourceOptions) -> None:
         """Ownership, public-access block, versioning, encryption, TLS-only policy, lifecycle."""
-        aws.s3.BucketOwnershipControls(
-            f"{name}-backups-ownership",
-            bucket=bucket.id,
-            rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
-            opts=child,
-        )
-        block = aws.s3.BucketPublicAccessBlock(
-            f"{name}-backups-public-access",
-            bucket=bucket.id,
-            block_public_acls=True,
-            block_public_policy=True,
-            ignore_public_acls=True,
-            restrict_public_buckets=True,
-            opts=child,
-        )
-        aws.s3.BucketVersioning(
-            f"{name}-backups-versioning",
-            bucket=bucket.id,
-            versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(status="Enabled"),
-            opts=child,
-        )
-        aws.s3.BucketServerSideEncryptionConfiguration(
-            f"{name}-backups-encryption",
-            bucket=bucket.id,
-            rules=[
-                aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
-                    apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
-                        sse_algorithm="AES256"
-                    ),
-                    bucket_key_enabled=True,
-                )
-            ],
-            opts=child,
-        )
+        block = private_bucket_basics(f"{name}-backups", bucket, child, versioned=True)
         aws.s3.BucketPolicy(
             f"{name}-backups-tls-only",
             bucket=bucket.id,
@@ -168,37 +105,63 @@ class BackupBucket(pulumi.ComponentResource):
             opts=child,
         )
 
-    def _create_writer_profile(
-        self, name: str, writer: BackupWriter, bucket_arn: pulumi.Output[str]
-    ) -> aws.iam.InstanceProfile:
-        child = pulumi.ResourceOptions(parent=self)
-        role = aws.iam.Role(
-            f"{name}-{writer.node}-backup",
-            assume_role_policy=EC2_ASSUME_ROLE_POLICY,
-            opts=child,
+
+def private_bucket_basics(
+    prefix: str, bucket: aws.s3.Bucket, opts: pulumi.ResourceOptions, *, versioned: bool
+) -> aws.s3.BucketPublicAccessBlock:
+    """What every bucket of this stack has (backups, media, the issuer): owner-enforced ownership
+    (no ACLs), all four public-access blocks, SSE-S3 (AES256) with a bucket key, and versioning
+    where asked; `<prefix>-ownership`, `-public-access`, `-encryption`, `-versioning`. Returns the
+    public-access block, which a bucket policy must wait for (one put before it could be judged public)."""
+    aws.s3.BucketOwnershipControls(
+        f"{prefix}-ownership",
+        bucket=bucket.id,
+        rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
+        opts=opts,
+    )
+    block = aws.s3.BucketPublicAccessBlock(
+        f"{prefix}-public-access",
+        bucket=bucket.id,
+        block_public_acls=True,
+        block_public_policy=True,
+        ignore_public_acls=True,
+        restrict_public_buckets=True,
+        opts=opts,
+    )
+    if versioned:
+        aws.s3.BucketVersioning(
+            f"{prefix}-versioning",
+            bucket=bucket.id,
+            versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(status="Enabled"),
+            opts=opts,
         )
-        # The node is still managed like every other node (Session Manager).
-        aws.iam.RolePolicyAttachment(
-            f"{name}-{writer.node}-backup-ssm", role=role.name, policy_arn=SSM_CORE_POLICY, opts=child
-        )
-        aws.iam.RolePolicy(
-            f"{name}-{writer.node}-backup",
-            role=role.id,
-            policy=bucket_arn.apply(lambda arn: json.dumps(writer_policy(arn, writer.prefix))),
-            opts=child,
-        )
-        return aws.iam.InstanceProfile(f"{name}-{writer.node}-backup", role=role.name, opts=child)
+    aws.s3.BucketServerSideEncryptionConfiguration(
+        f"{prefix}-encryption",
+        bucket=bucket.id,
+        rules=[
+            aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
+                apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
+                    sse_algorithm="AES256"
+                ),
+                bucket_key_enabled=True,
+            )
+        ],
+        opts=opts,
+    )
+    return block
 
 
 # --- pure functions (tested without the runtime) -------------------------------------------------
 
 
-def _patches_or_warn(bucket: str | None, region: str) -> list[dict[str, Any]]:
+def _patches_or_warn(
+    bucket: str | None, region: str, extra: Mapping[str, Sequence[Mapping[str, Any]]]
+) -> list[dict[str, Any]]:
     if not bucket:
         # Only a test double answers without a name; AWS always returns one.
         pulumi.log.warn("the backup bucket has no name; the children keep their placeholder bucket")
         return []
-    return backup_root_patches(bucket, region)
+    return backup_root_patches(bucket, region, extra)
 
 
 def tls_only_policy(bucket_arn: str) -> dict[str, Any]:
@@ -218,7 +181,7 @@ def tls_only_policy(bucket_arn: str) -> dict[str, Any]:
 
 
 def writer_policy(bucket_arn: str, prefix: str) -> dict[str, Any]:
-    """What the backup clients call (components/backup_s3_calls.yaml, tests/test_backup_iam.py):
+    """What the backup clients call (components/backup_s3_calls.yaml, tests/unit/test_backup_iam.py):
     objects only under `prefix`; s3:ListBucket on the bucket without a prefix condition.
 
     Why ListBucket is not limited to the prefix: barman checks the bucket with HeadBucket before
@@ -280,12 +243,16 @@ def object_store_destination(bucket: str) -> str:
     return f"s3://{bucket}/postgresql"
 
 
-def backup_root_patches(bucket: str, region: str) -> list[dict[str, Any]]:
+def backup_root_patches(
+    bucket: str, region: str, extra: Mapping[str, Sequence[Mapping[str, Any]]] | None = None
+) -> list[dict[str, Any]]:
     """Kustomize patches for the root Application: point the backup-writing children at `bucket`.
 
     Each patch sets the child Application's own `spec.source.kustomize.patches`, which ArgoCD
     then applies when it renders that child: the ObjectStore's destinationPath (postgresql) and
     the bucket of the RabbitMQ definitions export (rabbitmq). `add` replaces a value that is there.
+    `extra` adds more patches per child (the ServiceAccounts' role ARNs, components/identity.py); its
+    entry under "" holds patches of the root's own objects (the child Applications themselves).
     """
     if not bucket or "/" in bucket:
         raise ValueError(f"bucket name {bucket!r} is not a bucket name")
@@ -328,7 +295,11 @@ def backup_root_patches(bucket: str, region: str) -> list[dict[str, Any]]:
             }
         ],
     }
-    return [
+    extra = extra or {}
+    for child, patches in extra.items():
+        if child:
+            children[child] = [*children.get(child, []), *(dict(p) for p in patches)]
+    own = [
         {
             "target": {"group": "argoproj.io", "version": "v1alpha1", "kind": "Application", "name": child},
             "patch": yaml.safe_dump(
@@ -337,23 +308,14 @@ def backup_root_patches(bucket: str, region: str) -> list[dict[str, Any]]:
         }
         for child, patches in children.items()
     ]
+    # Patches of the child Applications themselves (a Helm child's values), applied by the root.
+    return own + [
+        {**p, "target": {"group": "argoproj.io", "version": "v1alpha1", **p["target"]}} for p in extra.get("", [])
+    ]
 
 
-# The manifests pin each datastore to the node whose `workload` label is this (manifests/data,
-# manifests/messaging); that node writes the datastore's backups under the prefix.
+# The prefix of each datastore's backups, by the `workload` label of the node it runs on.
 WRITER_PREFIXES: Mapping[str, str] = {"database": "postgresql/", "message-queue": "rabbitmq/"}
 
 
 ETCD_PREFIX = "etcd/"
-
-
-def backup_writers(nodes: Sequence[NodeSpec]) -> tuple[BackupWriter, ...]:
-    """The nodes of the table whose data leaves the cluster: the datastore nodes (a pod writes) and
-    the control planes (the etcd snapshot, on the host network)."""
-    writers = []
-    for n in nodes:
-        if n.role is NodeRole.CONTROL_PLANE:
-            writers.append(BackupWriter(node=n.name, prefix=ETCD_PREFIX, pod_network=False))
-        elif n.labels.get("workload") in WRITER_PREFIXES:
-            writers.append(BackupWriter(node=n.name, prefix=WRITER_PREFIXES[n.labels["workload"]]))
-    return tuple(writers)

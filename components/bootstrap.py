@@ -117,6 +117,8 @@ class BootstrapArgs:
     bastion_instance_id: pulumi.Input[str] | None = None
     known_hosts_file: str | None = None
     ssh_user: str = SSH_USER
+    # The public service-account issuer URL (components/identity.py); None leaves kubeadm's default.
+    service_account_issuer: pulumi.Input[str] | None = None
 
     def __post_init__(self) -> None:
         table = [n.name for n in self.settings.nodes]
@@ -145,6 +147,62 @@ def secret_extra_vars(encryption_keys: Sequence[tuple[str, str]]) -> dict[str, A
     if not encryption_keys:
         raise ValueError("at least one encryption key is needed")
     return {"control_plane_encryption_keys": [{"name": n, "secret": k} for n, k in encryption_keys]}
+
+
+def service_account_keys_script() -> str:
+    """The bash script that prints the service-account public keys of the first control-plane node.
+
+    kubeadm writes the signing key's public half to /etc/kubernetes/pki/sa.pub (PEM, PKIX). During
+    a rotation the retired keys are kept as /etc/kubernetes/pki/sa-retired-*.pub and listed with
+    --service-account-key-file, so tokens they signed still verify; all of them go into the JWKS
+    (docs/deployment.md, "Service-account issuer"). Public keys only: nothing secret is read.
+    """
+    return (
+        PREAMBLE
+        + r"""alias_args=()
+if [ -n "${GC_TARGET_HOST_KEY_ALIAS:-}" ]; then alias_args=(-o "HostKeyAlias=$GC_TARGET_HOST_KEY_ALIAS"); fi
+ssh -F "$GC_SSH_CONFIG_FILE" -o "ProxyJump=$GC_BASTION_ALIAS" "${alias_args[@]}" -p "$GC_TARGET_PORT" \
+  "$GC_TARGET_HOST" "sudo sh -c 'cat $GC_REMOTE_SA_PUB; for f in ${GC_REMOTE_SA_PUB%.pub}-retired-*.pub; \
+  do [ -f \"\$f\" ] && cat \"\$f\"; done; true'" > "$work/sa.pub"
+if ! grep -q '^-----BEGIN PUBLIC KEY-----' "$work/sa.pub"; then
+  echo "bootstrap: $GC_REMOTE_SA_PUB on $GC_TARGET_HOST holds no PEM public key" >&2
+  exit 4
+fi
+cat "$work/sa.pub"
+"""
+    )
+
+
+def _target_command(
+    create: str, target: InventoryHost, jump: SshJump, known_hosts: str, triggers: Sequence[str], **extra: str
+) -> CommandSpec:
+    """A script that reads something from `target` through the bastion (GC_TARGET_* names it)."""
+    return CommandSpec(
+        create=create,
+        environment=command_environment(
+            jump,
+            known_hosts,
+            GC_TARGET_HOST=target.address,
+            GC_TARGET_PORT=str(target.port),
+            GC_TARGET_HOST_KEY_ALIAS=target.host_key_alias or "",
+            **extra,
+        ),
+        triggers=list(triggers),
+    )
+
+
+def service_account_keys_command(
+    target: InventoryHost,
+    jump: SshJump,
+    known_hosts: str,
+    triggers: Sequence[str],
+    *,
+    remote_path: str = "/etc/kubernetes/pki/sa.pub",
+) -> CommandSpec:
+    """The command that prints `target`'s service-account public keys (for the issuer's JWKS)."""
+    return _target_command(
+        service_account_keys_script(), target, jump, known_hosts, triggers, GC_REMOTE_SA_PUB=remote_path
+    )
 
 
 def kubeconfig_script() -> str:
@@ -177,18 +235,7 @@ def kubeconfig_command(
     remote_path: str = "/etc/kubernetes/admin.conf",
 ) -> CommandSpec:
     """The command that prints `target`'s admin kubeconfig (the first control-plane node)."""
-    return CommandSpec(
-        create=kubeconfig_script(),
-        environment=command_environment(
-            jump,
-            known_hosts,
-            GC_TARGET_HOST=target.address,
-            GC_TARGET_PORT=str(target.port),
-            GC_TARGET_HOST_KEY_ALIAS=target.host_key_alias or "",
-            GC_REMOTE_KUBECONFIG=remote_path,
-        ),
-        triggers=list(triggers),
-    )
+    return _target_command(kubeconfig_script(), target, jump, known_hosts, triggers, GC_REMOTE_KUBECONFIG=remote_path)
 
 
 def rewrite_kubeconfig_server(kubeconfig: str, host: str, port: int = API_PORT) -> str:
@@ -231,10 +278,14 @@ class AnsibleBootstrap(pulumi.ComponentResource):
     `<name>-kubeconfig` (command.local.Command reading admin.conf from the first control-plane
     node; depends on the playbook and the upgrade) and `<name>-secrets-key-1` (random.RandomBytes:
     the secretbox key that encrypts Secrets in etcd, reaching the playbooks on stdin only).
-    Outputs: `kubeconfig` (secret), `inventory` (the rendered inventory, not secret), `triggers`.
+    `<name>-service-account-keys` reads the service-account public keys the same way (the issuer's
+    JWKS, components/identity.py).
+    Outputs: `kubeconfig` (secret), `service_account_public_keys`, `inventory` (the rendered
+    inventory, not secret), `triggers`.
     """
 
     kubeconfig: pulumi.Output[str]
+    service_account_public_keys: pulumi.Output[str]
     inventory: pulumi.Output[str]
     triggers: pulumi.Output[list[str]]
 
@@ -248,7 +299,7 @@ class AnsibleBootstrap(pulumi.ComponentResource):
         alias = bastion_alias(settings.cluster_name)
 
         def resolve(values: list[Any]) -> tuple[ClusterVars, list[InventoryHost], SshJump]:
-            bastion, bastion_id, endpoint, public_endpoint, *rest = values
+            bastion, bastion_id, endpoint, public_endpoint, issuer, *rest = values
             ips, ids = rest[: len(ordered)], rest[len(ordered) :]
             hosts = inventory_hosts(
                 [h.spec for h in ordered],
@@ -256,20 +307,30 @@ class AnsibleBootstrap(pulumi.ComponentResource):
                 {h.spec.name: i for h, i in zip(ordered, ids, strict=True)},
             )
             jump = SshJump(alias, str(bastion), host_key_alias=bastion_id, user=args.ssh_user)
-            return ClusterVars.from_settings(settings, str(endpoint), str(public_endpoint)), hosts, jump
+            cluster = ClusterVars.from_settings(settings, str(endpoint), str(public_endpoint), issuer or None)
+            return cluster, hosts, jump
 
         resolved = pulumi.Output.all(
             args.bastion_host,
             args.bastion_instance_id,
             args.control_plane_endpoint_host,
             args.api_endpoint_host,
+            args.service_account_issuer,
             *(h.private_ip for h in ordered),
             *(h.instance_id for h in ordered),
         ).apply(resolve)
-        spec = resolved.apply(lambda r: playbook_command(r[0], r[1], r[2], settings.versions, known_hosts))
-        upgrade_spec = resolved.apply(
-            lambda r: playbook_command(r[0], r[1], r[2], settings.versions, known_hosts, playbook="upgrade.yml")
-        )
+
+        def both_commands(r: tuple[ClusterVars, list[InventoryHost], SshJump]) -> tuple[CommandSpec, CommandSpec]:
+            site = playbook_command(r[0], r[1], r[2], settings.versions, known_hosts)
+            inventory = site.environment["GC_INVENTORY"]  # the same inventory, rendered once
+            upgrade = playbook_command(
+                r[0], r[1], r[2], settings.versions, known_hosts, playbook="upgrade.yml", inventory=inventory
+            )
+            return site, upgrade
+
+        both = resolved.apply(both_commands)
+        spec = both.apply(lambda b: b[0])
+        upgrade_spec = both.apply(lambda b: b[1])
         self.inventory = spec.apply(lambda s: s.environment["GC_INVENTORY"])
         self.triggers = spec.apply(lambda s: list(s.triggers))
         key = pulumi.Output.secret(args.ssh_private_key)
@@ -337,6 +398,23 @@ class AnsibleBootstrap(pulumi.ComponentResource):
                 additional_secret_outputs=["stdout", "stderr"],
             ),
         )
+
+        # The service-account public keys, read after every playbook run like the kubeconfig: the
+        # issuer's JWKS (components/identity.py) is made from them. Public, so not secret.
+        keys_spec = pulumi.Output.all(resolved, self.triggers, upgrade_spec).apply(
+            lambda v: service_account_keys_command(
+                first_control_plane(v[0][1]), v[0][2], known_hosts, [*v[1], *v[2].triggers]
+            )
+        )
+        keys = local.Command(
+            f"{name}-service-account-keys",
+            **command_inputs(keys_spec),
+            stdin=pulumi.Output.secret(fetch_bundle),
+            logging=local.Logging.NONE,
+            add_previous_output_in_env=False,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[playbook, upgrade]),
+        )
+        self.service_account_public_keys = keys.stdout
 
         endpoint = pulumi.Output.from_input(args.api_endpoint_host)
         # stdout is empty only under the mock runtime (no command runs); the script itself fails

@@ -50,3 +50,41 @@ def csr_approver_patches(vpc_cidr: ipaddress.IPv4Network) -> list[dict[str, Any]
             [{"op": "replace", "path": "/spec/source/helm/valuesObject/providerIpPrefixes", "value": [str(vpc_cidr)]}],
         )
     ]
+
+
+def merge_child_patches(root_patches: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One `add /spec/source/kustomize` patch per child Application.
+
+    Several parts of the stack give the same child kustomize patches (api-services: the
+    autoscaling bounds and the ServiceAccounts' role ARNs). Each arrives as its own root patch that
+    adds `/spec/source/kustomize`, and a second `add` would replace the first; so the patches of
+    every such root patch aimed at one child are joined into the first one, in order.
+    """
+    out: list[dict[str, Any]] = []
+    first: dict[str, tuple[dict[str, Any], list[dict[str, Any]]]] = {}
+    for patch in root_patches:
+        target = patch.get("target") or {}
+        operations = yaml.safe_load(patch.get("patch") or "[]")
+        adds_kustomize = (
+            target.get("kind") == "Application"
+            and isinstance(operations, list)
+            and len(operations) == 1
+            and operations[0].get("op") == "add"
+            and operations[0].get("path") == "/spec/source/kustomize"
+            and set(operations[0].get("value") or {}) == {"patches"}
+        )
+        if not adds_kustomize:
+            out.append(patch)
+            continue
+        name = str(target.get("name"))
+        if name in first:
+            first[name][1].extend(operations[0]["value"]["patches"])
+            continue
+        merged = {**patch}
+        first[name] = (merged, list(operations[0]["value"]["patches"]))
+        out.append(merged)
+    for merged, patches in first.values():
+        merged["patch"] = yaml.safe_dump(
+            [{"op": "add", "path": "/spec/source/kustomize", "value": {"patches": patches}}], sort_keys=False
+        )
+    return out

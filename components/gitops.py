@@ -66,6 +66,43 @@ SERVICES_PROJECT = "services"
 ARGOCD_KINDS = ("Application", "AppProject", "ApplicationSet")
 SERVICES_DIR = Path("manifests/services")
 
+# How often Argo CD re-reconciles an Application without an event (argocd-cm
+# `timeout.reconciliation`, set by components/argocd.py): the longest a deletion step can sit
+# unnoticed.
+RECONCILIATION_SECONDS = 180
+# The longest a pod of each wave may take to stop when its child is deleted, where it exceeds
+# Kubernetes' default grace period (30 s): CloudNativePG's instance pods get the Cluster's
+# `stopDelay` (default 1800 s, CloudNativePG docs "Instance pod configuration"); Prometheus pods
+# the operator's default terminationGracePeriodSeconds (600 s, prometheus-operator API
+# PrometheusSpec). tests/unit/test_gitops_delete_timeout.py holds these to the rendered children.
+DEFAULT_POD_STOP_SECONDS = 30
+SLOWEST_POD_STOP_SECONDS = {4: 1800, 5: 600}
+APPS_DIR = Path("manifests/argocd/apps")
+
+
+def child_waves(repo_root: Path) -> list[int]:
+    """The sync wave of every child Application under manifests/argocd/apps (0 when unset)."""
+    waves = []
+    for path in sorted((repo_root / APPS_DIR).glob("*.yaml")):
+        for doc in yaml.safe_load_all(path.read_text(encoding="utf-8")):
+            if isinstance(doc, dict) and doc.get("kind") == KIND:
+                annotations = (doc.get("metadata") or {}).get("annotations") or {}
+                waves.append(int(annotations.get("argocd.argoproj.io/sync-wave", "0")))
+    return waves
+
+
+def root_delete_timeout_seconds(waves: Sequence[int]) -> int:
+    """How long deleting the root may take: Argo CD deletes its children wave by wave, highest
+    first, each wave after the previous one is gone. Per wave: one reconciliation to notice, the
+    slowest pod of the wave to stop, one more reconciliation to see it gone; then the root's own
+    finalizer pass."""
+    per_wave = [
+        2 * RECONCILIATION_SECONDS + SLOWEST_POD_STOP_SECONDS.get(wave, DEFAULT_POD_STOP_SECONDS)
+        for wave in sorted(set(waves))
+    ]
+    return sum(per_wave) + RECONCILIATION_SECONDS
+
+
 # Retry generously: children are created in waves and a child may wait for CRDs or nodes.
 RETRY: dict[str, Any] = {
     "limit": 10,
@@ -166,7 +203,7 @@ def root_application(
                 # healthy, so a rename never leaves a gap. ApplyOutOfSyncOnly: a sync applies only
                 # the children that changed, and gitops-engine waits only for the health of what it
                 # applied (pkg/sync/sync_context.go), so an unchanged child in a bad state never
-                # holds a later wave (tests/test_gitops_health_gates.py).
+                # holds a later wave (tests/unit/test_gitops_health_gates.py).
                 "syncOptions": ["PruneLast=true", "ApplyOutOfSyncOnly=true"],
             },
         },

@@ -9,17 +9,12 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-# IMDSv2 only, hop limit 1: a pod's packets to 169.254.169.254 cross one more hop (its network
-# namespace) and are dropped, so a compromised pod cannot take the node's IAM credentials.
-# The one exception: nodes that write backups from a pod get 2 and their own narrow role
-# (components/backup.py explains the trade-off).
+# IMDSv2 only, hop limit 1 on every instance: a pod's packets to 169.254.169.254 cross one more hop
+# (its network namespace) and are dropped, so a pod cannot take the node's IAM credentials. Pods
+# that need AWS get their own role by service-account token instead (components/identity.py).
 IMDS_HOP_LIMIT = 1
-IMDS_HOP_LIMIT_BACKUP_WRITER = 2
 
-
-# What lets SSM Session Manager reach an instance (the nodes and the backup writers).
-SSM_CORE_POLICY = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
-# The trust policy of every instance role: EC2 may assume it (nodes, backup writers).
+# The trust policy of the nodes' instance role: EC2 may assume it.
 EC2_ASSUME_ROLE_POLICY = json.dumps(
     {
         "Version": "2012-10-17",
@@ -39,9 +34,8 @@ def hardened_instance_args(
     public_ip: bool,
     tags: Mapping[str, str],
     iam_instance_profile: pulumi.Input[str] | None = None,
-    imds_hop_limit: int = IMDS_HOP_LIMIT,
 ) -> dict[str, Any]:
-    """Keyword arguments for aws.ec2.Instance: IMDSv2 required, encrypted gp3 root volume."""
+    """Keyword arguments for aws.ec2.Instance: IMDSv2 required (hop limit 1), encrypted gp3 root volume."""
     return {
         "ami": ami_id,
         "instance_type": instance_type,
@@ -53,7 +47,7 @@ def hardened_instance_args(
         "metadata_options": aws.ec2.InstanceMetadataOptionsArgs(
             http_endpoint="enabled",
             http_tokens="required",
-            http_put_response_hop_limit=imds_hop_limit,
+            http_put_response_hop_limit=IMDS_HOP_LIMIT,
             instance_metadata_tags="disabled",
         ),
         "root_block_device": aws.ec2.InstanceRootBlockDeviceArgs(

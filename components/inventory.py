@@ -59,10 +59,17 @@ class ClusterVars:
     service_cidr: ipaddress.IPv4Network
     api_port: int = API_PORT
     api_public_endpoint: str | None = None
+    # The public service-account issuer (components/identity.py): kube-apiserver's
+    # --service-account-issuer, so AWS IAM can verify the pods' projected tokens.
+    service_account_issuer: str | None = None
 
     @classmethod
     def from_settings(
-        cls, settings: StackSettings, api_endpoint: str, api_public_endpoint: str | None = None
+        cls,
+        settings: StackSettings,
+        api_endpoint: str,
+        api_public_endpoint: str | None = None,
+        service_account_issuer: str | None = None,
     ) -> ClusterVars:
         return cls(
             settings.cluster_name,
@@ -70,6 +77,7 @@ class ClusterVars:
             settings.pod_cidr,
             settings.service_cidr,
             api_public_endpoint=api_public_endpoint,
+            service_account_issuer=service_account_issuer,
         )
 
 
@@ -166,6 +174,11 @@ def render_inventory(
                 "cluster_api_port": cluster.api_port,
                 "cluster_pod_cidr": str(cluster.pod_cidr),
                 "cluster_service_cidr": str(cluster.service_cidr),
+                **(
+                    {"cluster_service_account_issuer": cluster.service_account_issuer}
+                    if cluster.service_account_issuer
+                    else {}
+                ),
             },
             "children": {CLUSTER_GROUP: {"children": groups}},
         }

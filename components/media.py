@@ -15,9 +15,9 @@ bucket, unless `mediaBucketDeleteOnDestroy` is set (then destroy empties and del
 distribution is removed; CloudFront first disables it and waits until every edge location has
 the change, which takes several minutes (commonly 5-15) before the delete itself.
 
-Who may use it (interim, until per-ServiceAccount roles exist: issue 20): the `scan` and `chat`
-API nodes get their own instance profile whose role may only Get and Put objects in this bucket
-(and use Session Manager, like every node); their IMDS hop limit is 2 so the API pod can reach it.
+Who may use it: the `scan` and `chat` API pods, each through its ServiceAccount's own IAM role
+(IRSA, components/identity.py), which may only Get and Put objects in this bucket
+(`media_reader_policy`). No node role can touch it, and every node keeps IMDS hop limit 1.
 """
 
 from __future__ import annotations
@@ -30,8 +30,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components.backup import abort_uploads, tls_only_policy
-from components.instances import EC2_ASSUME_ROLE_POLICY, SSM_CORE_POLICY
+from components.backup import abort_uploads, private_bucket_basics, tls_only_policy
 from components.public_entry import alias_record, dns_validated_certificate
 from components.settings.model import PublicDns
 
@@ -54,8 +53,6 @@ CLOUDFRONT_ZONE_ID = "Z2FDTNDATAQYW2"
 class MediaCdnArgs:
     cluster_name: str
     cors_origins: Sequence[str]
-    # Node name -> domain of the API nodes that may Get/Put objects (scan, chat).
-    reader_nodes: Mapping[str, str]
     default_tags: Mapping[str, str]
     dns: PublicDns | None = None
     zone_id: str | None = None
@@ -63,7 +60,7 @@ class MediaCdnArgs:
 
 
 class MediaCdn(pulumi.ComponentResource):
-    """The media bucket, its settings, the CloudFront distribution with OAC, and the readers' profiles.
+    """The media bucket, its settings and the CloudFront distribution with OAC.
 
     Creates: an S3 bucket (`<cluster>-media-` prefix; kept on destroy unless `delete_on_destroy`),
     bucket-owner-enforced ownership, all four public-access blocks, versioning, SSE-S3 with a bucket
@@ -71,14 +68,13 @@ class MediaCdn(pulumi.ComponentResource):
     after 90, noncurrent versions after 30, aborted uploads after 2), a policy that denies non-TLS
     requests and lets only this distribution read; an Origin Access Control and the distribution
     (HTTPS only, TLS 1.2+ with a certificate). With a domain also: a us-east-1 provider, the
-    certificate for `images.<domain>` with its validation record, and the alias record. Per reader
-    node: an IAM role (SSM core + Get/Put on the bucket's objects) and its instance profile.
+    certificate for `images.<domain>` with its validation record, and the alias record. The
+    readers' roles are in components/identity.py.
     """
 
     bucket_name: pulumi.Output[str]
     bucket_arn: pulumi.Output[str]
     cdn_url: pulumi.Output[str]
-    instance_profiles: dict[str, pulumi.Output[str]]
 
     def __init__(self, name: str, args: MediaCdnArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(TYPE_TOKEN, name, None, opts)
@@ -107,55 +103,18 @@ class MediaCdn(pulumi.ComponentResource):
             if host is not None
             else distribution.domain_name.apply(lambda d: f"https://{d}")
         )
-        self.instance_profiles = {
-            node: self._create_reader_profile(name, node, bucket.arn) for node in sorted(args.reader_nodes)
-        }
         self.register_outputs(
             {
                 "bucket_name": self.bucket_name,
                 "bucket_arn": self.bucket_arn,
                 "cdn_url": self.cdn_url,
-                "instance_profiles": self.instance_profiles,
             }
         )
 
     def _create_bucket_settings(
         self, name: str, bucket: aws.s3.Bucket, args: MediaCdnArgs, kept: pulumi.ResourceOptions
     ) -> aws.s3.BucketPublicAccessBlock:
-        aws.s3.BucketOwnershipControls(
-            f"{name}-media-ownership",
-            bucket=bucket.id,
-            rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
-            opts=kept,
-        )
-        block = aws.s3.BucketPublicAccessBlock(
-            f"{name}-media-public-access",
-            bucket=bucket.id,
-            block_public_acls=True,
-            block_public_policy=True,
-            ignore_public_acls=True,
-            restrict_public_buckets=True,
-            opts=kept,
-        )
-        aws.s3.BucketVersioning(
-            f"{name}-media-versioning",
-            bucket=bucket.id,
-            versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(status="Enabled"),
-            opts=kept,
-        )
-        aws.s3.BucketServerSideEncryptionConfiguration(
-            f"{name}-media-encryption",
-            bucket=bucket.id,
-            rules=[
-                aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
-                    apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
-                        sse_algorithm="AES256"
-                    ),
-                    bucket_key_enabled=True,
-                )
-            ],
-            opts=kept,
-        )
+        block = private_bucket_basics(f"{name}-media", bucket, kept, versioned=True)
         aws.s3.BucketLifecycleConfiguration(
             f"{name}-media-lifecycle",
             bucket=bucket.id,
@@ -242,18 +201,6 @@ class MediaCdn(pulumi.ComponentResource):
                 child,
             )
         return distribution
-
-    def _create_reader_profile(self, name: str, node: str, bucket_arn: pulumi.Output[str]) -> pulumi.Output[str]:
-        child = pulumi.ResourceOptions(parent=self)
-        role = aws.iam.Role(f"{name}-{node}-media", assume_role_policy=EC2_ASSUME_ROLE_POLICY, opts=child)
-        aws.iam.RolePolicyAttachment(f"{name}-{node}-media-ssm", role=role.name, policy_arn=SSM_CORE_POLICY, opts=child)
-        aws.iam.RolePolicy(
-            f"{name}-{node}-media",
-            role=role.id,
-            policy=bucket_arn.apply(lambda arn: json.dumps(media_reader_policy(arn))),
-            opts=child,
-        )
-        return aws.iam.InstanceProfile(f"{name}-{node}-media", role=role.name, opts=child).name
 
 
 # --- pure functions (tested without the runtime) -------------------------------------------------

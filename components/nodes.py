@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
 import pulumi_tls as tls
 
-from components.instances import (
-    EC2_ASSUME_ROLE_POLICY,
-    IMDS_HOP_LIMIT,
-    IMDS_HOP_LIMIT_BACKUP_WRITER,
-    SSM_CORE_POLICY,
-    hardened_instance_args,
-)
+from components.instances import EC2_ASSUME_ROLE_POLICY, hardened_instance_args
+from components.node_iam import SESSION_MANAGER_POLICY, excess_grants
 from components.settings.model import NodeRole, NodeSpec
 from components.user_data import render_user_data
 
@@ -49,18 +45,15 @@ class ClusterNodesArgs:
     versions: Mapping[str, str]
     ssh_public_key: str | None = None
     ssh_private_key: pulumi.Input[str] | None = None
-    # Nodes that write backups (components/backup.py) get their own instance profile; those whose
-    # writer is a pod also an IMDS hop limit of 2. Every other node: shared profile, hop limit 1.
-    backup_instance_profiles: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
-    imds_hop_limit_two: frozenset[str] = frozenset()
 
 
 class ClusterNodes(pulumi.ComponentResource):
     """Every node of the table, each in the private subnet of its own zone (`zones_by_node`).
 
     Creates: an ED25519 SSH key (unless the stack supplies a public key and a secret private
-    key) and its EC2 key pair; an IAM role for the nodes with AmazonSSMManagedInstanceCore and
-    its instance profile; one instance per node with IMDSv2 required, an encrypted gp3 root
+    key) and its EC2 key pair; one IAM role for every node, allowed Session Manager and nothing
+    else (components/node_iam.py), and its instance profile; one instance per node with IMDSv2
+    required and hop limit 1, an encrypted gp3 root
     volume of the table's size, no public IP, the `cluster` security group (plus `control-plane`
     for control-plane nodes), tags naming cluster, node and role, and cloud-init user data that
     prepares the node at first boot (components/user_data.py); user data and AMI are ignored
@@ -105,17 +98,14 @@ class ClusterNodes(pulumi.ComponentResource):
                     key_name=key_pair.key_name,
                     root_volume_gb=spec.root_volume_gb,
                     public_ip=False,
-                    iam_instance_profile=args.backup_instance_profiles.get(spec.name, profile.name),
-                    imds_hop_limit=(
-                        IMDS_HOP_LIMIT_BACKUP_WRITER if spec.name in args.imds_hop_limit_two else IMDS_HOP_LIMIT
-                    ),
+                    iam_instance_profile=profile.name,
                     tags=node_tags(args.cluster_name, spec),
                 ),
                 user_data=render_user_data(args.versions, spec.role),
                 user_data_replace_on_change=False,
                 # User data and the AMI act at creation only: a later version bump or AMI pin must
-                # never stop, start or replace a running node (its root volume holds local-path
-                # volumes); the playbook converges existing nodes, new ones boot the new pins.
+                # never stop, start or replace a running node; the playbook converges existing
+                # nodes, new ones boot the new pins.
                 opts=pulumi.ResourceOptions.merge(child, NODE_CREATION_ONLY),
             )
             self.nodes.append(ClusterNode(spec, instance, zone))
@@ -135,7 +125,13 @@ class ClusterNodes(pulumi.ComponentResource):
             assume_role_policy=EC2_ASSUME_ROLE_POLICY,
             opts=child,
         )
-        aws.iam.RolePolicyAttachment(f"{name}-node-ssm", role=role.name, policy_arn=SSM_CORE_POLICY, opts=child)
+        policies = [SESSION_MANAGER_POLICY]
+        # A node role that grants S3, EBS or every parameter lends them to whatever runs on the host.
+        for excess in excess_grants(policies):
+            pulumi.log.warn(f"node role {name}-node grants {excess}; nodes must lend nothing (components/node_iam.py)")
+        aws.iam.RolePolicy(
+            f"{name}-node-session-manager", role=role.id, policy=json.dumps(SESSION_MANAGER_POLICY), opts=child
+        )
         return aws.iam.InstanceProfile(f"{name}-node", role=role.name, opts=child)
 
 

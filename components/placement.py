@@ -18,7 +18,7 @@ other rows are added, removed or reordered:
   lowering `count` never moves the other members.
 
 A hash cannot promise an even spread for every small table. The dev table's names spread 5/5/4
-over three zones (tests/test_stack.py checks it, so a change of the rule that unbalances it
+over three zones (tests/unit/test_stack.py checks it, so a change of the rule that unbalances it
 fails); a table whose spread matters more than that, say the members of one role, sets `zone`
 on those rows. docs/deployment.md ("Moving a node to another AZ") says what a changed zone does.
 """

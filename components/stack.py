@@ -16,10 +16,12 @@ import pulumi_aws as aws
 
 from components.access import ClusterAccess, ClusterAccessArgs
 from components.argocd import ArgoCd, ArgoCdArgs
-from components.backup import BackupBucket, BackupBucketArgs, backup_writers
+from components.backup import BackupBucket, BackupBucketArgs
 from components.bootstrap import AnsibleBootstrap, BootstrapArgs, BootstrapHost
-from components.cluster_patches import autoscaling_patches, csr_approver_patches
-from components.media import MEDIA_DOMAINS, MediaCdn, MediaCdnArgs
+from components.cluster_patches import autoscaling_patches, csr_approver_patches, merge_child_patches
+from components.ebs import ebs_csi_root_patches
+from components.identity import WorkloadIdentity, WorkloadIdentityArgs, role_root_patches
+from components.media import MediaCdn, MediaCdnArgs
 from components.network import Network, NetworkArgs
 from components.node_removal import NodeRemoval, NodeRemovalArgs, RemovableNode
 from components.nodes import ClusterNodes, ClusterNodesArgs
@@ -49,6 +51,7 @@ OUTPUT_KEYS = (
     "grafanaUrl",
     "mediaBucket",
     "mediaCdnUrl",
+    "serviceAccountIssuer",
 )
 SECRET_OUTPUT_KEYS = ("sshPrivateKey", "kubeconfig", "argocdAdminPassword")
 
@@ -65,21 +68,13 @@ class StackResources:
     backup: BackupBucket
     entry: PublicEntry
     media: MediaCdn | None
+    identity: WorkloadIdentity
 
 
 def gateway_nodes(settings: StackSettings) -> tuple[str, ...]:
     """The nodes the table labels for the Gateway data plane (validated: at least one)."""
     key, value = GATEWAY_NODE_LABEL
     return tuple(n.name for n in settings.nodes if n.labels.get(key) == value)
-
-
-def media_reader_nodes(settings: StackSettings) -> dict[str, str]:
-    """Node -> domain of the API nodes whose pods sign and read media (scan, chat)."""
-    return {
-        n.name: n.labels["domain"]
-        for n in settings.nodes
-        if n.role is NodeRole.API and n.labels.get("domain") in MEDIA_DOMAINS
-    }
 
 
 def _availability_zones(settings: StackSettings, provider: aws.Provider) -> tuple[str, ...]:
@@ -110,6 +105,7 @@ def cluster_patches(settings: StackSettings) -> list[dict[str, Any]]:
     return [
         *autoscaling_patches(settings.api_min_replicas, settings.api_max_replicas),
         *csr_approver_patches(settings.vpc_cidr),
+        *ebs_csi_root_patches(settings.cluster_name, settings.region),
     ]
 
 
@@ -173,7 +169,7 @@ def build_stack(settings: StackSettings, secrets: StackSecrets) -> StackResource
     )
     backup = BackupBucket(
         name,
-        BackupBucketArgs(cluster_name=name, region=settings.region, writers=backup_writers(settings.nodes)),
+        BackupBucketArgs(cluster_name=name, region=settings.region),
         opts=on_aws,
     )
     media = (
@@ -182,7 +178,6 @@ def build_stack(settings: StackSettings, secrets: StackSecrets) -> StackResource
             MediaCdnArgs(
                 cluster_name=name,
                 cors_origins=settings.media_cors_origins,
-                reader_nodes=media_reader_nodes(settings),
                 default_tags=default_tags(settings),
                 dns=settings.public_dns,
                 zone_id=zone_id,
@@ -193,7 +188,17 @@ def build_stack(settings: StackSettings, secrets: StackSecrets) -> StackResource
         if settings.media
         else None
     )
-    media_profiles = media.instance_profiles if media is not None else {}
+    # After the buckets (the roles' policies name them), before the bootstrap (the issuer URL is a
+    # kube-apiserver flag); the JWKS object follows the bootstrap (publish_keys below).
+    identity = WorkloadIdentity(
+        name,
+        WorkloadIdentityArgs(
+            cluster_name=name,
+            backup_bucket_arn=backup.bucket_arn,
+            media_bucket_arn=media.bucket_arn if media is not None else None,
+        ),
+        opts=on_aws,
+    )
     nodes = ClusterNodes(
         name,
         ClusterNodesArgs(
@@ -208,9 +213,6 @@ def build_stack(settings: StackSettings, secrets: StackSecrets) -> StackResource
             versions=settings.versions,
             ssh_public_key=settings.ssh_public_key,
             ssh_private_key=secrets.ssh_private_key if settings.ssh_public_key else None,
-            # A node is a backup writer or a media reader, never both (validated with the table).
-            backup_instance_profiles={**backup.instance_profiles, **media_profiles},
-            imds_hop_limit_two=backup.pod_network_writers | frozenset(media_profiles),
         ),
         opts=on_aws,
     )
@@ -266,6 +268,7 @@ def build_stack(settings: StackSettings, secrets: StackSecrets) -> StackResource
             control_plane_endpoint_host=access.internal_api_endpoint_host,
             api_endpoint_host=access.api_endpoint_host,
             ssh_private_key=nodes.ssh_private_key,
+            service_account_issuer=identity.issuer_url,
             # Everything the playbook uses, not just the machines: NAT routes (packages, images),
             # security-group rules (SSH, the API, etcd, kubelet, VXLAN), both API endpoints'
             # listeners and target attachments (kubeadm init and joins go through the internal
@@ -273,6 +276,8 @@ def build_stack(settings: StackSettings, secrets: StackSecrets) -> StackResource
             depends_on=[network, security, nodes, access],
         ),
     )
+    # The JWKS from the key the cluster signs with, read back after every playbook run.
+    identity.publish_keys(name, bootstrap.service_account_public_keys)
     NodeRemoval(
         name,
         NodeRemovalArgs(
@@ -295,7 +300,10 @@ def build_stack(settings: StackSettings, secrets: StackSecrets) -> StackResource
             gitops=settings.gitops,
             domain=settings.argocd_domain,
             after=[bootstrap],
-            root_patches=backup.root_patches.apply(lambda patches: [*patches, *cluster_patches(settings)]),
+            # The bucket's, each ServiceAccount's role ARN, and the stack's values for the children.
+            root_patches=backup.root_patches(
+                pulumi.Output.all(**identity.role_arns).apply(lambda arns: role_root_patches(arns))
+            ).apply(lambda patches: merge_child_patches([*patches, *cluster_patches(settings)])),
             admin_password_version=settings.argocd_admin_password_version,
             chart_repos=sorted({str(v) for k, v in settings.versions.items() if k.endswith("ChartRepo")}),
             sso=settings.argocd_sso,
@@ -304,7 +312,7 @@ def build_stack(settings: StackSettings, secrets: StackSecrets) -> StackResource
             cluster_identifier=f"{settings.project}/{settings.stack}/{name}",
         ),
     )
-    return StackResources(settings, zones, network, nodes, access, bootstrap, argocd, backup, entry, media)
+    return StackResources(settings, zones, network, nodes, access, bootstrap, argocd, backup, entry, media, identity)
 
 
 def export_outputs(stack: StackResources) -> None:
@@ -336,6 +344,7 @@ def export_outputs(stack: StackResources) -> None:
         # null when the stack has no media bucket (`media: false`).
         "mediaBucket": stack.media.bucket_name if stack.media is not None else None,
         "mediaCdnUrl": stack.media.cdn_url if stack.media is not None else None,
+        "serviceAccountIssuer": stack.identity.issuer_url,
         "sshPrivateKey": pulumi.Output.secret(stack.nodes.ssh_private_key),
         "kubeconfig": pulumi.Output.secret(stack.bootstrap.kubeconfig),
         "argocdAdminPassword": pulumi.Output.secret(stack.argocd.admin_password),

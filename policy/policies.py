@@ -98,6 +98,8 @@ TAGGABLE_AWS_TYPES: frozenset[str] = frozenset(
         "aws:iam/instanceProfile:InstanceProfile",
         "aws:s3/bucket:Bucket",
         "aws:s3/bucketV2:BucketV2",
+        "aws:s3/bucketObjectv2:BucketObjectv2",
+        "aws:iam/openIdConnectProvider:OpenIdConnectProvider",
         "aws:kms/key:Key",
         "aws:cloudwatch/logGroup:LogGroup",
         "aws:route53/zone:Zone",

@@ -9,25 +9,20 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.support.paths import ROOT
+
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from components.settings.messages import ConfigError  # noqa: E402
-from tools.mockrun import Recording, run_program  # noqa: E402
+from components.settings.messages import ConfigError
+from tools.mockrun import Recording, run_program
 
-# Fake secret values planted by tests; none may ever show up in plain text.
-FAKE_SSH_PRIVATE_KEY = (
-    "-----BEGIN OPENSSH PRIVATE KEY-----\nFAKE-USER-SUPPLIED-KEY-7f3a\n-----END OPENSSH PRIVATE KEY-----\n"
-)
-# A real ED25519 public key (ssh-keygen -t ed25519; its private half was discarded): the settings
-# read public keys with `cryptography`, which refuses key data that is cut short.
-FAKE_SSH_PUBLIC_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFgGgCR2UXxKq5zWTUBNK/RHaEnVvpVxe63P+OqPWcjZ ops@example"
+# Fixtures that tests of several modules use, defined beside the code they serve.
+pytest_plugins = ("tests.support.manifests", "tests.support.playbook", "tests.support.sshd")
 
 
 # Modules whose tests all read one module-scoped scenario (a simulated cluster taken through a
@@ -35,7 +30,7 @@ FAKE_SSH_PUBLIC_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFgGgCR2UXxKq5zWTUBNK
 # that gets one builds the scenario again (minutes of CPU). xdist's `--dist loadgroup` would do this
 # from an `xdist_group` mark, but with pytest 9.2 it silently stops grouping (it still rewrites the
 # old `_nodeid` field; pytest-dev/pytest-xdist#1386, open), so the scheduler below groups by module.
-ONE_WORKER_MODULES = frozenset({"tests/test_node_simulator_upgrade.py"})
+ONE_WORKER_MODULES = frozenset({"tests/simulator/test_node_simulator_upgrade.py"})
 
 
 @pytest.hookimpl(tryfirst=True, optionalhook=True)
@@ -60,6 +55,14 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     on every worker and the short ones fill in around them, instead of one long test starting last
     on one worker while the other sits idle."""
     items.sort(key=lambda item: item.get_closest_marker("simulator") is None)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Before any fixture of the test: tell tests/support/local_play.py whether it may run a role for real."""
+    from tests.support import local_play
+
+    local_play.CURRENT_TEST_MARKED_ANSIBLE = item.get_closest_marker("ansible") is not None
 
 
 @pytest.fixture(scope="session")

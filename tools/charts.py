@@ -2,7 +2,7 @@
 
 The charts at their exact versions, dependencies vendored, live in `../shared/charts/<name>-<version>.tgz`
 (beside the checkout, as CI lays it out); helm is the pinned binary `make helm` unpacks
-(tests/prereqs.py). Three things are offered:
+(tests/support/prereqs.py). Three things are offered:
 
 - `chart_archive(name, version)`: the packaged chart, or a ChartError saying what is missing;
 - `render(...)`: `helm template` with the values we pass, parsed into objects;

@@ -204,6 +204,10 @@ def _struct_to_plain(struct: Any) -> tuple[dict[str, Any], frozenset[str]]:
     return plain, frozenset(secrets)
 
 
+# A real RSA 2048 public key made the way kubeadm makes sa.pub (tests/fixtures/kubeadm/README.md).
+FAKE_SERVICE_ACCOUNT_PUBLIC_KEY = (PROJECT_ROOT / "tests" / "fixtures" / "kubeadm" / "sa.pub").read_text()
+
+
 class FakeCloud(pulumi_mocks.Mocks):
     """Deterministic outputs for the resources and invokes the program uses."""
 
@@ -253,8 +257,15 @@ class FakeCloud(pulumi_mocks.Mocks):
                 for n in names
             ]
         elif t == "aws:cloudfront/distribution:Distribution":
-            state["domainName"] = "d111111abcdef8.cloudfront.net"
+            # The media CDN keeps AWS's documentation example; the issuer's gets its own name.
+            issuer = name.endswith("-issuer")
+            state["domainName"] = (
+                f"d{hashlib.sha256(name.encode()).hexdigest()[:13]}.cloudfront.net"
+                if issuer
+                else "d111111abcdef8.cloudfront.net"
+            )
             state["hostedZoneId"] = "Z2FDTNDATAQYW2"
+            state["arn"] = f"arn:aws:cloudfront::123456789012:distribution/E{name.upper()[-12:].replace('-', '')}"
         elif t == "aws:ec2/eip:Eip":
             state["publicIp"] = "198.51.100.20"
         elif t == "tls:index/privateKey:PrivateKey":
@@ -274,6 +285,9 @@ class FakeCloud(pulumi_mocks.Mocks):
         elif t == "command:local:Command" and name.endswith("-kubeconfig"):
             # What `sudo cat /etc/kubernetes/admin.conf` prints; its key must never leak.
             state["stdout"] = FAKE_ADMIN_KUBECONFIG
+        elif t == "command:local:Command" and name.endswith("-service-account-keys"):
+            # What `cat /etc/kubernetes/pki/sa.pub` prints on a kubeadm control plane.
+            state["stdout"] = FAKE_SERVICE_ACCOUNT_PUBLIC_KEY
         elif t == "command:local:Command" and name.endswith("-admin-mtime"):
             # What `date -u +%Y-%m-%dT%H:%M:%SZ` prints when the admin password is first set.
             state["stdout"] = "2026-11-30T12:00:00Z\n"

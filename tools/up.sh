@@ -24,7 +24,7 @@ esac
 stack="${2:-dev}"
 
 # The CLI version that speaks the SDK's protocol: the `pulumi==` pin of pyproject.toml (its policy
-# group pins the same one; tests/test_dependencies.py checks).
+# group pins the same one; tests/unit/test_dependencies.py checks).
 sdk_version="$(sed -n 's/^ *"pulumi==\([0-9][0-9.]*\)",\{0,1\}$/\1/p' pyproject.toml | head -n 1)"
 
 missing=0

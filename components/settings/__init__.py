@@ -46,6 +46,6 @@ Adding a key (do these in one commit):
    node row's): add it to its model in schema.py, then word each of its pydantic errors in the
    section.
 4. Call it from :func:`parse.parse_settings` and pass the result into StackSettings.
-5. Test it in tests/test_config_battery.py (a bad case naming the key; the good default), and
+5. Test it in tests/unit/test_config_battery.py (a bad case naming the key; the good default), and
    describe it in README "Configuration".
 """

@@ -265,6 +265,12 @@ def _check_access_breadth(
         )
 
 
+# RFC 6598 shared address space: a private range, but not one the stack's NetworkPolicies name
+# for nodes and pods (manifests/infrastructure/network-policies list only RFC 1918 in their API
+# server, kubelet and webhook rules), so the VPC and the pod network may not use it.
+_SHARED_ADDRESS_SPACE = _PRIVATE_RANGES[3]
+
+
 def _check_private_range(c: Collector, key: str, net: ipaddress.IPv4Network | None) -> None:
     if net is not None and not any(net.subnet_of(p) for p in _PRIVATE_RANGES):
         c.add(
@@ -272,4 +278,15 @@ def _check_private_range(c: Collector, key: str, net: ipaddress.IPv4Network | No
             str(net),
             "use a private range (inside 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16 or 100.64.0.0/10); "
             "a public range would hide those internet addresses from the cluster.",
+        )
+    elif net is not None and key in ("vpcCidr", "podCidr") and net.overlaps(_SHARED_ADDRESS_SPACE):
+        # Node and pod addresses are what the NetworkPolicies match, and they list only the RFC 1918
+        # ranges (the API server, kubelet and webhook rules above all): nodes or pods in
+        # 100.64.0.0/10 would be cut off from the API server and the webhooks.
+        c.add(
+            key,
+            str(net),
+            "use a range inside 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16: the NetworkPolicies name "
+            "only those for nodes and pods, so addresses in 100.64.0.0/10 (shared "
+            "address space) would be cut off from the API server and the webhooks.",
         )

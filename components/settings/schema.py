@@ -9,7 +9,7 @@ the project's wording (key as typed, value, fix). What a type cannot say (reserv
 names, one or three control planes) stays in the section's rules.
 
 Pulumi.yaml cannot declare these structured keys (its types are scalars and arrays), so their
-fields live here, the only home; tests/test_settings_schema.py holds the README's and
+fields live here, the only home; tests/unit/test_settings_schema.py holds the README's and
 Pulumi.dev.yaml's description of them to these models.
 """
 

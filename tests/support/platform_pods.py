@@ -1,0 +1,135 @@
+"""The platform's pods as the NetworkPolicy evaluator sees them (namespace, labels, ports)."""
+
+from __future__ import annotations
+
+from tests.support.netpol import Endpoint
+
+# The pods of the argo-cd release, kube-prometheus-stack, cert-manager, cloudnative-pg and
+# plugin-barman-cloud, with the labels and ports the pinned charts render
+# (tests/manifests/test_pod_security.py checks these against the render).
+ARGOCD_PODS = [
+    Endpoint("argocd/server", "argocd", {"app.kubernetes.io/name": "argocd-server"}, ports={"metrics": 8083}),
+    Endpoint("argocd/repo-server", "argocd", {"app.kubernetes.io/name": "argocd-repo-server"}, ports={"metrics": 8084}),
+    Endpoint(
+        "argocd/application-controller",
+        "argocd",
+        {"app.kubernetes.io/name": "argocd-application-controller"},
+        ports={"metrics": 8082},
+    ),
+    Endpoint(
+        "argocd/applicationset-controller",
+        "argocd",
+        {"app.kubernetes.io/name": "argocd-applicationset-controller"},
+        ports={"metrics": 8080},
+    ),
+    Endpoint("argocd/redis", "argocd", {"app.kubernetes.io/name": "argocd-redis"}),
+    # With GitHub SSO (components/argocd.py): Dex's http, grpc and metrics ports (chart 10.1.1 values).
+    Endpoint(
+        "argocd/dex-server",
+        "argocd",
+        {"app.kubernetes.io/name": "argocd-dex-server"},
+        ports={"http": 5556, "grpc": 5557, "metrics": 5558},
+    ),
+]
+
+
+MONITORING_PODS = [
+    Endpoint("alertmanager", "monitoring", {"app.kubernetes.io/name": "alertmanager"}),
+    Endpoint("kube-state-metrics", "monitoring", {"app.kubernetes.io/name": "kube-state-metrics"}),
+    Endpoint(
+        "prometheus-operator",
+        "monitoring",
+        {
+            "app": "kube-prometheus-stack-operator",
+            "app.kubernetes.io/name": "kube-prometheus-stack-prometheus-operator",
+        },
+    ),
+]
+
+
+def _cert_manager(component: str, name: str | None = None, **ports: int) -> Endpoint:
+    labels = {
+        "app.kubernetes.io/name": name or component,
+        "app.kubernetes.io/instance": "cert-manager",
+        "app.kubernetes.io/component": component,
+    }
+    return Endpoint(f"cert-manager/{component}", "cert-manager", labels, ports=ports)
+
+
+CERT_MANAGER_PODS = [
+    _cert_manager("controller", "cert-manager", **{"http-metrics": 9402, "http-healthz": 9403}),
+    _cert_manager("cainjector", **{"http-metrics": 9402}),
+    _cert_manager("webhook", **{"https": 10250, "healthcheck": 6080, "http-metrics": 9402}),
+    _cert_manager("startupapicheck"),
+]
+
+
+CNPG_PODS = [
+    Endpoint(
+        "cnpg-system/operator",
+        "cnpg-system",
+        {"app.kubernetes.io/name": "cloudnative-pg", "app.kubernetes.io/instance": "cloudnative-pg"},
+        ports={"metrics": 8080, "webhook-server": 9443},
+    ),
+    Endpoint(
+        "cnpg-system/plugin-barman-cloud",
+        "cnpg-system",
+        {"app.kubernetes.io/name": "plugin-barman-cloud", "app.kubernetes.io/instance": "plugin-barman-cloud"},
+        ports={"9090": 9090},  # the chart names no port
+    ),
+]
+
+
+# The EBS CSI driver's controller (app:aws-ebs-csi-driver; its node plugin is on the host network).
+EBS_CSI_PODS = [
+    Endpoint(
+        "ebs-csi/controller",
+        "ebs-csi",
+        {"app": "ebs-csi-controller", "app.kubernetes.io/name": "aws-ebs-csi-driver"},
+        ports={"healthz": 9808},
+    ),
+]
+
+
+PROBE_PORTS = [
+    (53, "UDP"),
+    (53, "TCP"),
+    (5432, "TCP"),
+    (6379, "TCP"),
+    (5672, "TCP"),
+    (8000, "TCP"),
+    (443, "TCP"),
+    (80, "TCP"),
+    # Datastore metrics (issue 11): PostgreSQL, the Redis exporter, RabbitMQ's prometheus plugin.
+    (9187, "TCP"),
+    (9121, "TCP"),
+    (15692, "TCP"),
+    (15672, "TCP"),
+    # ArgoCD (repo-server, redis, metrics), monitoring (Prometheus, Alertmanager, Grafana,
+    # kube-state-metrics, the operator's webhook), the API server and node targets.
+    (8081, "TCP"),
+    (6379, "TCP"),
+    (8080, "TCP"),
+    (8082, "TCP"),
+    (8083, "TCP"),
+    (8084, "TCP"),
+    (9090, "TCP"),
+    (9093, "TCP"),
+    (9094, "TCP"),
+    (3000, "TCP"),
+    (6443, "TCP"),
+    (10250, "TCP"),
+    (9100, "TCP"),
+    # The data stack's pods: the CloudNativePG webhook, cert-manager's metrics, the controller's
+    # and the webhook's health ports (9090 above is the plugin's gRPC, 8080 the operator's metrics).
+    (9443, "TCP"),
+    (9402, "TCP"),
+    (9403, "TCP"),
+    (6080, "TCP"),
+    # Envoy Gateway's xDS.
+    (18000, "TCP"),
+    # Dex (SSO): HTTP, gRPC, metrics.
+    (5556, "TCP"),
+    (5557, "TCP"),
+    (5558, "TCP"),
+]
