@@ -39,6 +39,7 @@ from components.argocd import APPLICATION_HEALTH_LUA, NAMESPACE, POD_COMPONENTS,
 from components.security import RULES
 from tests.support.charts import (
     FAKE_DOMAIN,
+    KUBEADM_CONFIG,
     SOURCES,
     VERSIONS,
     Doc,
@@ -54,7 +55,6 @@ from tests.support.paths import ROOT
 from tests.support.prereqs import require, require_helm
 from tools.charts import CHARTS_DIR, ChartError, chart_archive, render, unknown_value_keys
 
-KUBEADM_CONFIG = ROOT / "ansible" / "roles" / "control_plane" / "templates" / "kubeadm-config.yaml.j2"
 ARGOCD_MONITOR = ROOT / "manifests" / "infrastructure" / "service-monitors" / "argocd" / "servicemonitor.yaml"
 
 FAKE_BCRYPT = "$2a$10$abcdefghijklmnopqrstuuQ1x0xW9l0L5y4m7bqG2kq7H8kzOa9rS"

@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 from components.cluster_patches import csr_approver_patches
-from tests.manifests.test_charts import KUBEADM_CONFIG, VERSIONS, kube_version
+from tests.support.charts import KUBEADM_CONFIG, VERSIONS, kube_version
 from tests.support.children import applications
 from tests.support.dev_stack import dev_settings
 from tests.support.kubelet_csr_approver import ApproverConfig, decide, kubelet_serving_csr

@@ -50,6 +50,8 @@ def rendered(source_id: str) -> list[Doc]:
 
 
 VERSIONS: dict[str, Any] = yaml.safe_load((ROOT / "versions.yaml").read_text())
+# The kubeadm configuration template the control-plane role renders (rendered by the chart tests).
+KUBEADM_CONFIG = ROOT / "ansible" / "roles" / "control_plane" / "templates" / "kubeadm-config.yaml.j2"
 
 
 Doc = dict[str, Any]
