@@ -10,7 +10,7 @@ STACK  ?= dev
 # this directory: PULUMI_BACKEND_URL when set (a team's s3://bucket/prefix or https://api.pulumi.com),
 # else Pulumi.yaml `backend.url`, a file backend in .pulumi-state/ (git-ignored). make sets neither.
 
-.PHONY: help venv lock node-tools helm up preview preview-offline refresh destroy outputs kubeconfig test lint benchmark clean
+.PHONY: help venv lock node-tools helm up preview preview-offline refresh destroy outputs kubeconfig test test-fast lint benchmark clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -98,10 +98,22 @@ helm: $(HELM) ## The pinned helm binary the tests render charts with
 
 # pytest exits 5 when it collected no test: a broken suite, never a pass (nor a quiet skip on CI).
 # The pinned uv is on PATH for the Pulumi CLI the lifecycle test drives (Pulumi.yaml: toolchain uv).
-test: venv node-tools $(HELM) ## Every test: program under mocks, Ansible, manifests, workflows, status tool
-	@rc=0; PATH="$(abspath $(UV_HOME))/bin:$$PATH" $(BIN)/python -m pytest $(PYTEST_ARGS) || rc=$$?; \
-	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no test (exit 5); the suite is broken" >&2; fi; \
+# PYTEST_WORKERS: one pytest-xdist worker per core (a bare `pytest` runs in one process;
+# `make test PYTEST_WORKERS=` does too). PYTEST_ARGS: anything else, e.g. a test file or -k.
+PYTEST_WORKERS ?= -n auto --dist loadgroup
+define run_pytest
+	@rc=0; PATH="$(abspath $(UV_HOME))/bin:$$PATH" $(BIN)/python -m pytest $(PYTEST_WORKERS) $(1) $(PYTEST_ARGS) || rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "make $@: pytest collected no test (exit 5); the suite is broken" >&2; fi; \
 	exit $$rc
+endef
+
+test: venv node-tools $(HELM) ## Every test: program under mocks, Ansible, manifests, workflows, status tool
+	$(call run_pytest,)
+
+# The edit loop: every test but the node simulator's and the real Ansible runs (markers
+# `simulator` and `ansible`, pyproject.toml). CI never runs it; `make test` runs everything.
+test-fast: venv node-tools $(HELM) ## Edit loop: everything but the node simulator and real Ansible runs
+	$(call run_pytest,-m "not simulator and not ansible")
 
 # mypy exactly as the Pulumi CLI runs it before every preview and up (Pulumi.yaml typechecker):
 # same interpreter, arguments and directory (tools/cli_checks.py), never a subset of the project.

@@ -17,8 +17,9 @@ no run inherits another's imported modules or caches:
   warm times and the marginal cost per node between sizes;
 - where the time goes: `python -X importtime` grouped by package, and cProfile of a warm run
   grouped by code area;
-- with --suite, the whole suite as `make test` runs it: `python -m pytest` with pyproject.toml's
-  addopts, so on pytest-xdist workers (`-n auto`), wall clock and the CPU of every worker.
+- with --suite, the whole suite as `make test` runs it: `python -m pytest` with the Makefile's
+  PYTEST_WORKERS (`-n auto --dist loadgroup`), wall clock and the CPU of every worker
+  (benchmarks/suite_speed.py measures the suite per test and per tier).
 
 Every child imports tools/mockrun.py, which sets the collector's thresholds and freezes the heap at
 exit; the figures include those settings, as every user of the harness gets them.
@@ -57,6 +58,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as `python benchmarks/program_speed.py`
     sys.path.insert(0, str(ROOT))
 
+from benchmarks import program_floor  # noqa: E402
 from components.settings.schema import MAX_NODES  # noqa: E402 - needs the project root on sys.path
 
 DOC = ROOT / "docs" / "benchmarks.md"
@@ -147,6 +149,11 @@ class SizeResult:
     resources: int
     first: Sample
     warm: Stat
+    bare_cpu: float  # warm CPU (min) of as many bare aws.ec2.Instances under the same mocks
+
+    @property
+    def bare_ratio(self) -> float:
+        return self.warm.cpu_min / self.bare_cpu
 
 
 # --- running children ---------------------------------------------------------------------------------
@@ -211,6 +218,7 @@ def measure_size(total: int, repeat: int) -> SizeResult:
     table = scaled_node_table(dev_nodes(), total)
     _, proc = run_child(["-c", SIZE_SNIPPET, json.dumps(table), str(repeat)])
     doc = _json_out(proc)
+    bare_cpu, _ = program_floor.measure_bare(run_child, int(doc["resources"]) - 1, repeat)  # minus the stack
     # One instance per node plus the bastion: proof the generated table really has `total` nodes.
     if doc["instances"] != total + 1:
         raise RuntimeError(f"a {total}-node table registered {doc['instances']} instances, expected {total + 1}")
@@ -220,6 +228,7 @@ def measure_size(total: int, repeat: int) -> SizeResult:
         resources=doc["resources"],
         first=Sample(*doc["first"]),
         warm=Stat.of([Sample(*w) for w in doc["warm"]]),
+        bare_cpu=min(bare_cpu),
     )
 
 
@@ -319,6 +328,10 @@ class SuiteResult:
     workers: int | None  # pytest-xdist workers, None when the run was not distributed
 
 
+# What `make test` adds to pyproject's addopts (the Makefile's PYTEST_WORKERS default).
+MAKE_TEST_WORKERS = ("-n", "auto", "--dist", "loadgroup")
+
+
 def pytest_addopts(pyproject: Path = ROOT / "pyproject.toml") -> str:
     """The options every `pytest` of the project gets from pyproject.toml (for the report)."""
     with pyproject.open("rb") as f:
@@ -328,11 +341,11 @@ def pytest_addopts(pyproject: Path = ROOT / "pyproject.toml") -> str:
 
 
 def measure_suite(extra: Sequence[str] = ()) -> SuiteResult:
-    """The suite as `make test` runs it: pytest picks up pyproject's addopts (`-n auto`) itself.
+    """The suite as `make test` runs it: pyproject's addopts plus the Makefile's PYTEST_WORKERS.
 
     `--durations` only adds a report; no cache provider so the run neither reads nor leaves
     .pytest_cache (nothing in `make test` uses --lf/--ff, so the order is the same)."""
-    args = ["-m", "pytest", "-p", "no:cacheprovider", "--durations=8", *extra]
+    args = ["-m", "pytest", *MAKE_TEST_WORKERS, "-p", "no:cacheprovider", "--durations=8", *extra]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.run(
@@ -420,6 +433,9 @@ class Results:
     fit: Fit
     imports: tuple[float, list[tuple[str, float]]]
     profile: tuple[float, list[tuple[str, float]]]
+    floor: program_floor.FloorResult
+    subpackages: Sequence[program_floor.Subpackage]
+    node_costs: Sequence[program_floor.NodeCost]
     suite: SuiteResult | None = None
 
 
@@ -440,6 +456,10 @@ def render(r: Results) -> str:
         f"pulumi {info['pulumi']}, pulumi-aws {info['pulumi-aws']}. Load average (1/5/15 min) "
         f"{_load(r.load[0])} at the start, {_load(r.load[1])} at the end; above ~0.5, other work shared "
         "the CPUs and wall times are inflated (CPU times much less so).",
+        "",
+        *program_floor.render_floor(r.floor, r.subpackages, r.node_costs),
+        "",
+        "### Issue 2's targets",
         "",
         f"The dev stack registers {program['resources']} resources. Process and program figures are "
         f"min / median of {r.process.runs} fresh interpreters; a target is met when the median meets it.",
@@ -476,20 +496,24 @@ def render(r: Results) -> str:
         "### Growth with the number of nodes",
         "",
         "Tables made from the dev table (its control plane as is, its other 13 entries as pools with `count`); "
-        "warm program time, fastest of the repeats in one fresh process per size.",
+        "warm program time, fastest of the repeats in one fresh process per size. The SDK's bare cost: the "
+        "same number of plain `aws.ec2.Instance`s (two inputs each) registered under the same mocks, warm, "
+        f"fastest of as many repeats (benchmarks/program_floor.py); target ≤ {program_floor.TARGET_RATIO}× "
+        f"at {TARGET_NODES} nodes.",
         "",
-        "| nodes | instances | resources | warm wall | warm CPU | per added node (wall) |",
-        "|---|---|---|---|---|---|",
+        "| nodes | instances | resources | warm wall | warm CPU | SDK bare CPU | program / bare "
+        "| per added node (CPU) |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     previous: SizeResult | None = None
     for size in r.sizes:
         marginal = "–"
         if previous is not None:
-            per_node = (size.warm.wall_min - previous.warm.wall_min) / (size.nodes - previous.nodes)
+            per_node = (size.warm.cpu_min - previous.warm.cpu_min) / (size.nodes - previous.nodes)
             marginal = f"{per_node * 1000:.1f} ms"
         lines.append(
             f"| {size.nodes} | {size.instances} | {size.resources} | {_s(size.warm.wall_min)} "
-            f"| {_s(size.warm.cpu_min)} | {marginal} |"
+            f"| {_s(size.warm.cpu_min)} | {_s(size.bare_cpu)} | {size.bare_ratio:.2f} | {marginal} |"
         )
         previous = size
     lines += [
@@ -560,21 +584,21 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--sizes",
         type=_sizes,
-        default=[50, 100, 200, 300],
-        help="node counts for the growth check (default 50,100,200,300)",
+        default=[14, 50, 150, 300],
+        help="node counts for the growth check and the SDK's bare cost (default 14,50,150,300)",
     )
     parser.add_argument("--repeat", type=_positive, default=3, help="warm runs per size, the min is kept (default 3)")
     parser.add_argument(
         "--suite",
         action="store_true",
-        help="also time the whole test suite as `make test` runs it (pyproject's addopts, so -n auto)",
+        help="also time the whole test suite as `make test` runs it (-n auto --dist loadgroup)",
     )
     parser.add_argument(
         "--suite-args",
         type=shlex.split,
         default=[],
         metavar="ARGS",
-        help="pytest arguments after pyproject's addopts for --suite (default none, as make test); "
+        help="pytest arguments after make test's for --suite (default none, as make test); "
         "e.g. '-n 0' to compare with a serial run",
     )
     parser.add_argument("--no-write", action="store_true", help=f"print only; do not update {DOC.relative_to(ROOT)}")
@@ -588,6 +612,11 @@ def _step(what: str) -> None:
 
 def measure(args: argparse.Namespace) -> Results:
     load_start = os.getloadavg()
+    _step(f"offline preview against its import floor x{args.runs}")
+    floor, modules = program_floor.measure_floor(run_child, args.runs)
+    _step("SDK subpackages and the resources per added node")
+    subpackages = program_floor.measure_subpackages(run_child, modules)
+    node_costs = program_floor.measure_node_costs(run_child, dev_nodes())
     _step(f"whole process x{args.runs}")
     process = measure_process(args.runs)
     _step(f"program time x{args.runs}")
@@ -603,7 +632,7 @@ def measure(args: argparse.Namespace) -> Results:
     if args.suite:
         _step("test suite")
         suite = measure_suite(args.suite_args)
-    fit = fit_line([(s.nodes, s.warm.wall_min) for s in sizes])
+    fit = fit_line([(s.nodes, s.warm.cpu_min) for s in sizes])
     return Results(
         machine(),
         (load_start, os.getloadavg()),
@@ -613,6 +642,9 @@ def measure(args: argparse.Namespace) -> Results:
         fit,
         imports,
         profile,
+        floor,
+        subpackages,
+        node_costs,
         suite,
     )
 

@@ -319,10 +319,18 @@ class AnsibleBootstrap(pulumi.ComponentResource):
             *(h.private_ip for h in ordered),
             *(h.instance_id for h in ordered),
         ).apply(resolve)
-        spec = resolved.apply(lambda r: playbook_command(r[0], r[1], r[2], settings.versions, known_hosts))
-        upgrade_spec = resolved.apply(
-            lambda r: playbook_command(r[0], r[1], r[2], settings.versions, known_hosts, playbook="upgrade.yml")
-        )
+
+        def both_commands(r: tuple[ClusterVars, list[InventoryHost], SshJump]) -> tuple[CommandSpec, CommandSpec]:
+            site = playbook_command(r[0], r[1], r[2], settings.versions, known_hosts)
+            inventory = site.environment["GC_INVENTORY"]  # the same inventory, rendered once
+            upgrade = playbook_command(
+                r[0], r[1], r[2], settings.versions, known_hosts, playbook="upgrade.yml", inventory=inventory
+            )
+            return site, upgrade
+
+        both = resolved.apply(both_commands)
+        spec = both.apply(lambda b: b[0])
+        upgrade_spec = both.apply(lambda b: b[1])
         self.inventory = spec.apply(lambda s: s.environment["GC_INVENTORY"])
         self.triggers = spec.apply(lambda s: list(s.triggers))
         key = pulumi.Output.secret(args.ssh_private_key)

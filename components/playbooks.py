@@ -196,6 +196,7 @@ def playbook_command(
     ansible_dir: Path = ANSIBLE_DIR,
     extra_args: Sequence[str] = (),
     playbook: str = "site.yml",
+    inventory: str | None = None,
 ) -> CommandSpec:
     """The playbook command: script, environment and triggers from resolved stack values.
 
@@ -206,8 +207,12 @@ def playbook_command(
     GC_KUBERNETES_VERSIONS (the component lets the engine ignore later changes of it), and are
     not in the triggers. playbook="upgrade.yml" (the upgrade step): the whole table in
     GC_EXTRA_VARS; triggers are the Kubernetes pins and the upgrade playbook's files.
+
+    `inventory`: render_inventory(cluster, hosts, jump) when the caller already has it (the
+    component renders it once for both commands).
     """
-    inventory = render_inventory(cluster, hosts, jump)
+    if inventory is None:
+        inventory = render_inventory(cluster, hosts, jump)
     script = playbook_script(forks=len(hosts), extra_args=extra_args, playbook=playbook)
     if playbook == "upgrade.yml":
         return CommandSpec(

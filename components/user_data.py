@@ -22,6 +22,7 @@ script would make `cloud-init status` report an error and stop the bootstrap for
 
 from __future__ import annotations
 
+import functools
 import shlex
 from collections.abc import Mapping
 
@@ -84,9 +85,12 @@ prepare() {{
   codename=$(. /etc/os-release && echo "$VERSION_CODENAME")
   # The same key files and one-line sources the containerd and kubernetes_packages roles write.
   install -d -m 0755 /etc/apt/keyrings
-  # The node may boot before the NAT gateway routes: retry for up to five minutes.
-  curl -fsSL --retry 30 --retry-delay 10 --retry-all-errors {q(DOCKER_APT_URI + "/gpg")} -o /etc/apt/keyrings/docker.asc
-  curl -fsSL --retry 30 --retry-delay 10 --retry-all-errors {q(repo + "Release.key")} \\
+  # The node may boot before the NAT gateway routes. Until it does, a connection attempt gets no
+  # answer and would wait for the kernel's SYN retries (about two minutes); bounded to 3 s and
+  # retried every 3 s for up to ten minutes, the first fetch starts within seconds of the route.
+  curl -fsSL --connect-timeout 3 --retry 200 --retry-delay 3 --retry-max-time 600 --retry-all-errors \\
+    {q(DOCKER_APT_URI + "/gpg")} -o /etc/apt/keyrings/docker.asc
+  curl -fsSL --connect-timeout 3 --retry 20 --retry-delay 3 --retry-all-errors {q(repo + "Release.key")} \\
     -o /etc/apt/keyrings/kubernetes-{minor}.asc
   chmod 0644 /etc/apt/keyrings/docker.asc /etc/apt/keyrings/kubernetes-{minor}.asc
   echo "deb [arch=$arch signed-by=/etc/apt/keyrings/docker.asc] {DOCKER_APT_URI} $codename stable" \\
@@ -100,10 +104,13 @@ prepare() {{
     kubeadm={q(package)} kubelet={q(package)} kubectl={q(package)}
   apt-mark hold containerd.io kubeadm kubelet kubectl
   systemctl enable --now containerd
+  # Every image at once: one pull at a time spends most of its time on round trips and on
+  # unpacking while the link idles (docs/bootstrap.md, "Cold bootstrap"); `wait` is the join.
   for image in $(kubeadm config images list --kubernetes-version v{kubernetes} | {kubeadm_filter}) \\
       {" ".join(calico)}; do
-    ctr --namespace k8s.io images pull --quiet "$image" >/dev/null || log "could not pre-pull $image"
+    ( ctr --namespace k8s.io images pull --quiet "$image" >/dev/null || log "could not pre-pull $image" ) &
   done
+  wait
 }}
 
 # A statement of its own: inside an `if`, `||` or `&&`, bash would ignore `set -e` in prepare.
@@ -120,7 +127,19 @@ exit 0
 
 
 def render_user_data(versions: Mapping[str, str], role: NodeRole) -> str:
-    """The cloud-config of one node: stop the apt timers first thing, then prepare the node."""
+    """The cloud-config of one node: stop the apt timers first thing, then prepare the node.
+
+    Every node of a role gets the same bytes, so each (pins, role) is rendered once per process:
+    PyYAML's pure-Python emitter made the 14 renders of the dev stack about a sixth of a warm run.
+    (libyaml's C emitter folds long double-quoted scalars differently, so its bytes differ; see
+    docs/benchmarks.md.)
+    """
+    return _render_user_data(tuple(sorted(versions.items())), role)
+
+
+@functools.lru_cache(maxsize=64)
+def _render_user_data(pins: tuple[tuple[str, str], ...], role: NodeRole) -> str:
+    versions = dict(pins)
     stop = "systemctl stop " + " ".join((*APT_TIMERS, "apt-daily.service", "apt-daily-upgrade.service"))
     config = {
         # bootcmd runs early on every boot; cloud-init-per keeps it to the first.

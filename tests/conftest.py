@@ -57,6 +57,14 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=lambda item: item.get_closest_marker("simulator") is None)
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Before any fixture of the test: tell tests/support/local_play.py whether it may run a role for real."""
+    from tests.support import local_play
+
+    local_play.CURRENT_TEST_MARKED_ANSIBLE = item.get_closest_marker("ansible") is not None
+
+
 @pytest.fixture(scope="session")
 def dev() -> Recording:
     """The dev stack (Pulumi.dev.yaml) as `pulumi up` would register it."""

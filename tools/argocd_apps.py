@@ -194,6 +194,26 @@ def app_status(item: Mapping[str, Any], role: str, where: str, redactor: Redacto
     return dataclasses.replace(base, message=_pick_message(status, operation, health, redactor))
 
 
+# Commands that show the state of what a child runs, beyond the Application itself.
+APP_HINTS: dict[str, list[str]] = {
+    # metrics-server serves the resource metrics the HorizontalPodAutoscalers read; it needs the
+    # kubelets' serving certificates, which kubelet-csr-approver approves.
+    "metrics-server": [
+        "kubectl top nodes  # resource metrics: fails until metrics-server verifies the kubelets",
+        "kubectl get csr --field-selector spec.signerName=kubernetes.io/kubelet-serving",
+    ],
+    "kubelet-csr-approver": [
+        "kubectl get csr --field-selector spec.signerName=kubernetes.io/kubelet-serving",
+        "kubectl -n kube-system logs deploy/kubelet-csr-approver  # why a request was denied",
+    ],
+    "api-services": [
+        "kubectl top nodes",
+        "kubectl get hpa -A  # each domain API's autoscaler and its current CPU",
+    ],
+    "gateway": ["kubectl -n envoy-gateway-system get gateway public -o wide  # Programmed, its listeners"],
+}
+
+
 @dataclasses.dataclass(frozen=True)
 class Report:
     """The root Application, its children in display order, and what they add up to."""
@@ -250,6 +270,7 @@ class Report:
         ]
         if app.state == "out_of_sync":
             commands.append(f"argocd app diff {name}")
+        commands += APP_HINTS.get(app.name, [])
         return commands
 
     def to_json(self) -> dict[str, Any]:

@@ -17,7 +17,10 @@ from components.settings.model import PROJECT
 
 _MAX_SHOWN = 160
 MAX_LISTED_PROBLEMS = 50
-_URL_CREDENTIALS = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^/@\s]*@")
+# The scheme is bounded and starts where no scheme character precedes it: unbounded, the search
+# tried every start of a long value and scanned to its end (quadratic: a 100,000-character
+# clusterName took 10 s of CPU to refuse).
+_URL_CREDENTIALS = re.compile(r"(?<![A-Za-z0-9+.-])(?P<scheme>[A-Za-z][A-Za-z0-9+.-]{0,31}://)[^/@\s]*@")
 
 
 def shown(value: object) -> str:

@@ -974,6 +974,15 @@ def expected_flows(endpoints: Mapping[str, Endpoint]) -> set[tuple[str, str, int
         ("messaging/rabbitmq-definitions-export", "messaging/rabbitmq", 15672, "TCP"),
     }
     flows |= {(api(d), "internet", 443, "TCP") for d in ("scan", "chat")}
+    # Issue 21: data and messaging are fenced both ways. Every pod there resolves names and reaches
+    # the API server; PostgreSQL's instances reach each other and S3 (443, public addresses); the
+    # definitions export reads RabbitMQ's management API and uploads to S3.
+    for e in endpoints.values():
+        if e.namespace in ("data", "messaging") or e.name.endswith("/credentials-generator"):
+            flows |= {(e.name, "kube-dns", 53, "UDP"), (e.name, "kube-dns", 53, "TCP")}
+            flows |= {(e.name, node, 6443, "TCP") for node in VPC_HOSTS}
+    flows.add(("data/postgresql", "internet", 443, "TCP"))
+    flows.add(("messaging/rabbitmq-definitions-export", "internet", 443, "TCP"))
     # Issue 12: argocd and monitoring are fenced. Every pod there resolves names and reaches the
     # API server (on the control-plane nodes, `vpc-host`).
     fenced = [e.name for e in ARGOCD_PODS + MONITORING_PODS] + ["prometheus", "grafana"]
@@ -1071,8 +1080,8 @@ def expected_flows(endpoints: Mapping[str, Endpoint]) -> set[tuple[str, str, int
 # Every platform namespace but data and messaging (their Jobs keep egress open), and argocd.
 FENCED = (set(PLATFORM_NAMESPACES) - {"data", "messaging"}) | {"argocd"}
 GOVERNED = set(DOMAINS) | {"data", "messaging"} | FENCED
-# Namespaces whose egress is fenced too (data and messaging keep egress open for their Jobs).
-FENCED_EGRESS = set(DOMAINS) | FENCED
+# Namespaces whose egress is fenced too: all of them (data and messaging since issue 21).
+FENCED_EGRESS = set(DOMAINS) | FENCED | {"data", "messaging"}
 # Ports on the nodes (the API server, the kubelet, node-exporter, and the webhook the API server calls from a
 # node): the policies allow them by the private address ranges, which also hold the pod network
 # (its CIDR is per stack, so a Git manifest cannot exclude it). They are checked between a pod
@@ -1098,8 +1107,6 @@ def test_flow_matrix_is_exactly_the_design(network: tuple[Cluster, dict[str, End
                     continue
                 if cluster.allowed(src, dst, port, proto):
                     actual.add((src.name, dst.name, port, proto))
-    # The credentials Jobs in data/messaging may reach anything (egress open for the API server).
-    actual = {f for f in actual if "credentials-generator" not in f[0]}
     missing = expected_flows(endpoints) - actual
     extra = actual - expected_flows(endpoints)
     assert not missing, f"DESIGN.md flows blocked: {sorted(missing)}"

@@ -25,6 +25,7 @@ ENDPOINT = "internal-gitops-dev-int-0123456789.elb.ap-northeast-2.amazonaws.com"
 PUBLIC_ENDPOINT = "gitops-dev-api-0123456789.elb.ap-northeast-2.amazonaws.com"
 
 
+@pytest.mark.ansible
 @pytest.mark.parametrize("playbook", PLAYBOOKS)
 def test_playbooks_pass_the_syntax_check(extra_vars, playbook):
     # The 3-control-plane inventory: every play of site.yml targets a non-empty group there.
@@ -33,6 +34,7 @@ def test_playbooks_pass_the_syntax_check(extra_vars, playbook):
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+@pytest.mark.ansible
 def test_ansible_lint_production_profile_without_a_skip_list():
     config = yaml.safe_load((ANSIBLE_DIR / ".ansible-lint").read_text())
     assert config["profile"] == "production"

@@ -37,6 +37,9 @@ from components.settings.model import NodeRole, NodeSpec, Taint
 from tests.support.paths import ROOT
 from tests.support.sshd import Sshd
 
+# Runs ansible-playbook for real: `make test` and CI run it, `make test-fast` leaves it out.
+pytestmark = pytest.mark.ansible
+
 
 def stack(s: Sshd) -> tuple[ClusterVars, list[InventoryHost], SshJump]:
     """A two-node table reached like the real one: through the "bastion", one alias per node."""

@@ -22,6 +22,9 @@ from components.settings.keys import default_versions
 from tests.support.local_play import run_play
 from tests.support.paths import FIXTURES
 
+# Runs ansible-playbook for real: `make test` and CI run it, `make test-fast` leaves it out.
+pytestmark = pytest.mark.ansible
+
 FIXTURE = FIXTURES / "containerd" / "config-default-v2.toml"
 
 # `meta: end_play` ends the play before the role's handler would restart this machine's containerd.

@@ -26,6 +26,9 @@ from components.settings.keys import default_versions
 from tests.support.local_play import ansible_playbook, run_play
 from tests.support.paths import FIXTURES
 
+# Runs ansible-playbook for real: `make test` and CI run it, `make test-fast` leaves it out.
+pytestmark = pytest.mark.ansible
+
 STANDIN = FIXTURES / "kubeadm" / "standin.py"
 
 INVENTORY = """

@@ -17,6 +17,9 @@ import pytest
 from tests.support import paths
 from tests.support.local_play import run_play
 
+# Runs ansible-playbook for real: `make test` and CI run it, `make test-fast` leaves it out.
+pytestmark = pytest.mark.ansible
+
 FIXTURES = paths.FIXTURES / "kubeadm"
 
 # The values inside the recorded outputs, written out here (the test never derives them from the

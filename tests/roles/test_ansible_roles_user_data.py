@@ -112,6 +112,54 @@ def test_a_failed_step_stops_the_preparation_but_never_fails_cloud_init(tmp_path
     assert "would start apt-daily.timer apt-daily-upgrade.timer" in result.stdout
 
 
+def test_images_are_pulled_all_at_once_and_a_failed_pull_is_logged_not_fatal(tmp_path):
+    """The pre-pulls run in parallel: each stand-in `ctr` waits until every pull has started (a
+    sequential loop would leave the first waiting alone until it gives up), one pull fails."""
+    text = script(NodeRole.CONTROL_PLANE)
+    loop = re.search(r"^  for image in .*?^  wait$", text, re.MULTILINE | re.DOTALL)
+    assert loop is not None, "the pre-pull loop and its wait"
+    images = ["registry.k8s.io/kube-apiserver:v1", "registry.k8s.io/etcd:3", "registry.k8s.io/pause:3"]
+    expected = len(images) + len(re.findall(r"quay\.io/[^\s;]+", loop.group(0)))
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "kubeadm").write_text("#!/bin/sh\nprintf '%s\\n' " + " ".join(images) + "\n")
+    (bin_dir / "ctr").write_text(
+        "#!/bin/bash\n"
+        f'echo "$6" >> {tmp_path}/started\n'
+        "for _ in $(seq 100); do\n"
+        f'  [ "$(wc -l < {tmp_path}/started)" -ge {expected} ] && break\n'
+        "  sleep 0.1\n"
+        "done\n"
+        f'[ "$(wc -l < {tmp_path}/started)" -ge {expected} ] || {{ echo alone >> {tmp_path}/alone; exit 1; }}\n'
+        '[[ "$6" == *etcd* ]] && exit 1\n'
+        f'echo "$6" >> {tmp_path}/pulled\n'
+    )
+    for tool in ("kubeadm", "ctr"):
+        (bin_dir / tool).chmod(0o755)
+    harness = f'log() {{ echo "gitops-cluster-prepare: $*"; }}\nrun() {{\n{loop.group(0)}\n}}\nrun\necho DONE\n'
+    result = subprocess.run(
+        ["bash", "-c", harness], capture_output=True, text=True, timeout=60, env={"PATH": f"{bin_dir}:/usr/bin:/bin"}
+    )
+    assert result.returncode == 0, result.stderr
+    assert not (tmp_path / "alone").exists(), "a pull waited alone: the pre-pulls ran one after another"
+    assert result.stdout.rstrip().endswith("DONE"), "the loop must wait for every pull before it goes on"
+    assert "could not pre-pull registry.k8s.io/etcd:3" in result.stdout
+    pulled = (tmp_path / "pulled").read_text().split()
+    assert len(pulled) == expected - 1 and "registry.k8s.io/etcd:3" not in pulled
+
+
+def test_every_fetch_before_the_nat_route_has_a_bounded_connect_and_retry():
+    """Until the NAT gateway routes, a connection gets no answer; without --connect-timeout each
+    attempt would wait for the kernel's SYN retries, about two minutes, before the next retry."""
+    text = script(NodeRole.WORKER)
+    fetches = re.findall(r"curl [^\n]*(?:\\\n[^\n]*)*", text)
+    assert len(fetches) == 2, fetches
+    for fetch in fetches:
+        assert re.search(r"--connect-timeout [1-9]\b", fetch), fetch
+        assert re.search(r"--retry \d+", fetch) and "--retry-all-errors" in fetch, fetch
+    assert "--retry-max-time 600" in fetches[0], "the first fetch waits for the route, for ten minutes at most"
+
+
 # `apt-cache madison containerd.io` on Ubuntu 24.04 with Docker's repository (its format: package,
 # version and source separated by " | "), versions as Docker publishes them for noble.
 MADISON = """\
@@ -204,6 +252,18 @@ def test_a_versions_change_leaves_every_nodes_replace_forcing_inputs_alone(befor
         changed_somewhere |= differing
     # The bump did reach the inputs (so the test would see a change that is not ignored).
     assert changed_somewhere == {"ami", "userData"}
+
+
+def test_each_role_and_pin_table_is_rendered_once_and_a_pin_change_renders_again():
+    """The user data is cached per (pins, role): the same bytes for every node of a role, the new
+    pin as soon as the table changes (a stale cache would boot new nodes with old pins)."""
+    versions = dict(default_versions())
+    first = render_user_data(versions, NodeRole.API)
+    assert render_user_data(dict(versions), NodeRole.API) is first
+    assert render_user_data(versions, NodeRole.CONTROL_PLANE) != first
+    bumped = {**versions, "calico": "v9.9.9"}
+    assert "quay.io/calico/node:v9.9.9" in render_user_data(bumped, NodeRole.API)
+    assert "v9.9.9" not in render_user_data(versions, NodeRole.API)
 
 
 # --- the same apt sources as the roles --------------------------------------------------------------

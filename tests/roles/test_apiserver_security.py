@@ -39,6 +39,9 @@ from tests.support.plain_text import COMMAND, assert_nowhere_in_plain_text
 from tests.support.settings import FIXED_JUMP, dev_settings, fixed_cluster, fixed_hosts
 from tools.mockrun import FAKE_ENCRYPTION_KEY_BASE64, Recording, run_program
 
+# Runs ansible-playbook for real: `make test` and CI run it, `make test-fast` leaves it out.
+pytestmark = pytest.mark.ansible
+
 KEY_1 = base64.b64encode(b"k" * 31 + b"1").decode()
 KEY_2 = base64.b64encode(b"k" * 31 + b"2").decode()
 DEFAULTS = yaml.safe_load((ANSIBLE_DIR / "roles/control_plane/defaults/main.yml").read_text())

@@ -17,6 +17,11 @@ from tests.support.prereqs import require
 
 BIN = Path(sys.executable).parent
 
+# Set by tests/conftest.py before each test's setup: whether the test carries the `ansible` marker
+# (`make test-fast` deselects those). A role run from an unmarked test fails, naming the marker,
+# so the fast loop can never quietly grow a real Ansible run.
+CURRENT_TEST_MARKED_ANSIBLE = True
+
 
 def ansible_playbook() -> Path:
     """The virtualenv's ansible-playbook (ansible-core is a locked runtime dependency)."""
@@ -29,6 +34,11 @@ def run_play(
     args: Sequence[str], *, path: Path | None = None, env: Mapping[str, str] | None = None, timeout: float = 300
 ) -> subprocess.CompletedProcess[str]:
     """`ansible-playbook <args>` from ansible/ with its ansible.cfg; `path` goes first on PATH (stand-ins)."""
+    if not CURRENT_TEST_MARKED_ANSIBLE:
+        raise AssertionError(
+            "this test runs ansible-playbook for real: mark it `@pytest.mark.ansible` (or its module "
+            "`pytestmark = pytest.mark.ansible`) so `make test-fast` leaves it out"
+        )
     full_env = {**os.environ, "ANSIBLE_CONFIG": str(ANSIBLE_DIR / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1", **(env or {})}
     if path is not None:
         full_env["PATH"] = f"{path}{os.pathsep}{os.environ.get('PATH', '')}"

@@ -376,6 +376,16 @@ def test_degraded_text_has_messages_markers_and_hint_commands(
         assert f"    kubectl -n argocd describe application.argoproj.io/{app}\n" in out
         assert f"    argocd app get {app}\n" in out
     assert "describe application.argoproj.io/rabbitmq" not in out
+    # What the domain APIs run on: node capacity (metrics-server) and their autoscalers.
+    assert "    kubectl top nodes\n" in out
+    assert "    kubectl get hpa -A  # each domain API's autoscaler and its current CPU\n" in out
+
+
+def test_metrics_server_hints_name_kubectl_top_and_the_serving_csrs() -> None:
+    from tools.argocd_apps import APP_HINTS
+
+    assert APP_HINTS["metrics-server"][0].startswith("kubectl top nodes")
+    assert "spec.signerName=kubernetes.io/kubelet-serving" in APP_HINTS["metrics-server"][1]
 
 
 def test_out_of_sync_hint_includes_diff(

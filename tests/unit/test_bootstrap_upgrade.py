@@ -64,9 +64,11 @@ def ignored(reg: Registration, key: str, old: Any, new: Any) -> bool:
 def test_the_upgrade_step_runs_after_the_playbook_and_before_the_kubeconfig(before_and_after):
     rec, _ = before_and_after
     cmds = commands(rec)
-    assert set(cmds) == {"playbook", "upgrade", "kubeconfig"}
+    assert set(cmds) == {"playbook", "upgrade", "kubeconfig", "service-account-keys"}
     assert rec.depends_on(cmds["upgrade"], cmds["playbook"])
     assert rec.depends_on(cmds["kubeconfig"], cmds["upgrade"])
+    # The service-account public keys (the IRSA issuer's JWKS) are read after the upgrade too.
+    assert rec.depends_on(cmds["service-account-keys"], cmds["upgrade"])
     upgrade = cmds["upgrade"]
     assert "upgrade.yml" in upgrade.inputs["create"] and "site.yml\n" in cmds["playbook"].inputs["create"]
     assert [t.split(":")[0] for t in upgrade.inputs["triggers"]] == ["kubernetes", "ansible-upgrade"]
@@ -95,10 +97,14 @@ def test_a_kubernetes_bump_changes_the_upgrade_trigger_and_nothing_else(before_a
             if a != b and not ignored(reg, key, a, b):
                 not_ignored.setdefault(reg.short, []).append(key)
     # The upgrade step runs, and the kubeconfig is fetched again after it: `kubeadm upgrade`
-    # renewed admin.conf's certificate (tests/unit/test_admin_cert.py). Nothing else changes.
+    # renewed admin.conf's certificate (tests/unit/test_admin_cert.py). The service-account
+    # public keys are read again too (a rotation during the upgrade reaches the JWKS). Nothing
+    # else changes.
     fetch = commands(after)["kubeconfig"]
-    assert set(not_ignored) == {upgrade.short, fetch.short}, not_ignored
+    keys = commands(after)["service-account-keys"]
+    assert set(not_ignored) == {upgrade.short, fetch.short, keys.short}, not_ignored
     assert "triggers" in not_ignored[upgrade.short] and not_ignored[fetch.short] == ["triggers"]
+    assert not_ignored[keys.short] == ["triggers"]
     prev_upgrade = commands(before)["upgrade"]
     assert upgrade.inputs["triggers"][0] != prev_upgrade.inputs["triggers"][0]
     assert upgrade.inputs["triggers"][1:] == prev_upgrade.inputs["triggers"][1:]

@@ -187,3 +187,41 @@ def test_the_mock_runtime_stops_where_the_cli_would(tmp_path):
         "config:\n  aws:region: ap-northeast-2\n  gitops-cluster:natGatewayPerAZ: true\n"
     )
     assert stack_config("dev", tmp_path)["gitops-cluster:natGatewayPerAZ"] is True
+
+
+# The same resolvers on PyYAML's pure-Python parser: what load_yaml read before it used libyaml.
+_PurePythonCliLoader = type(
+    "_PurePythonCliLoader",
+    (yaml.SafeLoader,),
+    {"yaml_implicit_resolvers": cli_config.CliYamlLoader.yaml_implicit_resolvers},
+)
+
+TRICKY_YAML = """\
+plain: value, with #no-comment and:colon
+quoted: 'it''s'
+folded: >
+  two
+  lines
+literal: |
+  keep
+   indent
+unicode: "caf\\u00e9 ✓"
+anchors: &a {x: [1, 2.5, -3, 0o17, 0x1F, .inf, -.nan, ~, null, Null]}
+again: *a
+dates: 2026-12-07
+octal_1_1: 017
+sexagesimal: 1:30
+tabs: "a\\tb"
+empty:
+"""
+
+
+@pytest.mark.parametrize("name", [*sorted(p.name for p in ROOT.glob("Pulumi*.yaml")), "tricky"])
+def test_the_c_loader_reads_the_same_data_as_the_pure_python_loader(name):
+    """load_yaml parses with libyaml (about ten times faster); the data must be PyYAML's own, to the type."""
+    assert issubclass(cli_config.CliYamlLoader, yaml.CSafeLoader), "PyYAML without libyaml: load_yaml is slow"
+    text = TRICKY_YAML if name == "tricky" else (ROOT / name).read_text(encoding="utf-8")
+    fast = load_yaml(text)
+    slow = yaml.load(text, Loader=_PurePythonCliLoader)  # noqa: S506 - a SafeLoader subclass
+    assert fast == slow
+    assert repr(fast) == repr(slow)  # same types too (1 vs 1.0 vs True; nan != nan, so the repr)

@@ -107,7 +107,9 @@ def test_removing_a_row_removes_exactly_that_node_and_its_step(dev, run_stack):
     rec = run_stack({"nodes": nodes})
     gone = {r.urn for r in dev.resources} - {r.urn for r in rec.resources}
     names = {u.rsplit("::", 1)[1] for u in gone}
-    assert names == {"gitops-dev-worker-ai", "gitops-dev-worker-ai-remove"}, names
+    # worker-ai is a Gateway node (Pulumi.dev.yaml): its public load balancer attachments go too.
+    web = {f"gitops-dev-web-{entry}-worker-ai" for entry in ("api", "argocd", "grafana")}
+    assert names == {"gitops-dev-worker-ai", "gitops-dev-worker-ai-remove", *web}, names
     # In the old state the step depends on the instance: deleting both runs the drain first.
     assert deletion_order(dev, sorted(gone))[0].endswith("gitops-dev-worker-ai-remove")
 

@@ -159,6 +159,7 @@ def test_the_bootstrap_tells_the_api_server_the_issuer(dev):
 # --- the API server's flags in the rendered kubeadm config ----------------------------------------
 
 
+@pytest.mark.ansible  # renders the role's template with ansible-playbook
 def test_the_rendered_kubeadm_config_signs_as_the_public_issuer_and_keeps_the_old_one(tmp_path):
     from tests.support.apiserver import api_args, render
 

@@ -65,7 +65,9 @@ def test_pinning_keeps_a_legacy_stack_where_it_runs(run_stack):
 
 
 def test_a_pool_in_one_zone_is_pinned_with_one_letter():
-    table = [DEV_NODES[0], {"name": "edge", "role": "api", "instanceType": "t3.small", "rootVolumeGb": 30, "count": 2}]
+    # The pool carries the Gateway label: a table needs at least one node for the public entry.
+    pool = {"name": "edge", "role": "api", "instanceType": "t3.small", "rootVolumeGb": 30, "count": 2}
+    table = [DEV_NODES[0], {**pool, "labels": {"gitops-cluster.io/edge": "gateway"}}]
     settings = dev_settings(nodes=table)
     deployed = {"master": "ap-northeast-2b", "edge-1": "ap-northeast-2c", "edge-2": "ap-northeast-2c"}
     found = pins(settings.nodes, deployed, ZONES, REGION, "gitops-cluster")

@@ -136,6 +136,29 @@ _SPAN = re.compile(r"`([^`\n]+)`")
 _SKIP = re.compile(r"^pulumi (login|install)\b")
 
 
+def _substitutions(snippet: str) -> list[str]:
+    """The snippet with each `$(...)` replaced by a word, then each substitution's own command."""
+    out, inner, depth, start = [], [], 0, 0
+    i = 0
+    while i < len(snippet):
+        if snippet.startswith("$(", i):
+            if depth == 0:
+                out.append(snippet[start:i])
+                start = i + 2
+            depth += 1
+            i += 2
+            continue
+        if snippet[i] == ")" and depth:
+            depth -= 1
+            if depth == 0:
+                inner.append(snippet[start:i])
+                out.append("x")
+                start = i + 1
+        i += 1
+    out.append(snippet[start:])
+    return ["".join(out)] + [command for sub in inner for command in _substitutions(sub)]
+
+
 def _documented_commands() -> list[tuple[str, str]]:
     found: dict[tuple[str, str], None] = {}
     for doc in DOCS:
@@ -143,8 +166,8 @@ def _documented_commands() -> list[tuple[str, str]]:
         blocks = re.findall(r"```(?:sh|bash|shell)\n(.*?)```", text, re.S)
         candidates = list(_SPAN.findall(re.sub(r"```.*?```", "", text, flags=re.S)))
         candidates += [line for block in blocks for line in block.splitlines()]
-        for snippet in candidates:
-            for part in re.split(r"\$\(|&&|\|\||[;|()]", snippet):
+        for snippet in (inner for candidate in candidates for inner in _substitutions(candidate)):
+            for part in re.split(r"&&|\|\||[;|()]", snippet):
                 command = part.split("#")[0].strip()
                 if command.startswith("pulumi ") and not _SKIP.match(command):
                     found[(doc.name, command)] = None

@@ -342,17 +342,21 @@ async function judge({ github, context, env, mode }) {
   return { ok: reasons.length === 0, reasons, stack, sha, approvers, issue_number, lock: lockLabel(stack) };
 }
 
+// Fail closed: an API error refuses, and the refusal says why (on the pull request, or in the
+// apply result), rather than only in the run's log.
+async function judgeOrRefuse(args) {
+  try {
+    return await judge(args);
+  } catch (e) {
+    return { ok: false, reasons: [`the gate could not finish (${e.status || "error"}: ${e.message}); nothing was applied`] };
+  }
+}
+
 /** The gate job: judge, comment the verdict, take the apply lock, hand stack and SHA on. */
 async function gate({ github, context, core, env = process.env }) {
   const { owner, repo } = context.repo;
   const issue_number = Number(env.PR_NUMBER);
-  let verdict;
-  try {
-    verdict = await judge({ github, context, env, mode: "gate" });
-  } catch (e) {
-    // Fail closed, and say so on the pull request rather than only in the run's log.
-    verdict = { ok: false, reasons: [`the gate could not finish (${e.status || "error"}: ${e.message}); nothing was applied`] };
-  }
+  const verdict = await judgeOrRefuse({ github, context, env, mode: "gate" });
   if (!verdict.ok) {
     const body =
       `:no_entry: \`/pulumi up\` refused for @${env.COMMENTER}:\n\n` +
@@ -380,12 +384,7 @@ async function gate({ github, context, core, env = process.env }) {
 /** The apply job, right before `pulumi up`: the whole gate again, against the approved SHA. */
 async function recheck({ github, context, core, env = process.env }) {
   const fs = require("node:fs");
-  let verdict;
-  try {
-    verdict = await judge({ github, context, env, mode: "recheck" });
-  } catch (e) {
-    verdict = { ok: false, reasons: [`the gate could not finish (${e.status || "error"}: ${e.message}); nothing was applied`] };
-  }
+  const verdict = await judgeOrRefuse({ github, context, env, mode: "recheck" });
   if (!verdict.ok) {
     fs.mkdirSync("result", { recursive: true });
     fs.writeFileSync(
