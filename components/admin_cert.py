@@ -5,8 +5,8 @@ kubeadm signs admin.conf's client certificate for one year and renews it with ev
 all the certificates during control plane upgrade"). The stack keeps the admin kubeconfig it
 fetched (components/bootstrap.py fetches it again whenever the playbook or the upgrade step runs);
 a cluster that is never upgraded for a year would leave everyone who uses that output locked out.
-So every preview and up warns, and so does `make kubeconfig`, naming the date, once fewer than
-WARN_DAYS remain.
+So every preview and up warns, and so do `make kubeconfig` and the status tool
+(tools/argocd_status.py), naming the date, once fewer than WARN_DAYS remain.
 """
 
 from __future__ import annotations

@@ -36,6 +36,7 @@ from kubernetes import client as k8s_client
 from kubernetes import config as k8s_config
 from kubernetes.client.exceptions import ApiException
 
+from components.admin_cert import expiry_warning
 from components.node_iam import role_excess
 from tools.argocd_apps import (
     GROUP,
@@ -400,6 +401,16 @@ def _wait(
     return EXIT_UNHEALTHY
 
 
+def _warn_about_expiry(kubeconfig: str, stderr: TextIO) -> None:
+    """The date the kubeconfig's client certificate expires, when under 30 days (never the certificate)."""
+    for path in (os.path.expanduser(p) for p in kubeconfig.split(os.pathsep) if p):
+        if os.path.isfile(path):
+            with open(path, encoding="utf-8") as handle:
+                warning = expiry_warning(handle.read(), what=path)
+            if warning:
+                stderr.write(f"warning: {warning}\n")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Print the report; return 0 healthy, 1 not healthy, 2 the cluster could not be asked."""
     parser = build_parser()
@@ -409,6 +420,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     stdout, stderr = sys.stdout, sys.stderr
     colour = not args.json and use_colour(args.colour, stdout, os.environ)
     kubeconfig = args.kubeconfig or default_kubeconfig(os.environ)
+    _warn_about_expiry(kubeconfig, stderr)
     findings: list[str] = []
     try:
         if args.stack_outputs is not None:

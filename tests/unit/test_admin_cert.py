@@ -103,3 +103,16 @@ def test_the_kubeconfig_is_fetched_again_when_the_upgrade_step_runs(dev: Any, ru
     assert before["-kubeconfig"] != after["-kubeconfig"], "the upgrade ran but the stored kubeconfig is the old one"
     # Every trigger of the upgrade step is one of the fetch's.
     assert {json.dumps(t) for t in after["-upgrade"]} <= {json.dumps(t) for t in after["-kubeconfig"]}
+
+
+def test_the_status_tool_names_the_expiry_too(tmp_path: Any, capsys: Any) -> None:
+    from tools import argocd_status
+
+    doc = yaml.safe_load(kubeconfig_expiring(dt.datetime.now(dt.UTC) + dt.timedelta(days=5)))
+    doc["clusters"][0]["cluster"] = {"server": "https://127.0.0.1:9", "insecure-skip-tls-verify": True}
+    path = tmp_path / "kubeconfig"
+    path.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    argocd_status.main(["--kubeconfig", str(path), "--request-timeout", "1"])
+    err = capsys.readouterr().err
+    assert f"warning: the admin client certificate in {path} expires on" in err
+    assert "BEGIN CERTIFICATE" not in err

@@ -78,7 +78,7 @@ def _env(tmp_path: Path, *, pulumi_cli: bool, aws: bool) -> dict[str, str]:
     return env
 
 
-@pytest.mark.parametrize("verb", ["up", "preview", "destroy"])
+@pytest.mark.parametrize("verb", ["up", "preview", "refresh", "destroy"])
 def test_make_stops_without_the_cli_before_installing_anything(tmp_path: Path, verb: str) -> None:
     venv, uv_home = tmp_path / "venv", tmp_path / "uv"
     proc = subprocess.run(
