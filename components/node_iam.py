@@ -15,8 +15,10 @@ that a process on the host (or a host-network pod) gains nothing from it either:
   (components/identity.py).
 
 `excess_grants` is the check: ClusterNodes warns in the preview when a node role's policy grants
-any of FORBIDDEN (tests/unit/test_node_iam.py fails on it), and it is a pure function so the status tool
-or a reviewer can run it on a role read from the account.
+any of FORBIDDEN (tests/unit/test_node_iam.py fails on it). The stack exports what it attaches to
+the node role as the plain output `nodeRole` (its inline policy documents and managed-policy
+ARNs, no secret in either), and `tools/argocd_status.py --stack-outputs` runs the same check on it
+through `role_excess`: the status tool itself only holds a kubeconfig and cannot read IAM.
 """
 
 from __future__ import annotations
@@ -119,3 +121,17 @@ def excess_grants(policies: Sequence[Mapping[str, Any]], managed_policy_arns: Se
         if any(allows(p, action, resource) for p in policies):
             found.append(f"{action} on {resource or 'any resource'}")
     return found
+
+
+def role_excess(role: Any) -> list[str]:
+    """`excess_grants` of a `nodeRole` document (as the stack output prints it); ValueError names
+    the part of the document that is not the documented shape."""
+    if not isinstance(role, Mapping):
+        raise ValueError(f"nodeRole is not an object: {role!r}")
+    policies = role.get("inlinePolicies")
+    arns = role.get("managedPolicyArns")
+    if not isinstance(policies, list) or not all(isinstance(p, Mapping) for p in policies):
+        raise ValueError("nodeRole.inlinePolicies is not a list of policy documents")
+    if not isinstance(arns, list) or not all(isinstance(a, str) for a in arns):
+        raise ValueError("nodeRole.managedPolicyArns is not a list of ARNs")
+    return excess_grants(policies, arns)

@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 import pulumi_tls as tls
 
 from components.instances import EC2_ASSUME_ROLE_POLICY, hardened_instance_args
-from components.node_iam import SESSION_MANAGER_POLICY, excess_grants
+from components.node_iam import SESSION_MANAGER_POLICY, role_excess
 from components.settings.model import NodeRole, NodeSpec
 from components.user_data import render_user_data
 
@@ -125,12 +126,16 @@ class ClusterNodes(pulumi.ComponentResource):
             assume_role_policy=EC2_ASSUME_ROLE_POLICY,
             opts=child,
         )
-        policies = [SESSION_MANAGER_POLICY]
+        # What the role carries, exported as `nodeRole` for the status tool (components/node_iam.py).
+        self.node_role: dict[str, Any] = {"inlinePolicies": [SESSION_MANAGER_POLICY], "managedPolicyArns": []}
         # A node role that grants S3, EBS or every parameter lends them to whatever runs on the host.
-        for excess in excess_grants(policies):
+        for excess in role_excess(self.node_role):
             pulumi.log.warn(f"node role {name}-node grants {excess}; nodes must lend nothing (components/node_iam.py)")
         aws.iam.RolePolicy(
-            f"{name}-node-session-manager", role=role.id, policy=json.dumps(SESSION_MANAGER_POLICY), opts=child
+            f"{name}-node-session-manager",
+            role=role.id,
+            policy=json.dumps(self.node_role["inlinePolicies"][0]),
+            opts=child,
         )
         return aws.iam.InstanceProfile(f"{name}-node", role=role.name, opts=child)
 

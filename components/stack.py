@@ -52,6 +52,7 @@ OUTPUT_KEYS = (
     "mediaBucket",
     "mediaCdnUrl",
     "serviceAccountIssuer",
+    "nodeRole",
 )
 SECRET_OUTPUT_KEYS = ("sshPrivateKey", "kubeconfig", "argocdAdminPassword")
 
@@ -345,6 +346,8 @@ def export_outputs(stack: StackResources) -> None:
         "mediaBucket": stack.media.bucket_name if stack.media is not None else None,
         "mediaCdnUrl": stack.media.cdn_url if stack.media is not None else None,
         "serviceAccountIssuer": stack.identity.issuer_url,
+        # What every node role carries, for `tools/argocd_status.py --stack-outputs` (node_iam.py).
+        "nodeRole": stack.nodes.node_role,
         "sshPrivateKey": pulumi.Output.secret(stack.nodes.ssh_private_key),
         "kubeconfig": pulumi.Output.secret(stack.bootstrap.kubeconfig),
         "argocdAdminPassword": pulumi.Output.secret(stack.argocd.admin_password),

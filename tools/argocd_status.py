@@ -37,6 +37,7 @@ from kubernetes import config as k8s_config
 from kubernetes.client.exceptions import ApiException
 
 from components.admin_cert import expiry_warning
+from components.node_iam import role_excess
 from tools.argocd_apps import (
     GROUP,
     PLURAL,
@@ -281,6 +282,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="kubeconfig context (default: current-context)",
     )
     parser.add_argument(
+        "--stack-outputs",
+        default=None,
+        metavar="PATH",
+        help="also check the node role in these stack outputs (`make outputs > PATH`): "
+        "a role granting S3, EBS or every SSM parameter makes the run not healthy",
+    )
+    parser.add_argument(
         "--json",
         action="store_true",
         help="print the report as JSON (schema in docs/monitoring.md)",
@@ -327,6 +335,27 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"timeout of one API request, so an unreachable server fails fast (default: {DEFAULT_REQUEST_TIMEOUT:g})",
     )
     return parser
+
+
+def node_role_findings(path: str) -> list[str]:
+    """The excess grants of the stack's node role, from `pulumi stack output --json` saved at
+    `path` (its plain `nodeRole` output); the rule is components/node_iam.py's, not a copy. The
+    Kubernetes API cannot show IAM, so this is the only input the tool has for it."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            outputs = json.load(handle)
+    except (OSError, ValueError) as exc:
+        raise ClusterError(f"--stack-outputs {path}: cannot read JSON stack outputs: {exc}", transient=False) from exc
+    if not isinstance(outputs, dict) or "nodeRole" not in outputs:
+        raise ClusterError(
+            f"--stack-outputs {path}: no `nodeRole` output; save `make outputs STACK=<stack>` (or "
+            "`pulumi stack output --json`) of a stack deployed by this program",
+            transient=False,
+        )
+    try:
+        return role_excess(outputs["nodeRole"])
+    except ValueError as exc:
+        raise ClusterError(f"--stack-outputs {path}: {exc}", transient=False) from exc
 
 
 def _error(stderr: TextIO, message: str) -> int:
@@ -392,19 +421,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     colour = not args.json and use_colour(args.colour, stdout, os.environ)
     kubeconfig = args.kubeconfig or default_kubeconfig(os.environ)
     _warn_about_expiry(kubeconfig, stderr)
+    findings: list[str] = []
     try:
+        if args.stack_outputs is not None:
+            findings = node_role_findings(args.stack_outputs)
         source = ApplicationSource(kubeconfig, args.context, args.request_timeout)
     except ClusterError as exc:
         return _error(stderr, str(exc))
+    for finding in findings:
+        print(f"argocd_status: node role grants {finding}; nodes must lend nothing (node_iam.py)", file=stderr)
     if args.wait:
-        return _wait(source, args, stdout, stderr, colour)
-    try:
-        items = source.list(args.namespace)
-        report = build_report(items, args.namespace, args.root, args.expect, source.where, source.redactor)
-    except ClusterError as exc:
-        return _error(stderr, str(exc))
-    stdout.write(render(report, args.json, colour))
-    return EXIT_HEALTHY if report.healthy else EXIT_UNHEALTHY
+        code = _wait(source, args, stdout, stderr, colour)
+    else:
+        try:
+            items = source.list(args.namespace)
+            report = build_report(items, args.namespace, args.root, args.expect, source.where, source.redactor)
+        except ClusterError as exc:
+            return _error(stderr, str(exc))
+        stdout.write(render(report, args.json, colour))
+        code = EXIT_HEALTHY if report.healthy else EXIT_UNHEALTHY
+    return EXIT_UNHEALTHY if findings and code == EXIT_HEALTHY else code
 
 
 if __name__ == "__main__":

@@ -909,3 +909,56 @@ def test_runs_as_a_module(
         runpy.run_module("tools.argocd_status", run_name="__main__", alter_sys=False)
     assert exc.value.code == 1
     assert json.loads(capsys.readouterr().out)["state"] == "out_of_sync"
+
+
+# --- the node role in the stack outputs (components/node_iam.py's rule) ----------------------------
+
+
+def _stack_outputs(tmp_path: Path, node_role: Any) -> Path:
+    """Stack outputs as `make outputs` prints them, with the node role the program exports."""
+    path = tmp_path / "outputs.json"
+    path.write_text(json.dumps({"clusterName": "gitops-dev", "nodeRole": node_role, "kubeconfig": "[secret]"}))
+    return path
+
+
+def test_a_clean_node_role_in_the_stack_outputs_keeps_a_healthy_exit(
+    api: FakeApiServer, kubeconfig: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], dev
+) -> None:
+    outputs = _stack_outputs(tmp_path, dev.stack_outputs["nodeRole"])
+    code, out, err = run(capsys, "--kubeconfig", str(kubeconfig), "--stack-outputs", str(outputs))
+    assert (code, err) == (0, "")
+    assert "Verdict: HEALTHY" in out
+
+
+@pytest.mark.parametrize("wait", [[], ["--wait", "--timeout", "5"]])
+def test_a_node_role_that_grants_more_makes_a_healthy_cluster_exit_1(
+    api: FakeApiServer, kubeconfig: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], dev, wait: list[str]
+) -> None:
+    role = json.loads(json.dumps(dev.stack_outputs["nodeRole"]))
+    role["inlinePolicies"].append({"Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]})
+    role["managedPolicyArns"].append("arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore")
+    outputs = _stack_outputs(tmp_path, role)
+    code, out, err = run(capsys, "--kubeconfig", str(kubeconfig), "--stack-outputs", str(outputs), *wait)
+    assert code == 1
+    assert "Verdict: HEALTHY" in out  # the Applications are fine; the role is not
+    assert "node role grants managed policy arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore" in err
+    assert "node role grants s3:GetObject on any resource" in err
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("not json", "cannot read JSON stack outputs"),
+        (json.dumps({"clusterName": "gitops-dev"}), "no `nodeRole` output"),
+        (json.dumps({"nodeRole": {"inlinePolicies": "x", "managedPolicyArns": []}}), "nodeRole.inlinePolicies"),
+    ],
+)
+def test_unreadable_stack_outputs_exit_2_before_asking_the_cluster(
+    api: FakeApiServer, kubeconfig: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str, message: str
+) -> None:
+    path = tmp_path / "outputs.json"
+    path.write_text(content)
+    code, out, err = run(capsys, "--kubeconfig", str(kubeconfig), "--stack-outputs", str(path))
+    assert code == 2 and out == ""
+    assert message in err and str(path) in err
+    assert api.requests == []

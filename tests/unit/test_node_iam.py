@@ -70,3 +70,11 @@ def test_the_preview_warns_when_the_node_role_grants_more(monkeypatch, run_stack
     monkeypatch.setattr("components.nodes.SESSION_MANAGER_POLICY", wide)
     run_stack()
     assert any("nodes must lend nothing" in r.getMessage() and "s3:GetObject" in r.getMessage() for r in caplog.records)
+
+
+def test_the_node_role_output_is_what_the_node_role_carries(dev):
+    """The status tool checks the `nodeRole` output (tools/argocd_status.py --stack-outputs): it
+    must be the policies the role really has, or the check would pass on a copy."""
+    _, inline, managed = _node_role_policies(dev)
+    assert dev.stack_outputs["nodeRole"] == {"inlinePolicies": inline, "managedPolicyArns": managed}
+    assert node_iam.role_excess(dev.stack_outputs["nodeRole"]) == []
