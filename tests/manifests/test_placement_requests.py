@@ -37,10 +37,7 @@ TENANT_NAMESPACES = {"auth", "my", "character", "location", "info", "scan", "cha
 
 # Platform pods of children other issues own that do not yet say where they run (reported, kept
 # visible here so the list only shrinks).
-NOT_PLACED_YET = {
-    "kube-system/Deployment/metrics-server": "the metrics-server child (issue 19) sets no placement",
-    "pod-identity-webhook/Deployment/pod-identity-webhook": "the pod identity webhook (issue 20) sets no placement",
-}
+NOT_PLACED_YET: dict[str, str] = {}
 
 
 def mebibytes(quantity: str | int | None) -> float:
