@@ -180,6 +180,25 @@ def tls_only_policy(bucket_arn: str) -> dict[str, Any]:
     }
 
 
+def cloudfront_read_policy(
+    bucket_arn: str, distribution_arn: str, sid: str, resource: str | list[str]
+) -> dict[str, Any]:
+    """TLS only, and s3:GetObject on `resource` for one CloudFront distribution (origin access
+    control: the service principal, limited to that distribution by AWS:SourceArn)."""
+    policy = tls_only_policy(bucket_arn)
+    policy["Statement"].append(
+        {
+            "Sid": sid,
+            "Effect": "Allow",
+            "Principal": {"Service": "cloudfront.amazonaws.com"},
+            "Action": "s3:GetObject",
+            "Resource": resource,
+            "Condition": {"StringEquals": {"AWS:SourceArn": distribution_arn}},
+        }
+    )
+    return policy
+
+
 def writer_policy(bucket_arn: str, prefix: str) -> dict[str, Any]:
     """What the backup clients call (components/backup_s3_calls.yaml, tests/unit/test_backup_iam.py):
     objects only under `prefix`; s3:ListBucket on the bucket without a prefix condition.

@@ -39,7 +39,7 @@ import pulumi_aws as aws
 import yaml
 
 from components import oidc_issuer
-from components.backup import ETCD_PREFIX, WRITER_PREFIXES, private_bucket_basics, tls_only_policy, writer_policy
+from components.backup import ETCD_PREFIX, WRITER_PREFIXES, cloudfront_read_policy, private_bucket_basics, writer_policy
 from components.media import media_reader_policy
 
 TYPE_TOKEN = "gitops-cluster:identity:WorkloadIdentity"  # noqa: S105 (a Pulumi type token)
@@ -253,18 +253,8 @@ def trust_policy(provider_arn: str, issuer: str, role: WorkloadRole) -> dict[str
 
 def issuer_bucket_policy(bucket_arn: str, distribution_arn: str) -> dict[str, Any]:
     """The distribution, and nothing else, reads the two documents; nothing else is readable."""
-    policy = tls_only_policy(bucket_arn)
-    policy["Statement"].append(
-        {
-            "Sid": "CloudFrontReadsTheIssuerDocuments",
-            "Effect": "Allow",
-            "Principal": {"Service": "cloudfront.amazonaws.com"},
-            "Action": "s3:GetObject",
-            "Resource": [f"{bucket_arn}/{oidc_issuer.DISCOVERY_PATH}", f"{bucket_arn}/{oidc_issuer.JWKS_PATH}"],
-            "Condition": {"StringEquals": {"AWS:SourceArn": distribution_arn}},
-        }
-    )
-    return policy
+    documents = [f"{bucket_arn}/{oidc_issuer.DISCOVERY_PATH}", f"{bucket_arn}/{oidc_issuer.JWKS_PATH}"]
+    return cloudfront_read_policy(bucket_arn, distribution_arn, "CloudFrontReadsTheIssuerDocuments", documents)
 
 
 def role_name(cluster_name: str, role: WorkloadRole) -> str:

@@ -30,7 +30,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components.backup import abort_uploads, private_bucket_basics, tls_only_policy
+from components.backup import abort_uploads, cloudfront_read_policy, private_bucket_basics
 from components.public_entry import alias_record, dns_validated_certificate
 from components.settings.model import PublicDns
 
@@ -239,18 +239,7 @@ def cors_rule(origins: Sequence[str]) -> dict[str, Any]:
 
 def media_bucket_policy(bucket_arn: str, distribution_arn: str) -> dict[str, Any]:
     """TLS only (as the backup bucket), and reads by this CloudFront distribution through OAC."""
-    policy = tls_only_policy(bucket_arn)
-    policy["Statement"].append(
-        {
-            "Sid": "CloudFrontReadsThroughOac",
-            "Effect": "Allow",
-            "Principal": {"Service": "cloudfront.amazonaws.com"},
-            "Action": "s3:GetObject",
-            "Resource": f"{bucket_arn}/*",
-            "Condition": {"StringEquals": {"AWS:SourceArn": distribution_arn}},
-        }
-    )
-    return policy
+    return cloudfront_read_policy(bucket_arn, distribution_arn, "CloudFrontReadsThroughOac", f"{bucket_arn}/*")
 
 
 def media_reader_policy(bucket_arn: str) -> dict[str, Any]:
