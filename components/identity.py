@@ -39,7 +39,14 @@ import pulumi_aws as aws
 import yaml
 
 from components import oidc_issuer
-from components.backup import ETCD_PREFIX, WRITER_PREFIXES, cloudfront_read_policy, private_bucket_basics, writer_policy
+from components.backup import (
+    ETCD_PREFIX,
+    WRITER_PREFIXES,
+    cloudfront_read_policy,
+    private_bucket_basics,
+    s3_origin_access_control,
+    writer_policy,
+)
 from components.media import media_reader_policy
 
 TYPE_TOKEN = "gitops-cluster:identity:WorkloadIdentity"  # noqa: S105 (a Pulumi type token)
@@ -312,14 +319,7 @@ class WorkloadIdentity(pulumi.ComponentResource):
         self._bucket = bucket
         # Two small documents, rewritten from the cluster's key: no versioning needed.
         block = private_bucket_basics(f"{name}-issuer", bucket, child, versioned=False)
-        oac = aws.cloudfront.OriginAccessControl(
-            f"{name}-issuer",
-            description=f"{args.cluster_name} service-account issuer",
-            origin_access_control_origin_type="s3",
-            signing_behavior="always",
-            signing_protocol="sigv4",
-            opts=child,
-        )
+        oac = s3_origin_access_control(f"{name}-issuer", f"{args.cluster_name} service-account issuer", child)
         origin_id = "issuer-bucket"
         distribution = aws.cloudfront.Distribution(
             f"{name}-issuer",

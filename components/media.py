@@ -30,7 +30,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components.backup import abort_uploads, cloudfront_read_policy, private_bucket_basics
+from components.backup import abort_uploads, cloudfront_read_policy, private_bucket_basics, s3_origin_access_control
 from components.public_entry import alias_record, dns_validated_certificate
 from components.settings.model import PublicDns
 
@@ -132,14 +132,7 @@ class MediaCdn(pulumi.ComponentResource):
 
     def _create_distribution(self, name: str, bucket: aws.s3.Bucket, args: MediaCdnArgs) -> aws.cloudfront.Distribution:
         child = pulumi.ResourceOptions(parent=self)
-        oac = aws.cloudfront.OriginAccessControl(
-            f"{name}-media",
-            description=f"{args.cluster_name} media bucket",
-            origin_access_control_origin_type="s3",
-            signing_behavior="always",
-            signing_protocol="sigv4",
-            opts=child,
-        )
+        oac = s3_origin_access_control(f"{name}-media", f"{args.cluster_name} media bucket", child)
         aliases: list[str] = []
         viewer_certificate = aws.cloudfront.DistributionViewerCertificateArgs(cloudfront_default_certificate=True)
         if args.dns is not None:
