@@ -21,25 +21,41 @@ if str(ROOT) not in sys.path:
 from components.settings.messages import ConfigError
 from tools.mockrun import Recording, run_program
 
+# The simulator's shared checks are asserts in a support module: rewritten like a test's, so a
+# failure prints the values compared (registered before anything imports it).
+pytest.register_assert_rewrite("tests.support.simulator.checks")
+
 # Fixtures that tests of several modules use, defined beside the code they serve.
 pytest_plugins = ("tests.support.manifests", "tests.support.playbook", "tests.support.sshd")
 
 
-# Modules whose tests all read one module-scoped scenario (a simulated cluster taken through a
-# sequence of playbook runs): every test of such a module must run on one worker, or each worker
-# that gets one builds the scenario again (minutes of CPU). xdist's `--dist loadgroup` would do this
-# from an `xdist_group` mark, but with pytest 9.2 it silently stops grouping (it still rewrites the
-# old `_nodeid` field; pytest-dev/pytest-xdist#1386, open), so the scheduler below groups by module.
-ONE_WORKER_MODULES = frozenset({"tests/simulator/test_node_simulator_upgrade.py"})
+# The node simulator's scenario modules, longest first (CPU of the module on this machine, cgroup,
+# benchmarks/suite_speed.py; docs/benchmarks.md "The suite, per tier"). Each module's tests all read
+# one module-scoped scenario (a simulated cluster taken through a sequence of playbook runs), so each
+# must run on one worker, or every worker that gets one of its tests builds the scenario again
+# (minutes of CPU). xdist's `--dist loadgroup` would do this from an `xdist_group` mark, but with
+# pytest 9.2 it silently stops grouping (it still rewrites the old `_nodeid` field;
+# pytest-dev/pytest-xdist#1386, open), so the scheduler below groups by module.
+SCENARIO_MODULES = (
+    "tests/simulator/test_node_simulator_upgrade.py",
+    "tests/simulator/test_node_simulator_faults.py",
+    "tests/simulator/test_node_simulator.py",
+)
+ONE_WORKER_MODULES = frozenset(SCENARIO_MODULES)
 
 
 @pytest.hookimpl(tryfirst=True, optionalhook=True)
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
-    """Under `--dist loadgroup` (pyproject.toml): each test is its own unit of work, except that a
-    module of ONE_WORKER_MODULES is one unit. Units go out biggest first, then in collection order."""
+    """Under `--dist loadgroup` (the Makefile's PYTEST_WORKERS): each test is its own unit of work,
+    except that a module of ONE_WORKER_MODULES is one unit. Units go out in collection order
+    (pytest_collection_modifyitems below), not xdist's largest-count-first: a worker takes the next
+    unit when it has two tests or fewer left, so the scenarios start at once on separate workers and
+    the short tests fill in around them."""
     if config.getvalue("dist") != "loadgroup":
         return None
     from xdist.scheduler import LoadScopeScheduling
+
+    config.option.loadscopereorder = False
 
     class OneWorkerModules(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
@@ -49,12 +65,20 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     return OneWorkerModules(config, log)
 
 
+def _order(item: pytest.Item) -> tuple[int, int]:
+    module = item.nodeid.split("::", 1)[0]
+    if module in SCENARIO_MODULES:
+        return (0, SCENARIO_MODULES.index(module))
+    return (1 if item.get_closest_marker("simulator") else 2 if item.get_closest_marker("ansible") else 3, 0)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The node simulator's tests first: each runs the playbook for a minute or more, the rest of the
-    suite takes seconds a test. xdist hands tests out in this order, so the long ones start at once
-    on every worker and the short ones fill in around them, instead of one long test starting last
-    on one worker while the other sits idle."""
-    items.sort(key=lambda item: item.get_closest_marker("simulator") is None)
+    """The node simulator's scenarios first, longest first (each runs playbooks for minutes), then
+    the real Ansible runs (seconds to a minute each), then the rest (a second or less a test). xdist
+    hands units out in this order, so the long ones start at once and the short ones fill in around
+    them, instead of one long unit starting last on one worker while the other sits idle. The sort is
+    stable: within a group, collection order."""
+    items.sort(key=_order)
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -4,7 +4,7 @@ Read from the published release files (../shared/upstream, tests/support/simulat
 from memory: since Calico 3.30 `tigera-operator.yaml` holds no CustomResourceDefinition and
 `operator-crds.yaml` holds the operator's (Installation among them), so the role must apply the
 second before the first and wait for the CRD it creates an instance of. The node simulator runs
-the role against these files (tests/simulator/test_node_simulator.py); this checks the role's own tables.
+the role against these files (tests/simulator/test_node_simulator*.py); this checks the role's own tables.
 """
 
 from __future__ import annotations

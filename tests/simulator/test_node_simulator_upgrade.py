@@ -9,7 +9,10 @@ repository per minor); kubeadm's stand-in keeps the cluster's version in the kub
 ConfigMap, enforces kubeadm's version policy and records every `kubeadm upgrade`, drain, uncordon
 and kubelet restart in order (tests/support/simulator/standins.py).
 
-What is asserted: a run at the cluster's own version does nothing (a new cluster runs no
+What is asserted: the bootstrap builds the cluster the stack describes, its two further control
+planes joining one at a time before the other nodes, each with the uploaded certificate key (the
+three-control-plane case, checked right after the bootstrap, before the upgrade moves the packages
+on); a run at the cluster's own version does nothing (a new cluster runs no
 upgrade); a skip of two minors and a downgrade are refused before anything changes, naming both
 versions; a drain that times out (a PodDisruptionBudget that allows no eviction) stops the run
 naming the node, with the nodes after it untouched; the next run finishes in the kubeadm order
@@ -36,8 +39,9 @@ import yaml
 from components.playbooks import KUBERNETES_KEYS, playbook_command
 from components.settings.model import NodeRole, StackSettings
 from components.settings.parse import parse_settings
-from tests.support.node_simulator import FAST, assert_recap, dpkg_status, prerequisites, stack_values
+from tests.support.node_simulator import FAST, assert_recap, dpkg_status, stack_values
 from tests.support.paths import ROOT
+from tests.support.simulator.checks import assert_cluster_built, bumped, failure_of
 from tests.support.simulator.cluster import Run, SimCluster
 from tests.support.simulator.standins import _key
 
@@ -54,12 +58,6 @@ def upgrade_settings() -> StackSettings:
     infra = next(r for r in raw if r["role"] == "infrastructure")
     rows = [cp, {**cp, "name": f"{cp['name']}-2"}, {**cp, "name": f"{cp['name']}-3"}, worker, infra]
     return parse_settings(stack_values(rows))
-
-
-def bumped(versions: Mapping[str, str], minors: int = 1, patch: int = 0) -> dict[str, str]:
-    """The table with `kubernetes` moved by `minors` minor versions (to patch `patch`)."""
-    major, minor, _ = versions["kubernetes"].split(".")
-    return {**versions, "kubernetes": f"{major}.{int(minor) + minors}.{patch}"}
 
 
 def upgrade_run(sim: SimCluster, versions: Mapping[str, str], *, timeout: float = 900) -> Run:
@@ -97,6 +95,8 @@ class Scenario:
     settings: StackSettings
     target: dict[str, str]
     bootstrap: Run
+    bootstrap_state: dict[str, Any]
+    built_at_pin: str | None
     same_version: Run
     same_version_events: list[dict[str, str]]
     refusals: dict[str, tuple[Run, list[dict[str, str]], dict[str, Any], str]]
@@ -112,20 +112,17 @@ class Scenario:
 
 
 @pytest.fixture(scope="module")
-def upgrade(tmp_path_factory) -> Iterator[Scenario]:
-    prerequisites()
-    from tests.support.simulator.world import build_world
-
+def upgrade(world) -> Iterator[Scenario]:
     settings = upgrade_settings()
     target = bumped(settings.versions)
-    world = build_world(
-        Path(tmp_path_factory.mktemp("sim-upgrade-world")), settings.versions, upgrades=[target["kubernetes"]]
-    )
     sim = SimCluster(
         world, settings.nodes, settings.versions, settings.cluster_name, settings.pod_cidr, settings.service_cidr
     )
     try:
         bootstrap = sim.playbook(FAST)
+        bootstrap_state = sim.cluster_state()
+        # Checked now: the upgrade below moves the packages on.
+        built_at_pin = failure_of(lambda: assert_cluster_built(sim, settings, bootstrap, bootstrap_state))
         assert bootstrap.returncode == 0, bootstrap.output[-6000:]
         # The first `pulumi up`: the upgrade step runs with the pin the cluster was just built at.
         same_version = upgrade_run(sim, settings.versions)
@@ -165,6 +162,8 @@ def upgrade(tmp_path_factory) -> Iterator[Scenario]:
             settings,
             target,
             bootstrap,
+            bootstrap_state,
+            built_at_pin,
             same_version,
             same_version_events,
             refusals,
@@ -199,6 +198,15 @@ def names(sim: SimCluster) -> list[str]:
 
 
 # --- the tests ---------------------------------------------------------------------------------------
+
+
+def test_three_control_planes_join_one_at_a_time_with_the_certificate_key(upgrade):
+    """The bootstrap of the scenario's table (three control-plane rows, a worker, an infrastructure node)."""
+    assert upgrade.built_at_pin is None, upgrade.built_at_pin
+    order = [j["node"] for j in upgrade.bootstrap_state["joins"]]
+    control_planes = [n.name for n in upgrade.settings.nodes if n.role is NodeRole.CONTROL_PLANE]
+    assert len(control_planes) == 3
+    assert order[:2] == control_planes[1:3], "control planes joined before workers, in order"
 
 
 def test_a_cluster_at_the_pin_runs_no_upgrade(upgrade):
