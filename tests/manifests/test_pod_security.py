@@ -216,7 +216,8 @@ def test_the_flow_matrix_pods_are_the_rendered_ones() -> None:
                 labels = pod_template(obj)["metadata"]["labels"]  # type: ignore[index]
                 rendered_pods.append((ns, labels, container_ports(spec)))
     complete = {e.name for e in [*CERT_MANAGER_PODS, *CNPG_PODS]}
-    for endpoint in [*ARGOCD_PODS, *MONITORING_PODS, *CERT_MANAGER_PODS, *CNPG_PODS, *EBS_CSI_PODS, *ENVOY_GATEWAY_PODS]:
+    matrix = [*ARGOCD_PODS, *MONITORING_PODS, *CERT_MANAGER_PODS, *CNPG_PODS, *EBS_CSI_PODS, *ENVOY_GATEWAY_PODS]
+    for endpoint in matrix:
         if endpoint.name in ("alertmanager", "envoy-gateway-system/envoy"):
             # Created at run time (by the operator from the Alertmanager resource, by Envoy Gateway's
             # controller from the Gateway), not rendered: tests/support/platform_pods.py cites their labels.
