@@ -90,6 +90,10 @@ class EdgeKeys(_Section):
 
     dnsZone: str  # noqa: N815
     dnsDomain: str  # noqa: N815
+    apiHost: str  # noqa: N815
+    argocdHost: str  # noqa: N815
+    grafanaHost: str  # noqa: N815
+    imagesHost: str  # noqa: N815
     media: bool
     mediaCorsOrigins: list[str]  # noqa: N815
     mediaBucketDeleteOnDestroy: bool  # noqa: N815
