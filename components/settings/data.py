@@ -9,13 +9,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from components.settings.schema import DataKeys, section
 from components.settings.values import Collector
 
 
 def parse_data(c: Collector, values: Mapping[str, Any]) -> bool:
     """Whether PostgreSQL is also backed up as volume snapshots."""
-    value = values.get("postgresqlVolumeSnapshots")
-    if not isinstance(value, bool):
-        c.add("postgresqlVolumeSnapshots", value, "expected true or false.")
+    t = section(DataKeys, values)
+    if not t.ok("postgresqlVolumeSnapshots"):
+        c.add("postgresqlVolumeSnapshots", t["postgresqlVolumeSnapshots"], "expected true or false.")
         return False
-    return value
+    return bool(t["postgresqlVolumeSnapshots"])
