@@ -28,6 +28,8 @@ _IMAGE = re.compile(
 )
 _KUBERNETES_VERSION = re.compile(r"[0-9]+\.[0-9]+\.[0-9]+")
 _V_TAG = re.compile(r"v[0-9]+\.[0-9]+\.[0-9]+")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+_FINGERPRINT = re.compile(r"[0-9A-F]{40}")
 
 
 def _version_problem(value: object, key: str = "") -> str | None:
@@ -68,6 +70,14 @@ def _version_problem(value: object, key: str = "") -> str | None:
             return "expected an image with its registry and an exact tag, e.g. 'docker.io/library/redis:7.4.1-alpine'."
         if (m["tag"] or "").lower() in _UNPINNED_VERSIONS:
             return f"the tag '{m['tag']}' moves; pin an exact tag or a sha256 digest."
+        return None
+    if key.endswith("Sha256"):
+        if not _SHA256.fullmatch(value):
+            return "expected the file's sha256: 64 lowercase hex digits."
+        return None
+    if key.endswith("Fingerprint"):
+        if not _FINGERPRINT.fullmatch(value):
+            return "expected the key's full OpenPGP fingerprint: 40 uppercase hex digits, no spaces."
         return None
     if _RANGE_CHARS.search(value):
         return "a range or wildcard; pin an exact version."
