@@ -154,8 +154,8 @@ class BackupBucket(pulumi.ComponentResource):
         aws.s3.BucketPolicy(
             f"{name}-backups-policy",
             bucket=bucket.id,
-            policy=pulumi.Output.all(bucket.arn, admitted).apply(
-                lambda v: json.dumps(backup_bucket_policy(v[0], v[1]))
+            policy=pulumi.Output.all(bucket.arn, admitted, key.arn).apply(
+                lambda v: json.dumps(backup_bucket_policy(v[0], v[1], v[2]))
             ),
             # The public-access block first: a policy put before it could be judged public. The
             # alias keeps the TLS-only policy this replaces (one bucket policy per bucket).
@@ -281,10 +281,36 @@ def admin_principal_patterns(account_id: str, caller_arn: str) -> list[str]:
     return patterns
 
 
-def backup_bucket_policy(bucket_arn: str, admitted: Sequence[str]) -> dict[str, Any]:
-    """TLS only, and no object operation by any principal whose ARN matches none of `admitted`
-    (the writer roles and the admin path). A Deny, so no Allow elsewhere in the account overrides it."""
+def backup_bucket_policy(bucket_arn: str, admitted: Sequence[str], key_arn: str) -> dict[str, Any]:
+    """TLS only; no object operation by any principal whose ARN matches none of `admitted` (the
+    writer roles and the admin path), a Deny, so no Allow elsewhere in the account overrides it; and
+    no upload that asks for other encryption than the bucket's default (SSE-KMS with `key_arn`)."""
     policy = tls_only_policy(bucket_arn)
+    objects = f"{bucket_arn}/*"
+    policy["Statement"] += [
+        {
+            "Sid": "DenyOtherEncryption",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:PutObject",
+            "Resource": objects,
+            "Condition": {
+                "Null": {"s3:x-amz-server-side-encryption": "false"},
+                "StringNotEquals": {"s3:x-amz-server-side-encryption": "aws:kms"},
+            },
+        },
+        {
+            "Sid": "DenyOtherKmsKeys",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:PutObject",
+            "Resource": objects,
+            "Condition": {
+                "Null": {"s3:x-amz-server-side-encryption-aws-kms-key-id": "false"},
+                "StringNotEquals": {"s3:x-amz-server-side-encryption-aws-kms-key-id": key_arn},
+            },
+        },
+    ]
     policy["Statement"].append(
         {
             "Sid": "DenyObjectsToAllButWritersAndAdmins",

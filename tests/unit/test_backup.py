@@ -138,7 +138,7 @@ def test_an_assumed_role_deployer_is_admitted_as_its_role_under_any_path():
         f"arn:aws:iam::{ACCOUNT}:role/AWSReservedSSO_Admin_1",
         f"arn:aws:iam::{ACCOUNT}:role/*/AWSReservedSSO_Admin_1",
     ]
-    policy = backup.backup_bucket_policy("arn:aws:s3:::b", patterns)
+    policy = backup.backup_bucket_policy("arn:aws:s3:::b", patterns, "arn:aws:kms:r:1:key/k")
     sso = f"arn:aws:iam::{ACCOUNT}:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_Admin_1"
     request = Request("s3:GetObject", "arn:aws:s3:::b/x", {"aws:SecureTransport": "true", "aws:PrincipalArn": sso})
     assert evaluate([policy], request) == "ImplicitDeny"  # not denied: IAM decides
@@ -159,6 +159,29 @@ def test_the_writers_may_use_the_key_only_through_s3(dev):
             doc = json.loads(role_policy.inputs["policy"])
             (kms,) = [s for s in doc["Statement"] if s["Sid"] == "TheBucketsKeyThroughS3"]
             assert kms["Resource"].endswith(_one(dev, "aws:kms/key:Key").name)
+
+
+def test_an_upload_asking_for_other_encryption_is_denied(dev):
+    policy = _policy(dev)
+    bucket_arn = policy["Statement"][0]["Resource"][0]
+    key = f"arn:aws:mock:ap-northeast-2:123456789012:{_one(dev, 'aws:kms/key:Key').name}"
+    writer = {"aws:SecureTransport": "true", **{"aws:PrincipalArn": next(iter(_writer_roles(dev).values()))}}
+    star = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}
+    put = f"{bucket_arn}/postgresql/x"
+    for extra, decision in [
+        ({}, "Allow"),
+        ({"s3:x-amz-server-side-encryption": "aws:kms"}, "Allow"),
+        (
+            {"s3:x-amz-server-side-encryption": "aws:kms", "s3:x-amz-server-side-encryption-aws-kms-key-id": key},
+            "Allow",
+        ),
+        ({"s3:x-amz-server-side-encryption": "AES256"}, "Deny"),
+        (
+            {"s3:x-amz-server-side-encryption": "aws:kms", "s3:x-amz-server-side-encryption-aws-kms-key-id": "other"},
+            "Deny",
+        ),
+    ]:
+        assert evaluate([star, policy], Request("s3:PutObject", put, {**writer, **extra})) == decision, extra
 
 
 # --- Object Lock ---------------------------------------------------------------------------------
