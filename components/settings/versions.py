@@ -3,7 +3,7 @@
 Versions are strings as written: an unquoted YAML number (`kubernetes: 1.30` reads as 1.3), a
 boolean or a null is refused with "quote it". Nothing moves: no `latest`, ranges or wildcards. The
 AMI is one exact Canonical build name; chart repositories are https:// URLs without credentials;
-images carry a tag other than `latest` (or a digest).
+images carry a tag other than `latest`, a digest, or both (`name:tag@sha256:…`).
 """
 
 from __future__ import annotations
@@ -24,7 +24,8 @@ AMI_NAME = re.compile(
 )
 _SEMVER = re.compile(r"v?[0-9]+\.[0-9]+\.[0-9]+([-+][0-9A-Za-z.-]+)?")
 _IMAGE = re.compile(
-    r"[a-z0-9.-]+(:[0-9]+)?(/[a-z0-9._-]+)+(:(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})|@sha256:[0-9a-f]{64})"
+    r"[a-z0-9.-]+(:[0-9]+)?(/[a-z0-9._-]+)+"
+    r"((:(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))(@sha256:[0-9a-f]{64})?|@sha256:[0-9a-f]{64})"
 )
 _KUBERNETES_VERSION = re.compile(r"[0-9]+\.[0-9]+\.[0-9]+")
 _V_TAG = re.compile(r"v[0-9]+\.[0-9]+\.[0-9]+")

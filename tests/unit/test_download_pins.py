@@ -17,6 +17,7 @@ import yaml
 
 from components.playbooks import ANSIBLE_DIR
 from components.settings.keys import default_versions
+from components.settings.versions import _version_problem
 from components.user_data import NodeRole, render_user_data
 from tests.support.paths import ROOT
 from tests.support.simulator.upstream import release
@@ -119,3 +120,13 @@ def test_the_user_data_refuses_keys_with_another_fingerprint():
         assert "check_key /etc/apt/keyrings/" in script and versions[key] in script, key
     # The check comes before any apt source names the keys.
     assert script.index("check_key /etc/apt/keyrings/docker.asc") < script.index("sources.list.d/docker.list")
+
+
+def test_an_image_pin_may_carry_its_digest_beside_its_tag():
+    """Images are tag-pinned today (docs/gitops-practices.md, "Images by digest: not yet"); the
+    table already takes `name:tag@sha256:…`, the form a digest lookup would write."""
+    digest = "sha256:" + "0" * 64
+    assert _version_problem(f"docker.io/library/redis:7.4.1-alpine@{digest}", "redisImage") is None
+    assert _version_problem(f"docker.io/library/redis@{digest}", "redisImage") is None
+    assert _version_problem("docker.io/library/redis:7.4.1-alpine@sha256:abc", "redisImage") is not None
+    assert _version_problem(f"docker.io/library/redis:latest@{digest}", "redisImage") is not None
