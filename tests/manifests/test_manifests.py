@@ -52,6 +52,7 @@ from tests.support.platform_pods import (
     CERT_MANAGER_PODS,
     CNPG_PODS,
     EBS_CSI_PODS,
+    ENVOY_GATEWAY_PODS,
     MONITORING_PODS,
     PROBE_PORTS,
 )
@@ -900,34 +901,6 @@ def network(apps: dict[str, Doc], app_objects: dict[str, list[Doc]]) -> tuple[Cl
     return Cluster(namespaces, policies), endpoints
 
 
-# Envoy Gateway's controller (chart gateway-helm v1.9.0, release envoy-gateway) and the Envoy pods it
-# creates for the Gateway `public`: the labels its infrastructure manager sets on every proxy
-# (envoyproxy/gateway v1.9.0, internal/infrastructure/kubernetes/proxy: app.kubernetes.io/name=envoy,
-# component=proxy, managed-by=envoy-gateway, plus the owning Gateway's name and namespace).
-ENVOY_GATEWAY_PODS = [
-    Endpoint(
-        "envoy-gateway-system/controller",
-        "envoy-gateway-system",
-        {
-            "control-plane": "envoy-gateway",
-            "app.kubernetes.io/name": "gateway-helm",
-            "app.kubernetes.io/instance": "envoy-gateway",
-        },
-        ports={"grpc": 18000, "metrics": 19001},
-    ),
-    Endpoint(
-        "envoy-gateway-system/envoy",
-        "envoy-gateway-system",
-        {
-            "app.kubernetes.io/name": "envoy",
-            "app.kubernetes.io/component": "proxy",
-            "app.kubernetes.io/managed-by": "envoy-gateway",
-            "gateway.envoyproxy.io/owning-gateway-name": "public",
-            "gateway.envoyproxy.io/owning-gateway-namespace": "envoy-gateway-system",
-        },
-        ports={"http-8080": 8080, "http-8081": 8081, "http-8082": 8082},
-    ),
-]
 ENVOY = "envoy-gateway-system/envoy"
 # The Gateway's listener ports (manifests/infrastructure/gateway/gateway.yaml), reached from the ALB.
 GATEWAY_LISTENER_PORTS = (8080, 8081, 8082)
