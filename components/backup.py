@@ -144,6 +144,7 @@ class BackupBucket(pulumi.ComponentResource):
     ) -> None:
         """Ownership, public-access block, versioning, encryption, policy, Object Lock, lifecycle."""
         block, versioning = private_bucket_basics(f"{name}-backups", bucket, child, versioned=True, kms_key=key)
+        assert versioning is not None  # versioned=True
         caller = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))
         admitted = pulumi.Output.all(caller.account_id, caller.arn).apply(
             lambda v: [
