@@ -17,6 +17,7 @@ from components.settings.cross import (
     check_pod_capacity,
     check_private_capacity,
 )
+from components.settings.data import parse_data
 from components.settings.edge import argocd_url_host, parse_edge
 from components.settings.gitops import parse_gitops
 from components.settings.keys import INTERNAL_VALUES, SecretInput, check_keys
@@ -68,6 +69,7 @@ def parse_settings(
     argocd_sso = parse_argocd_sso(c, values, secret.get("argocdGithubClientSecret", SecretInput()))
     edge = parse_edge(c, values, nodes, warnings)
     check_argocd_domain(c, argocd_domain, edge.public_dns, edge.media)
+    volume_snapshots = parse_data(c, values)
 
     if c.problems:
         raise ConfigError(c.problems, project)
@@ -102,5 +104,6 @@ def parse_settings(
         media_delete_on_destroy=edge.media_delete_on_destroy,
         api_min_replicas=edge.api_min_replicas,
         api_max_replicas=edge.api_max_replicas,
+        postgresql_volume_snapshots=volume_snapshots,
         warnings=tuple(warnings),
     )
