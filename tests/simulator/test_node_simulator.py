@@ -11,7 +11,8 @@ What is asserted comes from the stack file (Pulumi.dev.yaml through `parse_setti
 versions.yaml, never from copies: after the first run, every host's containerd config, swap (now
 and in fstab), modules, sysctls, pinned and held packages, the kubeadm config as rendered, every
 join's token / CA hash / certificate key, the table's labels and taints applied through kubectl,
-Calico's Installation and local-path objects, and the kubeconfig's server; the second run changes
+Calico's Installation and local-path objects, the kubeconfig's server, and the serving certificate
+requests the kubelets filed (serverTLSBootstrap) judged by the approver's rule; the second run changes
 nothing (PLAY RECAP); and the faults of issue 8 (a timed-out init, a failed join, a node that never
 answers, a bastion lost mid-run) end in a clear message and a next run that completes.
 
