@@ -11,7 +11,7 @@ version) stays in the section's rules.
 
 Where each model's fields come from:
 
-- the flat sections (NetworkKeys ... EdgeKeys): one field per key Pulumi.yaml declares, with the
+- the flat sections (NetworkKeys ... DataKeys): one field per key Pulumi.yaml declares, with the
   Python type of its declared type and no default. Pulumi.yaml stays the only home of the types and
   defaults (keys.with_defaults applies the defaults before validation); tests/unit/
   test_settings_schema.py holds these models equal to the declarations, and the union of their
@@ -101,8 +101,14 @@ class EdgeKeys(_Section):
     apiMaxReplicas: int  # noqa: N815
 
 
+class DataKeys(_Section):
+    """data.py: how the datastores are backed up beyond what always runs."""
+
+    postgresqlVolumeSnapshots: bool  # noqa: N815
+
+
 # The flat sections, in the order their problems are listed (a key belongs to exactly one).
-SCALAR_SECTIONS: tuple[type[_Section], ...] = (NetworkKeys, BastionKeys, GitOpsKeys, ArgoCdKeys, EdgeKeys)
+SCALAR_SECTIONS: tuple[type[_Section], ...] = (NetworkKeys, BastionKeys, GitOpsKeys, ArgoCdKeys, EdgeKeys, DataKeys)
 
 
 def scalar_keys() -> frozenset[str]:

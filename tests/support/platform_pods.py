@@ -91,6 +91,15 @@ EBS_CSI_PODS = [
 ]
 
 
+# The snapshot controller (app:snapshot-controller), from kubernetes-csi/external-snapshotter's
+# deploy/kubernetes/snapshot-controller/setup-snapshot-controller.yaml: its pod template's label
+# `app: snapshot-controller` (read through the search tool at commit 82edc16a; the file is not here
+# to render, so tests/manifests/test_pod_security.py cannot hold this to a rendered pod). No ports.
+SNAPSHOT_CONTROLLER_PODS = [
+    Endpoint("snapshot-controller/snapshot-controller", "snapshot-controller", {"app": "snapshot-controller"}),
+]
+
+
 # Envoy Gateway (chart gateway-helm v1.9.0, release envoy-gateway): its controller, as the chart
 # renders it (tests/manifests/test_pod_security.py checks this against the render), and the Envoy
 # pods the controller creates for the Gateway `public` (not rendered: made at run time). Their

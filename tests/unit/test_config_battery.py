@@ -260,6 +260,9 @@ BAD: dict[str, Bad] = {
     "nat-title-case": Bad({"natGatewayPerAz": "True"}, "gitops-cluster:natGatewayPerAz"),
     "nat-one": Bad({"natGatewayPerAz": 1}, "gitops-cluster:natGatewayPerAz"),
     "nat-on": Bad({"natGatewayPerAz": "on"}, "gitops-cluster:natGatewayPerAz"),
+    "snapshots-yes": Bad(
+        {"postgresqlVolumeSnapshots": "yes"}, "gitops-cluster:postgresqlVolumeSnapshots", fix="expected true or false."
+    ),
     # Bastion.
     "bastion-no-dot": Bad({"bastionInstanceType": "t3micro"}, "gitops-cluster:bastionInstanceType"),
     "bastion-upper": Bad({"bastionInstanceType": "T3.MICRO"}, "gitops-cluster:bastionInstanceType"),
@@ -639,6 +642,7 @@ GOOD: dict[str, Callable[[Keys], tuple[dict[str, Any], dict[str, Any]]]] = {
     # The CDN's name is free to repeat another's while the CDN is off.
     "cdn-name-unused-without-media": lambda k: ({**PUBLIC_DNS, "media": False, "imagesHost": "api"}, {}),
     "nat-per-az": lambda k: ({"natGatewayPerAz": True}, {}),
+    "postgresql-volume-snapshots": lambda k: ({"postgresqlVolumeSnapshots": True}, {}),
     "three-control-planes": lambda k: ({"nodes": row(0, count=3, instanceType="t3.medium")}, {}),
     "explicit-subnets": lambda k: (
         {

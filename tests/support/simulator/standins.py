@@ -12,7 +12,8 @@ State:
   (/etc/kubernetes, /var/lib/kubelet, /sys/module is a per-host tmpfs);
 - per cluster, under /var/lib/gitops-sim-cluster/cluster.json, a directory every host of one
   simulated cluster shares: it plays the API server and etcd (nodes, objects, bootstrap tokens,
-  uploaded certificate key, every join and every mutating kubectl call, in order).
+  uploaded certificate key, every join and every mutating kubectl call, in order, and the kubelets'
+  serving CertificateSigningRequests: see the kubelet section).
 
 Conditions of the simulated world (not test expectations) are files in /etc/gitops-sim/faults:
 `init-timeout` (kubeadm init writes admin.conf, then the API never becomes healthy), `join-fails`
