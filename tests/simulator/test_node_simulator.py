@@ -25,9 +25,12 @@ What is asserted comes from the stack file (Pulumi.dev.yaml through `parse_setti
 versions.yaml, never from copies: after the first run, every host's containerd config, swap (now
 and in fstab), modules, sysctls, pinned and held packages, the kubeadm config as rendered, every
 join's token / CA hash / certificate key, the table's labels and taints applied through kubectl,
-Calico's Installation and local-path objects, and the kubeconfig's server; the second run changes
-nothing (PLAY RECAP). The faults of issue 8 are tests/simulator/test_node_simulator_faults.py,
-three control planes and the upgrade tests/simulator/test_node_simulator_upgrade.py.
+Calico's Installation and local-path objects, the Pod Security labels and the API server's
+admission default, and the kubeconfig's server; the serving certificate requests the kubelets
+filed (serverTLSBootstrap) judged by the approver's rule; the JWKS built from the control plane's
+own service-account key; the second run changes nothing (PLAY RECAP). The faults of issue 8
+are tests/simulator/test_node_simulator_faults.py, three control planes and the upgrade
+tests/simulator/test_node_simulator_upgrade.py.
 
 Needs root (namespaces, mounts), sshd, sudo, iproute2, util-linux, gpg, openssl, dpkg-dev and
 python3-apt: `.ci/run` installs them; under CI=true a missing one fails (tests/support/prereqs.py).
@@ -35,7 +38,11 @@ python3-apt: `.ci/run` installs them; under CI=true a missing one fails (tests/s
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import ipaddress
 import json
+import os
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -44,9 +51,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
+from components import oidc_issuer
+from components.bootstrap import first_control_plane, service_account_keys_command
 from components.settings.model import NodeRole, NodeSpec, StackSettings
+from tests.support.identity import sign_like_kube_apiserver, verify_with_jwks
 from tests.support.node_simulator import FAST, assert_recap
+from tests.support.paths import ROOT
 from tests.support.simulator.checks import (
     assert_cluster_built,
     assert_labels_and_taints,
@@ -124,6 +137,120 @@ def test_labels_and_taints_removed_by_hand_come_back_through_kubectl(first_run):
     assert_labels_and_taints(sim, sim.cluster_state())
     tainted = [c for c in sim.cluster_state()["kubectl"] if "taint" in c]
     assert sorted(c[c.index("taint") + 2] for c in tainted) == sorted(n.name for n in first_run.nodes if n.taints)
+
+
+def test_the_issuer_documents_come_from_the_control_planes_key(first_run, tmp_path):
+    """The JWKS made from the simulated control plane's own service-account key (kubeadm's certs
+    phase in the stand-in), read the way the bootstrap's `<name>-service-account-keys` command reads
+    it (its script, through the bastion), built and checked with the program's code."""
+    sim, tmp = first_run.sim, tmp_path
+    cp = first_control_plane(sim.inventory_hosts())
+    spec = service_account_keys_command(cp, sim.jump(), str(sim.known_hosts), [])
+    read = subprocess.run(
+        spec.argv, input=sim.key, env={**os.environ, **spec.environment}, cwd=ROOT, capture_output=True, text=True,
+        timeout=120,
+    )  # fmt: skip
+    assert read.returncode == 0, read.stderr[-2000:]
+    pems = oidc_issuer.public_key_blocks(read.stdout)
+    assert len(pems) == 1, read.stdout
+    # As kubeadm writes them: PKCS #1 private key, PKIX public key, both 0600.
+    host = sim.hosts[sim.nodes[0].name]
+    for name in ("sa.key", "sa.pub"):
+        assert host.path(f"/etc/kubernetes/pki/{name}").stat().st_mode & 0o777 == 0o600, name
+    private = tmp / "sa.key"
+    private.write_text(host.read("/etc/kubernetes/pki/sa.key"))
+    assert private.read_text().startswith("-----BEGIN RSA PRIVATE KEY-----\n")
+    document = json.loads(json.dumps(oidc_issuer.jwks(pems)))  # as published: JSON
+    (entry,) = document["keys"]
+    # kube-apiserver's kid (pkg/serviceaccount/jwt.go keyIDFromPublicKey): SHA-256 of the PKIX DER of
+    # the signing key's public half, computed here from sa.key, not from what was read.
+    key = serialization.load_pem_private_key(private.read_bytes(), password=None)
+    assert isinstance(key, rsa.RSAPrivateKey) and key.key_size == 2048
+    der = key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    kid = base64.urlsafe_b64encode(hashlib.sha256(der).digest()).rstrip(b"=").decode()
+    assert (entry["kid"], entry["alg"], entry["kty"], entry["use"]) == (kid, "RS256", "RSA", "sig")
+    issuer = "https://d111111abcdef8.cloudfront.net"
+    discovery = oidc_issuer.discovery_document(issuer)
+    assert discovery["jwks_uri"] == f"{issuer}/{oidc_issuer.JWKS_PATH}"
+    assert discovery["id_token_signing_alg_values_supported"] == [entry["alg"]]
+    sub = oidc_issuer.service_account_subject("data", "postgresql")
+    token = sign_like_kube_apiserver(private, kid, {"iss": issuer, "sub": sub, "aud": [oidc_issuer.STS_AUDIENCE]})
+    assert verify_with_jwks(token, document)["sub"] == sub
+    # Every control plane signs with the same key (download-certs): the JWKS holds it for all.
+    for node in sim.nodes:
+        if node.role is NodeRole.CONTROL_PLANE:
+            assert sim.hosts[node.name].read("/etc/kubernetes/pki/sa.pub") == pems[0], node.name
+
+
+def test_the_kubelets_serving_requests_are_judged_by_the_approvers_rule(first_run):
+    """With serverTLSBootstrap (the kubeadm template), every kubelet asked the cluster for its serving
+    certificate, and the approver, as our chart configures it for this VPC, approves each real request
+    and denies the forged ones.
+
+    The simulated VPC is the cluster's namespace, 127.X.Y.0/24 (tests/support/simulator/cluster.py);
+    the approver is rendered from ../shared/charts with the root Application's patch for that range
+    (rendered_approver), and its rule is the model written from kubelet-csr-approver v1.2.14
+    (tests/support/kubelet_csr_approver.py).
+    """
+    import base64
+
+    from cryptography import x509
+
+    from tests.support.kubelet_csr_approver import decide, kubelet_serving_csr, rendered_approver
+
+    sim, state = first_run.sim, first_run.state
+    requests = [
+        o for k, o in state["objects"].items() if k.startswith("certificates.k8s.io/CertificateSigningRequest/")
+    ]
+    config = rendered_approver(ipaddress.ip_network(f"{sim.prefix}.0/24"))
+    assert config.bypass_dns_resolution and config.allowed_dns_names == 1
+    names = [n.name for n in sim.nodes]
+    by_node: dict[str, list[dict[str, Any]]] = {n: [] for n in names}
+    for csr in requests:
+        spec = csr["spec"]
+        assert spec["signerName"] == "kubernetes.io/kubelet-serving" and spec["usages"] == [
+            "digital signature",
+            "server auth",
+        ]
+        node = spec["username"].removeprefix("system:node:")
+        request = x509.load_pem_x509_csr(base64.b64decode(spec["request"]))
+        san = request.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        assert san.get_values_for_type(x509.DNSName) == [node], csr["metadata"]["name"]
+        assert [str(ip) for ip in san.get_values_for_type(x509.IPAddress)] == [sim.hosts[node].address], node
+        assert decide(config, csr) == ("approved", ""), f"{node}'s own request"
+        by_node[node].append(csr)
+    silent = [n for n, filed in by_node.items() if not filed]
+    assert not silent, f"kubelets that never asked for a serving certificate: {silent}"
+    # Nothing issues certificates in the simulation (no kube-controller-manager, no approver pod).
+    assert all(not csr.get("status") for csr in requests)
+
+    first, other = names[0], names[1]
+    own, theirs = sim.hosts[first].address, sim.hosts[other].address
+    real = by_node[first][0]
+    stolen = json.loads(json.dumps(real))
+    stolen["spec"]["username"] = "system:serviceaccount:kube-system:default"
+    assert decide(config, stolen) == ("denied", "CSR Spec.Username is not prefixed with system:node:")
+    forged = {
+        "another node's identity in the subject": (
+            kubelet_serving_csr(first, [first], [own], common_name=f"system:node:{other}"),
+            "CSR username does not match the parsed x509 certificate request commonname",
+        ),
+        "an address outside the VPC": (
+            kubelet_serving_csr(first, [first], [own, "10.0.16.20"]),
+            "One of the SAN IP addresses, 10.0.16.20, is not partof the allowed IP Prefixes/Subnets, denying the CSR.",
+        ),
+        "a second name": (
+            kubelet_serving_csr(first, [first, "kubernetes.default.svc"], [own]),
+            "The x509 Cert Request contains more DNS names than allowed through the config flag",
+        ),
+    }
+    for why, (csr, reason) in forged.items():
+        assert decide(config, csr) == ("denied", reason), why
+    # What v1.2.14 cannot see with bypassDnsResolution (node names are not in the VPC's DNS): a name
+    # and an address of another node, each inside the rules. docs/reaching-the-apis.md states it; when
+    # a check for it lands, this turns into a denial.
+    for csr in (kubelet_serving_csr(first, [other], [own]), kubelet_serving_csr(first, [first], [theirs])):
+        assert decide(config, csr) == ("approved", "")
 
 
 def test_the_simulator_leaves_nothing_behind(world):

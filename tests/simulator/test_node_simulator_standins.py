@@ -123,6 +123,34 @@ def test_joins_need_the_issued_token_hash_and_key_and_happen_once(cp, tmp_path):
     assert twice.returncode == 1 and "[ERROR FileAvailable--etc-kubernetes-kubelet.conf]" in twice.stderr
 
 
+def test_init_writes_the_service_account_key_pair_as_kubeadm_does_and_control_planes_share_it(cp, tmp_path):
+    """kubeadm's certs phase (v1.36 CreateServiceAccountKeyAndPublicKeyFiles, pkiutil.WriteKey and
+    WritePublicKey): RSA 2048, sa.key PEM "RSA PRIVATE KEY" (PKCS #1), sa.pub PEM "PUBLIC KEY"
+    (PKIX) of the same key, both 0600; a joining control plane downloads the same pair."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    pki = cp.root / "etc/kubernetes/pki"
+    private_text, public_text = (pki / "sa.key").read_text(), (pki / "sa.pub").read_text()
+    assert private_text.startswith("-----BEGIN RSA PRIVATE KEY-----\n")
+    assert public_text.startswith("-----BEGIN PUBLIC KEY-----\n")
+    for name in ("sa.key", "sa.pub"):
+        assert (pki / name).stat().st_mode & 0o777 == 0o600, name
+    key = serialization.load_pem_private_key(private_text.encode(), password=None)
+    assert isinstance(key, rsa.RSAPrivateKey) and key.key_size == 2048
+    spki = serialization.PublicFormat.SubjectPublicKeyInfo
+    assert key.public_key().public_bytes(serialization.Encoding.PEM, spki).decode() == public_text
+
+    token = cp.run("kubeadm", "token", "create", "--print-join-command").stdout.split()[4]
+    certificate_key = cp.run("kubeadm", "init", "phase", "upload-certs", "--upload-certs").stdout.split()[-1]
+    second = Node(tmp_path / "cp-2")
+    (second.root / "var/lib/gitops-sim-cluster").symlink_to(cp.root / "var/lib/gitops-sim-cluster")
+    config = join_config(token, cp.cluster()["caCertHash"], certificate_key, "cp-2")
+    assert second.run("kubeadm", "join", "--config", second.write("/j.yaml", config)).returncode == 0
+    assert (second.root / "etc/kubernetes/pki/sa.pub").read_text() == public_text
+    assert (second.root / "etc/kubernetes/pki/sa.key").stat().st_mode & 0o777 == 0o600
+
+
 def test_config_validate_names_the_field_like_kubeadm(cp):
     bad = cp.run("kubeadm", "config", "validate", "--config", cp.write("/bad.yaml", join_config("", "sha256:xyz")))
     assert bad.returncode == 1
@@ -351,3 +379,95 @@ def test_kubectl_reaches_the_endpoint_and_each_control_planes_own_api_server_onl
     assert get("https://api.example:6443").returncode == 0
     refused = get("https://10.0.1.99:6443")
     assert refused.returncode == 1 and "The connection to the server 10.0.1.99:6443 was refused" in refused.stderr
+
+
+# --- the kubelet's serving certificate (issue 19) ----------------------------------------------------
+
+SERVING_INIT = INIT.replace(
+    "nodeRegistration: {name: master}",
+    "nodeRegistration:\n  name: master\n  kubeletExtraArgs:\n    - {name: node-ip, value: 10.0.1.10}",
+) + ("---\napiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\nserverTLSBootstrap: true\n")
+
+
+def _serving_csrs(state: dict) -> list[dict]:
+    return [o for k, o in state["objects"].items() if k.startswith("certificates.k8s.io/CertificateSigningRequest/")]
+
+
+def test_with_server_tls_bootstrap_each_kubelet_files_a_serving_request_like_the_kubelet(tmp_path):
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    from tests.support.kubelet_csr_approver import ApproverConfig, decide, kubelet_serving_csr
+
+    node = Node(tmp_path / "cp")
+    init = node.run("kubeadm", "init", "--config", node.write("/etc/kubernetes/kubeadm-config.yaml", SERVING_INIT))
+    assert init.returncode == 0, init.stderr
+    # kubeadm's kubelet-start phase wrote the kubelet's configuration and flags.
+    assert yaml.safe_load((node.root / "var/lib/kubelet/config.yaml").read_text())["serverTLSBootstrap"] is True
+    assert "--node-ip=10.0.1.10" in (node.root / "var/lib/kubelet/kubeadm-flags.env").read_text()
+    state = node.cluster()
+    assert state["nodes"]["master"]["status"]["addresses"] == [
+        {"type": "InternalIP", "address": "10.0.1.10"},
+        {"type": "Hostname", "address": "master"},
+    ]
+    (csr,) = _serving_csrs(state)
+    spec = csr["spec"]
+    assert re.fullmatch(r"csr-[a-z0-9]{5}", csr["metadata"]["name"])
+    assert spec["signerName"] == "kubernetes.io/kubelet-serving"
+    assert spec["username"] == "system:node:master"
+    assert spec["groups"] == ["system:nodes", "system:authenticated"]
+    assert spec["usages"] == ["digital signature", "server auth"]
+    # A real PKCS#10 request, shaped as the approver model's builder shapes the kubelet's.
+    import base64
+
+    request = x509.load_pem_x509_csr(base64.b64decode(spec["request"]))
+    model = x509.load_pem_x509_csr(
+        base64.b64decode(kubelet_serving_csr("master", ["master"], ["10.0.1.10"])["spec"]["request"])
+    )
+    assert request.is_signature_valid
+    assert request.subject == model.subject
+    assert request.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "system:node:master"
+    san = request.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert san.get_values_for_type(x509.DNSName) == ["master"]
+    assert san.get_values_for_type(x509.IPAddress) == [ipaddress.ip_address("10.0.1.10")]
+    assert [e.oid for e in request.extensions] == [e.oid for e in model.extensions]
+    key = request.public_key()
+    assert isinstance(key, ec.EllipticCurvePublicKey) and key.curve.name == "secp256r1"
+    assert "PRIVATE KEY" not in json.dumps(state), "the kubelet's key left its host"
+    config = ApproverConfig(
+        provider_regex=".*", ip_prefixes=(ipaddress.ip_network("10.0.1.0/24"),), bypass_dns_resolution=True
+    )
+    assert decide(config, csr) == ("approved", "")
+
+    kubectl = node.run("kubectl", "--kubeconfig", "/etc/kubernetes/admin.conf", "get", "csr")
+    header, row = kubectl.stdout.splitlines()
+    assert header.split() == ["NAME", "AGE", "SIGNERNAME", "REQUESTOR", "REQUESTEDDURATION", "CONDITION"]
+    assert row.split()[0] == csr["metadata"]["name"]
+    assert row.split()[2:] == ["kubernetes.io/kubelet-serving", "system:node:master", "<none>", "Pending"]
+    selected = node.run(
+        "kubectl",
+        "--kubeconfig",
+        "/etc/kubernetes/admin.conf",
+        "get",
+        "csr",
+        "--field-selector",
+        "spec.signerName=kubernetes.io/kube-apiserver-client-kubelet",
+        "-o",
+        "json",
+    )
+    assert json.loads(selected.stdout)["items"] == []
+
+    # Without a certificate issued, a restarted kubelet asks again, with a new key.
+    (node.root / "usr/lib/systemd/system/kubelet.service").write_text("[Service]\n")
+    (node.root / "usr/share/gitops-sim/kubelet.version").write_text("1.31.4-1.1\n")
+    assert node.run("systemctl", "restart", "kubelet").returncode == 0
+    first, second = sorted(_serving_csrs(node.cluster()), key=lambda o: o["spec"]["request"] != spec["request"])
+    assert first["spec"]["request"] == spec["request"] and second["spec"]["request"] != spec["request"]
+
+
+def test_without_server_tls_bootstrap_no_request_is_filed(cp):
+    assert _serving_csrs(cp.cluster()) == []
+    assert cp.cluster()["nodes"]["master"]["status"]["addresses"][-1] == {"type": "Hostname", "address": "master"}

@@ -194,6 +194,23 @@ def assert_cluster_built(
     assert "networking.k8s.io/NetworkPolicy/local-path-storage/default-deny" in objects
     assert "networking.k8s.io/NetworkPolicy/local-path-storage/allow-provisioner-to-dns-and-api-server" in objects
 
+    # Pod Security labels on the namespaces kubeadm and tigera-operator.yaml create, pinned to the
+    # cluster's minor (tests/roles/test_pod_security_admission.py renders them), and the cluster-wide
+    # default the API server reads.
+    minor = "v" + ".".join(settings.versions["kubernetes"].split(".")[:2])
+    for name, level in [
+        ("default", "restricted"),
+        ("kube-public", "restricted"),
+        ("kube-node-lease", "restricted"),
+        ("kube-system", "privileged"),
+        ("tigera-operator", "privileged"),
+    ]:
+        labels = objects[f"/Namespace//{name}"]["metadata"].get("labels", {})
+        assert labels.get("pod-security.kubernetes.io/enforce") == level, (name, labels)
+        assert labels.get("pod-security.kubernetes.io/enforce-version") == minor, (name, labels)
+    admission = yaml.safe_load(sim.hosts[first.name].read("/etc/kubernetes/apiserver/admission-config.yaml"))
+    assert admission["plugins"][0]["configuration"]["defaults"]["enforce"] == "baseline"
+
     fetched = sim.kubeconfig()
     assert fetched.returncode == 0, fetched.stderr
     kubeconfig = yaml.safe_load(rewrite_kubeconfig_server(fetched.stdout, EXPORTED_ENDPOINT))
