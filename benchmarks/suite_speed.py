@@ -8,8 +8,10 @@ groups the tests into tiers by marker:
 - `ansible`: real Ansible role runs, ansible-lint, the syntax check;
 - the rest: the program under mocks, the config battery, charts, manifests, workflows, tools.
 
-The floor of `make test`'s wall time on N cores is the total CPU / N (perfect spreading, no
-worker start-up); the tier table says where a cut would pay. CPU, not wall time, is what this
+The floor of `make test`'s wall time on N cores is the larger of the total CPU / N (perfect
+spreading, no worker start-up) and the CPU of the largest unit xdist cannot split (a scenario
+module of tests/conftest.py's ONE_WORKER_MODULES runs on one worker: the serial tail); the tier
+and unit tables say where a cut would pay. CPU, not wall time, is what this
 shared machine can measure honestly; the wall time of the serial run is printed for reference.
 
 Usage:
@@ -31,6 +33,9 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 TIERS = ("simulator", "ansible")
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+from tests.support.scheduling import ONE_WORKER_MODULES  # noqa: E402  (the scheduler's own table)
 
 
 def tier(test: dict[str, Any]) -> str:
@@ -45,9 +50,16 @@ def report(doc: dict[str, Any], cores: int) -> str:
         by_tier[tier(t)].append(t)
         by_module[t["nodeid"].split("::", 1)[0]] += t["cpu"]
     total = sum(t["cpu"] for t in tests)
+    units: dict[str, float] = defaultdict(float)
+    for t in tests:
+        module = t["nodeid"].split("::", 1)[0]
+        units[module if module in ONE_WORKER_MODULES else t["nodeid"]] += t["cpu"]
+    tail_unit, tail = max(units.items(), key=lambda kv: kv[1], default=("", 0.0))
+    floor = max(total / cores, tail)
     lines = [
         f"{len(tests)} tests, {total:.0f} s of CPU ({doc['method']}), {doc['wall']:.0f} s wall in one process; "
-        f"floor on {cores} cores: {total / cores / 60:.1f} min wall (CPU / cores).",
+        f"floor on {cores} cores: {floor / 60:.1f} min wall (the larger of CPU / cores, {total / cores:.0f} s, "
+        f"and the largest unit one worker runs alone, `{tail_unit}` {tail:.0f} s).",
         "",
         "| tier | tests | CPU | share |",
         "|---|---|---|---|",

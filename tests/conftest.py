@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from tests.support.paths import ROOT
+from tests.support.scheduling import ONE_WORKER_MODULES, SCENARIO_MODULES
 
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
@@ -27,21 +28,6 @@ pytest.register_assert_rewrite("tests.support.simulator.checks")
 
 # Fixtures that tests of several modules use, defined beside the code they serve.
 pytest_plugins = ("tests.support.manifests", "tests.support.playbook", "tests.support.sshd")
-
-
-# The node simulator's scenario modules, longest first (CPU of the module on this machine, cgroup,
-# benchmarks/suite_speed.py; docs/benchmarks.md "The suite, per tier"). Each module's tests all read
-# one module-scoped scenario (a simulated cluster taken through a sequence of playbook runs), so each
-# must run on one worker, or every worker that gets one of its tests builds the scenario again
-# (minutes of CPU). xdist's `--dist loadgroup` would do this from an `xdist_group` mark, but with
-# pytest 9.2 it silently stops grouping (it still rewrites the old `_nodeid` field;
-# pytest-dev/pytest-xdist#1386, open), so the scheduler below groups by module.
-SCENARIO_MODULES = (
-    "tests/simulator/test_node_simulator_upgrade.py",
-    "tests/simulator/test_node_simulator_faults.py",
-    "tests/simulator/test_node_simulator.py",
-)
-ONE_WORKER_MODULES = frozenset(SCENARIO_MODULES)
 
 
 @pytest.hookimpl(tryfirst=True, optionalhook=True)

@@ -1,0 +1,18 @@
+"""How the suite's long units are handed to pytest-xdist's workers (tests/conftest.py reads this
+table; benchmarks/suite_speed.py computes the serial tail from it)."""
+
+from __future__ import annotations
+
+# The node simulator's scenario modules, longest first (CPU of the module on this machine, cgroup,
+# benchmarks/suite_speed.py; docs/benchmarks.md "The suite, per tier"). Each module's tests all read
+# one module-scoped scenario (a simulated cluster taken through a sequence of playbook runs), so each
+# must run on one worker, or every worker that gets one of its tests builds the scenario again
+# (minutes of CPU). xdist's `--dist loadgroup` would do this from an `xdist_group` mark, but with
+# pytest 9.2 it silently stops grouping (it still rewrites the old `_nodeid` field;
+# pytest-dev/pytest-xdist#1386, open), so the scheduler of tests/conftest.py groups by module.
+SCENARIO_MODULES = (
+    "tests/simulator/test_node_simulator_upgrade.py",
+    "tests/simulator/test_node_simulator_faults.py",
+    "tests/simulator/test_node_simulator.py",
+)
+ONE_WORKER_MODULES = frozenset(SCENARIO_MODULES)
