@@ -22,6 +22,7 @@ from typing import Any
 
 import yaml
 
+from components import cluster_auth
 from components.security import API_PORT
 from components.settings.model import NodeRole, NodeSpec, StackSettings
 
@@ -62,6 +63,10 @@ class ClusterVars:
     # The public service-account issuer (components/identity.py): kube-apiserver's
     # --service-account-issuer, so AWS IAM can verify the pods' projected tokens.
     service_account_issuer: str | None = None
+    # The API server's `jwt` authenticators and the RBAC objects for their groups
+    # (components/cluster_auth.py): empty without ciGithubRepository.
+    jwt_authenticators: tuple[Mapping[str, Any], ...] = ()
+    ci_rbac_objects: tuple[Mapping[str, Any], ...] = ()
 
     @classmethod
     def from_settings(
@@ -71,6 +76,7 @@ class ClusterVars:
         api_public_endpoint: str | None = None,
         service_account_issuer: str | None = None,
     ) -> ClusterVars:
+        repository = settings.ci_github_repository
         return cls(
             settings.cluster_name,
             api_endpoint,
@@ -78,6 +84,10 @@ class ClusterVars:
             settings.service_cidr,
             api_public_endpoint=api_public_endpoint,
             service_account_issuer=service_account_issuer,
+            jwt_authenticators=(
+                (cluster_auth.jwt_authenticator(repository, settings.project, settings.stack),) if repository else ()
+            ),
+            ci_rbac_objects=tuple(cluster_auth.rbac_objects()) if repository else (),
         )
 
 
@@ -177,6 +187,14 @@ def render_inventory(
                 **(
                     {"cluster_service_account_issuer": cluster.service_account_issuer}
                     if cluster.service_account_issuer
+                    else {}
+                ),
+                **(
+                    {
+                        "cluster_jwt_authenticators": [dict(a) for a in cluster.jwt_authenticators],
+                        "cluster_ci_rbac_objects": [dict(o) for o in cluster.ci_rbac_objects],
+                    }
+                    if cluster.jwt_authenticators
                     else {}
                 ),
             },

@@ -295,7 +295,7 @@ def build_stack(settings: StackSettings, secrets: StackSecrets) -> StackResource
     argocd = ArgoCd(
         name,
         ArgoCdArgs(
-            kubeconfig=bootstrap.kubeconfig,
+            kubeconfig=bootstrap.provider_kubeconfig,
             chart_version=settings.versions["argoCdChart"],
             chart_repo=settings.versions["argoCdChartRepo"],
             gitops=settings.gitops,

@@ -4,7 +4,7 @@ Each test builds a simulated cluster (tests/support/simulator/cluster.py): a bas
 stack's node table, each with its own root, sshd and process namespace, inside a network namespace
 where nodes answer only through the bastion. The playbook runs through `playbook_command` (the
 component's own script, inventory, ssh_config, ansible.cfg; the key on stdin), and the admin
-kubeconfig comes back through `kubeconfig_command` and `rewrite_kubeconfig_server`. Stand-ins play
+kubeconfig is minted through `admin_credential_command` and `rewrite_kubeconfig_server`. Stand-ins play
 kubeadm, kubectl, kubelet, containerd and the node's system tools; apt and dpkg are real.
 
 What is asserted comes from the stack file (Pulumi.dev.yaml through `parse_settings`) and
@@ -34,7 +34,8 @@ from typing import Any
 import pytest
 import yaml
 
-from components.bootstrap import rewrite_kubeconfig_server
+from components.cluster_auth import ADMIN_ORGANIZATION
+from components.control_plane_reads import PROVIDER_CLIENT_NAME, rewrite_kubeconfig_server
 from components.settings.model import NodeRole, NodeSpec, StackSettings
 from components.settings.parse import parse_settings
 from tests.support.node_simulator import FAST, assert_recap, dpkg_status, prerequisites, stack_values
@@ -242,12 +243,19 @@ def assert_cluster_built(sim: SimCluster, settings: StackSettings, run) -> None:
     assert "networking.k8s.io/NetworkPolicy/local-path-storage/default-deny" in objects
     assert "networking.k8s.io/NetworkPolicy/local-path-storage/allow-provisioner-to-dns-and-api-server" in objects
 
+    # The provider's credential: minted for an hour on the first control plane, never admin.conf.
     fetched = sim.kubeconfig()
     assert fetched.returncode == 0, fetched.stderr
     kubeconfig = yaml.safe_load(rewrite_kubeconfig_server(fetched.stdout, EXPORTED_ENDPOINT))
     assert [c["cluster"]["server"] for c in kubeconfig["clusters"]] == [f"https://{EXPORTED_ENDPOINT}:6443"]
     admin = yaml.safe_load(sim.hosts[first.name].read("/etc/kubernetes/admin.conf"))
-    assert kubeconfig["users"] == admin["users"], "the fetched kubeconfig is not the first control plane's admin.conf"
+    assert kubeconfig["users"][0]["user"] != admin["users"][0]["user"], "the stack read admin.conf's key"
+    minted = sim.cluster_state()["minted"][-1]
+    assert (minted["CN"], minted["O"]) == (PROVIDER_CLIENT_NAME, [ADMIN_ORGANIZATION])
+    assert 3500 < minted["notAfter"] - time.time() <= 3600
+    ca = sim.cluster_ca()
+    assert ca.returncode == 0, ca.stderr
+    assert ca.stdout == sim.hosts[first.name].read("/etc/kubernetes/pki/ca.crt")
 
 
 def assert_labels_and_taints(sim: SimCluster, state: dict[str, Any]) -> None:

@@ -26,7 +26,10 @@ from components.bootstrap import (
     AnsibleBootstrap,
     BootstrapArgs,
     BootstrapHost,
-    kubeconfig_command,
+)
+from components.control_plane_reads import (
+    admin_credential_command,
+    cluster_ca_command,
     rewrite_kubeconfig_server,
 )
 from components.inventory import InventoryHost
@@ -223,15 +226,33 @@ def test_kubeconfig_server_is_rewritten_to_the_api_endpoint():
         rewrite_kubeconfig_server("kind: Pod\n", "api.example.com")
 
 
-def test_kubeconfig_command_reads_the_first_control_plane_through_the_bastion():
+def test_the_cluster_ca_is_read_from_the_first_control_plane_through_the_bastion():
     target = InventoryHost(NodeSpec("master", NodeRole.CONTROL_PLANE, "t3.large", 80), "10.0.16.10", "i-0abc")
-    spec = kubeconfig_command(target, FIXED_JUMP, KNOWN_HOSTS, ["t"])
+    spec = cluster_ca_command(target, FIXED_JUMP, KNOWN_HOSTS, ["t"])
     assert spec.environment["GC_TARGET_HOST"] == "10.0.16.10"
     assert spec.environment["GC_TARGET_HOST_KEY_ALIAS"] == "i-0abc"
-    assert spec.environment["GC_REMOTE_KUBECONFIG"] == "/etc/kubernetes/admin.conf"
+    assert spec.environment["GC_REMOTE_CA"] == "/etc/kubernetes/pki/ca.crt"
     assert '-o "ProxyJump=$GC_BASTION_ALIAS"' in spec.create
-    # Printed only after the whole file arrived, so a failure cannot leak part of it.
-    assert spec.create.rstrip().endswith('cat "$work/admin.conf"')
+    # admin.conf (a one-year key) is read by no command of the stack.
+    assert "admin.conf" not in spec.create
+
+
+def test_the_admin_credential_is_minted_for_an_hour_and_admin_conf_is_never_read():
+    target = InventoryHost(NodeSpec("master", NodeRole.CONTROL_PLANE, "t3.large", 80), "10.0.16.10", "i-0abc")
+    spec = admin_credential_command(target, FIXED_JUMP, KNOWN_HOSTS, client_name="admin:alice")
+    env = spec.environment
+    assert (env["GC_CLIENT_NAME"], env["GC_CLIENT_ORG"], env["GC_VALIDITY"]) == (
+        "admin:alice",
+        "kubeadm:cluster-admins",
+        "1h",
+    )
+    assert 'sudo kubeadm kubeconfig user --client-name "$GC_CLIENT_NAME" --org "$GC_CLIENT_ORG"' in spec.create
+    assert '--validity-period "$GC_VALIDITY"' in spec.create
+    assert "admin.conf" not in spec.create
+    # Printed only after the whole kubeconfig arrived, so a failure cannot leak part of it.
+    assert spec.create.rstrip().endswith('cat "$work/user.conf"')
+    with pytest.raises(ValueError, match="client name"):
+        admin_credential_command(target, FIXED_JUMP, KNOWN_HOSTS, client_name="a b; rm -rf /")
 
 
 # --- the component under the mock runtime -----------------------------------------------------
@@ -246,7 +267,7 @@ def user_key_stack() -> Recording:
 def bootstrap_commands(rec: Recording) -> tuple[Registration, Registration, Registration]:
     component = rec.one(TYPE_TOKEN)
     playbook = rec.one(COMMAND, f"{component.name}-playbook")
-    fetch = rec.one(COMMAND, f"{component.name}-kubeconfig")
+    fetch = rec.one(COMMAND, f"{component.name}-cluster-ca")
     return component, playbook, fetch
 
 
@@ -287,17 +308,17 @@ def test_the_kubeconfig_is_fetched_after_the_playbook(user_key_stack):
 
 def test_commands_keep_secrets_out_of_logs_and_state(user_key_stack):
     _, playbook, fetch = bootstrap_commands(user_key_stack)
+    assert {"stdout", "stderr"} <= set(playbook.additional_secret_outputs)
     for cmd in (playbook, fetch):
         assert cmd.is_secret("stdin"), f"{cmd.name}: the SSH key must be a secret input"
         assert json.loads(cmd.inputs["stdin"])["sshPrivateKey"] == FAKE_SSH_PRIVATE_KEY
-        assert {"stdout", "stderr"} <= set(cmd.additional_secret_outputs)
         assert cmd.inputs["addPreviousOutputInEnv"] is False
         assert cmd.inputs["interpreter"] == ["/bin/bash", "-c"]
         assert not cmd.is_secret("environment") and not cmd.is_secret("create")
     assert playbook.inputs["logging"] == local.Logging.STDOUT.value
     assert fetch.inputs["logging"] == local.Logging.NONE.value
     # Fetched again whenever the playbook or the upgrade step ran (tests/unit/test_admin_cert.py).
-    upgrade = user_key_stack.one(COMMAND, fetch.name.replace("-kubeconfig", "-upgrade"))
+    upgrade = user_key_stack.one(COMMAND, fetch.name.replace("-cluster-ca", "-upgrade"))
     assert fetch.inputs["triggers"] == [*playbook.inputs["triggers"], *upgrade.inputs["triggers"]]
 
 
@@ -305,7 +326,8 @@ def test_fake_secrets_appear_in_no_plain_input_or_output(user_key_stack):
     assert_nowhere_in_plain_text(user_key_stack, KEY_MARKER, "PRIVATE KEY")
     assert "kubeconfig" in user_key_stack.stack_output_secret_paths
     component, _, _ = bootstrap_commands(user_key_stack)
-    assert "kubeconfig" in component.output_secret_paths
+    # The component's kubeconfig holds the CA and an exec user only: nothing to hide.
+    assert set(yaml.safe_load(component.outputs["kubeconfig"])["users"][0]["user"]) == {"exec"}
     assert set(component.outputs) == {"kubeconfig", "inventory", "triggers"}
 
 
@@ -333,16 +355,15 @@ def test_two_runs_of_the_program_give_the_same_triggers(user_key_stack):
 
 
 def test_the_kubeconfig_output_is_secret_and_points_at_the_endpoint(monkeypatch):
-    """A standalone component whose fetch command "prints" an admin.conf with a fake client key."""
-    original = FakeCloud.new_resource
+    """A standalone component whose mint invoke "prints" a kubeconfig with a fake client key."""
+    original = FakeCloud.call
 
-    def with_command_output(self, args):
-        rid, state = original(self, args)
-        if args.typ == COMMAND and args.name.endswith("-kubeconfig"):
-            state["stdout"] = ADMIN_CONF % KUBECONFIG_MARKER
-        return rid, state
+    def with_minted_key(self, args):
+        if args.token == "command:local:run":
+            return {"stdout": ADMIN_CONF % KUBECONFIG_MARKER, "stderr": ""}
+        return original(self, args)
 
-    monkeypatch.setattr(FakeCloud, "new_resource", with_command_output)
+    monkeypatch.setattr(FakeCloud, "call", with_minted_key)
     settings = dev_settings()
 
     def program() -> None:
@@ -363,12 +384,16 @@ def test_the_kubeconfig_output_is_secret_and_points_at_the_endpoint(monkeypatch)
             ),
         )
         pulumi.export("kubeconfig", comp.kubeconfig)
+        pulumi.export("provider", comp.provider_kubeconfig)
         pulumi.export("inventory", comp.inventory)
 
     rec = run_program("dev", program=program)
-    assert "kubeconfig" in rec.stack_output_secret_paths
     kubeconfig = yaml.safe_load(rec.stack_outputs["kubeconfig"])
     assert kubeconfig["clusters"][0]["cluster"]["server"] == "https://api.example.com:6443"
+    # The provider's minted credential is a secret, pointed at the public endpoint too.
+    assert "provider" in rec.stack_output_secret_paths
+    provider = yaml.safe_load(rec.stack_outputs["provider"])
+    assert provider["clusters"][0]["cluster"]["server"] == "https://api.example.com:6443"
     assert_nowhere_in_plain_text(rec, KEY_MARKER, KUBECONFIG_MARKER)
     playbook = rec.one(COMMAND, "boot-playbook")
     for stand_in in [*rec.of_type(COMMAND)]:

@@ -49,11 +49,17 @@ def _strings(value: Any) -> Iterator[str]:
 
 
 def _long_lived_cert(pem: str) -> bool:
-    """True unless `pem` is a certificate that parses and lives at most a day."""
+    """True unless `pem` is a certificate that parses and lives at most a day, or a CA certificate
+    (the cluster CA the kubeconfig carries is public: it proves nothing without the CA's key)."""
     try:
         cert = x509.load_pem_x509_certificate(pem.encode())
     except ValueError:
         return True
+    try:
+        if cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca:
+            return False
+    except x509.ExtensionNotFound:
+        pass
     return cert.not_valid_after_utc - cert.not_valid_before_utc > ONE_DAY
 
 
@@ -163,6 +169,10 @@ def test_a_certificate_for_a_day_passes_and_one_for_a_year_does_not() -> None:
 
     assert credentials_in(cert(1)) == []
     assert credentials_in(cert(365)) == ["client certificate"]
+    # The cluster CA (ten years, as kubeadm's) is public.
+    from tools.mock_pki import FAKE_CLUSTER_CA_PEM
+
+    assert credentials_in(FAKE_CLUSTER_CA_PEM) == []
     embedded = base64.b64encode(cert(0.04).encode()).decode()
     assert credentials_in(f"client-certificate-data: {embedded}\n") == []
 
