@@ -128,6 +128,16 @@ def test_every_long_lived_credential_in_state_is_in_the_table(dev: Recording) ->
     )
 
 
+def test_a_row_that_says_short_lived_holds_no_long_lived_certificate(dev: Recording) -> None:
+    """A row whose lifetime is hours (the provider's per-run certificate) must be what it says: its
+    locators hold keys of certificates that live at most a day, never a long-lived certificate."""
+    found = findings(dev)
+    short = {loc for loc, row in documented_locators().items() if "hour" in row.split("|")[3]}
+    assert short, "the table lost its row for the provider's per-run certificate"
+    long_lived = {loc: sorted(found[loc]) for loc in short if "client certificate" in found.get(loc, set())}
+    assert long_lived == {}, f"rows that say their certificate lives hours hold a long-lived one: {long_lived}"
+
+
 def test_the_table_names_nothing_that_is_gone(dev: Recording) -> None:
     stale = sorted(set(documented_locators()) - set(findings(dev)))
     assert stale == [], f"rows of the table name credentials the program no longer keeps in state: {stale}"
