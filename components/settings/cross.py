@@ -5,8 +5,9 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Mapping, Sequence
 
-from components.settings.model import NodeSpec
-from components.settings.values import Collector, exact_int, instance_arch
+from components.settings.edge import HOST_KEYS
+from components.settings.model import NodeSpec, PublicDns
+from components.settings.values import Collector, instance_arch
 from components.settings.versions import AMI_NAME
 
 
@@ -31,13 +32,13 @@ def check_architecture(c: Collector, versions: Mapping[str, str], typed: Sequenc
             )
 
 
-def check_private_capacity(c: Collector, private: Sequence[ipaddress.IPv4Network], raw_nodes: object) -> None:
-    """Nodes spread over the private subnets must fit: AWS keeps 5 addresses of each, the
-    internal load balancer takes one more."""
-    if not private or not isinstance(raw_nodes, list):
+def check_private_capacity(c: Collector, private: Sequence[ipaddress.IPv4Network], nodes: Sequence[NodeSpec]) -> None:
+    """The parsed nodes (pools expanded) spread over the private subnets must fit: AWS keeps 5
+    addresses of each, the internal load balancer takes one more. `private` is empty when the
+    network section could not settle its subnets (its problems are listed already)."""
+    if not private or not nodes:
         return
-    counts = [r.get("count", 1) for r in raw_nodes if isinstance(r, dict)]
-    total = sum(n for n in counts if exact_int(n) and n > 0)
+    total = len(nodes)
     per_subnet = -(-total // len(private))
     for net in private:
         if net.num_addresses - 6 < per_subnet:
@@ -46,4 +47,20 @@ def check_private_capacity(c: Collector, private: Sequence[ipaddress.IPv4Network
                 str(net),
                 f"holds {net.num_addresses - 6} nodes, but about {per_subnet} of the {total} go to each private "
                 "subnet; use larger subnets (a /20 is derived when none are given).",
+            )
+
+
+def check_argocd_domain(c: Collector, argocd_domain: object, dns: PublicDns | None, media: bool) -> None:
+    """argocdDomain set to another public name (the API's, Grafana's, the CDN's) would send Argo CD's
+    links and SSO callback to that backend."""
+    if dns is None or not isinstance(argocd_domain, str):
+        return
+    host = argocd_domain.partition(":")[0]
+    for key in [k for k in HOST_KEYS if k != "argocd" and (k != "images" or media)]:
+        if host == dns.fqdn(key):
+            c.add(
+                "argocdDomain",
+                argocd_domain,
+                f"that is the {HOST_KEYS[key]} name ({dns.fqdn(key)}), served by another backend; leave argocdDomain "
+                f"at its default for {dns.fqdn('argocd')} (argocdHost), or name Argo CD's own host.",
             )

@@ -12,7 +12,13 @@ from typing import Any
 from components.settings.argocd import parse_argocd_domain, parse_argocd_sso, parse_password_version
 from components.settings.bastion import parse_bastion
 from components.settings.ci import parse_ci_repository
-from components.settings.cross import check_architecture, check_pod_capacity
+from components.settings.cross import (
+    check_architecture,
+    check_argocd_domain,
+    check_pod_capacity,
+    check_private_capacity,
+)
+from components.settings.data import parse_data
 from components.settings.edge import argocd_url_host, parse_edge
 from components.settings.gitops import parse_gitops
 from components.settings.keys import INTERNAL_VALUES, SecretInput, check_keys
@@ -54,6 +60,7 @@ def parse_settings(
     bastion = parse_bastion(c, values, secret.get("sshPrivateKey", SecretInput()))
     nodes = parse_nodes(c, values.get("nodes"), net.az_count)
     check_pod_capacity(c, net.pod, nodes)
+    check_private_capacity(c, net.settled_private, nodes)
     gitops = parse_gitops(c, values, project=project, deploying=deploying, warnings=warnings)
     versions = parse_versions(c, values.get("versions"))
     argocd_domain = parse_argocd_domain(c, values)
@@ -63,6 +70,8 @@ def parse_settings(
     argocd_sso = parse_argocd_sso(c, values, secret.get("argocdGithubClientSecret", SecretInput()))
     edge = parse_edge(c, values, nodes, warnings)
     ci_repository = parse_ci_repository(c, values)
+    check_argocd_domain(c, argocd_domain, edge.public_dns, edge.media)
+    volume_snapshots = parse_data(c, values)
 
     if c.problems:
         raise ConfigError(c.problems, project)
@@ -98,5 +107,6 @@ def parse_settings(
         api_min_replicas=edge.api_min_replicas,
         api_max_replicas=edge.api_max_replicas,
         ci_github_repository=ci_repository,
+        postgresql_volume_snapshots=volume_snapshots,
         warnings=tuple(warnings),
     )
