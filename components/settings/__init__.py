@@ -23,7 +23,8 @@ pulls in no validation):
 - one module per section with its rules, in the order problems are listed:
                    ``network.py`` (region, cluster name, VPC, zones, subnets, access CIDRs, pod and
                    service ranges), ``bastion.py`` (bastion type, SSH key pair), ``nodes.py`` (the
-                   node table), ``gitops.py``, ``versions.py``, ``argocd.py``.
+                   node table), ``gitops.py``, ``versions.py``, ``argocd.py``, ``ci.py`` (the GitHub
+                   repository CI authenticates to the API server from).
 - ``cross.py``     rules between two sections (pod range vs node count, AMI vs instance types,
                    private subnets vs nodes).
 - ``parse.py``     :func:`parse.parse_settings`: pure; runs the sections in order, then cross.py,

@@ -6,6 +6,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from components.settings.schema import CiKeys, section
 from components.settings.values import Collector
 
 # GitHub's rules: an owner login is 1-39 alphanumerics or single hyphens, not at the ends; a
@@ -15,10 +16,11 @@ _REPOSITORY = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}/(?
 
 def parse_ci_repository(c: Collector, values: Mapping[str, Any]) -> str | None:
     """`ciGithubRepository`: "owner/name", or None when unset (no GitHub issuer)."""
-    given = values.get("ciGithubRepository") or ""
-    if not given:
+    t = section(CiKeys, values)
+    given = t["ciGithubRepository"]
+    if t.ok("ciGithubRepository") and not given:
         return None
-    if not (isinstance(given, str) and _REPOSITORY.match(given)):
+    if not (t.ok("ciGithubRepository") and isinstance(given, str) and _REPOSITORY.match(given)):
         c.add(
             "ciGithubRepository",
             given,
