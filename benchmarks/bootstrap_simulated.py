@@ -27,6 +27,7 @@ import argparse
 import datetime
 import json
 import os
+import re
 import resource
 import sys
 import tempfile
@@ -62,6 +63,22 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+_RESULT = re.compile(r"^(ok|changed|failed|fatal): \[([^\]\s>]+)")
+
+
+def play_tasks(output: str) -> list[dict[str, int]]:
+    """Per play (in order), the module runs each host had (a task's ok, changed or failed result;
+    each item of a loop, which the default callback prints alone): what a play costs a host is
+    about that count times one module run's round trip. Skipped tasks run nothing on the host."""
+    plays: list[dict[str, int]] = []
+    for line in output.splitlines():
+        if line.startswith("PLAY [") and not line.startswith("PLAY RECAP"):
+            plays.append({})
+        elif plays and (m := _RESULT.match(line)):
+            plays[-1][m.group(2)] = plays[-1].get(m.group(2), 0) + 1
+    return plays
+
+
 def timed_run(sim: SimCluster, spec: CommandSpec, stdin: str, log: Path) -> dict[str, Any]:
     """Run one command spec as pulumi-command does; time each play as its output streams in."""
     cpu, started = _children_cpu(), time.monotonic()
@@ -77,9 +94,10 @@ def timed_run(sim: SimCluster, spec: CommandSpec, stdin: str, log: Path) -> dict
     wall, cpu = time.monotonic() - started, _children_cpu() - cpu
     output = "".join(lines)
     log.write_text(output)
-    for play, following in zip(plays, [*plays[1:], None], strict=True):
+    for play, following, tasks in zip(plays, [*plays[1:], None], play_tasks(output), strict=True):
         end = following["start_s"] if following else wall
         play["wall_s"] = round(end - play["start_s"], 2)
+        play["tasks_per_host"] = tasks
     run = Run.parse(proc.returncode, output)
     return {
         "returncode": proc.returncode,

@@ -287,11 +287,12 @@ class AnsibleBootstrap(pulumi.ComponentResource):
     of prepare.yml's files, the prepare inventory and the versions but the Kubernetes pins),
     `<name>-playbook` (command.local.Command running ansible/cluster.yml; depends on the prepare
     command and `depends_on`, i.e. also the API endpoints; triggers = hashes of cluster.yml's
-    files, the inventory and the versions but the Kubernetes pins), `<name>-upgrade` (command.local.Command running ansible/upgrade.yml after the
-    playbook; triggers = hashes of the Kubernetes pins and upgrade.yml's files) and
-    `<name>-kubeconfig` (command.local.Command reading admin.conf from the first control-plane
-    node; depends on the playbook and the upgrade) and `<name>-secrets-key-1` (random.RandomBytes:
-    the secretbox key that encrypts Secrets in etcd, reaching the playbooks on stdin only).
+    files, the inventory and the versions but the Kubernetes pins), `<name>-upgrade`
+    (command.local.Command running ansible/upgrade.yml after the playbook; triggers = hashes of the
+    Kubernetes pins and upgrade.yml's files) and `<name>-kubeconfig` (command.local.Command
+    reading admin.conf from the first control-plane node; depends on the playbook and the upgrade)
+    and `<name>-secrets-key-1` (random.RandomBytes: the secretbox key that encrypts Secrets in
+    etcd, reaching the playbooks on stdin only).
     `<name>-service-account-keys` reads the service-account public keys the same way (the issuer's
     JWKS, components/identity.py).
     Outputs: `kubeconfig` (secret), `service_account_public_keys`, `inventory` (the rendered

@@ -154,7 +154,7 @@ def test_the_prepare_plays_mark_a_node_last_and_skip_only_marked_nodes():
     prepare = plays[2]
     assert prepare["hosts"] == "k8s_cluster:!prepare_done"
     # Roles run before a play's tasks; the handlers (containerd's restart) are flushed before the marker.
-    assert [t.get("ansible.builtin.meta") for t in prepare["tasks"]][0] == "flush_handlers"
+    assert prepare["tasks"][0].get("ansible.builtin.meta") == "flush_handlers"
     assert prepare["tasks"][-1]["ansible.builtin.import_role"] == {"name": "prepare_marker", "tasks_from": "write"}
 
 

@@ -344,7 +344,9 @@ def test_the_prepare_command_starts_before_the_load_balancers_and_the_playbook_w
 
 def prepare_spec(settings=None, *, ansible_dir: Path = ANSIBLE_DIR):
     settings = settings or dev_settings()
-    return prepare_command(fixed_hosts(settings.nodes), FIXED_JUMP, settings.versions, KNOWN_HOSTS, ansible_dir=ansible_dir)
+    return prepare_command(
+        fixed_hosts(settings.nodes), FIXED_JUMP, settings.versions, KNOWN_HOSTS, ansible_dir=ansible_dir
+    )
 
 
 def fingerprint(spec) -> str:

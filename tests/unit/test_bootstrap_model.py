@@ -74,7 +74,7 @@ def test_every_step_says_where_its_figure_comes_from():
 def test_the_sync_waves_are_read_from_the_child_applications():
     waves = model.sync_waves()
     named = {name for children in waves.values() for name, _ in children}
-    files = {p.stem for p in model.APPS.glob("*.yaml") if "sync-wave" in p.read_text()}
+    files = {p.stem for p in model.APPS.glob("*.yaml") if "kind: Application\n" in p.read_text()}
     assert named == files
     gated = {name for children in waves.values() for name, gate in children if gate}
     assert gated <= set(model.GATE_SECONDS), f"no duration for the gates {sorted(gated - set(model.GATE_SECONDS))}"
