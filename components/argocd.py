@@ -260,8 +260,8 @@ class ArgoCdArgs:
     # A keeper of the admin password: bumping it generates a new one (Pulumi.yaml
     # `argocdAdminPasswordVersion`).
     admin_password_version: int = 1
-    # Chart repositories the platform children may install from (versions.yaml `*ChartRepo`): the
-    # platform project's sourceRepos beside the GitOps repository.
+    # Chart and upstream Git repositories the platform children may install from
+    # (gitops.upstream_repos): the platform project's sourceRepos beside the GitOps repository.
     chart_repos: Sequence[str] = ()
     # GitHub SSO through Dex, and its client secret (a Pulumi secret); None: local admin only.
     sso: ArgoCdSso | None = None

@@ -222,6 +222,13 @@ def service_namespaces(repo_root: Path) -> tuple[str, ...]:
     return tuple(out)
 
 
+def upstream_repos(versions: Mapping[str, Any]) -> list[str]:
+    """The repositories platform children may install from besides the GitOps repository: the pinned
+    chart repositories (versions.yaml `*ChartRepo`) and upstream Git repositories (`*GitRepo`, e.g.
+    the external-snapshotter whose released manifests two children sync)."""
+    return sorted({str(v) for k, v in versions.items() if k.endswith(("ChartRepo", "GitRepo"))})
+
+
 def app_projects(
     repo_url: str, chart_repos: Sequence[str], namespaces: Sequence[str], *, namespace: str = "argocd"
 ) -> list[dict[str, Any]]:

@@ -36,7 +36,8 @@ from components.settings.model import PublicDns
 
 TYPE_TOKEN = "gitops-cluster:media:MediaCdn"  # noqa: S105 (a Pulumi type token)
 
-MEDIA_HOST = "images"
+# The key of its public name in PublicHosts (config `imagesHost`, default images.<domain>).
+MEDIA_HOST_KEY = "images"
 INFREQUENT_ACCESS_DAYS = 30
 EXPIRE_DAYS = 90
 NONCURRENT_DAYS = 30
@@ -97,7 +98,7 @@ class MediaCdn(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions.merge(kept, pulumi.ResourceOptions(depends_on=[block])),
         )
-        host = args.dns.fqdn(MEDIA_HOST) if args.dns is not None else None
+        host = args.dns.fqdn(MEDIA_HOST_KEY) if args.dns is not None else None
         self.cdn_url = (
             pulumi.Output.from_input(f"https://{host}")
             if host is not None
@@ -143,7 +144,7 @@ class MediaCdn(pulumi.ComponentResource):
                 default_tags=aws.ProviderDefaultTagsArgs(tags=dict(args.default_tags)),
                 opts=child,
             )
-            host = args.dns.fqdn(MEDIA_HOST)
+            host = args.dns.fqdn(MEDIA_HOST_KEY)
             aliases = [host]
             certificate_arn = dns_validated_certificate(f"{name}-media-cert", [host], args.zone_id, self, us_east_1)
             viewer_certificate = aws.cloudfront.DistributionViewerCertificateArgs(
@@ -188,7 +189,7 @@ class MediaCdn(pulumi.ComponentResource):
             alias_record(
                 f"{name}-media",
                 args.zone_id,
-                args.dns.fqdn(MEDIA_HOST),
+                args.dns.fqdn(MEDIA_HOST_KEY),
                 distribution.domain_name,
                 distribution.hosted_zone_id,
                 child,

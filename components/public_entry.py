@@ -11,10 +11,10 @@ group per NodePort, so the Gateway in Git needs no domain name (the domain is st
 Two shapes (docs/reaching-the-apis.md):
 
 - with `dnsZone` + `dnsDomain`: HTTPS on 443 (TLS 1.2/1.3, `TLS_POLICY`) for `api.`, `argocd.` and
-  `grafana.<domain>`, 80 redirects to 443; the security group admits 443/80 from the internet. The
-  admin UIs are admitted only from `adminCidrs` by listener rules on the source address (Argo CD from
-  anywhere once GitHub SSO is configured: its login is then the gate); a request for an admin host
-  from elsewhere gets 403.
+  `grafana.<domain>` (the names are config: `apiHost`, `argocdHost`, `grafanaHost`), 80 redirects
+  to 443; the security group admits 443/80 from the internet. The admin UIs are admitted only from
+  `adminCidrs` by listener rules on the source address (Argo CD from anywhere once GitHub SSO is
+  configured: its login is then the gate); a request for an admin host from elsewhere gets 403.
 - without them: plain HTTP on the ALB's own DNS name, admitted only from `adminCidrs` (the security
   group): the APIs on 80, Argo CD on 8081, Grafana on 8082. The preview warns about it.
 """
@@ -51,8 +51,7 @@ _SOURCE_VALUES_PER_RULE = 4
 class Backend:
     """One Gateway listener: its NodePort (fixed in the EnvoyProxy's Service patch) and how it is reached."""
 
-    key: str
-    host: str  # the name under the domain: api, argocd, grafana
+    key: str  # api, argocd, grafana: also its host name's key (PublicHosts, config `<key>Host`)
     # The target group's name suffix: AWS caps target group names at 32 characters and Pulumi's
     # autoname adds 8, so with a 20-character clusterName a suffix has 4 (components/access.py).
     suffix: str
@@ -63,9 +62,9 @@ class Backend:
 
 
 BACKENDS: tuple[Backend, ...] = (
-    Backend("api", "api", "-wap", GATEWAY_NODE_PORTS[0], 80, admin=False),
-    Backend("argocd", "argocd", "-wcd", GATEWAY_NODE_PORTS[0] + 1, PLAIN_ADMIN_PORTS[0], admin=True),
-    Backend("grafana", "grafana", "-wgf", GATEWAY_NODE_PORTS[1], PLAIN_ADMIN_PORTS[1], admin=True),
+    Backend("api", "-wap", GATEWAY_NODE_PORTS[0], 80, admin=False),
+    Backend("argocd", "-wcd", GATEWAY_NODE_PORTS[0] + 1, PLAIN_ADMIN_PORTS[0], admin=True),
+    Backend("grafana", "-wgf", GATEWAY_NODE_PORTS[1], PLAIN_ADMIN_PORTS[1], admin=True),
 )
 # Answered by Envoy itself on every listener (ClientTrafficPolicy healthCheck in Git).
 HEALTH_PATH = "/healthz"
@@ -96,7 +95,7 @@ def source_chunks(cidrs: Sequence[ipaddress.IPv4Network]) -> list[list[str]]:
 def urls(dns: PublicDns | None, lb_dns_name: str) -> dict[str, str]:
     """The URL people open for each backend (the stack outputs apiUrl, argocdUrl, grafanaUrl)."""
     if dns is not None:
-        return {b.key: f"https://{dns.fqdn(b.host)}" for b in BACKENDS}
+        return {b.key: f"https://{dns.fqdn(b.key)}" for b in BACKENDS}
     return {b.key: f"http://{lb_dns_name}" + ("" if b.plain_port == 80 else f":{b.plain_port}") for b in BACKENDS}
 
 
@@ -203,7 +202,7 @@ class PublicEntry(pulumi.ComponentResource):
             )
 
     def _create_certificate(self, lb_name: str, dns: PublicDns, zone_id: pulumi.Input[str]) -> pulumi.Output[str]:
-        return dns_validated_certificate(f"{lb_name}-cert", [dns.fqdn(b.host) for b in BACKENDS], zone_id, self)
+        return dns_validated_certificate(f"{lb_name}-cert", [dns.fqdn(b.key) for b in BACKENDS], zone_id, self)
 
     def _create_https(self, lb_name: str, args: PublicEntryArgs, certificate_arn: pulumi.Output[str]) -> None:
         child = pulumi.ResourceOptions(parent=self)
@@ -236,7 +235,7 @@ class PublicEntry(pulumi.ComponentResource):
         priority = 10
         for backend in BACKENDS:
             host = aws.lb.ListenerRuleConditionArgs(
-                host_header=aws.lb.ListenerRuleConditionHostHeaderArgs(values=[args.dns.fqdn(backend.host)])
+                host_header=aws.lb.ListenerRuleConditionHostHeaderArgs(values=[args.dns.fqdn(backend.key)])
             )
             forward = aws.lb.ListenerRuleActionArgs(
                 type="forward", target_group_arn=self.target_groups[backend.key].arn
@@ -290,7 +289,7 @@ class PublicEntry(pulumi.ComponentResource):
             alias_record(
                 f"{lb_name}-{backend.key}",
                 zone_id,
-                dns.fqdn(backend.host),
+                dns.fqdn(backend.key),
                 self.load_balancer.dns_name,
                 self.load_balancer.zone_id,
                 child,

@@ -19,7 +19,8 @@ from components.argocd import ArgoCd, ArgoCdArgs
 from components.backup import BackupBucket, BackupBucketArgs
 from components.bootstrap import AnsibleBootstrap, BootstrapArgs, BootstrapHost
 from components.cluster_patches import autoscaling_patches, csr_approver_patches, merge_child_patches
-from components.ebs import ebs_csi_root_patches
+from components.ebs import ebs_csi_root_patches, volume_snapshot_backup_patches
+from components.gitops import upstream_repos
 from components.identity import WorkloadIdentity, WorkloadIdentityArgs, role_root_patches
 from components.media import MediaCdn, MediaCdnArgs
 from components.network import Network, NetworkArgs
@@ -107,6 +108,7 @@ def cluster_patches(settings: StackSettings) -> list[dict[str, Any]]:
         *autoscaling_patches(settings.api_min_replicas, settings.api_max_replicas),
         *csr_approver_patches(settings.vpc_cidr),
         *ebs_csi_root_patches(settings.cluster_name, settings.region),
+        *volume_snapshot_backup_patches(settings.postgresql_volume_snapshots),
     ]
 
 
@@ -309,7 +311,7 @@ def build_stack(settings: StackSettings, secrets: StackSecrets) -> StackResource
                 pulumi.Output.all(**identity.role_arns).apply(lambda arns: role_root_patches(arns))
             ).apply(lambda patches: merge_child_patches([*patches, *cluster_patches(settings)])),
             admin_password_version=settings.argocd_admin_password_version,
-            chart_repos=sorted({str(v) for k, v in settings.versions.items() if k.endswith("ChartRepo")}),
+            chart_repos=upstream_repos(settings.versions),
             sso=settings.argocd_sso,
             # Validated as set exactly when SSO is (components/settings/argocd.py).
             dex_client_secret=secrets.argocd_github_client_secret if settings.argocd_sso else None,

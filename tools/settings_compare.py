@@ -5,8 +5,9 @@
 `--reference` is another checkout of this repository (e.g. `git worktree add --detach ../ref
 <commit>`) whose validation is the yardstick: the old `components/config.py` or a
 `components/settings/` package. Both are fed the same configurations, made from Pulumi.dev.yaml by
-one to three random changes (bad types, out-of-range numbers, typos in keys, whitespace, unicode,
-YAML quirks, node rows, labels, taints, zones, pools, CIDRs, versions, SSH keys, SSO), with this
+one to three random changes (bad types of every key Pulumi.yaml declares, good and bad values of
+each section, out-of-range numbers, typos in keys, whitespace, unicode, YAML quirks, node rows,
+labels, taints, zones, pools, subnet capacity, GitOps URLs, CIDRs, versions, SSH keys, SSO), with this
 checkout's Pulumi.yaml and versions.yaml, so only the code differs. For each case the report says
 whether both accept or both refuse, and whether the listed problems (key, masked value, fix) are
 the same; it prints the figures and the first `--show` differences. Exit 1 when a configuration
@@ -19,9 +20,11 @@ import argparse
 import copy
 import pickle
 import random
+import re
 import subprocess
 import sys
 import tempfile
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -107,7 +110,11 @@ def _row(rng: random.Random, values: Values) -> Values:
 def _mutations(
     rng: random.Random, base: dict[str, Any], keys: dict[str, str]
 ) -> list[Callable[[Values, Secrets], None]]:
-    scalar = [k for k in base if k not in ("nodes", "versions")]
+    # Every key Pulumi.yaml declares, not only those the dev stack sets.
+    project = yaml.safe_load((ROOT / "Pulumi.yaml").read_text(encoding="utf-8"))["config"]
+    scalar = sorted(
+        {*(k for k in base if k not in ("nodes", "versions", "awsRegion")), *(k for k in project if ":" not in k)}
+    )
 
     def set_scalar(v: Values, s: Secrets) -> None:
         v[rng.choice(scalar)] = rng.choice(WEIRD)
@@ -190,8 +197,73 @@ def _mutations(
         v[key] = rng.choice([["203.0.113.0/24"], ["0.0.0.0/0"], ["8.0.0.0/7"], ["10.0.0.0/28"] * 2, "1.2.3.4/32",
                              ["127.0.0.1/32"], [f"10.0.{i}.0/24" for i in range(3)], ["1.2.3.4"]])  # fmt: skip
 
+    def good_scalar(v: Values, s: Secrets) -> None:
+        """A plausible value a user sets: most are good, so accepted configurations are compared too."""
+        key, value = rng.choice(GOOD_VALUES)
+        if isinstance(key, tuple):
+            v.update(zip(key, value, strict=True))
+        else:
+            v[key] = value
+
+    def bad_scalar(v: Values, s: Secrets) -> None:
+        """A value of the right type that a section's rules refuse (text where text is declared)."""
+        key, value = rng.choice(BAD_VALUES)
+        v[key] = value
+
+    def gitops_url(v: Values, s: Secrets) -> None:
+        v["gitopsRepoUrl"] = rng.choice(GITOPS_URLS)
+        if rng.random() < 0.5:  # with another GitOps problem, so the order of the two is compared
+            v[rng.choice(["gitopsMode", "gitopsRevision", "gitopsPath", "environment"])] = rng.choice(
+                ["", "x y", "/abs", "../up", "pin", "HEAD", 3]
+            )
+
+    def node_capacity(v: Values, s: Secrets) -> None:
+        """Small private subnets, sometimes with a pool and a bad row, so subnet capacity is compared."""
+        v["vpcCidr"] = "10.0.0.0/16"
+        v["privateSubnetCidrs"] = rng.choice([[f"10.0.{16 * i}.0/28" for i in range(1, 4)],
+                                              [f"10.0.{16 * i}.0/27" for i in range(1, 4)],
+                                              [f"10.0.{16 * i}.0/26" for i in range(1, 4)]])  # fmt: skip
+        v["publicSubnetCidrs"] = [f"10.0.{i}.0/24" for i in range(3)]
+        row = _row(rng, v)
+        row["count"] = rng.choice([1, 5, 20, 40, 80, 600, "9"])
+        if rng.random() < 0.4:
+            _row(rng, v)[rng.choice(["instanceType", "rootVolumeGb", "name"])] = rng.choice(["nope", 3, "Bad_Name"])
+
     return [set_scalar, typo_key, node_field, node_drop, node_unknown, node_count, node_label, node_taint,
-            node_zone, node_rows, version, ssh, sso, cidrs]  # fmt: skip
+            node_zone, node_rows, version, ssh, sso, cidrs, good_scalar, good_scalar, bad_scalar, gitops_url,
+            node_capacity]  # fmt: skip
+
+
+SHA = "0123456789abcdef0123456789abcdef01234567"
+GOOD_VALUES: list[tuple[Any, Any]] = [
+    ("clusterName", "prod-1"), ("vpcCidr", "10.1.0.0/16"), ("azCount", 2), ("natGatewayPerAz", True),
+    ("podCidr", "172.20.0.0/16"), ("serviceCidr", "10.100.0.0/16"), ("bastionInstanceType", "t3.small"),
+    ("bastionInstanceType", "t4g.micro"), ("allowBroadAccessCidrs", True), ("adminCidrs", ["85.10.20.0/24"]),
+    ("apiCidrs", ["85.10.20.0/24", "10.8.0.0/16"]), ("argocdDomain", "argocd.example.com"),
+    ("argocdAdminPasswordVersion", 2), ("media", False), ("mediaCorsOrigins", ["https://app.example.com"]),
+    ("mediaBucketDeleteOnDestroy", True), ("apiMinReplicas", 2), ("apiMaxReplicas", 10),
+    (("dnsZone", "dnsDomain"), ("example.com", "dev.example.com")),
+    (("gitopsMode", "environment", "gitopsRevision"), ("pin", "production", SHA)),
+    ("gitopsPath", "manifests/argocd/apps"), ("versions", {"kubernetes": "1.36.4"}),
+    (("argocdGithubOrg", "argocdGithubAdminTeam", "argocdGithubClientId"), ("acme", "admins", "Ov23li")),
+]  # fmt: skip
+BAD_VALUES: list[tuple[str, Any]] = [
+    ("clusterName", "Prod_1"), ("vpcCidr", "10.0.0.0/8"), ("vpcCidr", "8.8.0.0/16"), ("azCount", 9),
+    ("podCidr", "10.0.0.0/16"), ("serviceCidr", "10.96.0.0/8"), ("bastionInstanceType", "mac1.metal"),
+    ("argocdDomain", "https://argocd.example.com"), ("argocdAdminPasswordVersion", 0), ("dnsZone", "Example.COM"),
+    ("dnsDomain", "other.org"), ("mediaCorsOrigins", ["*"]), ("mediaCorsOrigins", ["https://a.example/x"]),
+    ("apiMinReplicas", 0), ("apiMaxReplicas", 21), ("apiMaxReplicas", 0), ("sshPublicKey", "ssh-ed25519 AAAA"),
+    ("gitopsPath", "a//b"), ("gitopsPath", "a/./b"), ("environment", "staging"), ("gitopsMode", "follow"),
+    ("argocdGithubOrg", "https://github.com/acme"), ("argocdGithubAdminTeam", "acme/admins"),
+    ("argocdGithubClientId", " Ov23li"), ("versions", {"kubernetes": "1.36"}), ("versions", {"calico": 3.3}),
+    ("versions", {"redisImage": "redis:latest"}), ("versions", None), ("versions", ["x"]),
+]  # fmt: skip
+GITOPS_URLS = [
+    "", "http://github.com/acme/x.git", "https://token@github.com/acme/x.git", "https://github.com/acme/x.git?ref=1",
+    "https://github.com/acme/x.git#main", "https://github.com/acme/x y.git", "https://github.com/acme/../x.git",
+    "https:///x.git", "https://github.com/ünï/x.git", "git@github.com:acme/x.git", "https://github.com/acme/x.git",
+    "https://github.com/example-org/gitops-cluster.git",
+]  # fmt: skip
 
 
 def generate(count: int, seed: int, keys: dict[str, str]) -> list[Case]:
@@ -208,7 +280,14 @@ def generate(count: int, seed: int, keys: dict[str, str]) -> list[Case]:
             rows = values.get("nodes")
             if mutate.__name__[:4] != "node" or (isinstance(rows, list) and any(isinstance(r, dict) for r in rows)):
                 mutate(values, secrets)
-        cases.append((values, secrets, rng.random() < 0.5))
+        deploying = rng.random() < 0.5
+        if deploying and rng.random() < 0.7:
+            # The dev stack lists documentation ranges that `pulumi up` refuses: real ones instead,
+            # so that deployable configurations are compared too.
+            for key in ("adminCidrs", "apiCidrs"):
+                if values.get(key) == base[key]:
+                    values[key] = ["85.10.20.0/24"]
+        cases.append((values, secrets, deploying))
     return cases
 
 
@@ -220,6 +299,28 @@ def run(tree: Path, cases_file: Path, tmp: Path) -> list[tuple[bool, list[str]]]
         check=True, cwd=tree,
     )  # fmt: skip
     return list(pickle.loads(out.read_bytes()))  # noqa: S301 - written just now by our own runner
+
+
+def _key(line: str) -> str:
+    """The key of a problem line, its index in brackets dropped (nodes[api-1].count -> nodes[].count)."""
+    key = line.strip().removeprefix("- ").split(" = ", 1)[0]
+    return re.sub(r"\[[^\]]*\]", "[]", key)
+
+
+def _kinds_of_difference(old: list[tuple[bool, list[str]]], new: list[tuple[bool, list[str]]]) -> Counter[str]:
+    """Each case whose problems differ, by kind: which key moved, or which (key, fix) came or went."""
+    kinds: Counter[str] = Counter()
+    for (_, a), (_, b) in zip(old, new, strict=True):
+        if a == b:
+            continue
+        if sorted(a) == sorted(b):
+            i = next(i for i, (x, y) in enumerate(zip(a, b, strict=True)) if x != y)
+            kinds[f"other order: {_key(a[i])} -> {_key(b[i])}"] += 1
+            continue
+        gone = sorted({f"-{_key(x)}: {x.split(': ', 1)[-1][:60]}" for x in set(a) - set(b)})
+        came = sorted({f"+{_key(x)}: {x.split(': ', 1)[-1][:60]}" for x in set(b) - set(a)})
+        kinds[" ".join(gone + came)] += 1
+    return kinds
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -255,6 +356,15 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  new{line}")
             if sorted(lines_old) == sorted(lines_new):
                 print("  (same problems, other order)")
+                for line in lines_old:
+                    print(f"  old{line}")
+                for line in lines_new:
+                    print(f"  new{line}")
+    kinds = _kinds_of_difference(old, new)
+    if kinds:
+        print("differences by kind (key as listed: old line -> new line; + added, - removed):")
+        for kind, n in sorted(kinds.items(), key=lambda kv: -kv[1]):
+            print(f"  {n:5d}  {kind}")
     crashes = sum(1 for _, lines in new if lines and lines[0].startswith("CRASH"))
     for kind, n in figures.items():
         print(f"{kind}: {n}")

@@ -19,8 +19,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from components.settings.keys import SecretInput
-from components.settings.values import Collector, check_instance_type
+from components.settings.schema import BastionKeys, section
+from components.settings.values import Collector, check_instance_type, instance_type_fix
 
+PUBLIC_KEY_FIX = "expected an OpenSSH public key ('ssh-ed25519 AAAA... comment')."
 _SSH_PUBLIC_KEY = re.compile(r"(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(?:256|384|521)) ([A-Za-z0-9+/]+={0,2})( [ -~]*)?")
 
 
@@ -31,11 +33,18 @@ class Bastion:
 
 
 def parse_bastion(c: Collector, values: Mapping[str, Any], private: SecretInput) -> Bastion:
-    bastion_type = check_instance_type(c, "bastionInstanceType", values.get("bastionInstanceType"), "t3.micro")
+    t = section(BastionKeys, values)
+    bastion_type: str | None = None
+    if not t.ok("bastionInstanceType"):
+        c.add("bastionInstanceType", t["bastionInstanceType"], instance_type_fix("t3.micro"))
+    else:
+        bastion_type = check_instance_type(c, "bastionInstanceType", t["bastionInstanceType"], "t3.micro")
 
-    pub_key = values.get("sshPublicKey") or None
+    pub_key = t["sshPublicKey"] or None
     has_private = private.set
-    if pub_key is not None and (why := public_key_problem(pub_key)) is not None:
+    if not t.ok("sshPublicKey"):
+        c.add("sshPublicKey", t["sshPublicKey"], PUBLIC_KEY_FIX)
+    elif pub_key is not None and (why := public_key_problem(pub_key)) is not None:
         c.add("sshPublicKey", pub_key, why)
     if bool(pub_key) != has_private:
         c.add(
@@ -50,7 +59,8 @@ def parse_bastion(c: Collector, values: Mapping[str, Any], private: SecretInput)
             "stored in plain text: remove it from Pulumi.<stack>.yaml and set it with "
             "`pulumi config set --secret sshPrivateKey < key`, then replace the key (it has been exposed).",
         )
-    if private.value is not None and (why := private_key_problem(private.value, pub_key)) is not None:
+    typed_key = pub_key if t.ok("sshPublicKey") else None
+    if private.value is not None and (why := private_key_problem(private.value, typed_key)) is not None:
         c.add("sshPrivateKey", "<secret>", why)
     return Bastion(bastion_type, pub_key)
 
@@ -66,9 +76,8 @@ def _ssh_key_blob(public_key: str) -> tuple[str, bytes | None] | None:
         return m[1], None
 
 
-def public_key_problem(value: object) -> str | None:
-    if not isinstance(value, str):
-        return "expected an OpenSSH public key ('ssh-ed25519 AAAA... comment')."
+def public_key_problem(value: str) -> str | None:
+    """Why a public key line of text is not one EC2 imports, or None."""
     if "PRIVATE KEY" in value:
         return "this is a private key: never put it in plain config. Set sshPublicKey to the .pub file's line."
     parsed = _ssh_key_blob(value)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Mapping, Sequence
 
-from components.settings.model import NodeSpec
+from components.settings.edge import HOST_KEYS
+from components.settings.model import NodeSpec, PublicDns
 from components.settings.values import Collector, exact_int, instance_arch
 from components.settings.versions import AMI_NAME
 
@@ -46,4 +47,20 @@ def check_private_capacity(c: Collector, private: Sequence[ipaddress.IPv4Network
                 str(net),
                 f"holds {net.num_addresses - 6} nodes, but about {per_subnet} of the {total} go to each private "
                 "subnet; use larger subnets (a /20 is derived when none are given).",
+            )
+
+
+def check_argocd_domain(c: Collector, argocd_domain: object, dns: PublicDns | None, media: bool) -> None:
+    """argocdDomain set to another public name (the API's, Grafana's, the CDN's) would send Argo CD's
+    links and SSO callback to that backend."""
+    if dns is None or not isinstance(argocd_domain, str):
+        return
+    host = argocd_domain.partition(":")[0]
+    for key in [k for k in HOST_KEYS if k != "argocd" and (k != "images" or media)]:
+        if host == dns.fqdn(key):
+            c.add(
+                "argocdDomain",
+                argocd_domain,
+                f"that is the {HOST_KEYS[key]} name ({dns.fqdn(key)}), served by another backend; leave argocdDomain "
+                f"at its default for {dns.fqdn('argocd')} (argocdHost), or name Argo CD's own host.",
             )

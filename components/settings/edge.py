@@ -1,10 +1,12 @@
-"""Rules of the public side: the DNS zone and domain, the media bucket and CDN, the APIs' autoscaling bounds.
+"""Rules of the public side: the DNS zone, domain and names, the media bucket and CDN, the APIs' autoscaling bounds.
 
 `dnsZone` + `dnsDomain` (both or neither): the Route53 public hosted zone of the account and the
-domain the names `api.`, `argocd.`, `grafana.` (and `images.` for the CDN) are created under; the
-domain is the zone or a name below it. Without them the stack serves plain HTTP on the ALB's DNS
-name to the admin CIDRs only (a warning says so). Whether the zone exists is known only to AWS:
-components/public_entry.py looks it up before any resource but the provider.
+domain the public names are created under; the domain is the zone or a name below it. The names
+are `apiHost`, `argocdHost`, `grafanaHost` and `imagesHost` (the CDN's, with `media`): one DNS
+label each, all different, defaults the seed's `api.`, `argocd.`, `grafana.`, `images.`. Without
+zone and domain the stack serves plain HTTP on the ALB's DNS name to the admin CIDRs only (a
+warning says so). Whether the zone exists is known only to AWS: components/public_entry.py looks
+it up before any resource but the provider.
 """
 
 from __future__ import annotations
@@ -14,13 +16,15 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from components.public_entry import BACKENDS, GATEWAY_NODE_LABEL
-from components.settings.model import NodeSpec, PublicDns
-from components.settings.values import DNS_SUBDOMAIN, Collector, exact_int
+from components.public_entry import GATEWAY_NODE_LABEL
+from components.settings.model import NodeSpec, PublicDns, PublicHosts
+from components.settings.values import DNS_LABEL, DNS_SUBDOMAIN, Collector, exact_int
 
 # The default of argocdDomain in Pulumi.yaml: with a domain, Argo CD's URL becomes argocd.<domain>.
 PORT_FORWARD_ARGOCD_DOMAIN = "localhost:8080"
 MAX_API_REPLICAS = 20
+# Each public name's config key, by its key in PublicHosts (the backends' keys, and the CDN's).
+HOST_KEYS = {"api": "apiHost", "argocd": "argocdHost", "grafana": "grafanaHost", "images": "imagesHost"}
 NO_DOMAIN_WARNING = (
     "gitops-cluster:dnsZone/dnsDomain are not set: the APIs and the admin UIs are served over plain HTTP "
     "on the load balancer's DNS name, to adminCidrs only (apiUrl, argocdUrl, grafanaUrl). Set both for "
@@ -48,7 +52,41 @@ def _name(c: Collector, key: str, value: object) -> str | None:
     return text
 
 
-def parse_public_dns(c: Collector, values: Mapping[str, Any]) -> PublicDns | None:
+def parse_public_hosts(c: Collector, values: Mapping[str, Any]) -> PublicHosts:
+    """The public names: each one DNS label; no two the same among those the stack creates (the
+    CDN's only with `media`), since each is its own alias record and certificate name."""
+    labels: dict[str, str] = {}
+    for key, config_key in HOST_KEYS.items():
+        value = values.get(config_key)
+        if not isinstance(value, str) or len(value) > 63 or not DNS_LABEL.fullmatch(value):
+            c.add(
+                config_key,
+                value,
+                f"one DNS label: lower-case letters, digits and '-', at most 63 characters, no dot (the name "
+                f"becomes <it>.<dnsDomain>), e.g. {key!r}.",
+            )
+            continue
+        labels[key] = value
+    used = [k for k in HOST_KEYS if k != "images" or values.get("media") is True]
+    first: dict[str, str] = {}
+    for key in used:
+        label = labels.get(key)
+        if label is None:
+            continue
+        if label in first:
+            c.add(
+                HOST_KEYS[key],
+                label,
+                f"the same name as {HOST_KEYS[first[label]]}: each public name is its own record and certificate "
+                "name; give it another label.",
+            )
+        else:
+            first[label] = key
+    return PublicHosts(**labels) if len(labels) == len(HOST_KEYS) else PublicHosts()
+
+
+def parse_public_dns(c: Collector, values: Mapping[str, Any], hosts: PublicHosts | None = None) -> PublicDns | None:
+    hosts = hosts or PublicHosts()
     zone = _name(c, "dnsZone", values.get("dnsZone"))
     domain = _name(c, "dnsDomain", values.get("dnsDomain"))
     given_zone, given_domain = values.get("dnsZone") or "", values.get("dnsDomain") or ""
@@ -71,13 +109,14 @@ def parse_public_dns(c: Collector, values: Mapping[str, Any]) -> PublicDns | Non
             f"that zone; use {zone!r} or a name ending in '.{zone}'.",
         )
         return None
-    too_long = [f"{b.host}.{domain}" for b in BACKENDS if len(f"{b.host}.{domain}") > 253]
+    names = [f"{hosts.label(k)}.{domain}" for k in HOST_KEYS]
+    too_long = [n for n in names if len(n) > 253]
     if too_long:
         c.add(
             "dnsDomain", values.get("dnsDomain"), f"the names {too_long} exceed 253 characters; use a shorter domain."
         )
         return None
-    return PublicDns(zone=zone, domain=domain)
+    return PublicDns(zone=zone, domain=domain, hosts=hosts)
 
 
 def _origins(c: Collector, value: object) -> tuple[str, ...]:
@@ -105,7 +144,7 @@ def _flag(c: Collector, key: str, value: object) -> bool:
 
 
 def parse_edge(c: Collector, values: Mapping[str, Any], nodes: Sequence[NodeSpec], warnings: list[str]) -> EdgeSettings:
-    dns = parse_public_dns(c, values)
+    dns = parse_public_dns(c, values, parse_public_hosts(c, values))
     if dns is None and not values.get("dnsZone") and not values.get("dnsDomain"):
         warnings.append(NO_DOMAIN_WARNING)
     key, label = GATEWAY_NODE_LABEL

@@ -20,6 +20,7 @@ import yaml
 from components import PROJECT_ROOT
 from components.settings.messages import did_you_mean, distance
 from components.settings.model import PROJECT as PROJECT  # re-exported: the key tables name the namespace
+from components.settings.schema import scalar_keys
 from components.settings.values import Collector
 
 PROJECT_FILE = PROJECT_ROOT / "Pulumi.yaml"
@@ -121,7 +122,7 @@ class SecretInput:
 
 def check_keys(c: Collector, config_keys: Mapping[str, object], project: str) -> None:
     """Every key that is set must be one the program reads: a typo is refused, not ignored."""
-    known = {*declared_keys(), *UNDECLARED_KEYS}
+    known = {*scalar_keys(), *UNDECLARED_KEYS}  # the schema's keys: Pulumi.yaml's (a test holds them equal)
     for full, value in sorted(config_keys.items()):
         namespace, _, name = full.partition(":")
         if name.startswith("config:"):

@@ -108,6 +108,8 @@ class StackSettings:
     media_delete_on_destroy: bool = False
     api_min_replicas: int = 1
     api_max_replicas: int = 3
+    # CloudNativePG volume-snapshot backups beside the object-store ones (components/settings/data.py).
+    postgresql_volume_snapshots: bool = False
     # What a preview accepts but `pulumi up` would refuse (load_settings logs them).
     warnings: tuple[str, ...] = ()
 
@@ -117,14 +119,36 @@ class StackSettings:
 
 
 @dataclass(frozen=True)
+class PublicHosts:
+    """The public names under the domain, one DNS label each (`apiHost`, `argocdHost`, `grafanaHost`,
+    `imagesHost`). These defaults are the seed's layout, the same as Pulumi.yaml's (a test holds
+    them equal); they only let code and tests build settings without the config."""
+
+    api: str = "api"
+    argocd: str = "argocd"
+    grafana: str = "grafana"
+    images: str = "images"
+
+    def label(self, key: str) -> str:
+        """The label of one backend ('api', 'argocd', 'grafana', 'images')."""
+        value = getattr(self, key, None)
+        if not isinstance(value, str):
+            raise KeyError(f"no public host {key!r}")
+        return value
+
+
+@dataclass(frozen=True)
 class PublicDns:
-    """The stack's hosted zone and the domain the public names live under (the zone or below it)."""
+    """The stack's hosted zone, the domain the public names live under (the zone or below it) and
+    the names themselves."""
 
     zone: str
     domain: str
+    hosts: PublicHosts = PublicHosts()
 
-    def fqdn(self, host: str) -> str:
-        return f"{host}.{self.domain}"
+    def fqdn(self, key: str) -> str:
+        """The full name of one backend ('api', 'argocd', 'grafana', 'images'), e.g. api.dev.example.com."""
+        return f"{self.hosts.label(key)}.{self.domain}"
 
 
 @dataclass(frozen=True)

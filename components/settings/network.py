@@ -23,7 +23,8 @@ from typing import Any
 from components.regions import AZ_COUNT_BY_REGION
 from components.settings.cross import check_private_capacity
 from components.settings.messages import closest
-from components.settings.values import DNS_LABEL, Collector, exact_int
+from components.settings.schema import NetworkKeys, Section, section
+from components.settings.values import BOOLEAN_FIX, CIDR_FIX, CIDR_LIST_FIX, DNS_LABEL, Collector
 from components.subnets import SubnetPlanError, derive_subnet_plan
 
 MAX_ACCESS_CIDRS = 50
@@ -101,6 +102,7 @@ def check_documentation_ranges(
 
 def parse_network(c: Collector, values: Mapping[str, Any]) -> Network:
     """The network keys, in the order their problems are listed."""
+    t = section(NetworkKeys, values)
     region = values["awsRegion"] if "awsRegion" in values else values.get("aws:region")
     az_limit: int | None = None
     if not isinstance(region, str) or not region:
@@ -117,18 +119,18 @@ def parse_network(c: Collector, values: Mapping[str, Any]) -> Network:
     else:
         az_limit = AZ_COUNT_BY_REGION[region]
 
-    name = values.get("clusterName")
-    if not isinstance(name, str) or not DNS_LABEL.fullmatch(name) or len(name) > 20:
+    name = t["clusterName"]
+    if not t.ok("clusterName") or not DNS_LABEL.fullmatch(name) or len(name) > 20:
         c.add("clusterName", name, "a DNS label (lowercase letters, digits, '-') of at most 20 characters.")
 
-    vpc = c.cidr("vpcCidr", values.get("vpcCidr"))
+    vpc = _cidr(c, t, "vpcCidr")
     if vpc is not None and not 16 <= vpc.prefixlen <= 24:
         c.add("vpcCidr", str(vpc), "AWS allows VPCs from /16 to /28; use /16 to /24 here.")
         vpc = None
     _check_private_range(c, "vpcCidr", vpc)
 
-    az_count = values.get("azCount")
-    if not exact_int(az_count) or az_count < 2:
+    az_count = t["azCount"]
+    if not t.ok("azCount") or az_count < 2:
         c.add(
             "azCount",
             az_count,
@@ -142,8 +144,8 @@ def parse_network(c: Collector, values: Mapping[str, Any]) -> Network:
         c.add("azCount", az_count, f"{region} has at most {az_limit} availability zones; lower azCount.")
         az_count = None
 
-    public = c.cidr_list("publicSubnetCidrs", values.get("publicSubnetCidrs"), required=False)
-    private = c.cidr_list("privateSubnetCidrs", values.get("privateSubnetCidrs"), required=False)
+    public = _cidr_list(c, t, "publicSubnetCidrs", required=False)
+    private = _cidr_list(c, t, "privateSubnetCidrs", required=False)
     if vpc is not None and az_count is not None and not c.problems:
         for key, nets in (("publicSubnetCidrs", public), ("privateSubnetCidrs", private)):
             if nets and len(nets) != az_count:
@@ -169,23 +171,23 @@ def parse_network(c: Collector, values: Mapping[str, Any]) -> Network:
         check_no_overlap(c, subnets)
         check_private_capacity(c, private, values.get("nodes"))
 
-    allow_broad = values.get("allowBroadAccessCidrs", False)
-    if not isinstance(allow_broad, bool):
-        c.add("allowBroadAccessCidrs", allow_broad, "expected true or false.")
+    allow_broad = t["allowBroadAccessCidrs"]
+    if not t.ok("allowBroadAccessCidrs"):
+        c.add("allowBroadAccessCidrs", allow_broad, BOOLEAN_FIX)
         allow_broad = False
     for key, world_fix in (
         ("adminCidrs", "SSH open to the world; list your office or VPN egress range instead."),
         ("apiCidrs", "the Kubernetes API open to the world; list the ranges of your admins and CI instead."),
     ):
-        nets = c.cidr_list(key, values.get(key), required=True, world_fix=world_fix)
-        _check_access_breadth(c, key, values.get(key), nets, allow_broad=allow_broad)
+        nets = _cidr_list(c, t, key, required=True, world_fix=world_fix)
+        _check_access_breadth(c, key, t[key], nets, allow_broad=allow_broad)
         if key == "adminCidrs":
             admin = nets
         else:
             api = nets
 
-    pod = c.cidr("podCidr", values.get("podCidr"))
-    svc = c.cidr("serviceCidr", values.get("serviceCidr"))
+    pod = _cidr(c, t, "podCidr")
+    svc = _cidr(c, t, "serviceCidr")
     _check_private_range(c, "podCidr", pod)
     _check_private_range(c, "serviceCidr", svc)
     if svc is not None and not 12 <= svc.prefixlen <= 28:
@@ -198,10 +200,26 @@ def parse_network(c: Collector, values: Mapping[str, Any]) -> Network:
     networks = [(k, n) for k, n in (("vpcCidr", vpc), ("podCidr", pod), ("serviceCidr", svc)) if n is not None]
     check_no_overlap(c, networks)
 
-    nat_per_az = values.get("natGatewayPerAz")
-    if not isinstance(nat_per_az, bool):
-        c.add("natGatewayPerAz", nat_per_az, "expected true or false.")
+    nat_per_az = t["natGatewayPerAz"]
+    if not t.ok("natGatewayPerAz"):
+        c.add("natGatewayPerAz", nat_per_az, BOOLEAN_FIX)
     return Network(region, name, vpc, az_count, public, private, admin, api, pod, svc, nat_per_az)
+
+
+def _cidr(c: Collector, t: Section, key: str) -> ipaddress.IPv4Network | None:
+    if not t.ok(key):
+        c.add(key, t[key], CIDR_FIX)
+        return None
+    return c.cidr(key, t[key])
+
+
+def _cidr_list(
+    c: Collector, t: Section, key: str, *, required: bool, world_fix: str | None = None
+) -> tuple[ipaddress.IPv4Network, ...]:
+    if not t.ok(key):
+        c.add(key, t[key], CIDR_LIST_FIX)
+        return ()
+    return c.cidr_list(key, t[key], required=required, world_fix=world_fix)
 
 
 def check_no_overlap(c: Collector, named: Sequence[tuple[str, ipaddress.IPv4Network]]) -> None:

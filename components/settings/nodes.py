@@ -12,7 +12,7 @@ from types import MappingProxyType
 
 from components.settings.model import NodeRole, NodeSpec, Taint
 from components.settings.schema import MAX_NODES, NodeRow, TaintRow, check, fields
-from components.settings.values import DNS_SUBDOMAIN, Collector, check_instance_type, quote_fix
+from components.settings.values import DNS_SUBDOMAIN, Collector, check_instance_type, instance_type_fix, quote_fix
 
 _LABEL_NAME = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?")
 TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
@@ -214,7 +214,11 @@ def parse_nodes(c: Collector, raw: object, az_count: int | None = None) -> tuple
             role = NodeRole(role_raw)
         else:
             c.add(f"{ekey}.role", role_raw, f"the role must be one of {roles}.")
-        itype = check_instance_type(c, f"{ekey}.instanceType", entry.get("instanceType"), "t3.small")
+        itype: str | None = None
+        if "instanceType" in row.refused:
+            c.add(f"{ekey}.instanceType", entry.get("instanceType"), instance_type_fix("t3.small"))
+        else:
+            itype = check_instance_type(c, f"{ekey}.instanceType", entry["instanceType"], "t3.small")
         disk = entry.get("rootVolumeGb")
         if "rootVolumeGb" in row.refused:
             c.add(f"{ekey}.rootVolumeGb", disk, "the root volume is a whole number of GiB from 20 to 16384.")

@@ -11,7 +11,8 @@ from typing import Any
 
 from components.settings.argocd import parse_argocd_domain, parse_argocd_sso, parse_password_version
 from components.settings.bastion import parse_bastion
-from components.settings.cross import check_architecture, check_pod_capacity
+from components.settings.cross import check_architecture, check_argocd_domain, check_pod_capacity
+from components.settings.data import parse_data
 from components.settings.edge import argocd_url_host, parse_edge
 from components.settings.gitops import parse_gitops
 from components.settings.keys import INTERNAL_VALUES, SecretInput, check_keys
@@ -61,6 +62,8 @@ def parse_settings(
     password_version = parse_password_version(c, values)
     argocd_sso = parse_argocd_sso(c, values, secret.get("argocdGithubClientSecret", SecretInput()))
     edge = parse_edge(c, values, nodes, warnings)
+    check_argocd_domain(c, argocd_domain, edge.public_dns, edge.media)
+    volume_snapshots = parse_data(c, values)
 
     if c.problems:
         raise ConfigError(c.problems, project)
@@ -95,5 +98,6 @@ def parse_settings(
         media_delete_on_destroy=edge.media_delete_on_destroy,
         api_min_replicas=edge.api_min_replicas,
         api_max_replicas=edge.api_max_replicas,
+        postgresql_volume_snapshots=volume_snapshots,
         warnings=tuple(warnings),
     )

@@ -21,6 +21,10 @@ _INSTANCE_TYPE = re.compile(
     r"(?P<family>[a-z]+)(?P<gen>[0-9])(?P<attrs>[a-z0-9]*)(-flex)?\.(?P<size>nano|micro|small|medium|large|metal|[0-9]*xlarge)"
 )
 _CIDR_TEXT = re.compile(r"[0-9]{1,3}(\.[0-9]{1,3}){3}/[0-9]{1,2}")
+# The fixes of a value the schema refused as not text / not a list of text.
+CIDR_FIX = "expected an IPv4 CIDR such as '10.0.0.0/16'."
+CIDR_LIST_FIX = "expected a list of IPv4 CIDRs, e.g. ['203.0.113.0/24']."
+BOOLEAN_FIX = "expected true or false."
 # Families EC2 offers only for another operating system (macOS).
 _NON_LINUX_FAMILIES = ("mac",)
 
@@ -38,9 +42,10 @@ class Collector:
     def add(self, key: str, value: object, fix: str, *, file: str | None = None) -> None:
         self.problems.append(Problem(key, value, fix, file))
 
-    def cidr(self, key: str, value: object) -> ipaddress.IPv4Network | None:
-        if not isinstance(value, str) or not value:
-            self.add(key, value, "expected an IPv4 CIDR such as '10.0.0.0/16'.")
+    def cidr(self, key: str, value: str) -> ipaddress.IPv4Network | None:
+        """One CIDR of text (the schema has checked the type; CIDR_FIX words its refusal)."""
+        if not value:
+            self.add(key, value, CIDR_FIX)
             return None
         if value != value.strip():
             self.add(key, value, f"remove the spaces around it: '{value.strip()}'.")
@@ -66,11 +71,9 @@ class Collector:
         return net
 
     def cidr_list(
-        self, key: str, value: object, *, required: bool, world_fix: str | None = None
+        self, key: str, value: list[str], *, required: bool, world_fix: str | None = None
     ) -> tuple[ipaddress.IPv4Network, ...]:
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            self.add(key, value, "expected a list of IPv4 CIDRs, e.g. ['203.0.113.0/24'].")
-            return ()
+        """A list of CIDRs of text (the schema has checked the type; CIDR_LIST_FIX words its refusal)."""
         if required and not value:
             self.add(key, value, "must list at least one CIDR (your office or VPN egress range).")
             return ()
@@ -110,10 +113,15 @@ def instance_arch(instance_type: str) -> str:
     return "arm64" if m["family"] == "a" or "g" in m["attrs"] else "amd64"
 
 
-def check_instance_type(c: Collector, key: str, value: object, example: str) -> str | None:
-    m = _INSTANCE_TYPE.fullmatch(value) if isinstance(value, str) else None
+def instance_type_fix(example: str) -> str:
+    return f"not an EC2 instance type; expected e.g. '{example}' or 'm7i.large'."
+
+
+def check_instance_type(c: Collector, key: str, value: str, example: str) -> str | None:
+    """An instance type of text (the schema has checked the type; instance_type_fix words its refusal)."""
+    m = _INSTANCE_TYPE.fullmatch(value)
     if m is None:
-        c.add(key, value, f"not an EC2 instance type; expected e.g. '{example}' or 'm7i.large'.")
+        c.add(key, value, instance_type_fix(example))
         return None
     if m["family"] in _NON_LINUX_FAMILIES:
         c.add(key, value, f"EC2 runs only macOS on {m['family']} instances, not Ubuntu; use e.g. '{example}'.")

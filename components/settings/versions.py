@@ -75,7 +75,7 @@ def _version_problem(value: object, key: str = "") -> str | None:
         return "expected the exact Kubernetes release 'MAJOR.MINOR.PATCH', e.g. '1.31.4'."
     if key.endswith("Chart") and not _SEMVER.fullmatch(value):
         return "a chart version is an exact semantic version, e.g. '7.7.14'."
-    if key in ("calico", "localPathProvisioner") and not _V_TAG.fullmatch(value):
+    if key in ("calico", "localPathProvisioner", "externalSnapshotter") and not _V_TAG.fullmatch(value):
         return "expected the release tag 'vMAJOR.MINOR.PATCH', e.g. 'v3.29.1'."
     return None
 

@@ -31,7 +31,9 @@ from tests.support.paths import ROOT
 from tests.support.prereqs import require_tool
 
 VERSIONS: dict[str, Any] = yaml.safe_load((ROOT / "versions.yaml").read_text(encoding="utf-8"))
-CHART_REPOS = sorted({str(v) for k, v in VERSIONS.items() if k.endswith("ChartRepo")})
+CHART_REPOS = gitops.upstream_repos(VERSIONS)
+# Upstream Git repositories (versions.yaml `<name>GitRepo`) -> the revision pinned as `<name>`.
+UPSTREAM_PINS = {str(v): str(VERSIONS[k.removesuffix("GitRepo")]) for k, v in VERSIONS.items() if k.endswith("GitRepo")}
 SHA = "3f2a9c1d0b8e7f6a5c4d3e2f1a0b9c8d7e6f5a4b"
 Doc = dict[str, Any]
 
@@ -66,7 +68,12 @@ def application_problems(app: Mapping[str, Any], known: Mapping[str, Doc], *, pi
         for d in spec["destinations"]
     ):
         out.append(f"{name}: destination namespace {destination.get('namespace')!r} is outside project {project_name}")
-    if "chart" not in source and pinned and not gitops_rule.is_pinned_revision(source["targetRevision"]):
+    upstream_pin = UPSTREAM_PINS.get(source["repoURL"])
+    if upstream_pin is not None:
+        # Released upstream manifests: at exactly versions.yaml's pin, whatever the root's mode.
+        if source["targetRevision"] != upstream_pin:
+            out.append(f"{name}: targetRevision {source['targetRevision']!r} is not versions.yaml's {upstream_pin!r}")
+    elif "chart" not in source and pinned and not gitops_rule.is_pinned_revision(source["targetRevision"]):
         out.append(f"{name}: targetRevision {source['targetRevision']!r} is not a full 40-hex commit SHA")
     return out
 

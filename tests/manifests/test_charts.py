@@ -42,6 +42,7 @@ from tests.support.charts import (
     KUBEADM_CONFIG,
     SOURCES,
     VERSIONS,
+    VOLUME_SNAPSHOT_CLASS_V1,
     Doc,
     Source,
     archive,
@@ -196,7 +197,13 @@ def crd_validators(objects: list[Doc]) -> dict[tuple[str, str], Any]:
 @functools.cache
 def all_crd_validators() -> dict[tuple[str, str], Any]:
     """The CRDs every rendered source ships: a chart's custom resources may need another's CRDs."""
-    validators = {}
+    from jsonschema import Draft7Validator
+
+    validators = {
+        ("snapshot.storage.k8s.io/v1", "VolumeSnapshotClass"): Draft7Validator(
+            strict_schema(copy.deepcopy(VOLUME_SNAPSHOT_CLASS_V1))
+        )
+    }
     for source_id in SOURCES:
         validators.update(crd_validators(rendered(source_id)))
     return validators

@@ -12,12 +12,14 @@ from __future__ import annotations
 import copy
 import os
 import subprocess
+from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
 from components import backup, gitops
+from components.ebs import SNAPSHOT_BACKUP, volume_snapshot_backup_patches
 from tests.support.children import (
     APPS_DIR,
     CHARTS,
@@ -25,6 +27,7 @@ from tests.support.children import (
     Doc,
     applications,
     chart_crd_schemas,
+    from_upstream_git,
     kustomize,
     render_child,
     sync_options,
@@ -55,7 +58,12 @@ def apps() -> dict[str, Doc]:
 @pytest.fixture(scope="module")
 def postgresql() -> dict[str, Doc]:
     docs = kustomize(ROOT / "manifests/data/postgresql")
-    return {d["kind"]: d for d in docs if d["kind"] not in ("Service",)}
+    # Two ScheduledBackups: the object-store one under its kind, the volume-snapshot one by name.
+    return {
+        ("SnapshotBackup" if d["metadata"]["name"] == SNAPSHOT_BACKUP["name"] else d["kind"]): d
+        for d in docs
+        if d["kind"] not in ("Service",)
+    }
 
 
 @pytest.fixture(scope="module")
@@ -132,7 +140,7 @@ def test_every_object_a_chart_child_renders_validates_strictly(
 def test_postgresql_objects_validate_against_the_shipped_crds(
     postgresql: dict[str, Doc], validators: dict[tuple[str, str], Any]
 ) -> None:
-    for kind in ("Cluster", "ObjectStore", "ScheduledBackup"):
+    for kind in ("Cluster", "ObjectStore", "ScheduledBackup", "SnapshotBackup"):
         assert errors(postgresql[kind], validators) == [], kind
 
 
@@ -143,8 +151,9 @@ def test_postgresql_objects_validate_against_the_shipped_crds(
         ("Cluster", lambda d: d["spec"]["storage"].update(size=20), "size"),
         ("ObjectStore", lambda d: d["spec"]["configuration"].update(destinationPat="s3://x"), "destinationPat"),
         ("ScheduledBackup", lambda d: d["spec"].update(method="barman"), "method"),
+        ("Cluster", lambda d: d["spec"]["backup"]["volumeSnapshot"].update(snapshotOwnerReference="pvc"), "pvc"),
     ],
-    ids=["cluster-typo", "cluster-type", "objectstore-typo", "schedule-enum"],
+    ids=["cluster-typo", "cluster-type", "objectstore-typo", "schedule-enum", "snapshot-owner-enum"],
 )
 def test_crd_validation_rejects_bad_objects(
     postgresql: dict[str, Doc], validators: dict[tuple[str, str], Any], kind: str, mutate: Any, expected: str
@@ -164,7 +173,10 @@ def test_cluster_is_pinned_protected_and_archived(postgresql: dict[str, Doc]) ->
     (plugin,) = cluster["plugins"]
     assert plugin["name"] == PLUGIN and plugin["isWALArchiver"] is True
     assert plugin["parameters"]["barmanObjectName"] == postgresql["ObjectStore"]["metadata"]["name"]
-    assert "backup" not in cluster, "the in-tree barmanObjectStore is removed in CloudNativePG 1.31"
+    # Only the volume-snapshot settings: the in-tree barmanObjectStore is removed in CloudNativePG 1.32.
+    assert set(cluster["backup"]) == {"volumeSnapshot"}, (
+        "the in-tree barmanObjectStore is removed in CloudNativePG 1.32"
+    )
     # Credentials come from the operator (postgresql-app), not the home-made generator.
     assert cluster["bootstrap"]["initdb"]["owner"] == "app"
 
@@ -182,6 +194,50 @@ def test_a_base_backup_is_scheduled_through_the_plugin(postgresql: dict[str, Doc
     assert schedule["method"] == "plugin" and schedule["pluginConfiguration"]["name"] == PLUGIN
     assert len(schedule["schedule"].split()) == 6  # CloudNativePG's cron has seconds
     assert schedule["immediate"] is True
+
+
+def test_volume_snapshot_backups_are_configured_but_off_in_git(postgresql: dict[str, Doc]) -> None:
+    """CloudNativePG's volume-snapshot method, beside the object-store one: the Cluster names the EBS
+    chart's VolumeSnapshotClass, hot, waiting for the WAL archive; the schedule is suspended until the
+    stack's `postgresqlVolumeSnapshots` says otherwise (components/ebs.py)."""
+    snapshot = postgresql["Cluster"]["spec"]["backup"]["volumeSnapshot"]
+    ebs = applications()["aws-ebs-csi-driver"]["spec"]["source"]["helm"]["valuesObject"]
+    (vsc,) = ebs["volumeSnapshotClasses"]
+    assert snapshot["className"] == vsc["name"] and vsc["deletionPolicy"] == "Retain"
+    assert snapshot["online"] is True and snapshot["onlineConfiguration"]["waitForArchive"] is True
+    assert snapshot["snapshotOwnerReference"] == "none"  # the snapshots outlive the Cluster
+    schedule = postgresql["SnapshotBackup"]["spec"]
+    assert schedule["method"] == "volumeSnapshot" and schedule["suspend"] is True
+    assert schedule["cluster"]["name"] == postgresql["Cluster"]["metadata"]["name"]
+    assert schedule["schedule"] != postgresql["ScheduledBackup"]["spec"]["schedule"]
+    assert len(schedule["schedule"].split()) == 6
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_the_stack_key_un_suspends_the_snapshot_schedule(tmp_path: Path, enabled: bool) -> None:
+    """The root's patch (volume_snapshot_backup_patches), applied to the child as Argo CD does."""
+    root = gitops.root_application(
+        gitops.DEFAULT_REPO_URL,
+        gitops.DEFAULT_REVISION,
+        gitops.DEFAULT_APPS_PATH,
+        extra_patches=volume_snapshot_backup_patches(enabled),
+    )
+    overlay = gitops.write_root_overlay(root, ROOT, tmp_path / "root")
+    kubectl = require_tool("kubectl", "kubectl with kustomize; .ci/run installs it")
+    out = subprocess.run([kubectl, "kustomize", str(overlay)], capture_output=True, text=True, check=True).stdout
+    (child,) = [d for d in yaml.safe_load_all(out) if d and d["metadata"]["name"] == "postgresql"]
+    child_overlay = tmp_path / "child"
+    child_overlay.mkdir()
+    spec = {
+        "resources": [os.path.relpath(ROOT / child["spec"]["source"]["path"], child_overlay.resolve())],
+        "patches": child["spec"]["source"].get("kustomize", {}).get("patches", []),
+    }
+    (child_overlay / "kustomization.yaml").write_text(yaml.safe_dump(spec))
+    rendered = subprocess.run([kubectl, "kustomize", str(child_overlay)], capture_output=True, text=True, check=True)
+    (schedule,) = [
+        d for d in yaml.safe_load_all(rendered.stdout) if d and d["metadata"]["name"] == SNAPSHOT_BACKUP["name"]
+    ]
+    assert schedule["spec"]["suspend"] is (not enabled)
 
 
 def test_metrics_are_scraped_by_the_platform_prometheus() -> None:
@@ -232,7 +288,7 @@ def through_the_root(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list
     built: dict[str, list[Doc]] = {}
     for name, child in children.items():
         source = child["spec"]["source"]
-        if "path" not in source:
+        if "path" not in source or from_upstream_git(child):
             continue
         child_overlay = tmp / name
         child_overlay.mkdir()
@@ -244,7 +300,7 @@ def through_the_root(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list
         ).stdout
         built[name] = [d for d in yaml.safe_load_all(rendered) if d]
     # Only the three backup writers get patches; every other child renders as in Git.
-    assert {n for n, c in children.items() if "kustomize" in c["spec"]["source"]} == {
+    assert {n for n, c in children.items() if "kustomize" in c["spec"]["source"] and not from_upstream_git(c)} == {
         "postgresql",
         "rabbitmq",
         "etcd-backup",

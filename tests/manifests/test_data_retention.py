@@ -349,6 +349,46 @@ def test_a_crd_delete_reaches_its_custom_resources() -> None:
     assert any("delete CustomResourceDefinition" in p and "pg-N deleted" in p for p in paths), paths
 
 
+def ansible_storage_class() -> Doc:
+    """The StorageClass the storage role installs, rendered from its template with the role's defaults."""
+    import jinja2
+
+    defaults = yaml.safe_load((DEFAULT_CLASS_TEMPLATE.parents[1] / "defaults" / "main.yml").read_text())
+    text = jinja2.Template(DEFAULT_CLASS_TEMPLATE.read_text(), undefined=jinja2.StrictUndefined).render(
+        ansible_managed="managed by Ansible", storage_class_name=defaults["storage_class_name"]
+    )
+    (doc,) = [d for d in yaml.safe_load_all(text) if d]
+    return doc
+
+
+def default_classes(objects: Iterator[Doc]) -> list[str]:
+    """The StorageClasses marked default (the annotation's value "true", as the API server reads it)."""
+    return sorted(
+        d["metadata"]["name"]
+        for d in objects
+        if d["kind"] == "StorageClass" and (d["metadata"].get("annotations") or {}).get(DEFAULT_MARK) == "true"
+    )
+
+
+def test_only_gp3_is_a_default_class_in_everything_the_cluster_gets(world: World) -> None:
+    """Two default classes make a claim without storageClassName ambiguous (the newest wins). What
+    the cluster gets: every child's objects (Git and charts: the EBS chart's own optional default
+    class included) and the storage role's local-path class. The role asserts the same on a live
+    cluster (ansible/roles/storage/tasks/main.yml); this is its offline twin for `make test-fast`."""
+    if world.unrenderable:
+        missing("; ".join(world.unrenderable.values()))
+    local_path = ansible_storage_class()
+    assert local_path["kind"] == "StorageClass"
+    assert default_classes(iter([*world.all_objects(), local_path])) == [EBS_CLASS]
+
+
+def test_a_second_default_class_is_caught() -> None:
+    gp3 = {"kind": "StorageClass", "metadata": {"name": EBS_CLASS, "annotations": {DEFAULT_MARK: "true"}}}
+    other = copy.deepcopy(ansible_storage_class())
+    other["metadata"]["annotations"][DEFAULT_MARK] = "true"
+    assert default_classes(iter([gp3, other])) == [EBS_CLASS, "local-path"]
+
+
 def test_default_class_policy_is_read_from_the_role() -> None:
     assert default_class_reclaim_policy() in ("Delete", "Retain")
     assert Path(DEFAULT_CLASS_TEMPLATE).is_file()

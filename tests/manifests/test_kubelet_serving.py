@@ -24,7 +24,7 @@ from components.cluster_patches import csr_approver_patches
 from tests.support.charts import KUBEADM_CONFIG, VERSIONS, kube_version
 from tests.support.children import applications
 from tests.support.dev_stack import dev_settings
-from tests.support.kubelet_csr_approver import ApproverConfig, decide, kubelet_serving_csr
+from tests.support.kubelet_csr_approver import ApproverConfig, decide, kubelet_serving_csr, rendered_approver
 from tests.support.prereqs import require_helm
 from tools.charts import application_helm_source, chart_archive, render
 
@@ -56,9 +56,7 @@ def rendered(app_name: str, patch_root: bool = True) -> list[dict[str, Any]]:
 
 @functools.cache
 def approver() -> ApproverConfig:
-    (deployment,) = [d for d in rendered("kubelet-csr-approver") if d["kind"] == "Deployment"]
-    (container,) = deployment["spec"]["template"]["spec"]["containers"]
-    return ApproverConfig.from_env({e["name"]: str(e["value"]) for e in container["env"]})
+    return rendered_approver(VPC)
 
 
 def test_the_kubelets_request_serving_certificates_from_the_cluster_ca() -> None:

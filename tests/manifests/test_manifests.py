@@ -32,7 +32,7 @@ from components import gitops
 from components.argocd import NAMESPACE as ARGOCD_NAMESPACE
 from components.argocd import NAMESPACE_LABELS as ARGOCD_NAMESPACE_LABELS
 from policy import gitops_rule
-from tests.support.children import CHART_CRD_GROUPS, chart_crd_schemas
+from tests.support.children import CHART_CRD_GROUPS, chart_crd_schemas, from_upstream_git
 from tests.support.dev_stack import node_labels_and_taints
 from tests.support.manifests import (
     APPS_DIR,
@@ -52,8 +52,10 @@ from tests.support.platform_pods import (
     CERT_MANAGER_PODS,
     CNPG_PODS,
     EBS_CSI_PODS,
+    ENVOY_GATEWAY_PODS,
     MONITORING_PODS,
     PROBE_PORTS,
+    SNAPSHOT_CONTROLLER_PODS,
 )
 from tests.support.prereqs import missing, require_tool
 
@@ -79,6 +81,7 @@ PLATFORM_NAMESPACES = (
     "envoy-gateway-system",
     "ebs-csi",
     "pod-identity-webhook",
+    "snapshot-controller",
 )
 
 # Where pods can land: each node's labels and taints from Pulumi.dev.yaml's node table (the one
@@ -194,7 +197,7 @@ def test_every_manifest_file_is_listed_in_a_kustomization() -> None:
 def test_every_app_path_is_a_kustomization(apps: dict[str, Doc]) -> None:
     for name, app in apps.items():
         path = app["spec"]["source"].get("path")
-        if path is not None:
+        if path is not None and not from_upstream_git(app):
             assert (ROOT / path / "kustomization.yaml").is_file(), f"{name}: {path}"
 
 
@@ -387,6 +390,8 @@ def test_expected_children(apps: dict[str, Doc]) -> None:
         "api-services",
         "pod-identity-webhook",
         "aws-ebs-csi-driver",
+        "volume-snapshot-crds",
+        "snapshot-controller",
     }
 
 
@@ -532,8 +537,8 @@ def test_regression_every_chart_is_pinned_to_versions_yaml(apps: dict[str, Doc])
 def test_git_children_are_labelled_and_hold_pinned_defaults(apps: dict[str, Doc]) -> None:
     for name, app in apps.items():
         source = app["spec"]["source"]
-        if "chart" in source:
-            continue
+        if "chart" in source or from_upstream_git(app):
+            continue  # upstream Git children: tests/manifests/test_volume_snapshots.py
         labels = app["metadata"].get("labels", {})
         assert labels.get(gitops.REPO_LABEL_KEY) == gitops.REPO_LABEL_VALUE, name
         assert source["repoURL"] == gitops.DEFAULT_REPO_URL, name
@@ -548,6 +553,8 @@ def test_no_floating_target_revision(apps: dict[str, Doc]) -> None:
         # with its branch, a pinned one with its commit); a chart child holds an exact chart version.
         if "chart" in source:
             assert gitops_rule.GIT_TAG.match(rev), f"{name}: chart version {rev}"
+        elif from_upstream_git(app):
+            assert gitops_rule.GIT_TAG.match(rev), f"{name}: upstream release {rev}"
         else:
             assert rev == gitops.DEFAULT_REVISION and gitops_rule.is_pinned_revision(rev), f"{name}: {rev}"
         assert not re.search(r"[\^~<>=x]|\|\|", rev.split("-")[0]), f"{name}: range {rev}"
@@ -609,8 +616,8 @@ def test_root_patches_set_repo_and_revision_of_every_git_child(tmp_path: Path, a
     assert set(children) == set(apps)
     for name, child in children.items():
         source = child["spec"]["source"]
-        if "chart" in source:
-            # Third-party charts keep their chart repository and pinned version.
+        if "chart" in source or from_upstream_git(apps[name]):
+            # Third-party charts and upstream Git releases keep their repository and pin.
             assert source == apps[name]["spec"]["source"], name
         else:
             assert (source["repoURL"], source["targetRevision"]) == (url, sha), name
@@ -652,7 +659,7 @@ def test_root_patch_shape_matches_crd() -> None:
 def test_namespaces_and_labels(app_objects: dict[str, list[Doc]]) -> None:
     ns = {d["metadata"]["name"]: d["metadata"]["labels"] for d in app_objects["namespaces"]}
     assert set(ns) == set(DOMAINS) | set(PLATFORM_NAMESPACES)
-    assert len(ns) == 16
+    assert len(ns) == 17
     for d in DOMAINS:
         assert ns[d]["domain"] == d
         assert ns[d]["tier"] == "business-logic"
@@ -889,6 +896,7 @@ def network(apps: dict[str, Doc], app_objects: dict[str, list[Doc]]) -> tuple[Cl
         *CNPG_PODS,
         *ENVOY_GATEWAY_PODS,
         *EBS_CSI_PODS,
+        *SNAPSHOT_CONTROLLER_PODS,
         Endpoint("atlantis", "atlantis", {"app.kubernetes.io/name": "atlantis"}),
         Endpoint("internet", None, ip="203.0.113.10"),
         Endpoint("instance-metadata", None, ip="169.254.169.254"),
@@ -900,34 +908,6 @@ def network(apps: dict[str, Doc], app_objects: dict[str, list[Doc]]) -> tuple[Cl
     return Cluster(namespaces, policies), endpoints
 
 
-# Envoy Gateway's controller (chart gateway-helm v1.9.0, release envoy-gateway) and the Envoy pods it
-# creates for the Gateway `public`: the labels its infrastructure manager sets on every proxy
-# (envoyproxy/gateway v1.9.0, internal/infrastructure/kubernetes/proxy: app.kubernetes.io/name=envoy,
-# component=proxy, managed-by=envoy-gateway, plus the owning Gateway's name and namespace).
-ENVOY_GATEWAY_PODS = [
-    Endpoint(
-        "envoy-gateway-system/controller",
-        "envoy-gateway-system",
-        {
-            "control-plane": "envoy-gateway",
-            "app.kubernetes.io/name": "gateway-helm",
-            "app.kubernetes.io/instance": "envoy-gateway",
-        },
-        ports={"grpc": 18000, "metrics": 19001},
-    ),
-    Endpoint(
-        "envoy-gateway-system/envoy",
-        "envoy-gateway-system",
-        {
-            "app.kubernetes.io/name": "envoy",
-            "app.kubernetes.io/component": "proxy",
-            "app.kubernetes.io/managed-by": "envoy-gateway",
-            "gateway.envoyproxy.io/owning-gateway-name": "public",
-            "gateway.envoyproxy.io/owning-gateway-namespace": "envoy-gateway-system",
-        },
-        ports={"http-8080": 8080, "http-8081": 8081, "http-8082": 8082},
-    ),
-]
 ENVOY = "envoy-gateway-system/envoy"
 # The Gateway's listener ports (manifests/infrastructure/gateway/gateway.yaml), reached from the ALB.
 GATEWAY_LISTENER_PORTS = (8080, 8081, 8082)
@@ -1041,8 +1021,9 @@ def expected_flows(endpoints: Mapping[str, Endpoint]) -> set[tuple[str, str, int
     # Issue 20: the EBS CSI controller and the pod identity webhook resolve names and reach the API
     # server; the controller calls the EC2 API and STS through the NAT on 443; the API server calls
     # the webhook on 443 (by the private ranges, so pods with open egress reach it too, as above).
+    # The snapshot controller (its own namespace) does the same and nothing else.
     webhook = "pod-identity-webhook/pod-identity-webhook"
-    for src in ("ebs-csi/controller", webhook):
+    for src in ("ebs-csi/controller", webhook, "snapshot-controller/snapshot-controller"):
         flows |= {(src, "kube-dns", 53, "UDP"), (src, "kube-dns", 53, "TCP")}
         flows |= {(src, node, 6443, "TCP") for node in VPC_HOSTS}
     flows.add(("ebs-csi/controller", "internet", 443, "TCP"))
@@ -1141,6 +1122,31 @@ DATA_STACK_ROWS = [
     ("vpc-host", "pod-identity-webhook/pod-identity-webhook", 443, "TCP", True, "the API server calls the webhook"),
     (api("auth"), "pod-identity-webhook/pod-identity-webhook", 443, "TCP", False, "domain egress is fenced"),
     ("pod-identity-webhook/pod-identity-webhook", "internet", 443, "TCP", False, "the webhook needs no internet"),
+    (
+        "snapshot-controller/snapshot-controller",
+        "vpc-host",
+        6443,
+        "TCP",
+        True,
+        "the snapshot controller calls the API server",
+    ),
+    (
+        "snapshot-controller/snapshot-controller",
+        "internet",
+        443,
+        "TCP",
+        False,
+        "the snapshot controller needs no internet",
+    ),
+    ("snapshot-controller/snapshot-controller", "instance-metadata", 80, "TCP", False, "nor IMDS"),
+    (
+        api("auth"),
+        "snapshot-controller/snapshot-controller",
+        8080,
+        "TCP",
+        False,
+        "nothing calls the snapshot controller",
+    ),
 ]
 
 

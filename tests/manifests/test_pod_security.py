@@ -29,6 +29,7 @@ from tests.support.platform_pods import (
     CERT_MANAGER_PODS,
     CNPG_PODS,
     EBS_CSI_PODS,
+    ENVOY_GATEWAY_PODS,
     MONITORING_PODS,
     PROBE_PORTS,
 )
@@ -199,12 +200,14 @@ MATRIX_SOURCES = (
     "app:cloudnative-pg",
     "app:plugin-barman-cloud",
     "app:aws-ebs-csi-driver",
+    "app:envoy-gateway",
 )
 
 
 def test_the_flow_matrix_pods_are_the_rendered_ones() -> None:
     """The labels and ports tests/manifests/test_manifests.py gives the pods of the charts it fences: ArgoCD,
-    the monitoring stack, cert-manager, the CloudNativePG operator and the Barman Cloud plugin."""
+    the monitoring stack, cert-manager, the CloudNativePG operator, the Barman Cloud plugin, the EBS CSI
+    driver and Envoy Gateway's controller."""
     rendered_pods: list[tuple[str, dict[str, str], dict[str, int]]] = []
     for source_id in MATRIX_SOURCES:
         for obj in rendered(source_id):
@@ -213,9 +216,12 @@ def test_the_flow_matrix_pods_are_the_rendered_ones() -> None:
                 labels = pod_template(obj)["metadata"]["labels"]  # type: ignore[index]
                 rendered_pods.append((ns, labels, container_ports(spec)))
     complete = {e.name for e in [*CERT_MANAGER_PODS, *CNPG_PODS]}
-    for endpoint in [*ARGOCD_PODS, *MONITORING_PODS, *CERT_MANAGER_PODS, *CNPG_PODS, *EBS_CSI_PODS]:
-        if endpoint.name == "alertmanager":
-            continue  # created by the operator from the Alertmanager resource, not rendered
+    matrix = [*ARGOCD_PODS, *MONITORING_PODS, *CERT_MANAGER_PODS, *CNPG_PODS, *EBS_CSI_PODS, *ENVOY_GATEWAY_PODS]
+    for endpoint in matrix:
+        if endpoint.name in ("alertmanager", "envoy-gateway-system/envoy"):
+            # Created at run time (by the operator from the Alertmanager resource, by Envoy Gateway's
+            # controller from the Gateway), not rendered: tests/support/platform_pods.py cites their labels.
+            continue
         if endpoint.name == "argocd/dex-server":
             continue  # rendered with SSO only: tests/unit/test_flows_rendered.py checks its ports in that render
         matches = [

@@ -351,3 +351,95 @@ def test_kubectl_reaches_the_endpoint_and_each_control_planes_own_api_server_onl
     assert get("https://api.example:6443").returncode == 0
     refused = get("https://10.0.1.99:6443")
     assert refused.returncode == 1 and "The connection to the server 10.0.1.99:6443 was refused" in refused.stderr
+
+
+# --- the kubelet's serving certificate (issue 19) ----------------------------------------------------
+
+SERVING_INIT = INIT.replace(
+    "nodeRegistration: {name: master}",
+    "nodeRegistration:\n  name: master\n  kubeletExtraArgs:\n    - {name: node-ip, value: 10.0.1.10}",
+) + ("---\napiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\nserverTLSBootstrap: true\n")
+
+
+def _serving_csrs(state: dict) -> list[dict]:
+    return [o for k, o in state["objects"].items() if k.startswith("certificates.k8s.io/CertificateSigningRequest/")]
+
+
+def test_with_server_tls_bootstrap_each_kubelet_files_a_serving_request_like_the_kubelet(tmp_path):
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    from tests.support.kubelet_csr_approver import ApproverConfig, decide, kubelet_serving_csr
+
+    node = Node(tmp_path / "cp")
+    init = node.run("kubeadm", "init", "--config", node.write("/etc/kubernetes/kubeadm-config.yaml", SERVING_INIT))
+    assert init.returncode == 0, init.stderr
+    # kubeadm's kubelet-start phase wrote the kubelet's configuration and flags.
+    assert yaml.safe_load((node.root / "var/lib/kubelet/config.yaml").read_text())["serverTLSBootstrap"] is True
+    assert "--node-ip=10.0.1.10" in (node.root / "var/lib/kubelet/kubeadm-flags.env").read_text()
+    state = node.cluster()
+    assert state["nodes"]["master"]["status"]["addresses"] == [
+        {"type": "InternalIP", "address": "10.0.1.10"},
+        {"type": "Hostname", "address": "master"},
+    ]
+    (csr,) = _serving_csrs(state)
+    spec = csr["spec"]
+    assert re.fullmatch(r"csr-[a-z0-9]{5}", csr["metadata"]["name"])
+    assert spec["signerName"] == "kubernetes.io/kubelet-serving"
+    assert spec["username"] == "system:node:master"
+    assert spec["groups"] == ["system:nodes", "system:authenticated"]
+    assert spec["usages"] == ["digital signature", "server auth"]
+    # A real PKCS#10 request, shaped as the approver model's builder shapes the kubelet's.
+    import base64
+
+    request = x509.load_pem_x509_csr(base64.b64decode(spec["request"]))
+    model = x509.load_pem_x509_csr(
+        base64.b64decode(kubelet_serving_csr("master", ["master"], ["10.0.1.10"])["spec"]["request"])
+    )
+    assert request.is_signature_valid
+    assert request.subject == model.subject
+    assert request.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "system:node:master"
+    san = request.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert san.get_values_for_type(x509.DNSName) == ["master"]
+    assert san.get_values_for_type(x509.IPAddress) == [ipaddress.ip_address("10.0.1.10")]
+    assert [e.oid for e in request.extensions] == [e.oid for e in model.extensions]
+    key = request.public_key()
+    assert isinstance(key, ec.EllipticCurvePublicKey) and key.curve.name == "secp256r1"
+    assert "PRIVATE KEY" not in json.dumps(state), "the kubelet's key left its host"
+    config = ApproverConfig(
+        provider_regex=".*", ip_prefixes=(ipaddress.ip_network("10.0.1.0/24"),), bypass_dns_resolution=True
+    )
+    assert decide(config, csr) == ("approved", "")
+
+    kubectl = node.run("kubectl", "--kubeconfig", "/etc/kubernetes/admin.conf", "get", "csr")
+    header, row = kubectl.stdout.splitlines()
+    assert header.split() == ["NAME", "AGE", "SIGNERNAME", "REQUESTOR", "REQUESTEDDURATION", "CONDITION"]
+    assert row.split()[0] == csr["metadata"]["name"]
+    assert row.split()[2:] == ["kubernetes.io/kubelet-serving", "system:node:master", "<none>", "Pending"]
+    selected = node.run(
+        "kubectl",
+        "--kubeconfig",
+        "/etc/kubernetes/admin.conf",
+        "get",
+        "csr",
+        "--field-selector",
+        "spec.signerName=kubernetes.io/kube-apiserver-client-kubelet",
+        "-o",
+        "json",
+    )
+    assert json.loads(selected.stdout)["items"] == []
+
+    # Without a certificate issued, a restarted kubelet asks again, with a new key.
+    (node.root / "usr/lib/systemd/system/kubelet.service").write_text("[Service]\n")
+    (node.root / "usr/share/gitops-sim/kubelet.version").write_text("1.31.4-1.1\n")
+    assert node.run("systemctl", "restart", "kubelet").returncode == 0
+    first, second = sorted(_serving_csrs(node.cluster()), key=lambda o: o["spec"]["request"] != spec["request"])
+    assert first["spec"]["request"] == spec["request"] and second["spec"]["request"] != spec["request"]
+
+
+def test_without_server_tls_bootstrap_no_request_is_filed(cp):
+    assert _serving_csrs(cp.cluster()) == []
+    assert cp.cluster()["nodes"]["master"]["status"]["addresses"][-1] == {"type": "Hostname", "address": "master"}

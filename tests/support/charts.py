@@ -125,6 +125,26 @@ def served_before(source: Source) -> list[str]:
 APPS_DIR = ROOT / "manifests" / "argocd" / "apps"
 
 
+# The one custom resource a chart here renders whose CRD no chart ships: the EBS chart's
+# VolumeSnapshotClass (its CRD comes from kubernetes-csi/external-snapshotter, synced by
+# volume-snapshot-crds and not held here). Written from that CRD's v1 schema
+# (client/config/crd/snapshot.storage.k8s.io_volumesnapshotclasses.yaml, read at commit 0e047595 of
+# kubernetes-csi/external-snapshotter through the search tool): driver and deletionPolicy
+# (Delete|Retain) required, parameters a map of strings, the alpha allowedTopologies left out.
+VOLUME_SNAPSHOT_CLASS_V1 = {
+    "type": "object",
+    "required": ["deletionPolicy", "driver"],
+    "properties": {
+        "apiVersion": {"type": "string"},
+        "kind": {"type": "string"},
+        "metadata": {"type": "object"},
+        "driver": {"type": "string"},
+        "deletionPolicy": {"type": "string", "enum": ["Delete", "Retain"]},
+        "parameters": {"type": "object", "additionalProperties": {"type": "string"}},
+    },
+}
+
+
 FAKE_DOMAIN = "argocd.example.com"
 
 

@@ -36,6 +36,17 @@ API_VERSIONS = ("monitoring.coreos.com/v1",)
 # CHARTS_DIR when the checkout is a worktree that has no such sibling.
 CHARTS = Path(os.environ.get("CHARTS_DIR") or CHARTS_DIR)
 
+# Upstream Git repositories some children sync released manifests from (versions.yaml `*GitRepo`).
+# Their files are not in this checkout or in ../shared (Argo CD fetches them at sync time), so
+# those children render nothing here; tests/manifests/test_volume_snapshots.py checks what can be
+# checked of them (pin, project, patches, namespace) and names them.
+UPSTREAM_GIT_REPOS = frozenset(str(v) for k, v in VERSIONS.items() if k.endswith("GitRepo"))
+
+
+def from_upstream_git(app: Mapping[str, Any]) -> bool:
+    """Whether `app` syncs files of an upstream Git repository rather than of this one or a chart."""
+    return str(app["spec"].get("source", {}).get("repoURL")) in UPSTREAM_GIT_REPOS
+
 
 def kube_version() -> str:
     return str(VERSIONS["kubernetes"])
@@ -82,6 +93,8 @@ def _helm(chart: str, version: str, release: str, namespace: str, values_yaml: s
 def render_child(app: Mapping[str, Any]) -> list[Doc]:
     """Every object the child Application `app` deploys, with its destination namespace filled in."""
     source = app["spec"]["source"]
+    if from_upstream_git(app):
+        return []  # not here to render (UPSTREAM_GIT_REPOS)
     if "path" in source:
         return kustomize(ROOT / source["path"])
     helm = application_helm_source(app)
@@ -111,6 +124,7 @@ CLUSTER_SCOPED = frozenset(
         "MutatingWebhookConfiguration",
         "ValidatingWebhookConfiguration",
         "StorageClass",
+        "VolumeSnapshotClass",
         "PersistentVolume",
         "ClusterIssuer",
         "PriorityClass",

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.support.children import from_upstream_git
 from tests.support.paths import ROOT
 
 
@@ -31,8 +32,9 @@ def app_roots() -> list[Path]:
     roots = [APPS_DIR]
     for f in sorted(APPS_DIR.glob("*.yaml")):
         if f.name != "kustomization.yaml":
-            path = yaml.safe_load(f.read_text())["spec"]["source"].get("path")
-            if path is not None:
+            app = yaml.safe_load(f.read_text())
+            path = app["spec"]["source"].get("path")
+            if path is not None and not from_upstream_git(app):
                 roots.append(ROOT / path)
     return roots
 
@@ -52,7 +54,7 @@ def app_objects(apps: dict[str, Doc]) -> dict[str, list[Doc]]:
     return {
         name: render(ROOT / app["spec"]["source"]["path"])
         for name, app in apps.items()
-        if "path" in app["spec"]["source"]
+        if "path" in app["spec"]["source"] and not from_upstream_git(app)
     }
 
 

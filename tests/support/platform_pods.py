@@ -91,6 +91,56 @@ EBS_CSI_PODS = [
 ]
 
 
+# The snapshot controller (app:snapshot-controller), from kubernetes-csi/external-snapshotter's
+# deploy/kubernetes/snapshot-controller/setup-snapshot-controller.yaml: its pod template's label
+# `app: snapshot-controller` (read through the search tool at commit 82edc16a; the file is not here
+# to render, so tests/manifests/test_pod_security.py cannot hold this to a rendered pod). No ports.
+SNAPSHOT_CONTROLLER_PODS = [
+    Endpoint("snapshot-controller/snapshot-controller", "snapshot-controller", {"app": "snapshot-controller"}),
+]
+
+
+# Envoy Gateway (chart gateway-helm v1.9.0, release envoy-gateway): its controller, as the chart
+# renders it (tests/manifests/test_pod_security.py checks this against the render), and the Envoy
+# pods the controller creates for the Gateway `public` (not rendered: made at run time). Their
+# labels are the ones envoyproxy/gateway sets on every proxy workload and pod template:
+# - internal/infrastructure/kubernetes/proxy/resource.go `EnvoyAppLabel()`: app.kubernetes.io/name=envoy,
+#   app.kubernetes.io/component=proxy, app.kubernetes.io/managed-by=envoy-gateway;
+# - internal/gatewayapi/helpers.go `GatewayOwnerLabels()` (constants in translator.go), without
+#   mergeGateways: gateway.envoyproxy.io/owning-gateway-name=<Gateway>,
+#   gateway.envoyproxy.io/owning-gateway-namespace=<its namespace>;
+# - the testdata renders internal/infrastructure/kubernetes/proxy/testdata/{deployments,daemonsets}/default.yaml
+#   carry exactly these five on spec.template.metadata.labels.
+# Read 2026-12-07 through the search tool (envoyproxy/gateway, the stored versions of those files;
+# release-notes/v1.9.0.yaml lists no change to them; the label-hashing change for Gateway names over
+# 63 characters, release-notes/current/bug_fixes/10048, is after v1.9.0 and leaves `public` as it is).
+# The NetworkPolicies select only name + component, so an extra label a later version adds does not
+# change what they admit.
+ENVOY_GATEWAY_PODS = [
+    Endpoint(
+        "envoy-gateway-system/controller",
+        "envoy-gateway-system",
+        {
+            "control-plane": "envoy-gateway",
+            "app.kubernetes.io/name": "gateway-helm",
+            "app.kubernetes.io/instance": "envoy-gateway",
+        },
+        ports={"grpc": 18000, "metrics": 19001},
+    ),
+    Endpoint(
+        "envoy-gateway-system/envoy",
+        "envoy-gateway-system",
+        {
+            "app.kubernetes.io/name": "envoy",
+            "app.kubernetes.io/component": "proxy",
+            "app.kubernetes.io/managed-by": "envoy-gateway",
+            "gateway.envoyproxy.io/owning-gateway-name": "public",
+            "gateway.envoyproxy.io/owning-gateway-namespace": "envoy-gateway-system",
+        },
+        ports={"http-8080": 8080, "http-8081": 8081, "http-8082": 8082},
+    ),
+]
+
 PROBE_PORTS = [
     (53, "UDP"),
     (53, "TCP"),

@@ -106,6 +106,7 @@ class Bad:
 
 N = "gitops-cluster:nodes"
 V = "gitops-cluster:versions"
+PUBLIC_DNS = {"dnsZone": "example.com", "dnsDomain": "dev.example.com"}
 
 BAD: dict[str, Bad] = {
     # Unknown keys and namespaces.
@@ -259,6 +260,9 @@ BAD: dict[str, Bad] = {
     "nat-title-case": Bad({"natGatewayPerAz": "True"}, "gitops-cluster:natGatewayPerAz"),
     "nat-one": Bad({"natGatewayPerAz": 1}, "gitops-cluster:natGatewayPerAz"),
     "nat-on": Bad({"natGatewayPerAz": "on"}, "gitops-cluster:natGatewayPerAz"),
+    "snapshots-yes": Bad(
+        {"postgresqlVolumeSnapshots": "yes"}, "gitops-cluster:postgresqlVolumeSnapshots", fix="expected true or false."
+    ),
     # Bastion.
     "bastion-no-dot": Bad({"bastionInstanceType": "t3micro"}, "gitops-cluster:bastionInstanceType"),
     "bastion-upper": Bad({"bastionInstanceType": "T3.MICRO"}, "gitops-cluster:bastionInstanceType"),
@@ -525,6 +529,29 @@ BAD: dict[str, Bad] = {
         secrets=lambda k: {"sshPrivateKey": k.rsa_pem_priv},
         hidden=lambda k: [k.rsa_pem_priv.splitlines()[1]],
     ),
+    # The public names (issue 19): one DNS label each, all different, not another backend's.
+    "host-with-a-dot": Bad({**PUBLIC_DNS, "apiHost": "api.v2"}, "gitops-cluster:apiHost", fix="one DNS label"),
+    "host-upper-case": Bad({"grafanaHost": "Grafana"}, "gitops-cluster:grafanaHost", fix="lower-case"),
+    "host-empty": Bad({"argocdHost": ""}, "gitops-cluster:argocdHost"),
+    "host-too-long": Bad({"imagesHost": "i" * 64}, "gitops-cluster:imagesHost", fix="at most 63"),
+    "host-leading-dash": Bad({"apiHost": "-api"}, "gitops-cluster:apiHost"),
+    "hosts-duplicate": Bad(
+        {**PUBLIC_DNS, "grafanaHost": "admin", "argocdHost": "admin"},
+        "gitops-cluster:grafanaHost",
+        fix="the same name as argocdHost",
+    ),
+    "hosts-duplicate-cdn": Bad(
+        {**PUBLIC_DNS, "imagesHost": "api"}, "gitops-cluster:imagesHost", fix="the same name as apiHost"
+    ),
+    "argocd-domain-is-the-api": Bad(
+        {**PUBLIC_DNS, "apiHost": "www", "argocdDomain": "www.dev.example.com"},
+        "gitops-cluster:argocdDomain",
+        fix="that is the apiHost name (www.dev.example.com)",
+    ),
+    "domain-outside-the-zone": Bad(
+        {"dnsZone": "example.com", "dnsDomain": "dev.example.org"}, "gitops-cluster:dnsDomain", fix="outside"
+    ),
+    "zone-without-domain": Bad({"dnsZone": "example.com"}, "gitops-cluster:dnsDomain"),
 }
 
 
@@ -608,7 +635,14 @@ GOOD: dict[str, Callable[[Keys], tuple[dict[str, Any], dict[str, Any]]]] = {
     "dev-as-committed-preview": lambda k: ({}, {}),
     "dev-with-real-repo-on-up": lambda k: ({"gitopsRepoUrl": REPO, **REAL_ACCESS}, {"preview": False}),
     "two-azs": lambda k: ({"azCount": 2}, {}),
+    "own-public-names": lambda k: (
+        {**PUBLIC_DNS, "apiHost": "www", "argocdHost": "cd", "grafanaHost": "metrics-1", "imagesHost": "media"},
+        {},
+    ),
+    # The CDN's name is free to repeat another's while the CDN is off.
+    "cdn-name-unused-without-media": lambda k: ({**PUBLIC_DNS, "media": False, "imagesHost": "api"}, {}),
     "nat-per-az": lambda k: ({"natGatewayPerAz": True}, {}),
+    "postgresql-volume-snapshots": lambda k: ({"postgresqlVolumeSnapshots": True}, {}),
     "three-control-planes": lambda k: ({"nodes": row(0, count=3, instanceType="t3.medium")}, {}),
     "explicit-subnets": lambda k: (
         {

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import pytest
+import yaml
 
 from tests.support.children import render_all
 from tests.support.paths import ROOT
@@ -128,3 +129,26 @@ def test_the_migration_procedure_names_objects_that_render(objects):
         (sts,) = [d for d in objects[app] if d["kind"] == kind]
         (template,) = sts["spec"]["volumeClaimTemplates"]
         assert template["metadata"]["name"] == "data" and f"data-{app}-0" in section, app
+
+
+def test_postgresql_volume_snapshots_reach_the_root_only_when_on(dev, run_stack):
+    """`postgresqlVolumeSnapshots` un-suspends the snapshot schedule through the root's patches
+    (merged with the postgresql child's role patch into one kustomize block); off, nothing does."""
+
+    def postgresql_patches(stack) -> list[dict]:
+        (root,) = stack.of_type("kubernetes:argoproj.io/v1alpha1:Application")
+        out = []
+        for patch in root.inputs["spec"]["source"]["kustomize"]["patches"]:
+            if (patch.get("target") or {}).get("name") == "postgresql":
+                for op in yaml.safe_load(patch["patch"]):
+                    out += op["value"]["patches"]
+        return out
+
+    def snapshot_schedule(patches: list[dict]) -> list[dict]:
+        return [p for p in patches if p["target"].get("name") == "postgresql-snapshots"]
+
+    assert snapshot_schedule(postgresql_patches(dev)) == []
+    on = postgresql_patches(run_stack({"postgresqlVolumeSnapshots": True}))
+    (schedule,) = snapshot_schedule(on)
+    assert yaml.safe_load(schedule["patch"]) == [{"op": "replace", "path": "/spec/suspend", "value": False}]
+    assert any(p["target"].get("kind") == "Cluster" for p in on), "the role ARN patch is kept beside it"

@@ -314,3 +314,44 @@ def test_scan_and_chat_pods_get_exactly_get_and_put_on_the_media_objects(dev: Re
         assert subjects == [f"system:serviceaccount:{domain}:{domain}-api"]
     profiles = {r.inputs.get("iamInstanceProfile") for r in dev.of_type("aws:ec2/instance:Instance")} - {None}
     assert profiles == {"gitops-dev-node"}
+
+
+# --- the names are config ------------------------------------------------------------------------
+
+OWN_NAMES = {"apiHost": "www", "argocdHost": "cd", "grafanaHost": "metrics", "imagesHost": "media"}
+
+
+def test_the_public_names_are_config_everywhere_they_are_used(run_stack: Any) -> None:
+    """Certificate, host rules, alias records, the CDN's alias and certificate, the outputs and
+    Argo CD's URL all follow apiHost / argocdHost / grafanaHost / imagesHost."""
+    rec: Recording = run_stack({**DOMAIN, **OWN_NAMES})
+    fqdn = {k: f"{v}.dev.example.com" for k, v in OWN_NAMES.items()}
+    cert = rec.one(CERT, "gitops-dev-web-cert")
+    assert {cert.inputs["domainName"], *cert.inputs["subjectAlternativeNames"]} == {
+        fqdn["apiHost"],
+        fqdn["argocdHost"],
+        fqdn["grafanaHost"],
+    }
+    hosts = {
+        v for r in rec.of_type(RULE) for c in r.inputs["conditions"] for v in c.get("hostHeader", {}).get("values", [])
+    }
+    assert hosts == {fqdn["apiHost"], fqdn["argocdHost"], fqdn["grafanaHost"]}
+    aliases = {r.inputs["name"] for r in rec.of_type(RECORD) if r.inputs.get("type") == "A"}
+    assert aliases == set(fqdn.values())
+    assert rec.one(DISTRIBUTION, "gitops-dev-media").inputs["aliases"] == [fqdn["imagesHost"]]
+    out = rec.stack_outputs
+    assert (out["apiUrl"], out["argocdUrl"], out["grafanaUrl"], out["mediaCdnUrl"]) == tuple(
+        f"https://{fqdn[k]}" for k in ("apiHost", "argocdHost", "grafanaHost", "imagesHost")
+    )
+    assert dev_settings(**DOMAIN, **OWN_NAMES).argocd_domain == fqdn["argocdHost"]
+
+
+def test_the_programs_default_names_are_pulumi_yamls() -> None:
+    import yaml
+
+    from components.settings.edge import HOST_KEYS
+    from components.settings.model import PublicHosts
+    from tests.support.paths import ROOT
+
+    declared = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["config"]
+    assert {key: declared[f"{config_key}"]["default"] for key, config_key in HOST_KEYS.items()} == vars(PublicHosts())

@@ -6,11 +6,26 @@ import typing
 
 import pytest
 import yaml
+from pydantic import TypeAdapter, ValidationError
 
-from components.settings.keys import STRUCTURED_KEYS, declared_keys
+from components.settings.keys import STRUCTURED_KEYS, declared_keys, default_versions
 from components.settings.model import NodeRole
-from components.settings.schema import MAX_NODES, NodeRow, TaintRow, check, fields
+from components.settings.schema import (
+    MAX_NODES,
+    SCALAR_SECTIONS,
+    NodeRow,
+    TaintRow,
+    check,
+    fields,
+    scalar_keys,
+    section,
+    versions_model,
+)
+from tests.support.dev_stack import dev_values
 from tests.support.paths import ROOT
+
+# Pulumi.yaml's declared types (the CLI's: string, integer, boolean, array of strings) as Python's.
+_DECLARED_TYPE = {"string": str, "integer": int, "boolean": bool}
 
 GOOD = {"name": "api-1", "role": "api", "instanceType": "t3.small", "rootVolumeGb": 40}
 
@@ -20,6 +35,63 @@ def test_the_schema_gives_no_second_home_to_a_declared_key():
     the fields of the keys Pulumi.yaml cannot declare."""
     assert "nodes" in STRUCTURED_KEYS and "nodes" not in declared_keys()
     assert not set(fields(NodeRow)) & set(declared_keys())
+
+
+def test_the_flat_sections_are_pulumi_yamls_declarations():
+    """Every key Pulumi.yaml declares is a field of exactly one flat section, of its declared type,
+    with no default of its own (the declared one is applied before validation, and passes)."""
+    owners: dict[str, list[str]] = {}
+    for model in SCALAR_SECTIONS:
+        for name in model.model_fields:
+            owners.setdefault(name, []).append(model.__name__)
+    assert {k: v for k, v in owners.items() if len(v) > 1} == {}, "a key in two sections"
+    assert set(owners) == set(declared_keys()) == scalar_keys()
+    project = yaml.safe_load((ROOT / "Pulumi.yaml").read_text(encoding="utf-8"))["config"]
+    for model in SCALAR_SECTIONS:
+        for name, info in model.model_fields.items():
+            decl = project[name]
+            if decl["type"] == "array":
+                item = _DECLARED_TYPE[decl["items"]["type"]]
+                expected: object = list[item]  # type: ignore[valid-type]
+            else:
+                expected = _DECLARED_TYPE[decl["type"]]
+            assert info.annotation == expected, f"{name}: {info.annotation} in the schema, {decl['type']} declared"
+            assert info.is_required(), f"{name}: a default in the schema; Pulumi.yaml is its only home"
+            TypeAdapter(info.annotation).validate_python(declared_keys()[name].default, strict=True)
+
+
+def test_a_wrong_type_of_any_declared_key_is_one_problem_naming_it():
+    """The schema refuses it, and its section words the refusal: the key as typed, the value, a fix."""
+    from components.settings.messages import ConfigError
+    from components.settings.parse import parse_settings
+
+    wrong = {"string": 7, "integer": "7", "boolean": "yes", "array": "10.0.0.0/16"}
+    for key, decl in declared_keys().items():
+        with pytest.raises(ConfigError) as err:
+            parse_settings(dev_values(**{key: wrong[decl.type]}))
+        mine = [p for p in err.value.problems if p.key == key]
+        assert len(mine) == 1 and mine[0].value == wrong[decl.type] and mine[0].fix.endswith("."), (key, mine)
+        assert "validation error" not in str(err.value) and "pydantic" not in str(err.value)
+
+
+def test_the_version_overrides_are_versions_yamls_keys_each_a_text_pin():
+    model = versions_model(default_versions())
+    assert set(fields(model)) == set(default_versions())
+    assert check(model, {"kubernetes": "1.36.4"}).ok
+    assert check(model, {"kubernetes": 1.3}).refused == {"kubernetes": "string_type"}
+    assert check(model, {"kubernets": "1.36.4"}, "known keys").unknown == (("kubernets", "did you mean 'kubernetes'?"),)
+    assert not check(model, {"kubernetes": None}).ok
+
+
+def test_a_flat_section_collects_every_refused_key_at_once():
+    from components.settings.schema import NetworkKeys
+
+    values = dev_values(azCount=True, natGatewayPerAz="no", adminCidrs=["10.0.0.0/8", 3])
+    assert section(NetworkKeys, values).refused == {
+        "azCount": "int_type", "natGatewayPerAz": "bool_type", "adminCidrs": "string_type",
+    }  # fmt: skip
+    with pytest.raises(ValidationError):
+        NetworkKeys.model_validate({**section(NetworkKeys, values).raw, "clusterNme": "x"})
 
 
 def test_the_node_rows_of_the_dev_stack_are_what_the_schema_knows():

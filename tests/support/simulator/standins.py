@@ -23,6 +23,7 @@ under tests/fixtures/standins/ are what tests/simulator/test_node_simulator_stan
 
 from __future__ import annotations
 
+import calendar
 import contextlib
 import fcntl
 import hashlib
@@ -260,7 +261,7 @@ def kubeadm_init(args: list[str]) -> int:
     _write(KUBERNETES / "admin.conf", _kubeconfig(f"https://{endpoint}", "kubernetes-admin"))
     _write(KUBERNETES / "super-admin.conf", _kubeconfig(f"https://{endpoint}", "kubernetes-super-admin"))
     _write(KUBERNETES / "kubelet.conf", _kubeconfig(f"https://{endpoint}", f"system:node:{name}"))
-    _write(KUBELET_DIR / "config.yaml", "kind: KubeletConfiguration\n", 0o644)
+    _kubelet_start_files(docs.get("KubeletConfiguration", {}), init.get("nodeRegistration") or {})
     _kubelet_started()
     _out(
         '[certs] Using certificateDir folder "/etc/kubernetes/pki"\n'
@@ -306,6 +307,7 @@ def kubeadm_init(args: list[str]) -> int:
             [{"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}],
             address,
         )
+        kubelet_registered(state, name)
     _out(
         "[api-check] The API server is healthy after 10.501680087s\n"
         '[upload-config] Storing the configuration used in ConfigMap "kubeadm-config" in the "kube-system" '
@@ -411,7 +413,8 @@ def kubeadm_join(args: list[str]) -> int:
             )
         _write(KUBERNETES / "bootstrap-kubelet.conf", _kubeconfig(f"https://{endpoint}", "tls-bootstrap-token-user"))
         _write(KUBERNETES / "kubelet.conf", _kubeconfig(f"https://{endpoint}", f"system:node:{name}"))
-        _write(KUBELET_DIR / "config.yaml", "kind: KubeletConfiguration\n", 0o644)
+        kubelet_cm = state["objects"].get(_key("", "ConfigMap", "kube-system", "kubelet-config")) or {}
+        _kubelet_start_files(json.loads((kubelet_cm.get("data") or {}).get("kubelet") or "{}"), registration)
         if _fault("join-fails"):
             state["failedJoins"] = [*state.get("failedJoins", []), name]
             return _kubeadm_fail(
@@ -443,6 +446,7 @@ def kubeadm_join(args: list[str]) -> int:
             }
         )
         state["nodes"][name] = _node_object(name, labels, taints, address)
+        kubelet_registered(state, name)
     _kubelet_started()
     _out("[kubelet-start] Starting the kubelet\n\nThis node has joined the cluster:\n")
     return 0
@@ -745,6 +749,7 @@ BUILTIN: tuple[tuple[str, tuple[str, ...], str, str, tuple[str, ...], bool], ...
         False,
     ),
     ("coordination.k8s.io", ("v1",), "Lease", "leases", (), True),
+    ("certificates.k8s.io", ("v1",), "CertificateSigningRequest", "certificatesigningrequests", ("csr",), False),
 )
 
 
@@ -936,8 +941,36 @@ def _print_objects(objects: list[dict[str, Any]], output: str | None, group: str
     elif output and output.startswith("jsonpath="):
         data: Any = objects[0] if single else {"apiVersion": "v1", "items": objects, "kind": "List"}
         _out(JsonPath(output.split("=", 1)[1]).render(data))
+    elif kind == "CertificateSigningRequest":
+        _out(_csr_table(objects))
     else:
         _out("NAME\n" + "".join(o["metadata"]["name"] + "\n" for o in objects))
+
+
+def _csr_table(objects: list[dict[str, Any]]) -> str:
+    """`kubectl get csr`'s columns (kubernetes/kubernetes pkg/printers/internalversion printers.go,
+    printCertificateSigningRequest): NAME AGE SIGNERNAME REQUESTOR REQUESTEDDURATION CONDITION."""
+    rows = [("NAME", "AGE", "SIGNERNAME", "REQUESTOR", "REQUESTEDDURATION", "CONDITION")]
+    for o in objects:
+        spec, status = o["spec"], o.get("status") or {}
+        created = calendar.timegm(time.strptime(o["metadata"]["creationTimestamp"], "%Y-%m-%dT%H:%M:%SZ"))
+        age = max(0, int(time.time() - created))
+        conditions = [c["type"] for c in status.get("conditions", []) if c.get("status", "True") == "True"]
+        if status.get("certificate"):
+            conditions.append("Issued")
+        expiry = spec.get("expirationSeconds")
+        rows.append(
+            (
+                o["metadata"]["name"],
+                f"{age}s" if age < 120 else f"{age // 60}m",
+                spec.get("signerName", ""),
+                spec.get("username", ""),
+                _duration(f"{expiry}s") if expiry else "<none>",
+                ",".join(conditions) or "Pending",
+            )
+        )
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return "".join("   ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() + "\n" for r in rows)
 
 
 def _manifest_objects(args: list[str]) -> tuple[list[dict[str, Any]], str]:
@@ -1061,9 +1094,14 @@ def _serves(state: dict[str, Any], address: str) -> bool:
 def _kubectl_get(state: dict[str, Any], args: list[str], namespace: str | None, _verb: str) -> int:
     output = _flag(args, "--output") or _flag(args, "-o")
     ignore = _switch(args, "--ignore-not-found")
+    selector = _flag(args, "--field-selector")
     group, kind, namespaced = _resolve(state, args[0])
     ns = (namespace or "default") if namespaced else None
     objects = _objects_of(state, group, kind, ns)
+    for term in (selector or "").split(","):
+        if term:
+            path, _, wanted = term.partition("=")
+            objects = [o for o in objects if JsonPath.select(o, "." + path.lstrip(".")) == [wanted]]
     if len(args) > 1:
         wanted = set(args[1:])
         objects = [o for o in objects if o["metadata"]["name"] in wanted]
@@ -1314,6 +1352,7 @@ def systemctl(args: list[str]) -> int:
                 _event(state, "kubelet-restart", node, version)
                 if node in state["nodes"]:
                     state["nodes"][node].setdefault("status", {}).setdefault("nodeInfo", {})["kubeletVersion"] = version
+                    kubelet_registered(state, node)
     else:
         _err(f"systemctl: this simulation does not implement {verb}\n")
         return 1
@@ -1413,6 +1452,122 @@ def containerd(args: list[str]) -> int:
         return 0
     _err(f"containerd: this simulation implements `config default` and `--version` only, not {args}\n")
     return 1
+
+
+# --- kubelet ---------------------------------------------------------------------------------------
+#
+# What the kubelet does once kubeadm's kubelet-start phase has started it (kubernetes/kubernetes, the
+# v1.36 line as stored in the search tool's index, read 2026-12-07):
+# - its flags are kubeadm's /var/lib/kubelet/kubeadm-flags.env (cmd/kubeadm/app/phases/kubelet/flags.go
+#   buildKubeletArgs: --container-runtime-endpoint from nodeRegistration.criSocket, --hostname-override
+#   when nodeRegistration.name is not the host's name, then nodeRegistration.kubeletExtraArgs) and its
+#   configuration /var/lib/kubelet/config.yaml (init: the KubeletConfiguration of the config file; join:
+#   the kubelet-config ConfigMap init uploaded);
+# - it registers its Node with the addresses pkg/kubelet/nodestatus/setters.go NodeAddress sets
+#   without a cloud provider: InternalIP = --node-ip, then Hostname = its hostname;
+# - with serverTLSBootstrap it does not self-sign its serving certificate but asks the cluster
+#   (pkg/kubelet/certificate/kubelet.go NewKubeletServerCertificateManager, newGetTemplateFn,
+#   addressesToHostnamesAndIPs): a fresh ECDSA P-256 key (client-go util/certificate
+#   certificate_manager.go), a PKCS#10 request with subject O=system:nodes, CN=system:node:<name>,
+#   the Hostname/InternalDNS/ExternalDNS addresses as sorted DNS names and the InternalIP/ExternalIP
+#   ones as sorted IPs (none without at least one IP), filed as a CertificateSigningRequest named
+#   csr-<random> with signer kubernetes.io/kubelet-serving and usages `digital signature`,
+#   `server auth` (DefaultKubeletServingGetUsages: no key encipherment for an ECDSA key). The API
+#   server fills in spec.username and spec.groups from the kubelet's client certificate. Until a
+#   certificate is issued (kubelet-server-current.pem) each start asks again.
+# The request is made by the host's openssl, the same structure Go's x509.CreateCertificateRequest
+# writes (tests/simulator/test_node_simulator.py compares it with the approver model's builder).
+
+KUBELET_SERVING = "kubernetes.io/kubelet-serving"
+KUBELET_FLAGS = KUBELET_DIR / "kubeadm-flags.env"
+KUBELET_SERVING_CERT = KUBELET_DIR / "pki/kubelet-server-current.pem"
+
+
+def _kubelet_start_files(kubelet_config: dict[str, Any], registration: dict[str, Any]) -> None:
+    """kubeadm's kubelet-start phase: the kubelet's configuration and flags files."""
+    import yaml
+
+    _write(KUBELET_DIR / "config.yaml", yaml.safe_dump(kubelet_config or {"kind": "KubeletConfiguration"}), 0o644)
+    flags = {
+        "container-runtime-endpoint": str(registration.get("criSocket") or "unix:///run/containerd/containerd.sock")
+    }
+    name = str(registration.get("name") or "")
+    hostname = (ROOT / "etc/hostname").read_text().strip() if (ROOT / "etc/hostname").exists() else ""
+    if name and name != hostname:
+        flags["hostname-override"] = name
+    for extra in registration.get("kubeletExtraArgs") or []:
+        flags[str(extra["name"])] = str(extra.get("value", ""))
+    args = " ".join(f"--{k}={v}" for k, v in flags.items())
+    _write(KUBELET_FLAGS, f'KUBELET_KUBEADM_ARGS="{args}"\n', 0o644)
+
+
+def _kubelet_flags() -> dict[str, str]:
+    m = re.search(r'KUBELET_KUBEADM_ARGS="([^"]*)"', KUBELET_FLAGS.read_text()) if KUBELET_FLAGS.exists() else None
+    return dict(a.removeprefix("--").split("=", 1) for a in (m.group(1).split() if m else []) if "=" in a)
+
+
+def kubelet_registered(state: dict[str, Any], name: str) -> None:
+    """The kubelet (re)started with its node registered: its addresses, and its serving-certificate request."""
+    import yaml
+
+    flags = _kubelet_flags()
+    etc_hostname = ROOT / "etc/hostname"
+    os_hostname = etc_hostname.read_text().strip().lower() if etc_hostname.exists() else name
+    hostname = flags.get("hostname-override") or os_hostname
+    node = state["nodes"][name]
+    # Without --node-ip the kubelet takes the address of its default route's interface: here, the
+    # one kubeadm registered (its advertise address).
+    known = [a["address"] for a in node.get("status", {}).get("addresses", []) if a["type"] == "InternalIP"]
+    ip = flags.get("node-ip") or next((a for a in known if a), "")
+    addresses = [{"type": "InternalIP", "address": ip}] if ip else []
+    addresses.append({"type": "Hostname", "address": hostname})
+    node.setdefault("status", {})["addresses"] = addresses
+    config_path = KUBELET_DIR / "config.yaml"
+    config = yaml.safe_load(config_path.read_text()) if config_path.exists() else {}
+    if not (config or {}).get("serverTLSBootstrap") or KUBELET_SERVING_CERT.exists():
+        return
+    dns = sorted({a["address"] for a in addresses if a["type"] in ("Hostname", "InternalDNS", "ExternalDNS")})
+    ips = sorted({a["address"] for a in addresses if a["type"] in ("InternalIP", "ExternalIP")})
+    if not ips:
+        return  # the kubelet waits for an IP address before it asks (newGetTemplateFn)
+    csr_name = "csr-" + "".join(secrets.choice("bcdfghjklmnpqrstvwxz2456789") for _ in range(5))
+    state["objects"][_key("certificates.k8s.io", "CertificateSigningRequest", None, csr_name)] = {
+        "apiVersion": "certificates.k8s.io/v1",
+        "kind": "CertificateSigningRequest",
+        "metadata": {
+            "name": csr_name,
+            "generateName": "csr-",
+            "creationTimestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        },
+        "spec": {
+            "request": _pkcs10_request(f"system:node:{name}", dns, ips),
+            "signerName": KUBELET_SERVING,
+            "usages": ["digital signature", "server auth"],
+            "username": f"system:node:{name}",
+            "groups": ["system:nodes", "system:authenticated"],
+        },
+        "status": {},
+    }
+
+
+def _pkcs10_request(common_name: str, dns: list[str], ips: list[str]) -> str:
+    """spec.request: base64 of the PEM request, its key made and kept on this host only."""
+    import base64
+    import subprocess
+    import tempfile
+
+    san = ",".join([*(f"DNS:{d}" for d in dns), *(f"IP:{i}" for i in ips)])
+    with tempfile.TemporaryDirectory() as tmp:
+        made = subprocess.run(
+            [
+                "openssl", "req", "-new", "-sha256", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                "-nodes", "-keyout", f"{tmp}/key.pem", "-subj", f"/O=system:nodes/CN={common_name}",
+                "-addext", f"subjectAltName={san}",
+            ],
+            capture_output=True,
+            check=True,
+        )  # fmt: skip
+    return base64.b64encode(made.stdout).decode()
 
 
 def kubelet(args: list[str]) -> int:
