@@ -134,6 +134,7 @@ GATE_SECONDS = {
     "network-policies": (5, 10),  # NetworkPolicies only
     "credentials": (30, 60),  # a generator Job (python:alpine image) writing Secrets
     "monitoring-crds": (10, 20),  # CRDs only, Established
+    "volume-snapshot-crds": (10, 20),  # CRDs only, Established
     "cert-manager": (45, 90),  # 3 Deployments, a webhook that must serve before Healthy
     "envoy-gateway": (40, 80),  # the controller Deployment and its certgen Job
     "cloudnative-pg": (40, 80),  # the operator Deployment and its webhook
