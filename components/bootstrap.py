@@ -313,15 +313,20 @@ class AnsibleBootstrap(pulumi.ComponentResource):
         known_hosts = args.known_hosts_file or default_known_hosts_file(settings.project, settings.stack)
         alias = bastion_alias(settings.cluster_name)
 
-        def resolve(values: list[Any]) -> tuple[ClusterVars, list[InventoryHost], SshJump]:
-            bastion, bastion_id, endpoint, public_endpoint, issuer, *rest = values
+        # The prepare command's values: the nodes and the bastion, nothing a load balancer gives.
+        def resolve_nodes(values: list[Any]) -> tuple[list[InventoryHost], SshJump]:
+            bastion, bastion_id, *rest = values
             ips, ids = rest[: len(ordered)], rest[len(ordered) :]
             hosts = inventory_hosts(
                 [h.spec for h in ordered],
                 {h.spec.name: str(ip) for h, ip in zip(ordered, ips, strict=True)},
                 {h.spec.name: i for h, i in zip(ordered, ids, strict=True)},
             )
-            jump = SshJump(alias, str(bastion), host_key_alias=bastion_id, user=args.ssh_user)
+            return hosts, SshJump(alias, str(bastion), host_key_alias=bastion_id, user=args.ssh_user)
+
+        def resolve(values: list[Any]) -> tuple[ClusterVars, list[InventoryHost], SshJump]:
+            bastion, bastion_id, endpoint, public_endpoint, issuer, *rest = values
+            hosts, jump = resolve_nodes([bastion, bastion_id, *rest])
             cluster = ClusterVars.from_settings(settings, str(endpoint), str(public_endpoint), issuer or None)
             return cluster, hosts, jump
 
@@ -334,17 +339,6 @@ class AnsibleBootstrap(pulumi.ComponentResource):
             *(h.private_ip for h in ordered),
             *(h.instance_id for h in ordered),
         ).apply(resolve)
-
-        # The prepare command's values: the nodes and the bastion, nothing a load balancer gives.
-        def resolve_nodes(values: list[Any]) -> tuple[list[InventoryHost], SshJump]:
-            bastion, bastion_id, *rest = values
-            ips, ids = rest[: len(ordered)], rest[len(ordered) :]
-            hosts = inventory_hosts(
-                [h.spec for h in ordered],
-                {h.spec.name: str(ip) for h, ip in zip(ordered, ips, strict=True)},
-                {h.spec.name: i for h, i in zip(ordered, ids, strict=True)},
-            )
-            return hosts, SshJump(alias, str(bastion), host_key_alias=bastion_id, user=args.ssh_user)
 
         prepare_spec = (
             pulumi.Output.all(

@@ -36,6 +36,10 @@ def test_the_readme_quotes_the_models_totals():
     assert f"**{cold} minutes** typical" in readme, f"README should quote the cold bootstrap's {cold} min"
     assert f"{cold_slow} slow" in readme
     assert f"adding a node in **{add} minutes**" in readme, f"README should quote adding a node's {add} min"
+    benchmarks = (ROOT / "docs" / "benchmarks.md").read_text()
+    assert f"{cold} min typical to a\nsynced root, {add} min to add a node" in benchmarks, (
+        "docs/benchmarks.md's figures"
+    )
     # No other figure for the same thing survives elsewhere in the two files.
     for stale in ("10–12 minutes", "8.5–9.5", "about 3–4 minutes", "3–4 min"):
         assert stale not in readme and stale not in DOCS.read_text(), f"an old estimate ({stale}) is still quoted"
