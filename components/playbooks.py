@@ -20,7 +20,7 @@ import shlex
 import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import pulumi
 import yaml
@@ -41,15 +41,15 @@ CLUSTER_PLAYBOOK = "cluster.yml"
 # The pins a Kubernetes upgrade changes: the bootstrap neither hashes nor re-runs on them.
 KUBERNETES_KEYS = ("kubernetes", "kubernetesPackageRevision")
 # Files under ansible/ that only the upgrade playbook reads (so editing them re-runs the upgrade
-# step, not the bootstrap), and the files both read (editing them re-runs both).
+# step, not the bootstrap); what it shares with the bootstrap (ansible.cfg, wait_for_nodes, common's
+# apt key tasks) comes from playbook_files.
 UPGRADE_ONLY_FILES = ("upgrade.yml",)
 UPGRADE_ONLY_DIRS = ("roles/kubernetes_upgrade/",)
-UPGRADE_SHARED_FILES = ("ansible.cfg", "roles/wait_for_nodes/")
 # The engine keeps the creation-time value of this environment variable of the bootstrap command.
 BOOTSTRAP_IGNORED_ENVIRONMENT = "environment.GC_KUBERNETES_VERSIONS"
 TreePart = Literal["all", "bootstrap", "upgrade", "prepare", "cluster"]
 # The playbook whose files (playbook_files) make the "prepare" and "cluster" parts.
-_PART_PLAYBOOKS = {"prepare": PREPARE_PLAYBOOK, "cluster": CLUSTER_PLAYBOOK}
+_PART_PLAYBOOKS = {"prepare": PREPARE_PLAYBOOK, "cluster": CLUSTER_PLAYBOOK, "upgrade": "upgrade.yml"}
 
 
 # Files that never influence a run: editor and Python caches.
@@ -75,10 +75,11 @@ def is_upgrade_file(rel: str) -> bool:
 
 def playbook_roles(root: Path, playbook: str) -> list[str]:
     """The roles a playbook under `root` runs, in order: its plays' `roles`, the roles its tasks
-    import or include, and those of the playbooks it imports.
+    import or include, those of the playbooks it imports, and the roles those roles' own tasks
+    import or include (containerd's apt key tasks are common's).
 
-    The roles of ansible/ have no meta dependencies and include no other role (a test holds them
-    to it), so this is every role directory the playbook can read.
+    The roles of ansible/ have no meta dependencies (a test holds them to it), so this is every
+    role directory the playbook can read.
     """
     plays = yaml.safe_load((root / playbook).read_text()) or []
     found: list[str] = []
@@ -96,11 +97,26 @@ def playbook_roles(root: Path, playbook: str) -> list[str]:
         for role in play.get("roles", []):
             add(role if isinstance(role, str) else role.get("role") or role["name"])
         for section in ("pre_tasks", "tasks", "post_tasks", "handlers"):
-            for task in play.get(section, []) or []:
-                for key in _ROLE_TASK_KEYS:
-                    if key in task:
-                        add(task[key]["name"])
+            for name in _included_roles(play.get(section, []) or []):
+                add(name)
+    for name in found:  # grows while it is read: the roles the roles include
+        for path in sorted((root / "roles" / name).glob("*/*.yml")):
+            if path.parent.name in ("tasks", "handlers"):
+                for included in _included_roles(yaml.safe_load(path.read_text()) or []):
+                    add(included)
     return found
+
+
+def _included_roles(tasks: list[dict[str, Any]]) -> list[str]:
+    """The roles a task list imports or includes, blocks included."""
+    names: list[str] = []
+    for task in tasks:
+        for key in _ROLE_TASK_KEYS:
+            if key in task:
+                names.append(task[key]["name"])
+        for section in ("block", "rescue", "always"):
+            names += _included_roles(task.get(section) or [])
+    return names
 
 
 def playbook_files(root: Path, playbook: str) -> list[str]:
@@ -120,8 +136,8 @@ def ansible_tree_files(root: Path, part: TreePart = "all") -> list[Path]:
 
     part: "all"; "bootstrap", every file but the upgrade playbook's own (what site.yml can read);
     "upgrade", the upgrade playbook's own files plus what both share (ansible.cfg and the roles
-    upgrade.yml runs, see UPGRADE_SHARED_FILES); "prepare" and "cluster", what prepare.yml and
-    cluster.yml read (playbook_files).
+    upgrade.yml runs); "prepare" and "cluster", what prepare.yml and cluster.yml read. The last
+    three are playbook_files of their playbook.
     """
     read = playbook_files(root, _PART_PLAYBOOKS[part]) if part in _PART_PLAYBOOKS else []
     files = []
@@ -131,8 +147,6 @@ def ansible_tree_files(root: Path, part: TreePart = "all") -> list[Path]:
             continue
         name = rel.as_posix()
         if part == "bootstrap" and is_upgrade_file(name):
-            continue
-        if part == "upgrade" and not (is_upgrade_file(name) or any(name.startswith(d) for d in UPGRADE_SHARED_FILES)):
             continue
         if read and not any(name == f or (f.endswith("/") and name.startswith(f)) for f in read):
             continue

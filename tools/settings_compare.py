@@ -307,6 +307,11 @@ def _key(line: str) -> str:
     return re.sub(r"\[[^\]]*\]", "[]", key)
 
 
+def _fix(line: str) -> str:
+    """The start of a problem line's fix, its numbers as N (so one kind is counted once)."""
+    return re.sub(r"[0-9]+", "N", line.split(": ", 1)[-1])[:70]
+
+
 def _kinds_of_difference(old: list[tuple[bool, list[str]]], new: list[tuple[bool, list[str]]]) -> Counter[str]:
     """Each case whose problems differ, by kind: which key moved, or which (key, fix) came or went."""
     kinds: Counter[str] = Counter()
@@ -317,8 +322,8 @@ def _kinds_of_difference(old: list[tuple[bool, list[str]]], new: list[tuple[bool
             i = next(i for i, (x, y) in enumerate(zip(a, b, strict=True)) if x != y)
             kinds[f"other order: {_key(a[i])} -> {_key(b[i])}"] += 1
             continue
-        gone = sorted({f"-{_key(x)}: {x.split(': ', 1)[-1][:60]}" for x in set(a) - set(b)})
-        came = sorted({f"+{_key(x)}: {x.split(': ', 1)[-1][:60]}" for x in set(b) - set(a)})
+        gone = sorted({f"-{_key(x)}: {_fix(x)}" for x in set(a) - set(b)})
+        came = sorted({f"+{_key(x)}: {_fix(x)}" for x in set(b) - set(a)})
         kinds[" ".join(gone + came)] += 1
     return kinds
 

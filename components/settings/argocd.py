@@ -8,12 +8,14 @@ from typing import Any
 
 from components.settings.keys import SecretInput
 from components.settings.model import ArgoCdSso
+from components.settings.schema import ArgoCdKeys, section
 from components.settings.values import DNS_SUBDOMAIN, Collector
 
 
 def parse_argocd_domain(c: Collector, values: Mapping[str, Any]) -> object:
-    argocd_domain = values.get("argocdDomain")
-    host, _, port = argocd_domain.partition(":") if isinstance(argocd_domain, str) else ("", "", "")
+    t = section(ArgoCdKeys, values)
+    argocd_domain = t["argocdDomain"]
+    host, _, port = argocd_domain.partition(":") if t.ok("argocdDomain") else ("", "", "")
     if not DNS_SUBDOMAIN.fullmatch(host) or (port and not (port.isdigit() and 0 < int(port) < 65536)):
         c.add(
             "argocdDomain",
@@ -24,8 +26,9 @@ def parse_argocd_domain(c: Collector, values: Mapping[str, Any]) -> object:
 
 
 def parse_password_version(c: Collector, values: Mapping[str, Any]) -> object:
-    password_version = values.get("argocdAdminPasswordVersion")
-    if isinstance(password_version, bool) or not isinstance(password_version, int) or password_version < 1:
+    t = section(ArgoCdKeys, values)
+    password_version = t["argocdAdminPasswordVersion"]
+    if not t.ok("argocdAdminPasswordVersion") or password_version < 1:
         c.add(
             "argocdAdminPasswordVersion",
             password_version,
@@ -42,11 +45,15 @@ _SSO_KEYS = ("argocdGithubOrg", "argocdGithubAdminTeam", "argocdGithubClientId",
 
 
 def parse_argocd_sso(c: Collector, values: Mapping[str, Any], client_secret: SecretInput) -> ArgoCdSso | None:
-    """The SSO keys: all four set (SSO on) or none (local admin only)."""
+    """The SSO keys: all four set (SSO on) or none (local admin only).
+
+    A value that is not text is refused with its key's fix, even one that reads as unset (0, false).
+    """
+    t = section(ArgoCdKeys, values)
     given = {
-        "argocdGithubOrg": values.get("argocdGithubOrg") or "",
-        "argocdGithubAdminTeam": values.get("argocdGithubAdminTeam") or "",
-        "argocdGithubClientId": values.get("argocdGithubClientId") or "",
+        "argocdGithubOrg": t["argocdGithubOrg"] or "",
+        "argocdGithubAdminTeam": t["argocdGithubAdminTeam"] or "",
+        "argocdGithubClientId": t["argocdGithubClientId"] or "",
         "argocdGithubClientSecret": client_secret.set,
     }
     if client_secret.plaintext:
@@ -55,10 +62,8 @@ def parse_argocd_sso(c: Collector, values: Mapping[str, Any], client_secret: Sec
             "<not shown>",
             "stored in plain text; set it with `pulumi config set --secret argocdGithubClientSecret`.",
         )
-    if not any(given.values()):
-        return None
     for key in _SSO_KEYS:
-        if not given[key]:
+        if any(given.values()) and not given[key]:
             shown = "<unset>"
             c.add(
                 key,
@@ -66,15 +71,15 @@ def parse_argocd_sso(c: Collector, values: Mapping[str, Any], client_secret: Sec
                 "ArgoCD SSO needs argocdGithubOrg, argocdGithubAdminTeam, argocdGithubClientId and the secret "
                 "argocdGithubClientSecret together; set this one, or unset all four to keep the local admin.",
             )
-    org, team, client_id = given["argocdGithubOrg"], given["argocdGithubAdminTeam"], given["argocdGithubClientId"]
-    if org and not (isinstance(org, str) and _GITHUB_ORG.match(org)):
+    org, team, client_id = t["argocdGithubOrg"], t["argocdGithubAdminTeam"], t["argocdGithubClientId"]
+    if not t.ok("argocdGithubOrg") or (org and not _GITHUB_ORG.match(org)):
         c.add("argocdGithubOrg", org, "a GitHub organisation login, e.g. 'example-org' (no URL, no '@').")
-    if team and not (isinstance(team, str) and _GITHUB_TEAM.match(team)):
+    if not t.ok("argocdGithubAdminTeam") or (team and not _GITHUB_TEAM.match(team)):
         c.add(
             "argocdGithubAdminTeam", team, "a team slug of that organisation, e.g. 'platform-admins' (not 'org/team')."
         )
-    if client_id and not (isinstance(client_id, str) and client_id.strip() == client_id and " " not in client_id):
+    if not t.ok("argocdGithubClientId") or (client_id and (client_id.strip() != client_id or " " in client_id)):
         c.add("argocdGithubClientId", client_id, "the OAuth App's client ID, e.g. 'Ov23li...', without spaces.")
-    if not all(given.values()):
+    if not all(given.values()) or t.refused:
         return None
     return ArgoCdSso(github_org=str(org), admin_team=str(team), client_id=str(client_id))

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 
 from components.settings.edge import HOST_KEYS
 from components.settings.model import NodeSpec, PublicDns
-from components.settings.values import Collector, exact_int, instance_arch
+from components.settings.values import Collector, instance_arch
 from components.settings.versions import AMI_NAME
 
 
@@ -32,13 +32,13 @@ def check_architecture(c: Collector, versions: Mapping[str, str], typed: Sequenc
             )
 
 
-def check_private_capacity(c: Collector, private: Sequence[ipaddress.IPv4Network], raw_nodes: object) -> None:
-    """Nodes spread over the private subnets must fit: AWS keeps 5 addresses of each, the
-    internal load balancer takes one more."""
-    if not private or not isinstance(raw_nodes, list):
+def check_private_capacity(c: Collector, private: Sequence[ipaddress.IPv4Network], nodes: Sequence[NodeSpec]) -> None:
+    """The parsed nodes (pools expanded) spread over the private subnets must fit: AWS keeps 5
+    addresses of each, the internal load balancer takes one more. `private` is empty when the
+    network section could not settle its subnets (its problems are listed already)."""
+    if not private or not nodes:
         return
-    counts = [r.get("count", 1) for r in raw_nodes if isinstance(r, dict)]
-    total = sum(n for n in counts if exact_int(n) and n > 0)
+    total = len(nodes)
     per_subnet = -(-total // len(private))
     for net in private:
         if net.num_addresses - 6 < per_subnet:

@@ -18,7 +18,8 @@ from urllib.parse import urlsplit
 
 from components.public_entry import GATEWAY_NODE_LABEL
 from components.settings.model import NodeSpec, PublicDns, PublicHosts
-from components.settings.values import DNS_LABEL, DNS_SUBDOMAIN, Collector, exact_int
+from components.settings.schema import EdgeKeys, Section, section
+from components.settings.values import BOOLEAN_FIX, DNS_LABEL, DNS_SUBDOMAIN, Collector
 
 # The default of argocdDomain in Pulumi.yaml: with a domain, Argo CD's URL becomes argocd.<domain>.
 PORT_FORWARD_ARGOCD_DOMAIN = "localhost:8080"
@@ -42,23 +43,24 @@ class EdgeSettings:
     api_max_replicas: int
 
 
-def _name(c: Collector, key: str, value: object) -> str | None:
-    if value is None or value == "":
+def _name(c: Collector, t: Section, key: str) -> str | None:
+    value = t[key]
+    if t.ok(key) and value == "":
         return None
-    text = value.rstrip(".") if isinstance(value, str) else value
-    if not isinstance(text, str) or len(text) > 253 or "." not in text or not DNS_SUBDOMAIN.fullmatch(text):
+    text = value.rstrip(".") if t.ok(key) else ""
+    if len(text) > 253 or "." not in text or not DNS_SUBDOMAIN.fullmatch(text):
         c.add(key, value, "a DNS name in lower case with at least one dot, e.g. 'example.com' (no scheme, no path).")
         return None
     return text
 
 
-def parse_public_hosts(c: Collector, values: Mapping[str, Any]) -> PublicHosts:
+def parse_public_hosts(c: Collector, t: Section) -> PublicHosts:
     """The public names: each one DNS label; no two the same among those the stack creates (the
     CDN's only with `media`), since each is its own alias record and certificate name."""
     labels: dict[str, str] = {}
     for key, config_key in HOST_KEYS.items():
-        value = values.get(config_key)
-        if not isinstance(value, str) or len(value) > 63 or not DNS_LABEL.fullmatch(value):
+        value = t[config_key]
+        if not t.ok(config_key) or len(value) > 63 or not DNS_LABEL.fullmatch(value):
             c.add(
                 config_key,
                 value,
@@ -67,7 +69,7 @@ def parse_public_hosts(c: Collector, values: Mapping[str, Any]) -> PublicHosts:
             )
             continue
         labels[key] = value
-    used = [k for k in HOST_KEYS if k != "images" or values.get("media") is True]
+    used = [k for k in HOST_KEYS if k != "images" or t["media"] is True]
     first: dict[str, str] = {}
     for key in used:
         label = labels.get(key)
@@ -85,11 +87,11 @@ def parse_public_hosts(c: Collector, values: Mapping[str, Any]) -> PublicHosts:
     return PublicHosts(**labels) if len(labels) == len(HOST_KEYS) else PublicHosts()
 
 
-def parse_public_dns(c: Collector, values: Mapping[str, Any], hosts: PublicHosts | None = None) -> PublicDns | None:
+def parse_public_dns(c: Collector, t: Section, hosts: PublicHosts | None = None) -> PublicDns | None:
     hosts = hosts or PublicHosts()
-    zone = _name(c, "dnsZone", values.get("dnsZone"))
-    domain = _name(c, "dnsDomain", values.get("dnsDomain"))
-    given_zone, given_domain = values.get("dnsZone") or "", values.get("dnsDomain") or ""
+    zone = _name(c, t, "dnsZone")
+    domain = _name(c, t, "dnsDomain")
+    given_zone, given_domain = t["dnsZone"] or "", t["dnsDomain"] or ""
     if bool(given_zone) != bool(given_domain):
         missing = "dnsDomain" if given_zone else "dnsZone"
         c.add(
@@ -104,7 +106,7 @@ def parse_public_dns(c: Collector, values: Mapping[str, Any], hosts: PublicHosts
     if domain != zone and not domain.endswith(f".{zone}"):
         c.add(
             "dnsDomain",
-            values.get("dnsDomain"),
+            t["dnsDomain"],
             f"outside the zone {zone!r}: the names and their certificate validation records are created in "
             f"that zone; use {zone!r} or a name ending in '.{zone}'.",
         )
@@ -112,17 +114,14 @@ def parse_public_dns(c: Collector, values: Mapping[str, Any], hosts: PublicHosts
     names = [f"{hosts.label(k)}.{domain}" for k in HOST_KEYS]
     too_long = [n for n in names if len(n) > 253]
     if too_long:
-        c.add(
-            "dnsDomain", values.get("dnsDomain"), f"the names {too_long} exceed 253 characters; use a shorter domain."
-        )
+        c.add("dnsDomain", t["dnsDomain"], f"the names {too_long} exceed 253 characters; use a shorter domain.")
         return None
     return PublicDns(zone=zone, domain=domain, hosts=hosts)
 
 
-def _origins(c: Collector, value: object) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+def _origins(c: Collector, t: Section) -> tuple[str, ...]:
+    value = t["mediaCorsOrigins"]
+    if not t.ok("mediaCorsOrigins"):
         c.add("mediaCorsOrigins", value, "a list of front-end origins, e.g. ['https://app.example.com'].")
         return ()
     for origin in value:
@@ -136,16 +135,17 @@ def _origins(c: Collector, value: object) -> tuple[str, ...]:
     return tuple(o.rstrip("/") for o in value)
 
 
-def _flag(c: Collector, key: str, value: object) -> bool:
-    if not isinstance(value, bool):
-        c.add(key, value, "expected true or false.")
+def _flag(c: Collector, t: Section, key: str) -> bool:
+    if not t.ok(key):
+        c.add(key, t[key], BOOLEAN_FIX)
         return False
-    return value
+    return bool(t[key])
 
 
 def parse_edge(c: Collector, values: Mapping[str, Any], nodes: Sequence[NodeSpec], warnings: list[str]) -> EdgeSettings:
-    dns = parse_public_dns(c, values, parse_public_hosts(c, values))
-    if dns is None and not values.get("dnsZone") and not values.get("dnsDomain"):
+    t = section(EdgeKeys, values)
+    dns = parse_public_dns(c, t, parse_public_hosts(c, t))
+    if dns is None and not t["dnsZone"] and not t["dnsDomain"]:
         warnings.append(NO_DOMAIN_WARNING)
     key, label = GATEWAY_NODE_LABEL
     if nodes and not any(n.labels.get(key) == label for n in nodes):
@@ -155,20 +155,20 @@ def parse_edge(c: Collector, values: Mapping[str, Any], nodes: Sequence[NodeSpec
             f"label at least one node `{key}: {label}` (two for a highly available entry): the Gateway's data "
             "plane runs there and the load balancer sends traffic to those nodes.",
         )
-    low, high = values.get("apiMinReplicas"), values.get("apiMaxReplicas")
-    if not exact_int(low) or low < 1:
+    low, high = t["apiMinReplicas"], t["apiMaxReplicas"]
+    if not t.ok("apiMinReplicas") or low < 1:
         c.add("apiMinReplicas", low, "a whole number from 1: the fewest pods each domain API keeps.")
         low = 1
-    if not exact_int(high) or not 1 <= high <= MAX_API_REPLICAS:
+    if not t.ok("apiMaxReplicas") or not 1 <= high <= MAX_API_REPLICAS:
         c.add("apiMaxReplicas", high, f"a whole number from 1 to {MAX_API_REPLICAS}: the most pods per domain API.")
         high = low
     elif high < low:
         c.add("apiMaxReplicas", high, f"at least apiMinReplicas ({low}).")
     return EdgeSettings(
         public_dns=dns,
-        media=_flag(c, "media", values.get("media")),
-        media_cors_origins=_origins(c, values.get("mediaCorsOrigins")),
-        media_delete_on_destroy=_flag(c, "mediaBucketDeleteOnDestroy", values.get("mediaBucketDeleteOnDestroy")),
+        media=_flag(c, t, "media"),
+        media_cors_origins=_origins(c, t),
+        media_delete_on_destroy=_flag(c, t, "mediaBucketDeleteOnDestroy"),
         api_min_replicas=int(low),
         api_max_replicas=int(high),
     )

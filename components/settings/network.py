@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from components.regions import AZ_COUNT_BY_REGION
-from components.settings.cross import check_private_capacity
 from components.settings.messages import closest
 from components.settings.schema import NetworkKeys, Section, section
 from components.settings.values import BOOLEAN_FIX, CIDR_FIX, CIDR_LIST_FIX, DNS_LABEL, Collector
@@ -66,6 +65,9 @@ class Network:
     pod: ipaddress.IPv4Network | None
     svc: ipaddress.IPv4Network | None
     nat_per_az: object
+    # The private subnets once checked against the VPC and the zones (given or derived), for the
+    # capacity rule on the parsed nodes (cross.check_private_capacity); empty when not settled.
+    settled_private: tuple[ipaddress.IPv4Network, ...] = ()
 
 
 DOCUMENTATION_RANGES = tuple(ipaddress.IPv4Network(n) for n in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24"))
@@ -153,6 +155,7 @@ def parse_network(c: Collector, values: Mapping[str, Any]) -> Network:
                     key, [str(n) for n in nets], f"give exactly one subnet per AZ ({az_count}), or none to derive them."
                 )
     # Pairwise checks below are quadratic: only for lists of the right length.
+    settled: tuple[ipaddress.IPv4Network, ...] = ()
     if vpc is not None and az_count is not None and not c.problems:
         if not public or not private:
             try:
@@ -169,7 +172,7 @@ def parse_network(c: Collector, values: Mapping[str, Any]) -> Network:
             elif net.prefixlen > 28:
                 c.add(key, str(net), "AWS subnets are /28 or larger.")
         check_no_overlap(c, subnets)
-        check_private_capacity(c, private, values.get("nodes"))
+        settled = private
 
     allow_broad = t["allowBroadAccessCidrs"]
     if not t.ok("allowBroadAccessCidrs"):
@@ -203,7 +206,7 @@ def parse_network(c: Collector, values: Mapping[str, Any]) -> Network:
     nat_per_az = t["natGatewayPerAz"]
     if not t.ok("natGatewayPerAz"):
         c.add("natGatewayPerAz", nat_per_az, BOOLEAN_FIX)
-    return Network(region, name, vpc, az_count, public, private, admin, api, pod, svc, nat_per_az)
+    return Network(region, name, vpc, az_count, public, private, admin, api, pod, svc, nat_per_az, settled)
 
 
 def _cidr(c: Collector, t: Section, key: str) -> ipaddress.IPv4Network | None:

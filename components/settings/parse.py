@@ -11,7 +11,12 @@ from typing import Any
 
 from components.settings.argocd import parse_argocd_domain, parse_argocd_sso, parse_password_version
 from components.settings.bastion import parse_bastion
-from components.settings.cross import check_architecture, check_argocd_domain, check_pod_capacity
+from components.settings.cross import (
+    check_architecture,
+    check_argocd_domain,
+    check_pod_capacity,
+    check_private_capacity,
+)
 from components.settings.data import parse_data
 from components.settings.edge import argocd_url_host, parse_edge
 from components.settings.gitops import parse_gitops
@@ -54,6 +59,7 @@ def parse_settings(
     bastion = parse_bastion(c, values, secret.get("sshPrivateKey", SecretInput()))
     nodes = parse_nodes(c, values.get("nodes"), net.az_count)
     check_pod_capacity(c, net.pod, nodes)
+    check_private_capacity(c, net.settled_private, nodes)
     gitops = parse_gitops(c, values, project=project, deploying=deploying, warnings=warnings)
     versions = parse_versions(c, values.get("versions"))
     argocd_domain = parse_argocd_domain(c, values)

@@ -1,9 +1,10 @@
 """Rules of the versions section: versions.yaml and the stack's `versions` overrides.
 
-Versions are strings as written: an unquoted YAML number (`kubernetes: 1.30` reads as 1.3), a
+The schema (schema.versions_model, made from versions.yaml's keys) owns the keys and the type:
+every version is text as written: an unquoted YAML number (`kubernetes: 1.30` reads as 1.3), a
 boolean or a null is refused with "quote it". Nothing moves: no `latest`, ranges or wildcards. The
 AMI is one exact Canonical build name; chart repositories are https:// URLs without credentials;
-images carry a tag other than `latest` (or a digest).
+images carry a tag other than `latest`, a digest, or both (`name:tag@sha256:…`).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 
 from components.settings.keys import REQUIRED_VERSIONS, default_versions
-from components.settings.messages import did_you_mean
+from components.settings.schema import check, versions_model
 from components.settings.values import Collector, https_url_problem, quote_fix
 
 _UNPINNED_VERSIONS = {"latest", "stable", "main", "master", "head", "*", "x", "edge", "nightly"}
@@ -24,18 +25,22 @@ AMI_NAME = re.compile(
 )
 _SEMVER = re.compile(r"v?[0-9]+\.[0-9]+\.[0-9]+([-+][0-9A-Za-z.-]+)?")
 _IMAGE = re.compile(
-    r"[a-z0-9.-]+(:[0-9]+)?(/[a-z0-9._-]+)+(:(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})|@sha256:[0-9a-f]{64})"
+    r"[a-z0-9.-]+(:[0-9]+)?(/[a-z0-9._-]+)+"
+    r"((:(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))(@sha256:[0-9a-f]{64})?|@sha256:[0-9a-f]{64})"
 )
 _KUBERNETES_VERSION = re.compile(r"[0-9]+\.[0-9]+\.[0-9]+")
 _V_TAG = re.compile(r"v[0-9]+\.[0-9]+\.[0-9]+")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+_FINGERPRINT = re.compile(r"[0-9A-F]{40}")
 
 
-def _version_problem(value: object, key: str = "") -> str | None:
-    """Why a versions.yaml value is not a pin, or None. `key` selects the rules of its kind."""
-    if value is None:
-        return "null; pin an exact version in quotes."
-    if not isinstance(value, str):
-        return quote_fix(value)
+def _type_fix(value: object) -> str:
+    """The fix of a version the schema refused: YAML typed it as something other than text."""
+    return "null; pin an exact version in quotes." if value is None else quote_fix(value)
+
+
+def _version_problem(value: str, key: str = "") -> str | None:
+    """Why a version of text is not a pin, or None. `key` selects the rules of its kind."""
     if not value.strip():
         return "empty; pin an exact version."
     if value != value.strip():
@@ -69,6 +74,14 @@ def _version_problem(value: object, key: str = "") -> str | None:
         if (m["tag"] or "").lower() in _UNPINNED_VERSIONS:
             return f"the tag '{m['tag']}' moves; pin an exact tag or a sha256 digest."
         return None
+    if key.endswith("Sha256"):
+        if not _SHA256.fullmatch(value):
+            return "expected the file's sha256: 64 lowercase hex digits."
+        return None
+    if key.endswith("Fingerprint"):
+        if not _FINGERPRINT.fullmatch(value):
+            return "expected the key's full OpenPGP fingerprint: 40 uppercase hex digits, no spaces."
+        return None
     if _RANGE_CHARS.search(value):
         return "a range or wildcard; pin an exact version."
     if key == "kubernetes" and not _KUBERNETES_VERSION.fullmatch(value):
@@ -84,10 +97,13 @@ _OCI_REGISTRY_PATH = re.compile(r"[a-z0-9-]+(\.[a-z0-9-]+)+(/[a-z0-9._-]+)+")
 
 
 def parse_versions(c: Collector, raw: object) -> Mapping[str, str]:
+    """versions.yaml, then the stack's `versions` overrides, against the schema made from versions.yaml's keys."""
     file_values = dict(default_versions())
+    model = versions_model(file_values)
     versions: dict[str, str] = {}
+    refused = check(model, file_values).refused
     for k, v in file_values.items():
-        if (why := _version_problem(v, k)) is not None:
+        if (why := _version_problem(v, k) if k not in refused else _type_fix(v)) is not None:
             c.add(k, v, why, file="versions.yaml")
         else:
             versions[k] = v
@@ -95,10 +111,12 @@ def parse_versions(c: Collector, raw: object) -> Mapping[str, str]:
         if not isinstance(raw, dict):
             c.add("versions", raw, "expected a mapping of versions.yaml keys to pinned versions.")
         else:
+            checked = check(model, raw, "known keys")
+            unknown = dict(checked.unknown)
             for k, v in raw.items():
                 if k not in file_values:
-                    c.add(f"versions.{k}", v, f"unknown version key; {did_you_mean(str(k), file_values, 'known keys')}")
-                elif (why := _version_problem(v, k)) is not None:
+                    c.add(f"versions.{k}", v, f"unknown version key; {unknown[str(k)]}")
+                elif (why := _version_problem(v, k) if k not in checked.refused else _type_fix(v)) is not None:
                     c.add(f"versions.{k}", v, why)
                 else:
                     versions[k] = v

@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import copy
 import functools
 import ipaddress
 from typing import Any
@@ -20,13 +19,16 @@ import jinja2
 import pytest
 import yaml
 
-from components.cluster_patches import csr_approver_patches
-from tests.support.charts import KUBEADM_CONFIG, VERSIONS, kube_version
-from tests.support.children import applications
+from tests.support.charts import KUBEADM_CONFIG, VERSIONS
+from tests.support.children import applications, render_child
 from tests.support.dev_stack import dev_settings
-from tests.support.kubelet_csr_approver import ApproverConfig, decide, kubelet_serving_csr, rendered_approver
-from tests.support.prereqs import require_helm
-from tools.charts import application_helm_source, chart_archive, render
+from tests.support.kubelet_csr_approver import (
+    ApproverConfig,
+    approver_application,
+    decide,
+    kubelet_serving_csr,
+    rendered_approver,
+)
 
 VPC = dev_settings().vpc_cidr
 
@@ -36,22 +38,9 @@ def node_ip(i: int) -> str:
 
 
 def rendered(app_name: str, patch_root: bool = True) -> list[dict[str, Any]]:
-    app = copy.deepcopy(applications()[app_name])
     if patch_root and app_name == "kubelet-csr-approver":
-        (patch,) = csr_approver_patches(VPC)
-        for op in yaml.safe_load(patch["patch"]):
-            assert op["path"] == "/spec/source/helm/valuesObject/providerIpPrefixes"
-            assert op["op"] == "replace" and "providerIpPrefixes" in app["spec"]["source"]["helm"]["valuesObject"]
-            app["spec"]["source"]["helm"]["valuesObject"]["providerIpPrefixes"] = op["value"]
-    src = application_helm_source(app)
-    return render(
-        chart_archive(src["chart"], src["targetRevision"]),
-        release=src["releaseName"],
-        namespace=src["namespace"],
-        values=src["values"],
-        kube_version=kube_version(),
-        helm=require_helm(),
-    )
+        return render_child(approver_application(VPC))
+    return render_child(applications()[app_name])
 
 
 @functools.cache

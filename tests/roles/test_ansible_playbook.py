@@ -158,15 +158,25 @@ def test_the_prepare_plays_mark_a_node_last_and_skip_only_marked_nodes():
     assert prepare["tasks"][-1]["ansible.builtin.import_role"] == {"name": "prepare_marker", "tasks_from": "write"}
 
 
-def test_the_roles_read_no_other_role_so_each_playbooks_files_are_its_roles():
-    """playbook_files (the prepare and cluster triggers) lists a playbook's roles: that is all it
-    can read only while no role depends on or includes another."""
+def test_each_playbooks_files_are_its_roles_and_the_roles_they_include():
+    """playbook_files (each command's `ansible:` trigger) lists a playbook's roles and the roles
+    their tasks include: that is all a run can read while no role has meta dependencies or reads
+    files by path."""
     for role in role_dirs():
         assert not (role / "meta").exists(), f"{role.name}: meta dependencies would escape playbook_files"
         for path in role.rglob("*.yml"):
             text = path.read_text()
-            for key in ("include_role", "import_role", "role_path", "playbook_dir"):
+            for key in ("role_path", "playbook_dir"):
                 assert key not in text, f"{path.relative_to(ANSIBLE_DIR)} uses {key}"
+    # containerd and kubernetes_packages run common's apt key tasks; so does the upgrade.
+    for playbook in ("prepare.yml", "upgrade.yml"):
+        assert "common" in playbook_roles(ANSIBLE_DIR, playbook), playbook
+    for playbook in PLAYBOOKS:
+        roles = playbook_roles(ANSIBLE_DIR, playbook)
+        for name in roles:
+            for path in (ANSIBLE_DIR / "roles" / name / "tasks").glob("*.yml"):
+                for included in re.findall(r"(?:include|import)_role:\s*\n\s*name: (\w+)", path.read_text()):
+                    assert included in roles, f"{playbook}: {name} includes {included}, missing from its files"
 
 
 def test_the_prepare_roles_read_nothing_the_prepare_inventory_leaves_out():

@@ -192,34 +192,30 @@ def kubelet_serving_csr(
     }
 
 
-def rendered_approver(vpc: ipaddress.IPv4Network) -> ApproverConfig:
-    """The approver's configuration as the cluster runs it for a stack whose VPC is `vpc`: the chart
-    (../shared/charts, pinned helm) rendered with the Application's values and the root
-    Application's patch for that VPC (components/cluster_patches.py csr_approver_patches)."""
+def approver_application(vpc: ipaddress.IPv4Network) -> dict[str, Any]:
+    """The kubelet-csr-approver Application with the root Application's patch for a stack whose VPC
+    is `vpc` (components/cluster_patches.py csr_approver_patches) applied."""
     import copy
 
     import yaml
 
     from components.cluster_patches import csr_approver_patches
-    from tests.support.charts import kube_version
     from tests.support.children import applications
-    from tests.support.prereqs import require_helm
-    from tools.charts import application_helm_source, chart_archive, render
 
     app = copy.deepcopy(applications()["kubelet-csr-approver"])
     (patch,) = csr_approver_patches(vpc)
     for op in yaml.safe_load(patch["patch"]):
         assert op["op"] == "replace" and op["path"] == "/spec/source/helm/valuesObject/providerIpPrefixes"
+        assert "providerIpPrefixes" in app["spec"]["source"]["helm"]["valuesObject"]
         app["spec"]["source"]["helm"]["valuesObject"]["providerIpPrefixes"] = op["value"]
-    src = application_helm_source(app)
-    docs = render(
-        chart_archive(src["chart"], src["targetRevision"]),
-        release=src["releaseName"],
-        namespace=src["namespace"],
-        values=src["values"],
-        kube_version=kube_version(),
-        helm=require_helm(),
-    )
-    (deployment,) = [d for d in docs if d["kind"] == "Deployment"]
+    return app
+
+
+def rendered_approver(vpc: ipaddress.IPv4Network) -> ApproverConfig:
+    """The approver's configuration as the cluster runs it for a stack whose VPC is `vpc`: the chart
+    (../shared/charts, pinned helm) rendered with the Application's values and the root patch."""
+    from tests.support.children import render_child
+
+    (deployment,) = [d for d in render_child(approver_application(vpc)) if d["kind"] == "Deployment"]
     (container,) = deployment["spec"]["template"]["spec"]["containers"]
     return ApproverConfig.from_env({e["name"]: str(e["value"]) for e in container["env"]})

@@ -154,6 +154,8 @@ def test_each_step_re_runs_for_the_files_it_reads(tmp_path):
         ("cluster.yml", {"site.yml", "cluster.yml"}),
         ("roles/kubernetes_packages/tasks/main.yml", {"site.yml", "prepare.yml"}),
         ("roles/control_plane/tasks/main.yml", {"site.yml", "cluster.yml"}),
+        # The apt key tasks of common, which containerd, kubernetes_packages and the upgrade run.
+        ("roles/common/tasks/apt_key.yml", {"site.yml", "prepare.yml", "upgrade.yml"}),
         ("ansible.cfg", {"site.yml", "prepare.yml", "cluster.yml", "upgrade.yml"}),
     ):
         path = tree / rel
