@@ -8,6 +8,15 @@ assumes its own IAM role with a projected token (IRSA, components/identity.py), 
 prefix of this bucket by `writer_policy`. No node role can touch the bucket, and every node keeps
 IMDS hop limit 1. Versioning keeps deleted objects for `NONCURRENT_DAYS`.
 
+Defence in depth (issue 21): the objects are encrypted with the stack's own KMS key (rotated
+yearly); the bucket policy denies every object operation to any principal but the three writer
+roles and the account's admin path (its root user and the principal that runs `pulumi up`), so an
+IAM policy elsewhere in the account that grants `s3:*` does not reach the backups; and Object Lock
+in governance mode keeps every object version `LOCK_DAYS` days. barman, the etcd snapshot job and
+the RabbitMQ export delete objects by key only (a delete marker), which Object Lock allows; the
+lock stops anyone, a writer included, from removing a version for good before it ends
+(docs/deployment.md, "Backups").
+
 How the bucket name reaches Git-managed manifests (the manifests are static, the name is not):
 the program passes `root_patches` to the root Application, which ArgoCD applies to the children
 it renders — the same mechanism that sets every child's repoURL and revision (components/gitops.py).
@@ -40,27 +49,53 @@ NONCURRENT_DAYS = 30
 # they need; an age rule here could break a chain.
 EXPIRE_DAYS = {"rabbitmq/": 30, "etcd/": 14}
 INCOMPLETE_UPLOAD_DAYS = 2
+# Object Lock (governance mode): every object version written is kept at least this long. Shorter
+# than NONCURRENT_DAYS, so the lifecycle's expiry of old versions (which S3 defers while a version
+# is locked) still runs on time; barman's retention policy and the prefixes' expiry delete by key
+# (a delete marker, allowed under a lock), so neither is blocked. Bucket-wide: every object of this
+# bucket is under a backup prefix (postgresql/, etcd/, rabbitmq/).
+LOCK_DAYS = 14
+# The object operations the bucket policy keeps to the writers and the admin path. Bucket
+# configuration (Get/PutBucket*) stays with IAM, so the stack's own deploy and preview roles can
+# read and update the bucket's settings.
+OBJECT_ACTIONS = [
+    "s3:GetObject*",
+    "s3:PutObject*",
+    "s3:DeleteObject*",
+    "s3:ListBucket*",
+    "s3:ListMultipartUploadParts",
+    "s3:AbortMultipartUpload",
+    "s3:RestoreObject",
+    "s3:ReplicateObject",
+    "s3:BypassGovernanceRetention",
+]
 
 
 @dataclass(frozen=True)
 class BackupBucketArgs:
     cluster_name: str
     region: str
+    # The IAM role names of the backup writers (components/identity.py, backup_writer_role_names):
+    # known before the roles exist, so the bucket policy needs no dependency on them.
+    writer_role_names: Sequence[str] = ()
 
 
 class BackupBucket(pulumi.ComponentResource):
     """The stack's backup bucket.
 
     Creates: an S3 bucket (name prefixed with the cluster name, kept on `pulumi destroy` with all
-    its settings, so the backups outlive the stack), bucket-owner-enforced ownership (no ACLs), versioning, default
-    SSE-S3 (AES256) encryption with an S3 bucket key, all four public-access blocks, a policy that
-    denies any request not over TLS, a lifecycle that expires noncurrent versions, aborted uploads
-    and old objects under the prefixes nobody else prunes. The writers' roles are in
-    components/identity.py.
+    its settings and its key, so the backups outlive the stack and stay readable),
+    bucket-owner-enforced ownership (no ACLs), versioning, default SSE-KMS encryption with the
+    stack's customer-managed KMS key (rotation on) and an S3 bucket key, all four public-access
+    blocks, a policy that denies any request not over TLS and any object operation by a principal
+    other than the writer roles and the admin path, Object Lock (governance, `LOCK_DAYS`), and a
+    lifecycle that expires noncurrent versions, aborted uploads and old objects under the prefixes
+    nobody else prunes. The writers' roles are in components/identity.py.
     """
 
     bucket_name: pulumi.Output[str]
     bucket_arn: pulumi.Output[str]
+    key_arn: pulumi.Output[str]
 
     def __init__(self, name: str, args: BackupBucketArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(TYPE_TOKEN, name, None, opts)
@@ -74,11 +109,22 @@ class BackupBucket(pulumi.ComponentResource):
         )
         self.bucket_name = bucket.bucket
         self.bucket_arn = bucket.arn
+        kept = pulumi.ResourceOptions(parent=self, retain_on_delete=True)
+        # Kept with the bucket: without it the kept backups could not be read. Deleting it is a
+        # deliberate `aws kms schedule-key-deletion` (30 days' notice), after the bucket is gone.
+        key = aws.kms.Key(
+            f"{name}-backups",
+            description=f"{args.cluster_name}: encrypts the backup bucket's objects",
+            enable_key_rotation=True,
+            deletion_window_in_days=30,
+            opts=kept,
+        )
+        self.key_arn = key.arn
         # The settings stay with the kept bucket: deleting them would leave it unencrypted by
         # choice, public-policy-able and with versioning suspended.
-        self._create_bucket_settings(name, bucket, pulumi.ResourceOptions(parent=self, retain_on_delete=True))
+        self._create_bucket_settings(name, bucket, key, args, kept)
         self._region = args.region
-        self.register_outputs({"bucket_name": self.bucket_name, "bucket_arn": self.bucket_arn})
+        self.register_outputs({"bucket_name": self.bucket_name, "bucket_arn": self.bucket_arn, "key_arn": self.key_arn})
 
     def root_patches(
         self, extra: pulumi.Input[Mapping[str, Sequence[Mapping[str, Any]]]] | None = None
@@ -88,15 +134,50 @@ class BackupBucket(pulumi.ComponentResource):
             lambda v: _patches_or_warn(v[0], self._region, v[1])
         )
 
-    def _create_bucket_settings(self, name: str, bucket: aws.s3.Bucket, child: pulumi.ResourceOptions) -> None:
-        """Ownership, public-access block, versioning, encryption, TLS-only policy, lifecycle."""
-        block = private_bucket_basics(f"{name}-backups", bucket, child, versioned=True)
+    def _create_bucket_settings(
+        self,
+        name: str,
+        bucket: aws.s3.Bucket,
+        key: aws.kms.Key,
+        args: BackupBucketArgs,
+        child: pulumi.ResourceOptions,
+    ) -> None:
+        """Ownership, public-access block, versioning, encryption, policy, Object Lock, lifecycle."""
+        block, versioning = private_bucket_basics(f"{name}-backups", bucket, child, versioned=True, kms_key=key)
+        assert versioning is not None  # versioned=True
+        caller = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))
+        admitted = pulumi.Output.all(caller.account_id, caller.arn).apply(
+            lambda v: [
+                *(f"arn:aws:iam::{v[0]}:role/{role}" for role in args.writer_role_names),
+                *admin_principal_patterns(v[0], v[1]),
+            ]
+        )
         aws.s3.BucketPolicy(
-            f"{name}-backups-tls-only",
+            f"{name}-backups-policy",
             bucket=bucket.id,
-            policy=bucket.arn.apply(lambda arn: json.dumps(tls_only_policy(arn))),
-            # The public-access block first: a policy put before it could be judged public.
-            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[block])),
+            policy=pulumi.Output.all(bucket.arn, admitted, key.arn).apply(
+                lambda v: json.dumps(backup_bucket_policy(v[0], v[1], v[2]))
+            ),
+            # The public-access block first: a policy put before it could be judged public. The
+            # alias keeps the TLS-only policy this replaces (one bucket policy per bucket).
+            opts=pulumi.ResourceOptions.merge(
+                child,
+                pulumi.ResourceOptions(depends_on=[block], aliases=[pulumi.Alias(name=f"{name}-backups-tls-only")]),
+            ),
+        )
+        # Object Lock needs versioning first; on an existing bucket S3 turns it on in place
+        # (PutObjectLockConfiguration with ObjectLockEnabled, AWS S3 User Guide "Enable Object Lock
+        # on an existing S3 bucket"). Once on, it cannot be turned off.
+        aws.s3.BucketObjectLockConfiguration(
+            f"{name}-backups-object-lock",
+            bucket=bucket.id,
+            object_lock_enabled="Enabled",
+            rule=aws.s3.BucketObjectLockConfigurationRuleArgs(
+                default_retention=aws.s3.BucketObjectLockConfigurationRuleDefaultRetentionArgs(
+                    mode="GOVERNANCE", days=LOCK_DAYS
+                )
+            ),
+            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[versioning])),
         )
         aws.s3.BucketLifecycleConfiguration(
             f"{name}-backups-lifecycle",
@@ -107,12 +188,18 @@ class BackupBucket(pulumi.ComponentResource):
 
 
 def private_bucket_basics(
-    prefix: str, bucket: aws.s3.Bucket, opts: pulumi.ResourceOptions, *, versioned: bool
-) -> aws.s3.BucketPublicAccessBlock:
+    prefix: str,
+    bucket: aws.s3.Bucket,
+    opts: pulumi.ResourceOptions,
+    *,
+    versioned: bool,
+    kms_key: aws.kms.Key | None = None,
+) -> tuple[aws.s3.BucketPublicAccessBlock, aws.s3.BucketVersioning | None]:
     """What every bucket of this stack has (backups, media, the issuer): owner-enforced ownership
-    (no ACLs), all four public-access blocks, SSE-S3 (AES256) with a bucket key, and versioning
-    where asked; `<prefix>-ownership`, `-public-access`, `-encryption`, `-versioning`. Returns the
-    public-access block, which a bucket policy must wait for (one put before it could be judged public)."""
+    (no ACLs), all four public-access blocks, default encryption with a bucket key (SSE-KMS with
+    `kms_key`, else SSE-S3, AES256), and versioning where asked; `<prefix>-ownership`,
+    `-public-access`, `-encryption`, `-versioning`. Returns the public-access block, which a bucket
+    policy must wait for (one put before it could be judged public), and the versioning resource."""
     aws.s3.BucketOwnershipControls(
         f"{prefix}-ownership",
         bucket=bucket.id,
@@ -128,8 +215,9 @@ def private_bucket_basics(
         restrict_public_buckets=True,
         opts=opts,
     )
+    versioning = None
     if versioned:
-        aws.s3.BucketVersioning(
+        versioning = aws.s3.BucketVersioning(
             f"{prefix}-versioning",
             bucket=bucket.id,
             versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(status="Enabled"),
@@ -141,14 +229,15 @@ def private_bucket_basics(
         rules=[
             aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
                 apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
-                    sse_algorithm="AES256"
+                    sse_algorithm="aws:kms" if kms_key is not None else "AES256",
+                    kms_master_key_id=kms_key.arn if kms_key is not None else None,
                 ),
                 bucket_key_enabled=True,
             )
         ],
         opts=opts,
     )
-    return block
+    return block, versioning
 
 
 # --- pure functions (tested without the runtime) -------------------------------------------------
@@ -178,6 +267,62 @@ def tls_only_policy(bucket_arn: str) -> dict[str, Any]:
             }
         ],
     }
+
+
+def admin_principal_patterns(account_id: str, caller_arn: str) -> list[str]:
+    """The account's admin path, as `aws:PrincipalArn` patterns: the root user, and the principal that
+    runs `pulumi up` (an assumed role's session is judged as the role, which may sit under a path)."""
+    patterns = [f"arn:aws:iam::{account_id}:root"]
+    parts = caller_arn.split(":", 5)
+    if len(parts) == 6 and parts[2] == "sts" and parts[5].startswith("assumed-role/"):
+        role = parts[5].split("/")[1]
+        patterns += [f"arn:aws:iam::{account_id}:role/{role}", f"arn:aws:iam::{account_id}:role/*/{role}"]
+    elif len(parts) == 6 and parts[2] == "iam" and parts[5] != "root":
+        patterns.append(caller_arn)
+    return patterns
+
+
+def backup_bucket_policy(bucket_arn: str, admitted: Sequence[str], key_arn: str) -> dict[str, Any]:
+    """TLS only; no object operation by any principal whose ARN matches none of `admitted` (the
+    writer roles and the admin path), a Deny, so no Allow elsewhere in the account overrides it; and
+    no upload that asks for other encryption than the bucket's default (SSE-KMS with `key_arn`)."""
+    policy = tls_only_policy(bucket_arn)
+    objects = f"{bucket_arn}/*"
+    policy["Statement"] += [
+        {
+            "Sid": "DenyOtherEncryption",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:PutObject",
+            "Resource": objects,
+            "Condition": {
+                "Null": {"s3:x-amz-server-side-encryption": "false"},
+                "StringNotEquals": {"s3:x-amz-server-side-encryption": "aws:kms"},
+            },
+        },
+        {
+            "Sid": "DenyOtherKmsKeys",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:PutObject",
+            "Resource": objects,
+            "Condition": {
+                "Null": {"s3:x-amz-server-side-encryption-aws-kms-key-id": "false"},
+                "StringNotEquals": {"s3:x-amz-server-side-encryption-aws-kms-key-id": key_arn},
+            },
+        },
+    ]
+    policy["Statement"].append(
+        {
+            "Sid": "DenyObjectsToAllButWritersAndAdmins",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": OBJECT_ACTIONS,
+            "Resource": [bucket_arn, f"{bucket_arn}/*"],
+            "Condition": {"StringNotLike": {"aws:PrincipalArn": list(admitted)}},
+        }
+    )
+    return policy
 
 
 def s3_origin_access_control(
@@ -213,7 +358,7 @@ def cloudfront_read_policy(
     return policy
 
 
-def writer_policy(bucket_arn: str, prefix: str) -> dict[str, Any]:
+def writer_policy(bucket_arn: str, prefix: str, key_arn: str) -> dict[str, Any]:
     """What the backup clients call (components/backup_s3_calls.yaml, tests/unit/test_backup_iam.py):
     objects only under `prefix`; s3:ListBucket on the bucket without a prefix condition.
 
@@ -237,6 +382,15 @@ def writer_policy(bucket_arn: str, prefix: str) -> dict[str, Any]:
                 "Effect": "Allow",
                 "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
                 "Resource": f"{bucket_arn}/{prefix}*",
+            },
+            {
+                # SSE-KMS: S3 asks KMS for a data key on a write and to decrypt it on a read, on the
+                # caller's behalf (the bucket key makes that rare). Only through S3.
+                "Sid": "TheBucketsKeyThroughS3",
+                "Effect": "Allow",
+                "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
+                "Resource": key_arn,
+                "Condition": {"StringLike": {"kms:ViaService": "s3.*.amazonaws.com"}},
             },
         ],
     }

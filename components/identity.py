@@ -65,6 +65,7 @@ class PolicyTargets:
     cluster_name: str
     backup_bucket_arn: str
     media_bucket_arn: str | None = None
+    backup_key_arn: str = ""
 
 
 @dataclass(frozen=True)
@@ -166,7 +167,9 @@ def ebs_csi_policy(t: PolicyTargets) -> dict[str, Any]:
 
 def _prefix(prefix: str) -> Callable[[PolicyTargets], dict[str, Any]]:
     def policy(t: PolicyTargets) -> dict[str, Any]:
-        return writer_policy(t.backup_bucket_arn, prefix)
+        if not t.backup_key_arn:
+            raise ValueError("the backup writers need the backup bucket's KMS key")
+        return writer_policy(t.backup_bucket_arn, prefix, t.backup_key_arn)
 
     return policy
 
@@ -271,6 +274,14 @@ def role_name(cluster_name: str, role: WorkloadRole) -> str:
     return name
 
 
+# The roles that write the backup bucket (its policy admits them by name).
+BACKUP_WRITERS = ("postgresql-backup", "etcd-backup", "rabbitmq-export")
+
+
+def backup_writer_role_names(cluster_name: str) -> list[str]:
+    return [role_name(cluster_name, r) for r in WORKLOAD_ROLES if r.key in BACKUP_WRITERS]
+
+
 def role_root_patches(
     role_arns: Mapping[str, str], roles: Sequence[WorkloadRole] = WORKLOAD_ROLES
 ) -> dict[str, list[dict[str, Any]]]:
@@ -294,6 +305,7 @@ class WorkloadIdentityArgs:
     cluster_name: str
     backup_bucket_arn: pulumi.Input[str]
     media_bucket_arn: pulumi.Input[str] | None = None
+    backup_key_arn: pulumi.Input[str] = ""
 
 
 class WorkloadIdentity(pulumi.ComponentResource):
@@ -318,7 +330,7 @@ class WorkloadIdentity(pulumi.ComponentResource):
         )
         self._bucket = bucket
         # Two small documents, rewritten from the cluster's key: no versioning needed.
-        block = private_bucket_basics(f"{name}-issuer", bucket, child, versioned=False)
+        block, _ = private_bucket_basics(f"{name}-issuer", bucket, child, versioned=False)
         oac = s3_origin_access_control(f"{name}-issuer", f"{args.cluster_name} service-account issuer", child)
         origin_id = "issuer-bucket"
         distribution = aws.cloudfront.Distribution(
@@ -395,8 +407,8 @@ class WorkloadIdentity(pulumi.ComponentResource):
             max_session_duration=3600,
             opts=child,
         )
-        targets = pulumi.Output.all(args.backup_bucket_arn, args.media_bucket_arn).apply(
-            lambda v: PolicyTargets(args.cluster_name, v[0], v[1])
+        targets = pulumi.Output.all(args.backup_bucket_arn, args.media_bucket_arn, args.backup_key_arn).apply(
+            lambda v: PolicyTargets(args.cluster_name, v[0], v[1], v[2])
         )
         aws.iam.RolePolicy(
             f"{name}-{role.key}",

@@ -115,7 +115,7 @@ class MediaCdn(pulumi.ComponentResource):
     def _create_bucket_settings(
         self, name: str, bucket: aws.s3.Bucket, args: MediaCdnArgs, kept: pulumi.ResourceOptions
     ) -> aws.s3.BucketPublicAccessBlock:
-        block = private_bucket_basics(f"{name}-media", bucket, kept, versioned=True)
+        block, _ = private_bucket_basics(f"{name}-media", bucket, kept, versioned=True)
         aws.s3.BucketLifecycleConfiguration(
             f"{name}-media-lifecycle",
             bucket=bucket.id,

@@ -21,7 +21,7 @@ from components.bootstrap import AnsibleBootstrap, BootstrapArgs, BootstrapHost
 from components.cluster_patches import autoscaling_patches, csr_approver_patches, merge_child_patches
 from components.ebs import ebs_csi_root_patches, volume_snapshot_backup_patches
 from components.gitops import upstream_repos
-from components.identity import WorkloadIdentity, WorkloadIdentityArgs, role_root_patches
+from components.identity import WorkloadIdentity, WorkloadIdentityArgs, backup_writer_role_names, role_root_patches
 from components.media import MediaCdn, MediaCdnArgs
 from components.network import Network, NetworkArgs
 from components.node_removal import NodeRemoval, NodeRemovalArgs, RemovableNode
@@ -172,7 +172,7 @@ def build_stack(settings: StackSettings, secrets: StackSecrets) -> StackResource
     )
     backup = BackupBucket(
         name,
-        BackupBucketArgs(cluster_name=name, region=settings.region),
+        BackupBucketArgs(cluster_name=name, region=settings.region, writer_role_names=backup_writer_role_names(name)),
         opts=on_aws,
     )
     media = (
@@ -199,6 +199,7 @@ def build_stack(settings: StackSettings, secrets: StackSecrets) -> StackResource
             cluster_name=name,
             backup_bucket_arn=backup.bucket_arn,
             media_bucket_arn=media.bucket_arn if media is not None else None,
+            backup_key_arn=backup.key_arn,
         ),
         opts=on_aws,
     )

@@ -76,6 +76,18 @@ pinned_version() {{
   apt-cache madison "$1" | awk -v pin="$2" '$3 == pin || index($3, pin "~") == 1 {{ print $3; exit }}'
 }}
 
+# Refuses signing key $1 unless its primary key's fingerprint is $2: the key is removed and the
+# preparation stops before any apt source names it (the playbook then stops with the reason).
+check_key() {{
+  local found
+  found=$(gpg --batch --no-default-keyring --show-keys --with-colons "$1" | awk -F: '$1 == "fpr" {{ print $10; exit }}')
+  if [ "$found" != "$2" ]; then
+    rm -f "$1"
+    log "$1 has fingerprint ${{found:-none}}, not the pinned $2: removed"
+    return 1
+  fi
+}}
+
 prepare() {{
   set -e
   export DEBIAN_FRONTEND=noninteractive
@@ -92,6 +104,9 @@ prepare() {{
     {q(DOCKER_APT_URI + "/gpg")} -o /etc/apt/keyrings/docker.asc
   curl -fsSL --connect-timeout 3 --retry 20 --retry-delay 3 --retry-all-errors {q(repo + "Release.key")} \\
     -o /etc/apt/keyrings/kubernetes-{minor}.asc
+  # Each key must be the pinned one (versions.yaml), as the roles' common/apt_key.yml checks it.
+  check_key /etc/apt/keyrings/docker.asc {q(versions["dockerAptKeyFingerprint"])}
+  check_key /etc/apt/keyrings/kubernetes-{minor}.asc {q(versions["kubernetesAptKeyFingerprint"])}
   chmod 0644 /etc/apt/keyrings/docker.asc /etc/apt/keyrings/kubernetes-{minor}.asc
   echo "deb [arch=$arch signed-by=/etc/apt/keyrings/docker.asc] {DOCKER_APT_URI} $codename stable" \\
     > /etc/apt/sources.list.d/docker.list

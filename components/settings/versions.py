@@ -4,7 +4,7 @@ The schema (schema.versions_model, made from versions.yaml's keys) owns the keys
 every version is text as written: an unquoted YAML number (`kubernetes: 1.30` reads as 1.3), a
 boolean or a null is refused with "quote it". Nothing moves: no `latest`, ranges or wildcards. The
 AMI is one exact Canonical build name; chart repositories are https:// URLs without credentials;
-images carry a tag other than `latest` (or a digest).
+images carry a tag other than `latest`, a digest, or both (`name:tag@sha256:…`).
 """
 
 from __future__ import annotations
@@ -25,10 +25,13 @@ AMI_NAME = re.compile(
 )
 _SEMVER = re.compile(r"v?[0-9]+\.[0-9]+\.[0-9]+([-+][0-9A-Za-z.-]+)?")
 _IMAGE = re.compile(
-    r"[a-z0-9.-]+(:[0-9]+)?(/[a-z0-9._-]+)+(:(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})|@sha256:[0-9a-f]{64})"
+    r"[a-z0-9.-]+(:[0-9]+)?(/[a-z0-9._-]+)+"
+    r"((:(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))(@sha256:[0-9a-f]{64})?|@sha256:[0-9a-f]{64})"
 )
 _KUBERNETES_VERSION = re.compile(r"[0-9]+\.[0-9]+\.[0-9]+")
 _V_TAG = re.compile(r"v[0-9]+\.[0-9]+\.[0-9]+")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+_FINGERPRINT = re.compile(r"[0-9A-F]{40}")
 
 
 def _type_fix(value: object) -> str:
@@ -70,6 +73,14 @@ def _version_problem(value: str, key: str = "") -> str | None:
             return "expected an image with its registry and an exact tag, e.g. 'docker.io/library/redis:7.4.1-alpine'."
         if (m["tag"] or "").lower() in _UNPINNED_VERSIONS:
             return f"the tag '{m['tag']}' moves; pin an exact tag or a sha256 digest."
+        return None
+    if key.endswith("Sha256"):
+        if not _SHA256.fullmatch(value):
+            return "expected the file's sha256: 64 lowercase hex digits."
+        return None
+    if key.endswith("Fingerprint"):
+        if not _FINGERPRINT.fullmatch(value):
+            return "expected the key's full OpenPGP fingerprint: 40 uppercase hex digits, no spaces."
         return None
     if _RANGE_CHARS.search(value):
         return "a range or wildcard; pin an exact version."

@@ -22,8 +22,11 @@ python3-apt: `.ci/run` installs them; under CI=true a missing one fails (tests/s
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import ipaddress
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -35,10 +38,14 @@ from typing import Any
 
 import pytest
 import yaml
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
-from components.bootstrap import rewrite_kubeconfig_server
+from components import oidc_issuer
+from components.bootstrap import first_control_plane, rewrite_kubeconfig_server, service_account_keys_command
 from components.settings.model import NodeRole, NodeSpec, StackSettings
 from components.settings.parse import parse_settings
+from tests.support.identity import sign_like_kube_apiserver, verify_with_jwks
 from tests.support.node_simulator import FAST, assert_recap, dpkg_status, prerequisites, stack_values
 from tests.support.paths import ROOT
 from tests.support.simulator.cluster import SimCluster
@@ -243,6 +250,22 @@ def assert_cluster_built(sim: SimCluster, settings: StackSettings, run) -> None:
     assert storage_ns["pod-security.kubernetes.io/warn"] == "restricted"
     assert "networking.k8s.io/NetworkPolicy/local-path-storage/default-deny" in objects
     assert "networking.k8s.io/NetworkPolicy/local-path-storage/allow-provisioner-to-dns-and-api-server" in objects
+    # Pod Security labels on the namespaces kubeadm and tigera-operator.yaml create, pinned to the
+    # cluster's minor (tests/roles/test_pod_security_admission.py renders them), and the cluster-wide
+    # default the API server reads.
+    minor = "v" + ".".join(settings.versions["kubernetes"].split(".")[:2])
+    for name, level in [
+        ("default", "restricted"),
+        ("kube-public", "restricted"),
+        ("kube-node-lease", "restricted"),
+        ("kube-system", "privileged"),
+        ("tigera-operator", "privileged"),
+    ]:
+        labels = objects[f"/Namespace//{name}"]["metadata"].get("labels", {})
+        assert labels.get("pod-security.kubernetes.io/enforce") == level, (name, labels)
+        assert labels.get("pod-security.kubernetes.io/enforce-version") == minor, (name, labels)
+    admission = yaml.safe_load(sim.hosts[first.name].read("/etc/kubernetes/apiserver/admission-config.yaml"))
+    assert admission["plugins"][0]["configuration"]["defaults"]["enforce"] == "baseline"
 
     fetched = sim.kubeconfig()
     assert fetched.returncode == 0, fetched.stderr
@@ -264,6 +287,48 @@ def assert_labels_and_taints(sim: SimCluster, state: dict[str, Any]) -> None:
         taints = {(t["key"], t.get("value", ""), t["effect"]) for t in live.get("spec", {}).get("taints", [])}
         for taint in node.taints:
             assert (taint.key, taint.value, taint.effect) in taints, f"{node.name}: taint {taint} is missing"
+
+
+def assert_the_issuer_documents_come_from_the_control_planes_key(sim: SimCluster, tmp: Path) -> None:
+    """The JWKS made from the simulated control plane's own service-account key (kubeadm's certs
+    phase in the stand-in), read the way the bootstrap's `<name>-service-account-keys` command reads
+    it (its script, through the bastion), built and checked with the program's code."""
+    cp = first_control_plane(sim.inventory_hosts())
+    spec = service_account_keys_command(cp, sim.jump(), str(sim.known_hosts), [])
+    read = subprocess.run(
+        spec.argv, input=sim.key, env={**os.environ, **spec.environment}, cwd=ROOT, capture_output=True, text=True,
+        timeout=120,
+    )  # fmt: skip
+    assert read.returncode == 0, read.stderr[-2000:]
+    pems = oidc_issuer.public_key_blocks(read.stdout)
+    assert len(pems) == 1, read.stdout
+    # As kubeadm writes them: PKCS #1 private key, PKIX public key, both 0600.
+    host = sim.hosts[sim.nodes[0].name]
+    for name in ("sa.key", "sa.pub"):
+        assert host.path(f"/etc/kubernetes/pki/{name}").stat().st_mode & 0o777 == 0o600, name
+    private = tmp / "sa.key"
+    private.write_text(host.read("/etc/kubernetes/pki/sa.key"))
+    assert private.read_text().startswith("-----BEGIN RSA PRIVATE KEY-----\n")
+    document = json.loads(json.dumps(oidc_issuer.jwks(pems)))  # as published: JSON
+    (entry,) = document["keys"]
+    # kube-apiserver's kid (pkg/serviceaccount/jwt.go keyIDFromPublicKey): SHA-256 of the PKIX DER of
+    # the signing key's public half, computed here from sa.key, not from what was read.
+    key = serialization.load_pem_private_key(private.read_bytes(), password=None)
+    assert isinstance(key, rsa.RSAPrivateKey) and key.key_size == 2048
+    der = key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    kid = base64.urlsafe_b64encode(hashlib.sha256(der).digest()).rstrip(b"=").decode()
+    assert (entry["kid"], entry["alg"], entry["kty"], entry["use"]) == (kid, "RS256", "RSA", "sig")
+    issuer = "https://d111111abcdef8.cloudfront.net"
+    discovery = oidc_issuer.discovery_document(issuer)
+    assert discovery["jwks_uri"] == f"{issuer}/{oidc_issuer.JWKS_PATH}"
+    assert discovery["id_token_signing_alg_values_supported"] == [entry["alg"]]
+    sub = oidc_issuer.service_account_subject("data", "postgresql")
+    token = sign_like_kube_apiserver(private, kid, {"iss": issuer, "sub": sub, "aud": [oidc_issuer.STS_AUDIENCE]})
+    assert verify_with_jwks(token, document)["sub"] == sub
+    # Every control plane signs with the same key (download-certs): the JWKS holds it for all.
+    for node in sim.nodes:
+        if node.role is NodeRole.CONTROL_PLANE:
+            assert sim.hosts[node.name].read("/etc/kubernetes/pki/sa.pub") == pems[0], node.name
 
 
 def assert_kubelet_serving_requests_judged(sim: SimCluster) -> None:
@@ -342,11 +407,12 @@ def assert_kubelet_serving_requests_judged(sim: SimCluster) -> None:
 CRDS = "manifests/operator-crds.yaml"
 
 
-def test_first_run_builds_the_cluster_and_the_second_changes_nothing(small):
+def test_first_run_builds_the_cluster_and_the_second_changes_nothing(small, tmp_path):
     settings = dev_settings()
     first = small.playbook(FAST)
     assert_cluster_built(small, settings, first)
     assert_kubelet_serving_requests_judged(small)
+    assert_the_issuer_documents_come_from_the_control_planes_key(small, tmp_path)
     # apt really ran on the nodes, against the simulated repositories, over HTTPS.
     sources = small.hosts[small.nodes[1].name].read("/etc/apt/sources.list.d/kubernetes.list")
     assert "https://pkgs.k8s.io/core:/stable:/v" in sources

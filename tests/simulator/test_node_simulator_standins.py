@@ -123,6 +123,34 @@ def test_joins_need_the_issued_token_hash_and_key_and_happen_once(cp, tmp_path):
     assert twice.returncode == 1 and "[ERROR FileAvailable--etc-kubernetes-kubelet.conf]" in twice.stderr
 
 
+def test_init_writes_the_service_account_key_pair_as_kubeadm_does_and_control_planes_share_it(cp, tmp_path):
+    """kubeadm's certs phase (v1.36 CreateServiceAccountKeyAndPublicKeyFiles, pkiutil.WriteKey and
+    WritePublicKey): RSA 2048, sa.key PEM "RSA PRIVATE KEY" (PKCS #1), sa.pub PEM "PUBLIC KEY"
+    (PKIX) of the same key, both 0600; a joining control plane downloads the same pair."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    pki = cp.root / "etc/kubernetes/pki"
+    private_text, public_text = (pki / "sa.key").read_text(), (pki / "sa.pub").read_text()
+    assert private_text.startswith("-----BEGIN RSA PRIVATE KEY-----\n")
+    assert public_text.startswith("-----BEGIN PUBLIC KEY-----\n")
+    for name in ("sa.key", "sa.pub"):
+        assert (pki / name).stat().st_mode & 0o777 == 0o600, name
+    key = serialization.load_pem_private_key(private_text.encode(), password=None)
+    assert isinstance(key, rsa.RSAPrivateKey) and key.key_size == 2048
+    spki = serialization.PublicFormat.SubjectPublicKeyInfo
+    assert key.public_key().public_bytes(serialization.Encoding.PEM, spki).decode() == public_text
+
+    token = cp.run("kubeadm", "token", "create", "--print-join-command").stdout.split()[4]
+    certificate_key = cp.run("kubeadm", "init", "phase", "upload-certs", "--upload-certs").stdout.split()[-1]
+    second = Node(tmp_path / "cp-2")
+    (second.root / "var/lib/gitops-sim-cluster").symlink_to(cp.root / "var/lib/gitops-sim-cluster")
+    config = join_config(token, cp.cluster()["caCertHash"], certificate_key, "cp-2")
+    assert second.run("kubeadm", "join", "--config", second.write("/j.yaml", config)).returncode == 0
+    assert (second.root / "etc/kubernetes/pki/sa.pub").read_text() == public_text
+    assert (second.root / "etc/kubernetes/pki/sa.key").stat().st_mode & 0o777 == 0o600
+
+
 def test_config_validate_names_the_field_like_kubeadm(cp):
     bad = cp.run("kubeadm", "config", "validate", "--config", cp.write("/bad.yaml", join_config("", "sha256:xyz")))
     assert bad.returncode == 1

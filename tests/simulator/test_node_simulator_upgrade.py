@@ -74,6 +74,7 @@ def upgrade_run(sim: SimCluster, versions: Mapping[str, str], *, timeout: float 
         str(sim.known_hosts),
         playbook="upgrade.yml",
         extra_args=["-e", f"@{vars_file}"],
+        inventory=sim.inventory(),
     )
     return sim.run_playbook(spec, timeout=timeout, log_name=vars_file.stem)
 

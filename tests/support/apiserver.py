@@ -36,7 +36,12 @@ def render(tmp_path: Path, kubernetes: str, extra: dict[str, Any] | None = None)
     assert result.returncode == 0, result.stdout + result.stderr
     msg = json.loads((tmp_path / "tree" / "master-1").read_text())["msg"]
     kubeadm = {d["kind"]: d for d in yaml.safe_load_all(msg["kubeadm"]) if d}
-    return {"cluster": kubeadm["ClusterConfiguration"], "authn": yaml.safe_load(msg["authn"])}
+    return {
+        "cluster": kubeadm["ClusterConfiguration"],
+        "authn": yaml.safe_load(msg["authn"]),
+        "admission": yaml.safe_load(msg["admission"]),
+        "namespaces": [d for d in yaml.safe_load_all(msg["namespaces"]) if d],
+    }
 
 
 def api_args(cluster: dict[str, Any]) -> dict[str, str]:
@@ -64,4 +69,6 @@ RENDER_PLAY = """
         msg:
           kubeadm: "{{{{ lookup('ansible.builtin.template', templates ~ '/kubeadm-config.yaml.j2') }}}}"
           authn: "{{{{ lookup('ansible.builtin.template', templates ~ '/authentication-config.yaml.j2') }}}}"
+          admission: "{{{{ lookup('ansible.builtin.template', templates ~ '/admission-config.yaml.j2') }}}}"
+          namespaces: "{{{{ lookup('ansible.builtin.template', templates ~ '/namespaces.yaml.j2') }}}}"
 """

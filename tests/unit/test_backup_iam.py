@@ -14,6 +14,7 @@ The policies checked are the ones the program registers (the dev stack under the
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -24,6 +25,7 @@ from components.iam_policy import Request, evaluate
 
 BUCKET = "gitops-dev-backups-20261130mock"
 ARN = f"arn:aws:s3:::{BUCKET}"
+KEY = "arn:aws:kms:ap-northeast-2:123456789012:key/mock"
 # Each client's own role (IRSA, components/identity.py: the role of its ServiceAccount).
 ROLE_OF_CLIENT = {"postgresql": "gitops-dev-postgresql-backup", "rabbitmq": "gitops-dev-rabbitmq-export",
                   "etcd": "gitops-dev-etcd-backup"}  # fmt: skip
@@ -33,7 +35,7 @@ def _registered(dev: Any) -> tuple[dict[str, dict[str, Any]], dict[str, Any], st
     """The roles' and the bucket's policies as registered, and the bucket's ARN in them."""
     roles = {r.name: json.loads(r.inputs["policy"]) for r in dev.of_type("aws:iam/rolePolicy:RolePolicy")}
     (bucket_policy,) = [
-        p for p in dev.of_type("aws:s3/bucketPolicy:BucketPolicy") if p.name.endswith("-backups-tls-only")
+        p for p in dev.of_type("aws:s3/bucketPolicy:BucketPolicy") if p.name.endswith("-backups-policy")
     ]
     policy = json.loads(bucket_policy.inputs["policy"])
     return roles, policy, policy["Statement"][0]["Resource"][0]
@@ -46,9 +48,19 @@ def test_every_call_of_every_backup_client_is_allowed_by_its_role(dev: Any) -> N
     assert any(c.api == "HeadBucket" and c.client == "postgresql" for c in calls)
     refused = []
     for client, role in ROLE_OF_CLIENT.items():
-        mine = [c for c in calls if c.client == client]
+        mine = [_as(c, role) for c in calls if c.client == client]
         refused += iam_policy.check_calls([roles[role], bucket_policy], mine)
     assert not refused, "\n".join(f"{c.client} {c.api} {c.request.resource}: {d} ({c.source})" for c, d in refused)
+
+
+def _principal(role: str) -> dict[str, str]:
+    """The condition key S3 sees for a session of the IRSA role `role` (its ARN, no path)."""
+    return {"aws:PrincipalArn": f"arn:aws:iam::123456789012:role/{role}"}
+
+
+def _as(call: iam_policy.Call, role: str) -> iam_policy.Call:
+    request = Request(call.request.action, call.request.resource, {**call.request.context, **_principal(role)})
+    return dataclasses.replace(call, request=request)
 
 
 def test_object_access_stays_within_each_writers_prefix(dev: Any) -> None:
@@ -58,9 +70,10 @@ def test_object_access_stays_within_each_writers_prefix(dev: Any) -> None:
         policies = [roles[role], bucket_policy]
         for other, prefix in prefixes.items():
             for action in ("s3:GetObject", "s3:PutObject", "s3:DeleteObject"):
-                decision = evaluate(policies, Request(action, f"{arn}/{prefix}x", {"aws:SecureTransport": "true"}))
+                context = {"aws:SecureTransport": "true", **_principal(role)}
+                decision = evaluate(policies, Request(action, f"{arn}/{prefix}x", context))
                 assert (decision == "Allow") == (other == client), (client, other, action, decision)
-        top = Request("s3:PutObject", f"{arn}/loose-file", {"aws:SecureTransport": "true"})
+        top = Request("s3:PutObject", f"{arn}/loose-file", {"aws:SecureTransport": "true", **_principal(role)})
         assert evaluate(policies, top) == "ImplicitDeny"
         plain = Request("s3:ListBucket", arn, {"aws:SecureTransport": "false"})
         assert evaluate(policies, plain) == "Deny"
@@ -76,7 +89,7 @@ def test_a_prefix_condition_on_listbucket_would_refuse_barmans_headbucket() -> N
     }  # fmt: skip
     head = next(c for c in iam_policy.load_calls(ARN) if c.api == "HeadBucket")
     assert evaluate([old], head.request) == "ImplicitDeny"
-    assert evaluate([backup.writer_policy(ARN, "postgresql/")], head.request) == "Allow"
+    assert evaluate([backup.writer_policy(ARN, "postgresql/", KEY)], head.request) == "Allow"
 
 
 # --- the evaluator itself --------------------------------------------------------------------------

@@ -17,13 +17,13 @@ from typing import Any
 import pytest
 import yaml
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from components import identity, oidc_issuer
 from components.gitops import write_root_overlay
 from tests.support.children import applications, kustomize, render_child
-from tests.support.identity import kubeadm_service_account_key
+from tests.support.identity import kubeadm_service_account_key, sign_like_kube_apiserver, verify_with_jwks
 from tests.support.paths import ROOT
 from tests.support.prereqs import require_tool
 from tools.mockrun import FAKE_SERVICE_ACCOUNT_PUBLIC_KEY, Recording
@@ -31,39 +31,6 @@ from tools.mockrun import FAKE_SERVICE_ACCOUNT_PUBLIC_KEY, Recording
 ROLE = "aws:iam/role:Role"
 UPSTREAM = ROOT.parent / "shared" / "upstream" / "amazon-eks-pod-identity-webhook-v0.6.17"
 WEBHOOK_DIR = ROOT / "manifests" / "infrastructure" / "pod-identity-webhook"
-
-
-def _b64url_decode(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-def sign_like_kube_apiserver(private: Path, kid: str, claims: Mapping[str, Any]) -> str:
-    """A JWT as kube-apiserver's token generator writes it (pkg/serviceaccount/jwt.go: RS256 for
-    an RSA key, the key's `kid` in the header)."""
-    key = serialization.load_pem_private_key(private.read_bytes(), password=None)
-    assert isinstance(key, rsa.RSAPrivateKey)
-
-    def part(obj: Mapping[str, Any]) -> str:
-        return base64.urlsafe_b64encode(json.dumps(obj).encode()).rstrip(b"=").decode()
-
-    signing_input = f"{part({'alg': 'RS256', 'kid': kid})}.{part(claims)}"
-    signature = key.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
-    return signing_input + "." + base64.urlsafe_b64encode(signature).rstrip(b"=").decode()
-
-
-def verify_with_jwks(token: str, document: Mapping[str, Any]) -> dict[str, Any]:
-    """What an OIDC verifier (AWS STS) does: pick the JWKS entry by `kid`, check alg and signature."""
-    header_b64, claims_b64, signature_b64 = token.split(".")
-    header = json.loads(_b64url_decode(header_b64))
-    (entry,) = [k for k in document["keys"] if k["kid"] == header["kid"]]
-    assert entry["alg"] == header["alg"] == "RS256" and entry["kty"] == "RSA" and entry["use"] == "sig"
-    public = rsa.RSAPublicNumbers(
-        int.from_bytes(_b64url_decode(entry["e"]), "big"), int.from_bytes(_b64url_decode(entry["n"]), "big")
-    ).public_key()
-    public.verify(
-        _b64url_decode(signature_b64), f"{header_b64}.{claims_b64}".encode(), padding.PKCS1v15(), hashes.SHA256()
-    )
-    return dict(json.loads(_b64url_decode(claims_b64)))
 
 
 # --- the issuer documents ------------------------------------------------------------------------

@@ -54,7 +54,7 @@ from typing import Any
 
 from components.bastion_commands import CommandSpec, secret_bundle
 from components.bootstrap import first_control_plane, kubeconfig_command, secret_extra_vars
-from components.inventory import ClusterVars, InventoryHost, SshJump
+from components.inventory import ClusterVars, InventoryHost, SshJump, render_inventory
 from components.playbooks import playbook_command
 from components.settings.model import NodeSpec
 from tests.support.paths import ROOT
@@ -442,7 +442,18 @@ exec /usr/sbin/sshd -D -e -f /etc/ssh/sshd_config.sim
             self.versions,
             str(self.known_hosts),
             extra_args=args,
+            inventory=self.inventory(),
         )
+
+    def inventory(self) -> str:
+        """The component's inventory with the one override a simulated host needs: its repositories are
+        signed with the world's test key, so the apt key pins name that key's fingerprint (the real pins
+        stay the published ones, tests/unit/test_download_pins.py)."""
+        import yaml
+
+        inventory = yaml.safe_load(render_inventory(self.cluster_vars, self.inventory_hosts(), self.jump()))
+        inventory["all"]["vars"].update(self.world.key_overrides())
+        return yaml.safe_dump(inventory, sort_keys=False)
 
     def secret_stdin(self) -> str:
         """What the component's playbook command reads on stdin: the key and the secret extra vars."""

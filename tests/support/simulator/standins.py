@@ -203,6 +203,33 @@ def _write(path: Path, text: str, mode: int = 0o600) -> None:
     path.chmod(mode)
 
 
+# kubeadm's certs phase, service-account part (kubernetes/kubernetes v1.36.4,
+# cmd/kubeadm/app/phases/certs/certs.go CreateServiceAccountKeyAndPublicKeyFiles; pkiutil in
+# cmd/kubeadm/app/util/pkiutil/pki_helpers.go): an existing sa.key is kept ("Using the existing"),
+# else pkiutil.NewPrivateKey makes an RSA 2048 key (the default encryptionAlgorithm RSA-2048),
+# pkiutil.WriteKey writes it as PEM "RSA PRIVATE KEY" (keyutil.MarshalPrivateKeyToPEM: PKCS #1) and
+# pkiutil.WritePublicKey the public half as PEM "PUBLIC KEY" (x509.MarshalPKIXPublicKey), both
+# through keyutil.WriteKey: mode 0600. Made here by the host's openssl (genrsa writes PKCS #1 with
+# -traditional; `rsa -pubout` writes PKIX), since the hosts have no Python crypto library.
+SA_KEY = "pki/sa.key"
+SA_PUB = "pki/sa.pub"
+
+
+def _service_account_keys() -> str:
+    """Write sa.key/sa.pub as kubeadm init does; the line kubeadm prints."""
+    import subprocess
+
+    key, pub = KUBERNETES / SA_KEY, KUBERNETES / SA_PUB
+    if key.exists():
+        return '[certs] Using the existing "sa" key\n'
+    key.parent.mkdir(parents=True, exist_ok=True)
+    made = subprocess.run(["openssl", "genrsa", "-traditional", "2048"], capture_output=True, text=True, check=True)
+    _write(key, made.stdout)
+    public = subprocess.run(["openssl", "rsa", "-in", str(key), "-pubout"], capture_output=True, text=True, check=True)
+    _write(pub, public.stdout)
+    return '[certs] Generating "sa" key and public key\n'
+
+
 def _kubeconfig(server: str, user: str) -> str:
     ca = hashlib.sha256(server.encode()).hexdigest()
     return (
@@ -259,6 +286,7 @@ def kubeadm_init(args: list[str]) -> int:
     address = str((init.get("localAPIEndpoint") or {}).get("advertiseAddress") or "")
     _write_static_pods(version)
     _write(KUBERNETES / "pki/ca.crt", f"simulated CA of {endpoint}\n", 0o644)
+    sa_line = _service_account_keys()
     _write(KUBERNETES / "admin.conf", _kubeconfig(f"https://{endpoint}", "kubernetes-admin"))
     _write(KUBERNETES / "super-admin.conf", _kubeconfig(f"https://{endpoint}", "kubernetes-super-admin"))
     _write(KUBERNETES / "kubelet.conf", _kubeconfig(f"https://{endpoint}", f"system:node:{name}"))
@@ -266,7 +294,8 @@ def kubeadm_init(args: list[str]) -> int:
     _kubelet_started()
     _out(
         '[certs] Using certificateDir folder "/etc/kubernetes/pki"\n'
-        '[kubeconfig] Writing "admin.conf" kubeconfig file\n'
+        + sa_line
+        + '[kubeconfig] Writing "admin.conf" kubeconfig file\n'
         "[kubelet-start] Starting the kubelet\n"
         "[wait-control-plane] Waiting for the kubelet to boot up the control plane as static Pods from directory "
         '"/etc/kubernetes/manifests"\n'
@@ -360,6 +389,11 @@ def kubeadm_upload_certs(args: list[str]) -> int:
         key = secrets.token_hex(32)
         state["certificateKey"] = key
         state["uploadedKeys"] = [*state.get("uploadedKeys", []), key]
+        # The Secret kubeadm-certs holds the shared keys, the service-account pair among them
+        # (cmd/kubeadm/app/phases/copycerts: certsToTransfer lists sa.key and sa.pub).
+        state["kubeadmCerts"] = {
+            name: (KUBERNETES / name).read_text() for name in (SA_KEY, SA_PUB) if (KUBERNETES / name).exists()
+        }
     _out(
         '[upload-certs] Storing the certificates in Secret "kubeadm-certs" in the "kube-system" Namespace\n'
         f"[upload-certs] Using certificate key:\n{key}\n"
@@ -436,6 +470,9 @@ def kubeadm_join(args: list[str]) -> int:
             taints = [{"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}]
             _write_static_pods(_cluster_version(state))
             _write(KUBERNETES / "admin.conf", _kubeconfig(f"https://{endpoint}", "kubernetes-admin"))
+            # download-certs: every control plane signs and verifies with the same service-account key.
+            for cert_name, text in (state.get("kubeadmCerts") or {}).items():
+                _write(KUBERNETES / cert_name, text)
         state["joins"].append(
             {
                 "node": name,

@@ -46,6 +46,17 @@ class World:
     ca_cert: Path
     server_cert: Path
     server_key: Path
+    # The fingerprint of the key that signs the simulator's repositories (generated per world), which
+    # the simulated hosts must trust instead of Docker's and pkgs.k8s.io's published ones.
+    key_fingerprint: str = ""
+
+    def key_overrides(self) -> dict[str, str]:
+        """The apt key pins the simulator's inventory overrides (and nothing else does)."""
+        return {
+            "containerd_apt_key_fingerprint": self.key_fingerprint,
+            "kubernetes_packages_key_fingerprint": self.key_fingerprint,
+            "kubernetes_upgrade_key_fingerprint": self.key_fingerprint,
+        }
 
 
 def ubuntu_release(versions: Mapping[str, str]) -> tuple[str, str]:
@@ -257,6 +268,10 @@ def build_world(base: Path, versions: Mapping[str, str], upgrades: Sequence[str]
     armored = subprocess.run(
         ["gpg", "--homedir", str(gnupg), "--armor", "--export"], check=True, capture_output=True, text=True
     ).stdout
+    colons = subprocess.run(
+        ["gpg", "--homedir", str(gnupg), "--with-colons", "--list-keys"], check=True, capture_output=True, text=True
+    ).stdout
+    fingerprint = next(line.split(":")[9] for line in colons.splitlines() if line.startswith("fpr:"))
 
     containerd = containerd_package_version(versions)
     release = ubuntu_release(versions)[1]
@@ -315,7 +330,7 @@ def build_world(base: Path, versions: Mapping[str, str], upgrades: Sequence[str]
             served = docroot / artifact.url_path
             served.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(artifact.file, served)
-    return World(base, docroot, ca_cert, cert, key)
+    return World(base, docroot, ca_cert, cert, key, fingerprint)
 
 
 def _kubernetes_repository(docroot: Path, gnupg: Path, armored: str, version: str, revision: str, unit: str) -> None:
