@@ -38,6 +38,7 @@ from tests.support.prereqs import require_tool
 from tools.charts import chart_archive, unknown_value_keys
 
 RESTORE = ROOT / "docs" / "restore" / "postgresql-pitr.yaml"
+SNAPSHOT_RESTORE = ROOT / "docs" / "restore" / "postgresql-from-snapshot.yaml"
 PLUGIN = "barman-cloud.cloudnative-pg.io"
 CHART_CHILDREN = {
     "cert-manager": ("certManagerChart", "cert-manager"),
@@ -352,6 +353,29 @@ def test_restore_drill_validates_and_recovers_from_the_same_backups(
     assert docs["ObjectStore"]["spec"]["configuration"]["destinationPath"] == backup.object_store_destination("BUCKET")
     assert "targetTime" in recovery["recoveryTarget"]
     assert cluster["imageName"] == VERSIONS["postgresqlImage"]
+    assert cluster["storage"]["storageClass"] == postgresql["Cluster"]["spec"]["storage"]["storageClass"]
     assert docs["Cluster"]["metadata"]["name"] != postgresql["Cluster"]["metadata"]["name"]
     # Never synced by ArgoCD.
     assert not RESTORE.is_relative_to(APPS_DIR.parent.parent)
+
+
+def test_snapshot_restore_drill_validates_and_starts_from_a_volume_snapshot(
+    postgresql: dict[str, Doc], validators: dict[tuple[str, str], Any]
+) -> None:
+    """The volume-snapshot drill (postgresqlVolumeSnapshots): a new Cluster from a VolumeSnapshot of
+    the class the running one snapshots with, WAL replayed from the same object-store folder."""
+    docs = {d["kind"]: d for d in yaml.safe_load_all(SNAPSHOT_RESTORE.read_text()) if d}
+    for doc in docs.values():
+        assert errors(doc, validators) == [], doc["kind"]
+    cluster = docs["Cluster"]["spec"]
+    recovery = cluster["bootstrap"]["recovery"]
+    storage = recovery["volumeSnapshots"]["storage"]
+    assert (storage["kind"], storage["apiGroup"]) == ("VolumeSnapshot", "snapshot.storage.k8s.io")
+    (origin,) = [c for c in cluster["externalClusters"] if c["name"] == recovery["source"]]
+    assert origin["plugin"]["parameters"]["serverName"] == postgresql["Cluster"]["metadata"]["name"]
+    assert origin["plugin"]["parameters"]["barmanObjectName"] == docs["ObjectStore"]["metadata"]["name"]
+    running = postgresql["Cluster"]["spec"]
+    assert cluster["storage"]["storageClass"] == running["storage"]["storageClass"]
+    assert cluster["imageName"] == VERSIONS["postgresqlImage"]
+    assert docs["Cluster"]["metadata"]["name"] != postgresql["Cluster"]["metadata"]["name"]
+    assert not SNAPSHOT_RESTORE.is_relative_to(APPS_DIR.parent.parent)
