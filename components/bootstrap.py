@@ -1,22 +1,30 @@
 """Ansible run by pulumi-command: turns the EC2 nodes into a kubeadm cluster, returns its kubeconfig.
 
-Three local commands, in this order, each built from the bastion command kit
+Local commands, in this order, each built from the bastion command kit
 (components/bastion_commands.py):
 
-1. `<name>-playbook` runs `ansible-playbook ansible/site.yml` against an inventory rendered from
-   the node table (components/inventory.py), through the bastion. It depends on everything it
-   uses: the network (NAT routes), the security-group rules, the nodes, the bastion and both API
-   endpoints with their listeners and target attachments. The nodes reach the API through
-   the internal endpoint (`cluster_api_endpoint`, kubeadm's controlPlaneEndpoint); the public one
-   is a certificate SAN (`cluster_api_public_endpoint`).
-2. `<name>-upgrade` runs `ansible-playbook ansible/upgrade.yml` the same way, after the playbook:
+1. `<name>-prepare` runs `ansible-playbook ansible/prepare.yml` (wait for the nodes, preflight,
+   kernel settings, containerd, the Kubernetes packages) through the bastion, against an
+   inventory of the nodes' addresses and roles only. It waits for the network (NAT routes), the
+   security-group rules, the nodes and the bastion (`prepare_depends_on`), not for the API load
+   balancers, so the nodes are prepared while those become active. Nodes already prepared for
+   this run's fingerprint are left out (ansible/roles/prepare_marker): adding a row prepares the
+   new node only.
+2. `<name>-playbook` runs `ansible-playbook ansible/cluster.yml` (kubeadm, Calico, the joins,
+   labels and taints, storage) against an inventory rendered from the node table
+   (components/inventory.py), after the prepare command and everything else it uses: both API
+   endpoints with their listeners and target attachments, and the issuer. The nodes reach the
+   API through the internal endpoint (`cluster_api_endpoint`, kubeadm's controlPlaneEndpoint);
+   the public one is a certificate SAN (`cluster_api_public_endpoint`). (ansible/site.yml runs
+   both halves in one go, for the node simulator and manual runs.)
+3. `<name>-upgrade` runs `ansible-playbook ansible/upgrade.yml` the same way, after the playbook:
    the rolling Kubernetes upgrade in kubeadm's order (docs/deployment.md, "Upgrading
    Kubernetes"). Its triggers are the Kubernetes pins (KUBERNETES_KEYS) and the upgrade
    playbook's files; on a cluster already at the pin it only checks.
-3. `<name>-cluster-ca` reads the cluster CA (public) from the first control-plane node through
+4. `<name>-cluster-ca` reads the cluster CA (public) from the first control-plane node through
    the bastion after both. With the public API endpoint and an exec user (components/
    cluster_auth.py) it is the component's `kubeconfig` output, which holds no credential.
-4. The stack's own Kubernetes provider gets `provider_kubeconfig`: in GitHub Actions (with
+5. The stack's own Kubernetes provider gets `provider_kubeconfig`: in GitHub Actions (with
    ciGithubRepository) an exec user that presents the job's OIDC token; elsewhere a certificate
    minted for this run and valid for an hour (`kubeadm kubeconfig user`, an invoke run on every
    preview and up after the playbook). admin.conf's one-year key never leaves the node.
@@ -27,7 +35,7 @@ bytes) but the upgrade playbook's own, the rendered inventory and the versions t
 Kubernetes pins. Same inputs give the same triggers, so a no-change `pulumi up` runs nothing; an
 edited role or an added node runs the playbook again; a Kubernetes bump runs the upgrade step
 only. The bootstrap still needs the pins for a new cluster: they travel in their own environment
-variable, whose later changes the engine ignores (`ignore_changes`), and site.yml installs the
+variable, whose later changes the engine ignores (`ignore_changes`), and prepare.yml installs the
 running cluster's version on an existing one (roles/cluster_version).
 
 Secrets reach the script on stdin only, as one small JSON bundle (a Pulumi secret input):
@@ -77,7 +85,7 @@ from components.control_plane_reads import (
     service_account_keys_command,
 )
 from components.inventory import ClusterVars, InventoryHost, SshJump
-from components.playbooks import BOOTSTRAP_IGNORED_ENVIRONMENT, playbook_command
+from components.playbooks import BOOTSTRAP_IGNORED_ENVIRONMENT, CLUSTER_PLAYBOOK, playbook_command, prepare_command
 from components.security import API_PORT
 from components.settings.model import NodeSpec, StackSettings
 
@@ -129,6 +137,10 @@ class BootstrapArgs:
     api_endpoint_host: pulumi.Input[str]
     ssh_private_key: pulumi.Input[str]
     depends_on: Sequence[pulumi.Resource] = field(default_factory=tuple)
+    # What the prepare command (ansible/prepare.yml) waits for: the network with its NAT routes, the
+    # security groups, the node instances and the bastion, not the API load balancers, which the
+    # cluster command waits for (depends_on). Empty: the prepare command waits for depends_on too.
+    prepare_depends_on: Sequence[pulumi.Resource] = field(default_factory=tuple)
     bastion_instance_id: pulumi.Input[str] | None = None
     known_hosts_file: str | None = None
     ssh_user: str = SSH_USER
@@ -181,14 +193,17 @@ def inventory_hosts(
 class AnsibleBootstrap(pulumi.ComponentResource):
     """Bootstraps the cluster with Ansible over the bastion and exports a credential-free kubeconfig.
 
-    Creates: `<name>-playbook` (command.local.Command running ansible/site.yml; depends on
-    `depends_on`, i.e. the network, security groups, nodes, bastion and API endpoints; triggers =
-    hashes of ansible/ but upgrade.yml's files, the inventory and the versions but the Kubernetes
-    pins), `<name>-upgrade` (command.local.Command running ansible/upgrade.yml after the
-    playbook; triggers = hashes of the Kubernetes pins and upgrade.yml's files) and
-    `<name>-cluster-ca` (command.local.Command reading the cluster CA from the first control-plane
-    node; depends on the playbook and the upgrade) and `<name>-secrets-key-1` (random.RandomBytes:
-    the secretbox key that encrypts Secrets in etcd, reaching the playbooks on stdin only).
+    Creates: `<name>-prepare` (command.local.Command running ansible/prepare.yml; depends on
+    `prepare_depends_on`, i.e. the network, security groups, nodes and bastion; triggers = hashes
+    of prepare.yml's files, the prepare inventory and the versions but the Kubernetes pins),
+    `<name>-playbook` (command.local.Command running ansible/cluster.yml; depends on the prepare
+    command and `depends_on`, i.e. also the API endpoints; triggers = hashes of cluster.yml's
+    files, the inventory and the versions but the Kubernetes pins), `<name>-upgrade`
+    (command.local.Command running ansible/upgrade.yml after the playbook; triggers = hashes of the
+    Kubernetes pins and upgrade.yml's files) and `<name>-cluster-ca` (command.local.Command
+    reading the cluster CA from the first control-plane node; depends on the playbook and the upgrade)
+    and `<name>-secrets-key-1` (random.RandomBytes: the secretbox key that encrypts Secrets in
+    etcd, reaching the playbooks on stdin only).
     `<name>-service-account-keys` reads the service-account public keys the same way (the issuer's
     JWKS, components/identity.py).
     Outputs: `kubeconfig` (CA and exec user, no credential), `provider_kubeconfig` (secret: the
@@ -211,15 +226,20 @@ class AnsibleBootstrap(pulumi.ComponentResource):
         known_hosts = args.known_hosts_file or default_known_hosts_file(settings.project, settings.stack)
         alias = bastion_alias(settings.cluster_name)
 
-        def resolve(values: list[Any]) -> tuple[ClusterVars, list[InventoryHost], SshJump]:
-            bastion, bastion_id, endpoint, public_endpoint, issuer, *rest = values
+        # The prepare command's values: the nodes and the bastion, nothing a load balancer gives.
+        def resolve_nodes(values: list[Any]) -> tuple[list[InventoryHost], SshJump]:
+            bastion, bastion_id, *rest = values
             ips, ids = rest[: len(ordered)], rest[len(ordered) :]
             hosts = inventory_hosts(
                 [h.spec for h in ordered],
                 {h.spec.name: str(ip) for h, ip in zip(ordered, ips, strict=True)},
                 {h.spec.name: i for h, i in zip(ordered, ids, strict=True)},
             )
-            jump = SshJump(alias, str(bastion), host_key_alias=bastion_id, user=args.ssh_user)
+            return hosts, SshJump(alias, str(bastion), host_key_alias=bastion_id, user=args.ssh_user)
+
+        def resolve(values: list[Any]) -> tuple[ClusterVars, list[InventoryHost], SshJump]:
+            bastion, bastion_id, endpoint, public_endpoint, issuer, *rest = values
+            hosts, jump = resolve_nodes([bastion, bastion_id, *rest])
             cluster = ClusterVars.from_settings(settings, str(endpoint), str(public_endpoint), issuer or None)
             return cluster, hosts, jump
 
@@ -233,8 +253,19 @@ class AnsibleBootstrap(pulumi.ComponentResource):
             *(h.instance_id for h in ordered),
         ).apply(resolve)
 
+        prepare_spec = (
+            pulumi.Output.all(
+                args.bastion_host,
+                args.bastion_instance_id,
+                *(h.private_ip for h in ordered),
+                *(h.instance_id for h in ordered),
+            )
+            .apply(resolve_nodes)
+            .apply(lambda r: prepare_command(r[0], r[1], settings.versions, known_hosts))
+        )
+
         def both_commands(r: tuple[ClusterVars, list[InventoryHost], SshJump]) -> tuple[CommandSpec, CommandSpec]:
-            site = playbook_command(r[0], r[1], r[2], settings.versions, known_hosts)
+            site = playbook_command(r[0], r[1], r[2], settings.versions, known_hosts, playbook=CLUSTER_PLAYBOOK)
             inventory = site.environment["GC_INVENTORY"]  # the same inventory, rendered once
             upgrade = playbook_command(
                 r[0], r[1], r[2], settings.versions, known_hosts, playbook="upgrade.yml", inventory=inventory
@@ -256,6 +287,25 @@ class AnsibleBootstrap(pulumi.ComponentResource):
             lambda v: secret_bundle(v[0], secret_extra_vars([(ENCRYPTION_KEY_NAME, v[1])]))
         )
         playbook_stdin = pulumi.Output.secret(bundle)
+        # The commands that need the SSH key only (prepare, cluster CA, mint, service-account keys).
+        key_bundle: pulumi.Input[str] = key.apply(lambda k: secret_bundle(k))
+        key_stdin = pulumi.Output.secret(key_bundle)
+
+        # The nodes' half of the bootstrap, while the API load balancers become active: it waits for
+        # the instances, the bastion and the network only (prepare_depends_on).
+        prepare = local.Command(
+            f"{name}-prepare",
+            **command_inputs(prepare_spec),
+            stdin=key_stdin,
+            logging=local.Logging.STDOUT,
+            add_previous_output_in_env=False,
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                depends_on=list(args.prepare_depends_on or args.depends_on),
+                additional_secret_outputs=["stdout", "stderr"],
+                ignore_changes=[BOOTSTRAP_IGNORED_ENVIRONMENT],
+            ),
+        )
 
         playbook = local.Command(
             f"{name}-playbook",
@@ -267,9 +317,9 @@ class AnsibleBootstrap(pulumi.ComponentResource):
             add_previous_output_in_env=False,
             opts=pulumi.ResourceOptions(
                 parent=self,
-                depends_on=list(args.depends_on),
+                depends_on=[*args.depends_on, prepare],
                 additional_secret_outputs=["stdout", "stderr"],
-                # The pins the cluster was created with: site.yml installs them on a new cluster
+                # The pins the cluster was created with: prepare.yml installs them on a new cluster
                 # only (on a running one it installs the cluster's own version), so a later bump
                 # leaves this command alone and only the upgrade step below runs.
                 ignore_changes=[BOOTSTRAP_IGNORED_ENVIRONMENT],
@@ -296,12 +346,10 @@ class AnsibleBootstrap(pulumi.ComponentResource):
         fetch_spec = pulumi.Output.all(resolved, self.triggers, upgrade_spec).apply(
             lambda v: cluster_ca_command(first_control_plane(v[0][1]), v[0][2], known_hosts, [*v[1], *v[2].triggers])
         )
-        # The CA and mint commands need the SSH key only.
-        fetch_bundle: pulumi.Input[str] = key.apply(lambda k: secret_bundle(k))
         ca = local.Command(
             f"{name}-cluster-ca",
             **command_inputs(fetch_spec),
-            stdin=pulumi.Output.secret(fetch_bundle),
+            stdin=key_stdin,
             logging=local.Logging.NONE,
             add_previous_output_in_env=False,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[playbook, upgrade]),
@@ -317,7 +365,7 @@ class AnsibleBootstrap(pulumi.ComponentResource):
         keys = local.Command(
             f"{name}-service-account-keys",
             **command_inputs(keys_spec),
-            stdin=pulumi.Output.secret(fetch_bundle),
+            stdin=key_stdin,
             logging=local.Logging.NONE,
             add_previous_output_in_env=False,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[playbook, upgrade]),
@@ -339,7 +387,7 @@ class AnsibleBootstrap(pulumi.ComponentResource):
             )
         )
         self.provider_kubeconfig = self._provider_kubeconfig(
-            settings, resolved, known_hosts, endpoint, ca.stdout, fetch_bundle, [playbook, upgrade], stack_audience
+            settings, resolved, known_hosts, endpoint, ca.stdout, key_bundle, [playbook, upgrade], stack_audience
         )
         self.register_outputs({"kubeconfig": self.kubeconfig, "inventory": self.inventory, "triggers": self.triggers})
 

@@ -40,6 +40,7 @@ from components.playbooks import (
     is_upgrade_file,
     playbook_command,
     playbook_script,
+    prepare_command,
 )
 from components.settings.model import NodeRole, NodeSpec
 from tests.support.fakes import FAKE_SSH_PRIVATE_KEY, FAKE_SSH_PUBLIC_KEY
@@ -277,7 +278,15 @@ def test_commands_are_children_named_from_the_component(user_key_stack):
     upgrade = user_key_stack.one(COMMAND, f"{component.name}-upgrade")
     key = f"{component.name}-{ENCRYPTION_KEY_NAME}"
     keys = f"{component.name}-service-account-keys"
-    assert {r.name for r in user_key_stack.children(component)} == {playbook.name, upgrade.name, fetch.name, key, keys}
+    prepare = f"{component.name}-prepare"
+    assert {r.name for r in user_key_stack.children(component)} == {
+        prepare,
+        playbook.name,
+        upgrade.name,
+        fetch.name,
+        key,
+        keys,
+    }
 
 
 def test_the_service_account_keys_are_read_after_every_playbook_run_with_the_key_on_stdin_only(user_key_stack):
@@ -298,6 +307,106 @@ def test_the_playbook_depends_on_every_node_and_the_bastion(user_key_stack):
     assert any("bastion" in i.name for i in instances)
     for instance in instances:
         assert user_key_stack.depends_on(playbook, instance), f"{playbook.name} does not wait for {instance.name}"
+
+
+def waits_for(rec: Recording, reg: Registration) -> set[str]:
+    """The URNs of everything the engine finishes before it starts `reg` (transitively)."""
+    seen: set[str] = set()
+    frontier = [reg]
+    while frontier:
+        nxt = []
+        for r in frontier:
+            for other in rec.resources:
+                if other.urn not in seen and other.urn != r.urn and rec.depends_on(r, other):
+                    seen.add(other.urn)
+                    nxt.append(other)
+        frontier = nxt
+    return seen
+
+
+LOAD_BALANCER_TYPES = (
+    "aws:lb/loadBalancer:LoadBalancer",
+    "aws:lb/listener:Listener",
+    "aws:lb/targetGroupAttachment:TargetGroupAttachment",
+)
+
+
+def test_the_prepare_command_starts_before_the_load_balancers_and_the_playbook_waits_for_both(user_key_stack):
+    """The first plays start as soon as the nodes, the bastion and their network are ready: the
+    prepare command waits for no load balancer and no CloudFront distribution; the cluster
+    command (`-playbook`) waits for the prepare command and every load balancer."""
+    component, playbook, _ = bootstrap_commands(user_key_stack)
+    prepare = user_key_stack.one(COMMAND, f"{component.name}-prepare")
+    before_prepare = waits_for(user_key_stack, prepare)
+    for type_ in (*LOAD_BALANCER_TYPES, "aws:cloudfront/distribution:Distribution"):
+        for reg in user_key_stack.of_type(type_):
+            assert reg.urn not in before_prepare, f"{prepare.name} waits for {reg.name} ({type_})"
+    access = user_key_stack.one("gitops-cluster:access:ClusterAccess")
+    api = [r for r in user_key_stack.descendants(access) if r.type in LOAD_BALANCER_TYPES]
+    assert len(api) == 2 * 3, [r.name for r in api]  # two NLBs, each with a listener and one attachment
+    for reg in api:
+        assert user_key_stack.depends_on(playbook, reg), f"{playbook.name} does not wait for {reg.name}"
+    for reg in user_key_stack.of_type(INSTANCE) + user_key_stack.of_type("aws:ec2/route:Route"):
+        assert user_key_stack.depends_on(prepare, reg), f"{prepare.name} does not wait for {reg.name}"
+    assert user_key_stack.depends_on(playbook, prepare)
+    # It runs the prepare half on an inventory without the cluster's values.
+    assert " prepare.yml\n" in prepare.inputs["create"] and " cluster.yml\n" in playbook.inputs["create"]
+    inventory = yaml.safe_load(prepare.inputs["environment"]["GC_INVENTORY"])
+    assert not [k for k in inventory["all"]["vars"] if k.startswith("cluster_")], inventory["all"]["vars"]
+    # The key on stdin only, as a secret; nothing secret in its triggers or environment.
+    assert prepare.is_secret("stdin") and json.loads(prepare.inputs["stdin"])["extraVars"] == {}
+    assert {"stdout", "stderr"} <= set(prepare.additional_secret_outputs)
+    assert not prepare.is_secret("environment") and not prepare.is_secret("triggers")
+    assert FAKE_SSH_PRIVATE_KEY not in json.dumps([prepare.inputs["environment"], prepare.inputs["triggers"]])
+    assert [t.split(":")[0] for t in prepare.inputs["triggers"]] == ["ansible", "inventory", "versions"]
+    extra = json.loads(prepare.inputs["environment"]["GC_EXTRA_VARS"])
+    assert re.fullmatch(r"[0-9a-f]{64}", extra["prepare_marker_fingerprint"])
+
+
+def prepare_spec(settings=None, *, ansible_dir: Path = ANSIBLE_DIR):
+    settings = settings or dev_settings()
+    return prepare_command(
+        fixed_hosts(settings.nodes), FIXED_JUMP, settings.versions, KNOWN_HOSTS, ansible_dir=ansible_dir
+    )
+
+
+def fingerprint(spec) -> str:
+    return json.loads(spec.environment["GC_EXTRA_VARS"])["prepare_marker_fingerprint"]
+
+
+def test_the_prepare_command_re_runs_for_its_own_files_and_a_row_not_for_a_label(ansible_copy):
+    """The prepare triggers: prepare.yml's files, the nodes and their roles, the versions; a label,
+    a taint or a cluster role's file leaves them (and the fingerprint that keeps nodes prepared)."""
+    tree = ansible_copy / "ansible"
+    base = prepare_spec(ansible_dir=tree)
+    for rel, reruns in (
+        ("roles/containerd/tasks/main.yml", True),
+        ("roles/prepare_marker/defaults/main.yml", True),
+        ("prepare.yml", True),
+        ("ansible.cfg", True),
+        ("roles/control_plane/tasks/main.yml", False),
+        ("cluster.yml", False),
+        ("upgrade.yml", False),
+    ):
+        path = tree / rel
+        original = path.read_bytes()
+        path.write_bytes(original + b"\n# edited\n")
+        try:
+            edited = prepare_spec(ansible_dir=tree)
+        finally:
+            path.write_bytes(original)
+        assert (edited.triggers[0] != base.triggers[0]) is reruns, rel
+        assert (fingerprint(edited) != fingerprint(base)) is reruns, rel
+    rows = stack_config("dev")["gitops-cluster:nodes"]
+    relabelled = [{**r, "labels": {**r.get("labels", {}), "team": "x"}} if i == 3 else r for i, r in enumerate(rows)]
+    assert prepare_spec(dev_settings(nodes=relabelled)).triggers == base.triggers
+    added = [*rows, {**rows[-1], "name": "monitoring-2"}]
+    grown = prepare_spec(dev_settings(nodes=added))
+    assert grown.triggers[1] != base.triggers[1] and grown.triggers[0::2] == base.triggers[0::2]
+    # A row added keeps the fingerprint: the nodes already prepared stay out of the prepare plays.
+    assert fingerprint(grown) == fingerprint(base)
+    bumped = dict(dev_settings().versions, containerd="9.9.9")
+    assert fingerprint(prepare_spec(replace(dev_settings(), versions=MappingProxyType(bumped)))) != fingerprint(base)
 
 
 def test_the_kubeconfig_is_fetched_after_the_playbook(user_key_stack):
