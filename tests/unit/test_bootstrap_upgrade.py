@@ -62,12 +62,12 @@ def ignored(reg: Registration, key: str, old: Any, new: Any) -> bool:
     return False
 
 
-def test_the_upgrade_step_runs_after_the_playbook_and_before_the_kubeconfig(before_and_after):
+def test_the_upgrade_step_runs_after_the_playbook_and_before_the_cluster_ca(before_and_after):
     rec, _ = before_and_after
     cmds = commands(rec)
-    assert set(cmds) == {"prepare", "playbook", "upgrade", "kubeconfig", "service-account-keys"}
+    assert set(cmds) == {"prepare", "playbook", "upgrade", "cluster-ca", "service-account-keys"}
     assert rec.depends_on(cmds["upgrade"], cmds["playbook"])
-    assert rec.depends_on(cmds["kubeconfig"], cmds["upgrade"])
+    assert rec.depends_on(cmds["cluster-ca"], cmds["upgrade"])
     # The service-account public keys (the IRSA issuer's JWKS) are read after the upgrade too.
     assert rec.depends_on(cmds["service-account-keys"], cmds["upgrade"])
     upgrade = cmds["upgrade"]
@@ -101,11 +101,11 @@ def test_a_kubernetes_bump_changes_the_upgrade_trigger_and_nothing_else(before_a
             a, b = prev.inputs.get(key), reg.inputs.get(key)
             if a != b and not ignored(reg, key, a, b):
                 not_ignored.setdefault(reg.short, []).append(key)
-    # The upgrade step runs, and the kubeconfig is fetched again after it: `kubeadm upgrade`
-    # renewed admin.conf's certificate (tests/unit/test_admin_cert.py). The service-account
+    # The upgrade step runs, and the cluster CA is read again after it (tests/unit/test_admin_cert.py;
+    # no admin certificate is stored to renew). The service-account
     # public keys are read again too (a rotation during the upgrade reaches the JWKS). Nothing
     # else changes.
-    fetch = commands(after)["kubeconfig"]
+    fetch = commands(after)["cluster-ca"]
     keys = commands(after)["service-account-keys"]
     assert set(not_ignored) == {upgrade.short, fetch.short, keys.short}, not_ignored
     assert "triggers" in not_ignored[upgrade.short] and not_ignored[fetch.short] == ["triggers"]
