@@ -4,7 +4,7 @@ Each test builds a simulated cluster (tests/support/simulator/cluster.py): a bas
 stack's node table, each with its own root, sshd and process namespace, inside a network namespace
 where nodes answer only through the bastion. The playbook runs through `playbook_command` (the
 component's own script, inventory, ssh_config, ansible.cfg; the key on stdin), and the admin
-kubeconfig comes back through `kubeconfig_command` and `rewrite_kubeconfig_server`. Stand-ins play
+kubeconfig is minted through `admin_credential_command` and `rewrite_kubeconfig_server`. Stand-ins play
 kubeadm, kubectl, kubelet, containerd and the node's system tools; apt and dpkg are real.
 
 What is asserted comes from the stack file (Pulumi.dev.yaml through `parse_settings`) and
@@ -42,7 +42,13 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from components import oidc_issuer
-from components.bootstrap import first_control_plane, rewrite_kubeconfig_server, service_account_keys_command
+from components.cluster_auth import ADMIN_ORGANIZATION
+from components.control_plane_reads import (
+    PROVIDER_CLIENT_NAME,
+    first_control_plane,
+    rewrite_kubeconfig_server,
+    service_account_keys_command,
+)
 from components.settings.model import NodeRole, NodeSpec, StackSettings
 from components.settings.parse import parse_settings
 from tests.support.identity import sign_like_kube_apiserver, verify_with_jwks
@@ -267,12 +273,19 @@ def assert_cluster_built(sim: SimCluster, settings: StackSettings, run) -> None:
     admission = yaml.safe_load(sim.hosts[first.name].read("/etc/kubernetes/apiserver/admission-config.yaml"))
     assert admission["plugins"][0]["configuration"]["defaults"]["enforce"] == "baseline"
 
+    # The provider's credential: minted for an hour on the first control plane, never admin.conf.
     fetched = sim.kubeconfig()
     assert fetched.returncode == 0, fetched.stderr
     kubeconfig = yaml.safe_load(rewrite_kubeconfig_server(fetched.stdout, EXPORTED_ENDPOINT))
     assert [c["cluster"]["server"] for c in kubeconfig["clusters"]] == [f"https://{EXPORTED_ENDPOINT}:6443"]
     admin = yaml.safe_load(sim.hosts[first.name].read("/etc/kubernetes/admin.conf"))
-    assert kubeconfig["users"] == admin["users"], "the fetched kubeconfig is not the first control plane's admin.conf"
+    assert kubeconfig["users"][0]["user"] != admin["users"][0]["user"], "the stack read admin.conf's key"
+    minted = sim.cluster_state()["minted"][-1]
+    assert (minted["CN"], minted["O"]) == (PROVIDER_CLIENT_NAME, [ADMIN_ORGANIZATION])
+    assert 3500 < minted["notAfter"] - time.time() <= 3600
+    ca = sim.cluster_ca()
+    assert ca.returncode == 0, ca.stderr
+    assert ca.stdout == sim.hosts[first.name].read("/etc/kubernetes/pki/ca.crt")
 
 
 def assert_labels_and_taints(sim: SimCluster, state: dict[str, Any]) -> None:
