@@ -45,12 +45,13 @@ def admin_principal_patterns(account_id: str, caller_arn: str | None) -> list[st
     """The account's admin path, as `aws:PrincipalArn` patterns: the root user, and the principal that
     runs `pulumi up` (an assumed role's session is judged as the role, which may sit under a path)."""
     patterns = [f"arn:aws:iam::{account_id}:root"]
-    parts = (caller_arn or "").split(":", 5)
+    arn = caller_arn or ""  # unknown under a bare test double
+    parts = arn.split(":", 5)
     if len(parts) == 6 and parts[2] == "sts" and parts[5].startswith("assumed-role/"):
         role = parts[5].split("/")[1]
         patterns += [f"arn:aws:iam::{account_id}:role/{role}", f"arn:aws:iam::{account_id}:role/*/{role}"]
     elif len(parts) == 6 and parts[2] == "iam" and parts[5] != "root":
-        patterns.append(caller_arn)
+        patterns.append(arn)
     return patterns
 
 
