@@ -1,12 +1,10 @@
-"""When the admin kubeconfig's client certificate expires, and a warning when that is near.
+"""When a kubeconfig's client certificate expires, and a warning when that is near.
 
-kubeadm signs admin.conf's client certificate for one year and renews it with every
-`kubeadm upgrade apply/node` (kubeadm docs, "Certificate Management with kubeadm": "kubeadm renews
-all the certificates during control plane upgrade"). The stack keeps the admin kubeconfig it
-fetched (components/bootstrap.py fetches it again whenever the playbook or the upgrade step runs);
-a cluster that is never upgraded for a year would leave everyone who uses that output locked out.
-So every preview and up warns, and so do `make kubeconfig` and the status tool
-(tools/argocd_status.py), naming the date, once fewer than WARN_DAYS remain.
+The stack keeps no admin certificate: its kubeconfig output holds an exec user
+(components/cluster_auth.py) and its own provider mints one for an hour per run. A kubeconfig file
+someone copied from a control plane (kubeadm's admin.conf, a one-year certificate that
+`kubeadm upgrade` renews: kubeadm docs, "Certificate Management with kubeadm") can still go stale,
+so the status tool (tools/argocd_status.py) names the date once fewer than WARN_DAYS remain.
 """
 
 from __future__ import annotations
@@ -19,10 +17,8 @@ from cryptography import x509
 
 WARN_DAYS = 30
 RENEW_HINT = (
-    "run `make up` after a Kubernetes patch bump (the upgrade step renews every certificate and "
-    "the stack fetches the new admin.conf), or renew it on each control plane with "
-    "`sudo kubeadm certs renew admin.conf` and fetch it with "
-    "`pulumi up --replace '<URN of the <cluster>-kubeconfig command>'` (docs/deployment.md)"
+    "use the stack's kubeconfig instead (`make kubeconfig`: it mints a one-hour certificate each time), "
+    "or renew this one on each control plane with `sudo kubeadm certs renew admin.conf` (docs/deployment.md)"
 )
 
 

@@ -34,6 +34,11 @@ import pulumi
 import pulumi_aws as aws
 import yaml
 
+from components.bucket_policies import (
+    admin_principal_patterns,
+    backup_bucket_policy,
+)
+
 TYPE_TOKEN = "gitops-cluster:backup:BackupBucket"  # noqa: S105 (a Pulumi type token)
 
 # What the children in Git carry until the root's patches replace it (never a real bucket:
@@ -55,20 +60,6 @@ INCOMPLETE_UPLOAD_DAYS = 2
 # (a delete marker, allowed under a lock), so neither is blocked. Bucket-wide: every object of this
 # bucket is under a backup prefix (postgresql/, etcd/, rabbitmq/).
 LOCK_DAYS = 14
-# The object operations the bucket policy keeps to the writers and the admin path. Bucket
-# configuration (Get/PutBucket*) stays with IAM, so the stack's own deploy and preview roles can
-# read and update the bucket's settings.
-OBJECT_ACTIONS = [
-    "s3:GetObject*",
-    "s3:PutObject*",
-    "s3:DeleteObject*",
-    "s3:ListBucket*",
-    "s3:ListMultipartUploadParts",
-    "s3:AbortMultipartUpload",
-    "s3:RestoreObject",
-    "s3:ReplicateObject",
-    "s3:BypassGovernanceRetention",
-]
 
 
 @dataclass(frozen=True)
@@ -253,78 +244,6 @@ def _patches_or_warn(
     return backup_root_patches(bucket, region, extra)
 
 
-def tls_only_policy(bucket_arn: str) -> dict[str, Any]:
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "DenyInsecureTransport",
-                "Effect": "Deny",
-                "Principal": "*",
-                "Action": "s3:*",
-                "Resource": [bucket_arn, f"{bucket_arn}/*"],
-                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-            }
-        ],
-    }
-
-
-def admin_principal_patterns(account_id: str, caller_arn: str) -> list[str]:
-    """The account's admin path, as `aws:PrincipalArn` patterns: the root user, and the principal that
-    runs `pulumi up` (an assumed role's session is judged as the role, which may sit under a path)."""
-    patterns = [f"arn:aws:iam::{account_id}:root"]
-    parts = caller_arn.split(":", 5)
-    if len(parts) == 6 and parts[2] == "sts" and parts[5].startswith("assumed-role/"):
-        role = parts[5].split("/")[1]
-        patterns += [f"arn:aws:iam::{account_id}:role/{role}", f"arn:aws:iam::{account_id}:role/*/{role}"]
-    elif len(parts) == 6 and parts[2] == "iam" and parts[5] != "root":
-        patterns.append(caller_arn)
-    return patterns
-
-
-def backup_bucket_policy(bucket_arn: str, admitted: Sequence[str], key_arn: str) -> dict[str, Any]:
-    """TLS only; no object operation by any principal whose ARN matches none of `admitted` (the
-    writer roles and the admin path), a Deny, so no Allow elsewhere in the account overrides it; and
-    no upload that asks for other encryption than the bucket's default (SSE-KMS with `key_arn`)."""
-    policy = tls_only_policy(bucket_arn)
-    objects = f"{bucket_arn}/*"
-    policy["Statement"] += [
-        {
-            "Sid": "DenyOtherEncryption",
-            "Effect": "Deny",
-            "Principal": "*",
-            "Action": "s3:PutObject",
-            "Resource": objects,
-            "Condition": {
-                "Null": {"s3:x-amz-server-side-encryption": "false"},
-                "StringNotEquals": {"s3:x-amz-server-side-encryption": "aws:kms"},
-            },
-        },
-        {
-            "Sid": "DenyOtherKmsKeys",
-            "Effect": "Deny",
-            "Principal": "*",
-            "Action": "s3:PutObject",
-            "Resource": objects,
-            "Condition": {
-                "Null": {"s3:x-amz-server-side-encryption-aws-kms-key-id": "false"},
-                "StringNotEquals": {"s3:x-amz-server-side-encryption-aws-kms-key-id": key_arn},
-            },
-        },
-    ]
-    policy["Statement"].append(
-        {
-            "Sid": "DenyObjectsToAllButWritersAndAdmins",
-            "Effect": "Deny",
-            "Principal": "*",
-            "Action": OBJECT_ACTIONS,
-            "Resource": [bucket_arn, f"{bucket_arn}/*"],
-            "Condition": {"StringNotLike": {"aws:PrincipalArn": list(admitted)}},
-        }
-    )
-    return policy
-
-
 def s3_origin_access_control(
     name: str, description: str, opts: pulumi.ResourceOptions
 ) -> aws.cloudfront.OriginAccessControl:
@@ -337,63 +256,6 @@ def s3_origin_access_control(
         signing_protocol="sigv4",
         opts=opts,
     )
-
-
-def cloudfront_read_policy(
-    bucket_arn: str, distribution_arn: str, sid: str, resource: str | list[str]
-) -> dict[str, Any]:
-    """TLS only, and s3:GetObject on `resource` for one CloudFront distribution (origin access
-    control: the service principal, limited to that distribution by AWS:SourceArn)."""
-    policy = tls_only_policy(bucket_arn)
-    policy["Statement"].append(
-        {
-            "Sid": sid,
-            "Effect": "Allow",
-            "Principal": {"Service": "cloudfront.amazonaws.com"},
-            "Action": "s3:GetObject",
-            "Resource": resource,
-            "Condition": {"StringEquals": {"AWS:SourceArn": distribution_arn}},
-        }
-    )
-    return policy
-
-
-def writer_policy(bucket_arn: str, prefix: str, key_arn: str) -> dict[str, Any]:
-    """What the backup clients call (components/backup_s3_calls.yaml, tests/unit/test_backup_iam.py):
-    objects only under `prefix`; s3:ListBucket on the bucket without a prefix condition.
-
-    Why ListBucket is not limited to the prefix: barman checks the bucket with HeadBucket before
-    every WAL archive and backup and treats anything but 404 as fatal; S3 authorizes HeadBucket by
-    s3:ListBucket, and the request carries no s3:prefix, so a prefix condition refuses it (403).
-    IAM cannot tell HeadBucket from a listing without a prefix, so a writer may list the names and
-    sizes of the whole bucket; reading, writing and deleting stay within its prefix.
-    """
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "FindTheBucketAndListIt",
-                "Effect": "Allow",
-                "Action": "s3:ListBucket",
-                "Resource": bucket_arn,
-            },
-            {
-                "Sid": "ObjectsUnderOwnPrefix",
-                "Effect": "Allow",
-                "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
-                "Resource": f"{bucket_arn}/{prefix}*",
-            },
-            {
-                # SSE-KMS: S3 asks KMS for a data key on a write and to decrypt it on a read, on the
-                # caller's behalf (the bucket key makes that rare). Only through S3.
-                "Sid": "TheBucketsKeyThroughS3",
-                "Effect": "Allow",
-                "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
-                "Resource": key_arn,
-                "Condition": {"StringLike": {"kms:ViaService": "s3.*.amazonaws.com"}},
-            },
-        ],
-    }
 
 
 def abort_uploads(days: int) -> aws.s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs:

@@ -1,21 +1,33 @@
 """Ansible run by pulumi-command: turns the EC2 nodes into a kubeadm cluster, returns its kubeconfig.
 
-Three local commands, in this order, each built from the bastion command kit
+Local commands, in this order, each built from the bastion command kit
 (components/bastion_commands.py):
 
-1. `<name>-playbook` runs `ansible-playbook ansible/site.yml` against an inventory rendered from
-   the node table (components/inventory.py), through the bastion. It depends on everything it
-   uses: the network (NAT routes), the security-group rules, the nodes, the bastion and both API
-   endpoints with their listeners and target attachments. The nodes reach the API through
-   the internal endpoint (`cluster_api_endpoint`, kubeadm's controlPlaneEndpoint); the public one
-   is a certificate SAN (`cluster_api_public_endpoint`).
-2. `<name>-upgrade` runs `ansible-playbook ansible/upgrade.yml` the same way, after the playbook:
+1. `<name>-prepare` runs `ansible-playbook ansible/prepare.yml` (wait for the nodes, preflight,
+   kernel settings, containerd, the Kubernetes packages) through the bastion, against an
+   inventory of the nodes' addresses and roles only. It waits for the network (NAT routes), the
+   security-group rules, the nodes and the bastion (`prepare_depends_on`), not for the API load
+   balancers, so the nodes are prepared while those become active. Nodes already prepared for
+   this run's fingerprint are left out (ansible/roles/prepare_marker): adding a row prepares the
+   new node only.
+2. `<name>-playbook` runs `ansible-playbook ansible/cluster.yml` (kubeadm, Calico, the joins,
+   labels and taints, storage) against an inventory rendered from the node table
+   (components/inventory.py), after the prepare command and everything else it uses: both API
+   endpoints with their listeners and target attachments, and the issuer. The nodes reach the
+   API through the internal endpoint (`cluster_api_endpoint`, kubeadm's controlPlaneEndpoint);
+   the public one is a certificate SAN (`cluster_api_public_endpoint`). (ansible/site.yml runs
+   both halves in one go, for the node simulator and manual runs.)
+3. `<name>-upgrade` runs `ansible-playbook ansible/upgrade.yml` the same way, after the playbook:
    the rolling Kubernetes upgrade in kubeadm's order (docs/deployment.md, "Upgrading
    Kubernetes"). Its triggers are the Kubernetes pins (KUBERNETES_KEYS) and the upgrade
    playbook's files; on a cluster already at the pin it only checks.
-3. `<name>-kubeconfig` reads /etc/kubernetes/admin.conf from the first control-plane node through
-   the bastion after both; its stdout, with the server rewritten to the public API endpoint, is
-   the component's secret `kubeconfig` output.
+4. `<name>-cluster-ca` reads the cluster CA (public) from the first control-plane node through
+   the bastion after both. With the public API endpoint and an exec user (components/
+   cluster_auth.py) it is the component's `kubeconfig` output, which holds no credential.
+5. The stack's own Kubernetes provider gets `provider_kubeconfig`: in GitHub Actions (with
+   ciGithubRepository) an exec user that presents the job's OIDC token; elsewhere a certificate
+   minted for this run and valid for an hour (`kubeadm kubeconfig user`, an invoke run on every
+   preview and up after the playbook). admin.conf's one-year key never leaves the node.
 
 Re-runs are on purpose. A command runs when its inputs change; `triggers` add content hashes of
 what the playbook consumes but pulumi-command cannot see: every file under ansible/ (path and
@@ -23,7 +35,7 @@ bytes) but the upgrade playbook's own, the rendered inventory and the versions t
 Kubernetes pins. Same inputs give the same triggers, so a no-change `pulumi up` runs nothing; an
 edited role or an added node runs the playbook again; a Kubernetes bump runs the upgrade step
 only. The bootstrap still needs the pins for a new cluster: they travel in their own environment
-variable, whose later changes the engine ignores (`ignore_changes`), and site.yml installs the
+variable, whose later changes the engine ignores (`ignore_changes`), and prepare.yml installs the
 running cluster's version on an existing one (roles/cluster_version).
 
 Secrets reach the script on stdin only, as one small JSON bundle (a Pulumi secret input):
@@ -47,24 +59,35 @@ from typing import Any
 
 import pulumi
 import pulumi_random as random
-import yaml
 from pulumi_command import local
 
-from components.admin_cert import expiry_warning
 from components.bastion_commands import (
-    PREAMBLE,
     SSH_USER,
     CommandSpec,
     bastion_alias,
-    command_environment,
     command_inputs,
     default_known_hosts_file,
     secret_bundle,
 )
+from components.cluster_auth import (
+    PLUGIN,
+    PROJECT_ROOT,
+    audience,
+    exec_kubeconfig,
+    github_token_available,
+)
+from components.control_plane_reads import (
+    PROVIDER_CLIENT_NAME,
+    admin_credential_command,
+    cluster_ca_command,
+    first_control_plane,
+    rewrite_kubeconfig_server,
+    service_account_keys_command,
+)
 from components.inventory import ClusterVars, InventoryHost, SshJump
-from components.playbooks import BOOTSTRAP_IGNORED_ENVIRONMENT, playbook_command
+from components.playbooks import BOOTSTRAP_IGNORED_ENVIRONMENT, CLUSTER_PLAYBOOK, playbook_command, prepare_command
 from components.security import API_PORT
-from components.settings.model import NodeRole, NodeSpec, StackSettings
+from components.settings.model import NodeSpec, StackSettings
 
 TYPE_TOKEN = "gitops-cluster:bootstrap:AnsibleBootstrap"  # noqa: S105 (a Pulumi type token)
 # The name of the etcd encryption key in the EncryptionConfiguration (and of its RandomBytes child).
@@ -114,6 +137,10 @@ class BootstrapArgs:
     api_endpoint_host: pulumi.Input[str]
     ssh_private_key: pulumi.Input[str]
     depends_on: Sequence[pulumi.Resource] = field(default_factory=tuple)
+    # What the prepare command (ansible/prepare.yml) waits for: the network with its NAT routes, the
+    # security groups, the node instances and the bastion, not the API load balancers, which the
+    # cluster command waits for (depends_on). Empty: the prepare command waits for depends_on too.
+    prepare_depends_on: Sequence[pulumi.Resource] = field(default_factory=tuple)
     bastion_instance_id: pulumi.Input[str] | None = None
     known_hosts_file: str | None = None
     ssh_user: str = SSH_USER
@@ -135,7 +162,7 @@ class BootstrapArgs:
             )
 
 
-# --- pure helpers: the secret vars, the kubeconfig fetch ---------------------------------------
+# --- pure helpers: the secret vars, the inventory hosts --------------------------------------
 
 
 def secret_extra_vars(encryption_keys: Sequence[tuple[str, str]]) -> dict[str, Any]:
@@ -147,110 +174,6 @@ def secret_extra_vars(encryption_keys: Sequence[tuple[str, str]]) -> dict[str, A
     if not encryption_keys:
         raise ValueError("at least one encryption key is needed")
     return {"control_plane_encryption_keys": [{"name": n, "secret": k} for n, k in encryption_keys]}
-
-
-def service_account_keys_script() -> str:
-    """The bash script that prints the service-account public keys of the first control-plane node.
-
-    kubeadm writes the signing key's public half to /etc/kubernetes/pki/sa.pub (PEM, PKIX). During
-    a rotation the retired keys are kept as /etc/kubernetes/pki/sa-retired-*.pub and listed with
-    --service-account-key-file, so tokens they signed still verify; all of them go into the JWKS
-    (docs/deployment.md, "Service-account issuer"). Public keys only: nothing secret is read.
-    """
-    return (
-        PREAMBLE
-        + r"""alias_args=()
-if [ -n "${GC_TARGET_HOST_KEY_ALIAS:-}" ]; then alias_args=(-o "HostKeyAlias=$GC_TARGET_HOST_KEY_ALIAS"); fi
-ssh -F "$GC_SSH_CONFIG_FILE" -o "ProxyJump=$GC_BASTION_ALIAS" "${alias_args[@]}" -p "$GC_TARGET_PORT" \
-  "$GC_TARGET_HOST" "sudo sh -c 'cat $GC_REMOTE_SA_PUB; for f in ${GC_REMOTE_SA_PUB%.pub}-retired-*.pub; \
-  do [ -f \"\$f\" ] && cat \"\$f\"; done; true'" > "$work/sa.pub"
-if ! grep -q '^-----BEGIN PUBLIC KEY-----' "$work/sa.pub"; then
-  echo "bootstrap: $GC_REMOTE_SA_PUB on $GC_TARGET_HOST holds no PEM public key" >&2
-  exit 4
-fi
-cat "$work/sa.pub"
-"""
-    )
-
-
-def _target_command(
-    create: str, target: InventoryHost, jump: SshJump, known_hosts: str, triggers: Sequence[str], **extra: str
-) -> CommandSpec:
-    """A script that reads something from `target` through the bastion (GC_TARGET_* names it)."""
-    return CommandSpec(
-        create=create,
-        environment=command_environment(
-            jump,
-            known_hosts,
-            GC_TARGET_HOST=target.address,
-            GC_TARGET_PORT=str(target.port),
-            GC_TARGET_HOST_KEY_ALIAS=target.host_key_alias or "",
-            **extra,
-        ),
-        triggers=list(triggers),
-    )
-
-
-def service_account_keys_command(
-    target: InventoryHost,
-    jump: SshJump,
-    known_hosts: str,
-    triggers: Sequence[str],
-    *,
-    remote_path: str = "/etc/kubernetes/pki/sa.pub",
-) -> CommandSpec:
-    """The command that prints `target`'s service-account public keys (for the issuer's JWKS)."""
-    return _target_command(
-        service_account_keys_script(), target, jump, known_hosts, triggers, GC_REMOTE_SA_PUB=remote_path
-    )
-
-
-def kubeconfig_script() -> str:
-    """The bash script that prints the first control-plane node's admin kubeconfig.
-
-    The file is read into the private temp directory first and printed only once complete, so
-    a failure cannot leave part of it in the command's error output.
-    """
-    return (
-        PREAMBLE
-        + r"""alias_args=()
-if [ -n "${GC_TARGET_HOST_KEY_ALIAS:-}" ]; then alias_args=(-o "HostKeyAlias=$GC_TARGET_HOST_KEY_ALIAS"); fi
-ssh -F "$GC_SSH_CONFIG_FILE" -o "ProxyJump=$GC_BASTION_ALIAS" "${alias_args[@]}" -p "$GC_TARGET_PORT" \
-  "$GC_TARGET_HOST" sudo cat "$GC_REMOTE_KUBECONFIG" > "$work/admin.conf"
-if ! grep -q '^kind: Config' "$work/admin.conf"; then
-  echo "bootstrap: the file read from $GC_TARGET_HOST is not a kubeconfig" >&2
-  exit 4
-fi
-cat "$work/admin.conf"
-"""
-    )
-
-
-def kubeconfig_command(
-    target: InventoryHost,
-    jump: SshJump,
-    known_hosts: str,
-    triggers: Sequence[str],
-    *,
-    remote_path: str = "/etc/kubernetes/admin.conf",
-) -> CommandSpec:
-    """The command that prints `target`'s admin kubeconfig (the first control-plane node)."""
-    return _target_command(kubeconfig_script(), target, jump, known_hosts, triggers, GC_REMOTE_KUBECONFIG=remote_path)
-
-
-def rewrite_kubeconfig_server(kubeconfig: str, host: str, port: int = API_PORT) -> str:
-    """Point every cluster of a kubeconfig at https://<host>:<port> (the API load balancer)."""
-    data = yaml.safe_load(kubeconfig)
-    if not isinstance(data, dict) or data.get("kind") != "Config" or not data.get("clusters"):
-        raise ValueError("not a kubeconfig with clusters")
-    for cluster in data["clusters"]:
-        cluster["cluster"]["server"] = f"https://{host}:{port}"
-    return str(yaml.safe_dump(data, sort_keys=False))
-
-
-def first_control_plane(hosts: Sequence[InventoryHost]) -> InventoryHost:
-    """The node that runs `kubeadm init` and holds admin.conf."""
-    return next(h for h in hosts if h.spec.role is NodeRole.CONTROL_PLANE)
 
 
 def inventory_hosts(
@@ -268,23 +191,28 @@ def inventory_hosts(
 
 
 class AnsibleBootstrap(pulumi.ComponentResource):
-    """Bootstraps the cluster with Ansible over the bastion and exports the admin kubeconfig.
+    """Bootstraps the cluster with Ansible over the bastion and exports a credential-free kubeconfig.
 
-    Creates: `<name>-playbook` (command.local.Command running ansible/site.yml; depends on
-    `depends_on`, i.e. the network, security groups, nodes, bastion and API endpoints; triggers =
-    hashes of ansible/ but upgrade.yml's files, the inventory and the versions but the Kubernetes
-    pins), `<name>-upgrade` (command.local.Command running ansible/upgrade.yml after the
-    playbook; triggers = hashes of the Kubernetes pins and upgrade.yml's files) and
-    `<name>-kubeconfig` (command.local.Command reading admin.conf from the first control-plane
-    node; depends on the playbook and the upgrade) and `<name>-secrets-key-1` (random.RandomBytes:
-    the secretbox key that encrypts Secrets in etcd, reaching the playbooks on stdin only).
+    Creates: `<name>-prepare` (command.local.Command running ansible/prepare.yml; depends on
+    `prepare_depends_on`, i.e. the network, security groups, nodes and bastion; triggers = hashes
+    of prepare.yml's files, the prepare inventory and the versions but the Kubernetes pins),
+    `<name>-playbook` (command.local.Command running ansible/cluster.yml; depends on the prepare
+    command and `depends_on`, i.e. also the API endpoints; triggers = hashes of cluster.yml's
+    files, the inventory and the versions but the Kubernetes pins), `<name>-upgrade`
+    (command.local.Command running ansible/upgrade.yml after the playbook; triggers = hashes of the
+    Kubernetes pins and upgrade.yml's files) and `<name>-cluster-ca` (command.local.Command
+    reading the cluster CA from the first control-plane node; depends on the playbook and the upgrade)
+    and `<name>-secrets-key-1` (random.RandomBytes: the secretbox key that encrypts Secrets in
+    etcd, reaching the playbooks on stdin only).
     `<name>-service-account-keys` reads the service-account public keys the same way (the issuer's
     JWKS, components/identity.py).
-    Outputs: `kubeconfig` (secret), `service_account_public_keys`, `inventory` (the rendered
-    inventory, not secret), `triggers`.
+    Outputs: `kubeconfig` (CA and exec user, no credential), `provider_kubeconfig` (secret: the
+    exec user, or the hour-long certificate), `service_account_public_keys`, `inventory` (the
+    rendered inventory, not secret), `triggers`.
     """
 
     kubeconfig: pulumi.Output[str]
+    provider_kubeconfig: pulumi.Output[str]
     service_account_public_keys: pulumi.Output[str]
     inventory: pulumi.Output[str]
     triggers: pulumi.Output[list[str]]
@@ -298,15 +226,20 @@ class AnsibleBootstrap(pulumi.ComponentResource):
         known_hosts = args.known_hosts_file or default_known_hosts_file(settings.project, settings.stack)
         alias = bastion_alias(settings.cluster_name)
 
-        def resolve(values: list[Any]) -> tuple[ClusterVars, list[InventoryHost], SshJump]:
-            bastion, bastion_id, endpoint, public_endpoint, issuer, *rest = values
+        # The prepare command's values: the nodes and the bastion, nothing a load balancer gives.
+        def resolve_nodes(values: list[Any]) -> tuple[list[InventoryHost], SshJump]:
+            bastion, bastion_id, *rest = values
             ips, ids = rest[: len(ordered)], rest[len(ordered) :]
             hosts = inventory_hosts(
                 [h.spec for h in ordered],
                 {h.spec.name: str(ip) for h, ip in zip(ordered, ips, strict=True)},
                 {h.spec.name: i for h, i in zip(ordered, ids, strict=True)},
             )
-            jump = SshJump(alias, str(bastion), host_key_alias=bastion_id, user=args.ssh_user)
+            return hosts, SshJump(alias, str(bastion), host_key_alias=bastion_id, user=args.ssh_user)
+
+        def resolve(values: list[Any]) -> tuple[ClusterVars, list[InventoryHost], SshJump]:
+            bastion, bastion_id, endpoint, public_endpoint, issuer, *rest = values
+            hosts, jump = resolve_nodes([bastion, bastion_id, *rest])
             cluster = ClusterVars.from_settings(settings, str(endpoint), str(public_endpoint), issuer or None)
             return cluster, hosts, jump
 
@@ -320,8 +253,19 @@ class AnsibleBootstrap(pulumi.ComponentResource):
             *(h.instance_id for h in ordered),
         ).apply(resolve)
 
+        prepare_spec = (
+            pulumi.Output.all(
+                args.bastion_host,
+                args.bastion_instance_id,
+                *(h.private_ip for h in ordered),
+                *(h.instance_id for h in ordered),
+            )
+            .apply(resolve_nodes)
+            .apply(lambda r: prepare_command(r[0], r[1], settings.versions, known_hosts))
+        )
+
         def both_commands(r: tuple[ClusterVars, list[InventoryHost], SshJump]) -> tuple[CommandSpec, CommandSpec]:
-            site = playbook_command(r[0], r[1], r[2], settings.versions, known_hosts)
+            site = playbook_command(r[0], r[1], r[2], settings.versions, known_hosts, playbook=CLUSTER_PLAYBOOK)
             inventory = site.environment["GC_INVENTORY"]  # the same inventory, rendered once
             upgrade = playbook_command(
                 r[0], r[1], r[2], settings.versions, known_hosts, playbook="upgrade.yml", inventory=inventory
@@ -343,6 +287,25 @@ class AnsibleBootstrap(pulumi.ComponentResource):
             lambda v: secret_bundle(v[0], secret_extra_vars([(ENCRYPTION_KEY_NAME, v[1])]))
         )
         playbook_stdin = pulumi.Output.secret(bundle)
+        # The commands that need the SSH key only (prepare, cluster CA, mint, service-account keys).
+        key_bundle: pulumi.Input[str] = key.apply(lambda k: secret_bundle(k))
+        key_stdin = pulumi.Output.secret(key_bundle)
+
+        # The nodes' half of the bootstrap, while the API load balancers become active: it waits for
+        # the instances, the bastion and the network only (prepare_depends_on).
+        prepare = local.Command(
+            f"{name}-prepare",
+            **command_inputs(prepare_spec),
+            stdin=key_stdin,
+            logging=local.Logging.STDOUT,
+            add_previous_output_in_env=False,
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                depends_on=list(args.prepare_depends_on or args.depends_on),
+                additional_secret_outputs=["stdout", "stderr"],
+                ignore_changes=[BOOTSTRAP_IGNORED_ENVIRONMENT],
+            ),
+        )
 
         playbook = local.Command(
             f"{name}-playbook",
@@ -354,9 +317,9 @@ class AnsibleBootstrap(pulumi.ComponentResource):
             add_previous_output_in_env=False,
             opts=pulumi.ResourceOptions(
                 parent=self,
-                depends_on=list(args.depends_on),
+                depends_on=[*args.depends_on, prepare],
                 additional_secret_outputs=["stdout", "stderr"],
-                # The pins the cluster was created with: site.yml installs them on a new cluster
+                # The pins the cluster was created with: prepare.yml installs them on a new cluster
                 # only (on a running one it installs the cluster's own version), so a later bump
                 # leaves this command alone and only the upgrade step below runs.
                 ignore_changes=[BOOTSTRAP_IGNORED_ENVIRONMENT],
@@ -379,24 +342,17 @@ class AnsibleBootstrap(pulumi.ComponentResource):
             ),
         )
 
-        # Its triggers are the playbook's and the upgrade step's: fetched again whenever either ran,
-        # so the stored kubeconfig carries the client certificate `kubeadm upgrade` renewed.
+        # The cluster CA (public), read again whenever the playbook or the upgrade step ran.
         fetch_spec = pulumi.Output.all(resolved, self.triggers, upgrade_spec).apply(
-            lambda v: kubeconfig_command(first_control_plane(v[0][1]), v[0][2], known_hosts, [*v[1], *v[2].triggers])
+            lambda v: cluster_ca_command(first_control_plane(v[0][1]), v[0][2], known_hosts, [*v[1], *v[2].triggers])
         )
-        # The kubeconfig command needs the SSH key only.
-        fetch_bundle: pulumi.Input[str] = key.apply(lambda k: secret_bundle(k))
-        fetch = local.Command(
-            f"{name}-kubeconfig",
+        ca = local.Command(
+            f"{name}-cluster-ca",
             **command_inputs(fetch_spec),
-            stdin=pulumi.Output.secret(fetch_bundle),
+            stdin=key_stdin,
             logging=local.Logging.NONE,
             add_previous_output_in_env=False,
-            opts=pulumi.ResourceOptions(
-                parent=self,
-                depends_on=[playbook, upgrade],
-                additional_secret_outputs=["stdout", "stderr"],
-            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[playbook, upgrade]),
         )
 
         # The service-account public keys, read after every playbook run like the kubeconfig: the
@@ -409,7 +365,7 @@ class AnsibleBootstrap(pulumi.ComponentResource):
         keys = local.Command(
             f"{name}-service-account-keys",
             **command_inputs(keys_spec),
-            stdin=pulumi.Output.secret(fetch_bundle),
+            stdin=key_stdin,
             logging=local.Logging.NONE,
             add_previous_output_in_env=False,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[playbook, upgrade]),
@@ -417,20 +373,75 @@ class AnsibleBootstrap(pulumi.ComponentResource):
         self.service_account_public_keys = keys.stdout
 
         endpoint = pulumi.Output.from_input(args.api_endpoint_host)
-        # stdout is empty only under the mock runtime (no command runs); the script itself fails
-        # rather than print anything that is not a kubeconfig.
-        self.kubeconfig = pulumi.Output.secret(
-            pulumi.Output.all(fetch.stdout, endpoint).apply(
+        server = endpoint.apply(lambda host: f"https://{host}:{API_PORT}")
+        repository = settings.ci_github_repository
+        stack_audience = audience(settings.project, settings.stack) if repository else None
+        # What people and CI use (the `kubeconfig` stack output): the CA and an exec user, no
+        # credential; tools/kube_credential.py fetches one when kubectl asks. stdout is empty only
+        # under the mock runtime (no command runs).
+        self.kubeconfig = pulumi.Output.all(server, ca.stdout).apply(
+            lambda v: (
+                exec_kubeconfig(v[0], v[1], settings.stack, settings.cluster_name, audience_value=stack_audience)
+                if v[1]
+                else ""
+            )
+        )
+        self.provider_kubeconfig = self._provider_kubeconfig(
+            settings, resolved, known_hosts, endpoint, ca.stdout, key_bundle, [playbook, upgrade], stack_audience
+        )
+        self.register_outputs({"kubeconfig": self.kubeconfig, "inventory": self.inventory, "triggers": self.triggers})
+
+    def _provider_kubeconfig(
+        self,
+        settings: StackSettings,
+        resolved: pulumi.Output[Any],
+        known_hosts: str,
+        endpoint: pulumi.Output[str],
+        ca_pem: pulumi.Output[str],
+        key_bundle: pulumi.Input[str],
+        after: list[pulumi.Resource],
+        stack_audience: str | None,
+    ) -> pulumi.Output[str]:
+        """The credential the stack's own Kubernetes provider (components/argocd.py) uses.
+
+        In a GitHub Actions job that may ask for an OIDC token, and with ciGithubRepository set,
+        it is an exec kubeconfig: the job's token each time the provider connects, nothing stored.
+        Elsewhere (a person's `make up`) a certificate minted for this run, valid for an hour, by
+        an invoke: it runs on every preview and up, after the playbook, so the state never holds
+        one that a later run depends on (an expired one is replaced before the provider starts).
+        """
+        if stack_audience and github_token_available():
+            return pulumi.Output.all(endpoint, ca_pem).apply(
+                lambda v: (
+                    exec_kubeconfig(
+                        f"https://{v[0]}:{API_PORT}",
+                        v[1],
+                        settings.stack,
+                        settings.cluster_name,
+                        audience_value=stack_audience,
+                        command=str(PROJECT_ROOT / PLUGIN),
+                        github_only=True,
+                    )
+                    if v[1]
+                    else ""
+                )
+            )
+        mint = resolved.apply(
+            lambda r: admin_credential_command(
+                first_control_plane(r[1]), r[2], known_hosts, client_name=PROVIDER_CLIENT_NAME
+            )
+        )
+        minted = local.run_output(
+            command=mint.apply(lambda s: s.create),
+            interpreter=mint.apply(lambda s: list(s.interpreter)),
+            environment=mint.apply(lambda s: dict(s.environment)),
+            stdin=pulumi.Output.secret(key_bundle),
+            logging=local.Logging.NONE,
+            add_previous_output_in_env=False,
+            opts=pulumi.InvokeOutputOptions(parent=self, depends_on=after),
+        )
+        return pulumi.Output.secret(
+            pulumi.Output.all(minted.stdout, endpoint).apply(
                 lambda v: rewrite_kubeconfig_server(v[0], v[1]) if v[0] else ""
             )
         )
-        # A year after kubeadm signed it, the admin certificate in the stored kubeconfig expires:
-        # every preview and up says so once fewer than 30 days remain (components/admin_cert.py).
-        self.kubeconfig.apply(_warn_when_the_admin_certificate_expires)
-        self.register_outputs({"kubeconfig": self.kubeconfig, "inventory": self.inventory, "triggers": self.triggers})
-
-
-def _warn_when_the_admin_certificate_expires(kubeconfig: str) -> None:
-    warning = expiry_warning(kubeconfig) if kubeconfig else None
-    if warning:
-        pulumi.log.warn(warning)

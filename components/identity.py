@@ -39,14 +39,8 @@ import pulumi_aws as aws
 import yaml
 
 from components import oidc_issuer
-from components.backup import (
-    ETCD_PREFIX,
-    WRITER_PREFIXES,
-    cloudfront_read_policy,
-    private_bucket_basics,
-    s3_origin_access_control,
-    writer_policy,
-)
+from components.backup import ETCD_PREFIX, WRITER_PREFIXES, private_bucket_basics, s3_origin_access_control
+from components.bucket_policies import cloudfront_read_policy, writer_policy
 from components.media import media_reader_policy
 
 TYPE_TOKEN = "gitops-cluster:identity:WorkloadIdentity"  # noqa: S105 (a Pulumi type token)

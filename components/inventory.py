@@ -22,6 +22,7 @@ from typing import Any
 
 import yaml
 
+from components import cluster_auth
 from components.security import API_PORT
 from components.settings.model import NodeRole, NodeSpec, StackSettings
 
@@ -62,6 +63,10 @@ class ClusterVars:
     # The public service-account issuer (components/identity.py): kube-apiserver's
     # --service-account-issuer, so AWS IAM can verify the pods' projected tokens.
     service_account_issuer: str | None = None
+    # The API server's `jwt` authenticators and the RBAC objects for their groups
+    # (components/cluster_auth.py): empty without ciGithubRepository.
+    jwt_authenticators: tuple[Mapping[str, Any], ...] = ()
+    ci_rbac_objects: tuple[Mapping[str, Any], ...] = ()
 
     @classmethod
     def from_settings(
@@ -71,6 +76,7 @@ class ClusterVars:
         api_public_endpoint: str | None = None,
         service_account_issuer: str | None = None,
     ) -> ClusterVars:
+        repository = settings.ci_github_repository
         return cls(
             settings.cluster_name,
             api_endpoint,
@@ -78,6 +84,10 @@ class ClusterVars:
             settings.service_cidr,
             api_public_endpoint=api_public_endpoint,
             service_account_issuer=service_account_issuer,
+            jwt_authenticators=(
+                (cluster_auth.jwt_authenticator(repository, settings.project, settings.stack),) if repository else ()
+            ),
+            ci_rbac_objects=tuple(cluster_auth.rbac_objects()) if repository else (),
         )
 
 
@@ -123,19 +133,20 @@ def ssh_common_args(jump: SshJump) -> str:
     return f"-F {{{{ lookup('ansible.builtin.env', '{SSH_CONFIG_ENV}') }}}} -o ProxyJump={jump.alias}"
 
 
-def _host_vars(host: InventoryHost) -> dict[str, Any]:
+def _host_vars(host: InventoryHost, *, table: bool = True) -> dict[str, Any]:
     spec = host.spec
     hv: dict[str, Any] = {"ansible_host": host.address, "ansible_port": host.port}
     if host.host_key_alias is not None:
         hv["ansible_ssh_extra_args"] = f"-o HostKeyAlias={host.host_key_alias}"
     hv["node_role"] = spec.role.value
-    hv["node_labels"] = dict(sorted(spec.labels.items()))
-    hv["node_taints"] = [{"key": t.key, "value": t.value, "effect": t.effect} for t in spec.taints]
+    if table:
+        hv["node_labels"] = dict(sorted(spec.labels.items()))
+        hv["node_taints"] = [{"key": t.key, "value": t.value, "effect": t.effect} for t in spec.taints]
     return hv
 
 
 def render_inventory(
-    cluster: ClusterVars,
+    cluster: ClusterVars | None,
     hosts: Sequence[InventoryHost],
     jump: SshJump,
     *,
@@ -146,6 +157,11 @@ def render_inventory(
     Hosts keep the node table's order inside each group (the first control-plane node runs
     `kubeadm init`). Empty role groups are still declared so plays that target them match nothing
     instead of warning about an unknown group.
+
+    cluster=None renders the prepare playbook's inventory (ansible/prepare.yml): how to reach each
+    node and its role, without the cluster's endpoints, networks, labels and taints, which the
+    prepare roles do not read. So the prepare command needs no load balancer's name (it runs
+    while they are created), and a label or an endpoint change does not re-run it.
     """
     names = [h.spec.name for h in hosts]
     if len(set(names)) != len(names):
@@ -156,14 +172,24 @@ def render_inventory(
         raise ValueError("the inventory needs at least one control-plane node")
     groups: dict[str, Any] = {}
     for role, group in ROLE_GROUPS.items():
-        members = {h.spec.name: _host_vars(h) for h in hosts if h.spec.role is role}
+        members = {h.spec.name: _host_vars(h, table=cluster is not None) for h in hosts if h.spec.role is role}
         groups[group] = {"hosts": members}
+    connection = {
+        "ansible_user": jump.user,
+        "ansible_python_interpreter": python_interpreter,
+        "ansible_ssh_common_args": ssh_common_args(jump),
+    }
+    header = (
+        "# Rendered by components/inventory.py from the stack's node table for one bootstrap run.\n"
+        "# Do not edit: change the node table (Pulumi.<stack>.yaml) and run `pulumi up`.\n"
+    )
+    if cluster is None:
+        prepare = {"all": {"vars": connection, "children": {CLUSTER_GROUP: {"children": groups}}}}
+        return header + "---\n" + _dump(prepare)
     inventory = {
         "all": {
             "vars": {
-                "ansible_user": jump.user,
-                "ansible_python_interpreter": python_interpreter,
-                "ansible_ssh_common_args": ssh_common_args(jump),
+                **connection,
                 "cluster_name": cluster.name,
                 "cluster_api_endpoint": cluster.api_endpoint,
                 **(
@@ -179,14 +205,18 @@ def render_inventory(
                     if cluster.service_account_issuer
                     else {}
                 ),
+                **(
+                    {
+                        "cluster_jwt_authenticators": [dict(a) for a in cluster.jwt_authenticators],
+                        "cluster_ci_rbac_objects": [dict(o) for o in cluster.ci_rbac_objects],
+                    }
+                    if cluster.jwt_authenticators
+                    else {}
+                ),
             },
             "children": {CLUSTER_GROUP: {"children": groups}},
         }
     }
-    header = (
-        "# Rendered by components/inventory.py from the stack's node table for one bootstrap run.\n"
-        "# Do not edit: change the node table (Pulumi.<stack>.yaml) and run `pulumi up`.\n"
-    )
     return header + "---\n" + _dump(inventory)
 
 

@@ -30,7 +30,8 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components.backup import abort_uploads, cloudfront_read_policy, private_bucket_basics, s3_origin_access_control
+from components.backup import abort_uploads, private_bucket_basics, s3_origin_access_control
+from components.bucket_policies import cloudfront_read_policy
 from components.public_entry import alias_record, dns_validated_certificate
 from components.settings.model import PublicDns
 

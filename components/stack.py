@@ -278,6 +278,9 @@ def build_stack(settings: StackSettings, secrets: StackSecrets) -> StackResource
             # listeners and target attachments (kubeadm init and joins go through the internal
             # one). A dependency on a component is one on every resource in it.
             depends_on=[network, security, nodes, access],
+            # The prepare command (ansible/prepare.yml) needs the machines, their network and the
+            # bastion, not the load balancers: it runs while they become active (docs/bootstrap.md).
+            prepare_depends_on=[network, security, nodes, access.bastion],
         ),
     )
     # The JWKS from the key the cluster signs with, read back after every playbook run.
@@ -298,7 +301,7 @@ def build_stack(settings: StackSettings, secrets: StackSecrets) -> StackResource
     argocd = ArgoCd(
         name,
         ArgoCdArgs(
-            kubeconfig=bootstrap.kubeconfig,
+            kubeconfig=bootstrap.provider_kubeconfig,
             chart_version=settings.versions["argoCdChart"],
             chart_repo=settings.versions["argoCdChartRepo"],
             gitops=settings.gitops,

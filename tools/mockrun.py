@@ -42,6 +42,7 @@ from pulumi.runtime.config import set_all_config
 from pulumi.runtime.stack import run_in_stack
 
 from tools.cli_config import CliConfigError, check_project, check_stack, load_yaml
+from tools.mock_pki import FAKE_CLUSTER_CA_PEM, FAKE_MINTED_KUBECONFIG
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PROGRAM = PROJECT_ROOT / "__main__.py"
@@ -74,6 +75,7 @@ users:
     client-certificate-data: MOCK-CLIENT-CERT
     client-key-data: MOCK-ADMIN-CLIENT-KEY
 """
+
 
 # The SDK and pulumi_aws create ~160,000 long-lived objects (classes, type hints); with the
 # default thresholds the collector rescans them again and again during a run and once more at
@@ -282,9 +284,9 @@ class FakeCloud(pulumi_mocks.Mocks):
             # 32 bytes whose base64 carries a marker tests look for in plain text.
             state["base64"] = FAKE_ENCRYPTION_KEY_BASE64
             state["hex"] = base64.b64decode(FAKE_ENCRYPTION_KEY_BASE64).hex()
-        elif t == "command:local:Command" and name.endswith("-kubeconfig"):
-            # What `sudo cat /etc/kubernetes/admin.conf` prints; its key must never leak.
-            state["stdout"] = FAKE_ADMIN_KUBECONFIG
+        elif t == "command:local:Command" and name.endswith("-cluster-ca"):
+            # What `cat /etc/kubernetes/pki/ca.crt` prints on a kubeadm control plane (public).
+            state["stdout"] = FAKE_CLUSTER_CA_PEM
         elif t == "command:local:Command" and name.endswith("-service-account-keys"):
             # What `cat /etc/kubernetes/pki/sa.pub` prints on a kubeadm control plane.
             state["stdout"] = FAKE_SERVICE_ACCOUNT_PUBLIC_KEY
@@ -315,6 +317,9 @@ class FakeCloud(pulumi_mocks.Mocks):
         if token == "aws:route53/getZone:getZone":
             zone = str(args.args.get("name", "")).rstrip(".")
             return {"zoneId": "Z0MOCKZONE", "name": zone, "id": "Z0MOCKZONE", "privateZone": False}
+        if token == "command:local:run":
+            # The per-run admin certificate (components/bootstrap.py, admin_credential_command).
+            return {"stdout": FAKE_MINTED_KUBECONFIG, "stderr": "", "command": args.args.get("command", "")}
         if token == "aws:index/getRegion:getRegion":
             return {"name": "ap-northeast-2", "region": "ap-northeast-2", "id": "ap-northeast-2"}
         return {}

@@ -107,7 +107,9 @@ fi
 case "$mode" in
   up) exec pulumi up --stack "$stack" ;;
   preview) exec pulumi preview --stack "$stack" --diff --policy-pack policy ;;
-  refresh) exec pulumi refresh --stack "$stack" ;;
+  # --run-program: the Kubernetes provider's credential is minted by the program for each run
+  # (components/bootstrap.py); the one in state expired an hour after the run that wrote it.
+  refresh) exec pulumi refresh --stack "$stack" --run-program ;;
   destroy)
     # root-app and both API load balancers are protected (a routine `up` can never delete them;
     # components/argocd.py, components/network.py): a destroy lifts that on purpose, after asking.
@@ -122,7 +124,7 @@ case "$mode" in
     pulumi state unprotect --all --yes --stack "$stack"
     # The per-node removal steps skip their drain when the whole cluster goes (components/node_removal.py).
     export GITOPS_CLUSTER_DESTROY=1
-    if ! pulumi destroy --stack "$stack"; then
+    if ! pulumi destroy --stack "$stack" --run-program; then
       echo "make destroy: the destroy did not finish; the protection it lifted comes back with \`make up STACK=$stack\`." >&2
       exit 1
     fi

@@ -108,6 +108,9 @@ class StackSettings:
     media_delete_on_destroy: bool = False
     api_min_replicas: int = 1
     api_max_replicas: int = 3
+    # The GitHub repository ("owner/name") whose Actions OIDC tokens the API server accepts
+    # (components/cluster_auth.py); None: no GitHub issuer.
+    ci_github_repository: str | None = None
     # CloudNativePG volume-snapshot backups beside the object-store ones (components/settings/data.py).
     postgresql_volume_snapshots: bool = False
     # What a preview accepts but `pulumi up` would refuse (load_settings logs them).

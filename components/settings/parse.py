@@ -11,6 +11,7 @@ from typing import Any
 
 from components.settings.argocd import parse_argocd_domain, parse_argocd_sso, parse_password_version
 from components.settings.bastion import parse_bastion
+from components.settings.ci import parse_ci_repository
 from components.settings.cross import (
     check_architecture,
     check_argocd_domain,
@@ -68,6 +69,7 @@ def parse_settings(
     password_version = parse_password_version(c, values)
     argocd_sso = parse_argocd_sso(c, values, secret.get("argocdGithubClientSecret", SecretInput()))
     edge = parse_edge(c, values, nodes, warnings)
+    ci_repository = parse_ci_repository(c, values)
     check_argocd_domain(c, argocd_domain, edge.public_dns, edge.media)
     volume_snapshots = parse_data(c, values)
 
@@ -104,6 +106,7 @@ def parse_settings(
         media_delete_on_destroy=edge.media_delete_on_destroy,
         api_min_replicas=edge.api_min_replicas,
         api_max_replicas=edge.api_max_replicas,
+        ci_github_repository=ci_repository,
         postgresql_volume_snapshots=volume_snapshots,
         warnings=tuple(warnings),
     )

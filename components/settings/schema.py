@@ -107,8 +107,22 @@ class DataKeys(_Section):
     postgresqlVolumeSnapshots: bool  # noqa: N815
 
 
+class CiKeys(_Section):
+    """ci.py: the GitHub repository whose Actions OIDC tokens the API server accepts."""
+
+    ciGithubRepository: str  # noqa: N815
+
+
 # The flat sections, in the order their problems are listed (a key belongs to exactly one).
-SCALAR_SECTIONS: tuple[type[_Section], ...] = (NetworkKeys, BastionKeys, GitOpsKeys, ArgoCdKeys, EdgeKeys, DataKeys)
+SCALAR_SECTIONS: tuple[type[_Section], ...] = (
+    NetworkKeys,
+    BastionKeys,
+    GitOpsKeys,
+    ArgoCdKeys,
+    EdgeKeys,
+    DataKeys,
+    CiKeys,
+)
 
 
 def scalar_keys() -> frozenset[str]:

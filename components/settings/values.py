@@ -1,15 +1,15 @@
 """Checks of single values that several sections share, and the collector of problems.
 
 `Collector` gathers every problem of a run (so one error lists them all) and reads CIDRs and CIDR
-lists; the rest are small predicates: whole numbers, EC2 instance types and their architecture,
-https URLs, and the fix for a value YAML typed as something other than text.
+lists of text (the schema has checked the types); the rest are small predicates: EC2 instance
+types and their architecture, https URLs, the fix for a value YAML typed as something other than
+text, and the fixes of a value the schema refused.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import re
-from typing import TypeGuard
 from urllib.parse import urlparse
 
 from components.settings.messages import Problem
@@ -27,10 +27,6 @@ CIDR_LIST_FIX = "expected a list of IPv4 CIDRs, e.g. ['203.0.113.0/24']."
 BOOLEAN_FIX = "expected true or false."
 # Families EC2 offers only for another operating system (macOS).
 _NON_LINUX_FAMILIES = ("mac",)
-
-
-def exact_int(value: object) -> TypeGuard[int]:
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 class Collector:

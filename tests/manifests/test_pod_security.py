@@ -84,18 +84,15 @@ CALICO_DEFAULTS = yaml.safe_load((ANSIBLE_DIR / "roles/calico/defaults/main.yml"
 
 
 def tigera_operator_objects() -> list[Doc]:
-    """tigera-operator.yaml as released, with the calico role's kustomize patches applied (JSON patch
-    `add` ops, the role's one Jinja value, the Pod Security version, put in as the role renders it)."""
+    """tigera-operator.yaml as released, with the labels the calico role's kustomization adds to its
+    namespace (calico_namespace_labels; its one Jinja value, the Pod Security version, put in as the
+    role renders it; tests/simulator/test_node_simulator.py checks the applied result)."""
     docs = [d for d in yaml.safe_load_all(release_file("calico", default_versions(), OPERATOR).read_text()) if d]
     minor = "v" + ".".join(default_versions()["kubernetes"].split(".")[:2])
-    for patch in CALICO_DEFAULTS["calico_manifest_patches"]["tigera-operator"]:
-        target = next(
-            d for d in docs if d["kind"] == patch["target"]["kind"] and d["metadata"]["name"] == patch["target"]["name"]
-        )
-        for op in yaml.safe_load(patch["patch"]):
-            assert op["op"] == "add" and op["path"].startswith("/metadata/labels/"), op
-            key = op["path"].removeprefix("/metadata/labels/").replace("~1", "/")
-            target["metadata"]["labels"][key] = op["value"].replace("{{ calico_pod_security_version }}", minor)
+    for name, labels in CALICO_DEFAULTS["calico_namespace_labels"].items():
+        (namespace,) = [d for d in docs if d["kind"] == "Namespace" and d["metadata"]["name"] == name]
+        for key, value in labels.items():
+            namespace["metadata"]["labels"][key] = value.replace("{{ calico_pod_security_version }}", minor)
     return docs
 
 

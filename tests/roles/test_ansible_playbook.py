@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-from components.playbooks import ANSIBLE_DIR, PLAYBOOKS
+from components.playbooks import ANSIBLE_DIR, PLAYBOOKS, playbook_roles
 from components.settings.keys import default_versions
 from tests.support.paths import GOLDEN, ROOT
 from tests.support.playbook import helper_pod_as_created, one, run, tool
@@ -58,7 +58,7 @@ def test_the_playbooks_use_every_role():
 
 
 def test_storage_runs_on_the_first_control_plane_once_the_cluster_is_ready():
-    plays = yaml.safe_load((ANSIBLE_DIR / "site.yml").read_text())
+    plays = yaml.safe_load((ANSIBLE_DIR / "cluster.yml").read_text())
     index = {r["role"]: i for i, play in enumerate(plays) for r in play.get("roles", [])}
     # Its helper pods must tolerate the taints node_config applies, on nodes cluster_ready saw Ready.
     assert index["storage"] > index["cluster_ready"] >= index["node_config"] > index["calico"]
@@ -135,11 +135,59 @@ def test_secrets_are_handled_under_no_log():
 
 
 def test_a_node_failing_the_preflight_play_stops_every_host_before_kubeadm():
-    # Behaviour: the node simulator's unreachable-node fault; here, that the first play says so.
-    plays = yaml.safe_load((ANSIBLE_DIR / "site.yml").read_text())
-    first = plays[0]
-    assert [r["role"] for r in first["roles"]] == ["wait_for_nodes", "preflight"]
-    assert first["any_errors_fatal"] is True
+    # Behaviour: the node simulator's unreachable-node fault; here, that the first plays say so.
+    plays = yaml.safe_load((ANSIBLE_DIR / "prepare.yml").read_text())
+    wait, preflight = plays[0], plays[1]
+    assert [r["role"] for r in wait["roles"]] == ["wait_for_nodes", "prepare_marker"]
+    assert wait["hosts"] == "k8s_cluster" and wait["any_errors_fatal"] is True
+    # Every node not prepared for this run's fingerprint (all of them on a new cluster).
+    assert [r["role"] for r in preflight["roles"]] == ["preflight"]
+    assert preflight["hosts"] == "k8s_cluster:!prepare_done" and preflight["any_errors_fatal"] is True
+    # site.yml is both halves in order; kubeadm is in the second only.
+    site = yaml.safe_load((ANSIBLE_DIR / "site.yml").read_text())
+    assert [p["ansible.builtin.import_playbook"] for p in site] == ["prepare.yml", "cluster.yml"]
+    assert "control_plane" not in playbook_roles(ANSIBLE_DIR, "prepare.yml")
+
+
+def test_the_prepare_plays_mark_a_node_last_and_skip_only_marked_nodes():
+    plays = yaml.safe_load((ANSIBLE_DIR / "prepare.yml").read_text())
+    prepare = plays[2]
+    assert prepare["hosts"] == "k8s_cluster:!prepare_done"
+    # Roles run before a play's tasks; the handlers (containerd's restart) are flushed before the marker.
+    assert prepare["tasks"][0].get("ansible.builtin.meta") == "flush_handlers"
+    assert prepare["tasks"][-1]["ansible.builtin.import_role"] == {"name": "prepare_marker", "tasks_from": "write"}
+
+
+def test_each_playbooks_files_are_its_roles_and_the_roles_they_include():
+    """playbook_files (each command's `ansible:` trigger) lists a playbook's roles and the roles
+    their tasks include: that is all a run can read while no role has meta dependencies or reads
+    files by path."""
+    for role in role_dirs():
+        assert not (role / "meta").exists(), f"{role.name}: meta dependencies would escape playbook_files"
+        for path in role.rglob("*.yml"):
+            text = path.read_text()
+            for key in ("role_path", "playbook_dir"):
+                assert key not in text, f"{path.relative_to(ANSIBLE_DIR)} uses {key}"
+    # containerd and kubernetes_packages run common's apt key tasks; so does the upgrade.
+    for playbook in ("prepare.yml", "upgrade.yml"):
+        assert "common" in playbook_roles(ANSIBLE_DIR, playbook), playbook
+    for playbook in PLAYBOOKS:
+        roles = playbook_roles(ANSIBLE_DIR, playbook)
+        for name in roles:
+            for path in (ANSIBLE_DIR / "roles" / name / "tasks").glob("*.yml"):
+                for included in re.findall(r"(?:include|import)_role:\s*\n\s*name: (\w+)", path.read_text()):
+                    assert included in roles, f"{playbook}: {name} includes {included}, missing from its files"
+
+
+def test_the_prepare_roles_read_nothing_the_prepare_inventory_leaves_out():
+    """The prepare command's inventory (render_inventory(None, ...)) has no cluster values: no
+    endpoint, network, label or taint, so it can run before the load balancers exist."""
+    cluster_only = ("cluster_api", "cluster_pod_cidr", "cluster_service", "cluster_name", "node_labels", "node_taints")
+    for name in playbook_roles(ANSIBLE_DIR, "prepare.yml"):
+        for path in (ANSIBLE_DIR / "roles" / name).rglob("*"):
+            if path.is_file():
+                used = [v for v in cluster_only if v in path.read_text()]
+                assert not used, f"{path.relative_to(ANSIBLE_DIR)} reads {used}, which the prepare inventory lacks"
 
 
 def test_init_and_join_are_guarded_by_what_a_finished_run_leaves():

@@ -26,10 +26,9 @@ from pathlib import Path
 from types import MappingProxyType
 
 import pytest
-import yaml
 
 from components.bastion_commands import CommandSpec, secret_bundle
-from components.bootstrap import kubeconfig_command, rewrite_kubeconfig_server, service_account_keys_command
+from components.control_plane_reads import cluster_ca_command, service_account_keys_command
 from components.inventory import ClusterVars, InventoryHost, SshJump
 from components.playbooks import playbook_command
 from components.settings.keys import default_versions
@@ -181,22 +180,16 @@ def test_a_changed_host_key_stops_the_run(sshd, tmp_path):
     assert known_hosts.read_text() == "loopback-bastion " + sshd.other_host_key_pub
 
 
-def test_the_kubeconfig_is_read_through_the_bastion_with_sudo(sshd, tmp_path):
-    admin = tmp_path / "admin.conf"
-    admin.write_text(
-        "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: https://127.0.0.1:6443\n"
-        "users:\n- name: admin\n  user:\n    client-key-data: S0VZ\n"
-    )
-    admin.chmod(0o600)
+def test_the_cluster_ca_is_read_through_the_bastion(sshd, tmp_path):
+    ca = tmp_path / "ca.crt"
+    ca.write_text("-----BEGIN CERTIFICATE-----\nQ0E=\n-----END CERTIFICATE-----\n")
     _, hosts, jump = stack(sshd)
-    spec = kubeconfig_command(hosts[0], jump, str(tmp_path / "known_hosts"), [], remote_path=str(admin))
+    spec = cluster_ca_command(hosts[0], jump, str(tmp_path / "known_hosts"), [], remote_path=str(ca))
     result = run(spec, sshd.key)
     assert result.returncode == 0, result.stderr
-    kubeconfig = yaml.safe_load(rewrite_kubeconfig_server(result.stdout, "api.example.com"))
-    assert kubeconfig["clusters"][0]["cluster"]["server"] == "https://api.example.com:6443"
-    assert kubeconfig["users"][0]["user"]["client-key-data"] == "S0VZ"
+    assert result.stdout == ca.read_text()
 
-    missing = kubeconfig_command(hosts[0], jump, str(tmp_path / "known_hosts"), [], remote_path=str(tmp_path / "no"))
+    missing = cluster_ca_command(hosts[0], jump, str(tmp_path / "known_hosts"), [], remote_path=str(tmp_path / "no"))
     failed = run(missing, sshd.key)
     assert failed.returncode != 0 and failed.stdout == ""
 

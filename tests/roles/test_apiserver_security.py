@@ -299,13 +299,13 @@ def test_the_stack_generates_a_32_byte_key_beside_the_bootstrap(dev_stack):
 def test_the_key_reaches_the_playbook_in_its_secret_stdin_only(dev_stack):
     component = dev_stack.one(TYPE_TOKEN)
     playbook = dev_stack.one(COMMAND, f"{component.name}-playbook")
-    fetch = dev_stack.one(COMMAND, f"{component.name}-kubeconfig")
+    fetch = dev_stack.one(COMMAND, f"{component.name}-cluster-ca")
     assert playbook.is_secret("stdin")
     bundle = json.loads(playbook.inputs["stdin"])
     assert bundle["extraVars"] == {
         "control_plane_encryption_keys": [{"name": ENCRYPTION_KEY_NAME, "secret": FAKE_ENCRYPTION_KEY_BASE64}]
     }
-    # The kubeconfig command needs only the SSH key.
+    # The cluster-CA command needs only the SSH key.
     assert fetch.is_secret("stdin") and json.loads(fetch.inputs["stdin"])["extraVars"] == {}
     for cmd in (playbook, fetch):
         for field in ("triggers", "environment", "create"):

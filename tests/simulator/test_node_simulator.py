@@ -5,7 +5,7 @@ a bastion and a control plane, a worker and a tainted infrastructure node of the
 table, each with its own root, sshd and process namespace, inside a network namespace where nodes
 answer only through the bastion. The playbook runs through `playbook_command` (the component's own
 script, inventory, ssh_config, ansible.cfg; the key on stdin), and the admin kubeconfig comes back
-through `kubeconfig_command` and `rewrite_kubeconfig_server`. Stand-ins play kubeadm, kubectl,
+through `admin_credential_command` and `rewrite_kubeconfig_server`. Stand-ins play kubeadm, kubectl,
 kubelet, containerd and the node's system tools; apt and dpkg are real.
 
 **Reading the scenario** (new assertions go here as test functions taking `first_run`; never
@@ -55,7 +55,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from components import oidc_issuer
-from components.bootstrap import first_control_plane, service_account_keys_command
+from components.control_plane_reads import first_control_plane, service_account_keys_command
 from components.settings.model import NodeRole, NodeSpec, StackSettings
 from tests.support.identity import sign_like_kube_apiserver, verify_with_jwks
 from tests.support.node_simulator import FAST, assert_recap

@@ -1,10 +1,9 @@
-"""The stored kubeconfig never goes stale: fetched again after an upgrade, and its expiry named.
+"""No admin certificate goes stale: the stack stores none, and a copied one's expiry is named.
 
 What must hold, and why:
-- the kubeconfig fetch runs again whenever the upgrade step runs: `kubeadm upgrade` renews
-  admin.conf's client certificate (kubeadm "Certificate Management": all certificates are renewed
-  during a control plane upgrade), and the copy in the stack must be the renewed one;
-- under 30 days before the client certificate's notAfter, a preview (and `make kubeconfig`) warns
+- the stack keeps no admin certificate (its kubeconfig has an exec user) and reads the cluster CA
+  again whenever the upgrade step runs;
+- under 30 days before a kubeconfig file's client certificate's notAfter, the status tool warns
   with the date and what to do; an expired one says expired; a healthy one says nothing.
 Certificates here are real X.509 certificates made with `cryptography`, as kubeadm's are PEM in
 client-certificate-data.
@@ -25,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from components.admin_cert import WARN_DAYS, client_certificate_expiry, expiry_warning
-from tools.mockrun import FAKE_ADMIN_KUBECONFIG, FakeCloud
+from tools.mockrun import FAKE_ADMIN_KUBECONFIG
 
 NOW = dt.datetime(2026, 12, 7, 12, 0, tzinfo=dt.UTC)
 COMMAND = "command:local:Command"
@@ -62,7 +61,7 @@ def test_the_warning_names_the_expiry_under_thirty_days(days_left: int, expected
     if expected is None:
         assert warning is None
     else:
-        assert warning is not None and expected in warning and "kubeadm certs renew admin.conf" in warning
+        assert warning is not None and expected in warning and "make kubeconfig" in warning
         assert "BEGIN CERTIFICATE" not in warning
 
 
@@ -71,38 +70,29 @@ def test_a_kubeconfig_without_a_readable_certificate_is_not_a_warning() -> None:
     assert expiry_warning("not yaml: [", NOW) is None
 
 
-class ExpiringKubeconfig(FakeCloud):
-    """FakeCloud whose admin.conf (the fetch command's stdout) expires in 10 days."""
-
-    def new_resource(self, args: Any) -> tuple[str | None, dict[str, Any]]:  # type: ignore[override]
-        resource_id, state = super().new_resource(args)
-        if args.typ == COMMAND and args.name.endswith("-kubeconfig"):
-            state["stdout"] = kubeconfig_expiring(dt.datetime.now(dt.UTC) + dt.timedelta(days=10))
-        return resource_id, state
-
-
-def test_a_preview_warns_when_the_stored_kubeconfig_is_about_to_expire(run_stack: Any, caplog: Any) -> None:
-    run_stack(mocks=ExpiringKubeconfig())
-    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
-    assert any("the admin client certificate in the stack's kubeconfig expires on" in w for w in warnings), warnings
-
-
 def _command(rec: Any, suffix: str) -> Any:
     (found,) = [r for r in rec.of_type(COMMAND) if r.name.endswith(suffix)]
     return found
 
 
-def test_the_kubeconfig_is_fetched_again_when_the_upgrade_step_runs(dev: Any, run_stack: Any) -> None:
+def test_the_stack_stores_no_admin_certificate_to_go_stale(dev: Any) -> None:
+    """The exported kubeconfig has an exec user; no bootstrap command prints admin.conf."""
+    assert set(yaml.safe_load(dev.stack_outputs["kubeconfig"])["users"][0]["user"]) == {"exec"}
+    bootstrap = dev.one("gitops-cluster:bootstrap:AnsibleBootstrap")
+    for command in dev.children(bootstrap):
+        assert "admin.conf" not in str(command.inputs.get("create", "")), command.name
+
+
+def test_the_cluster_ca_is_read_again_when_the_upgrade_step_runs(dev: Any, run_stack: Any) -> None:
     versions = yaml.safe_load(open("versions.yaml", encoding="utf-8"))  # noqa: SIM115
     major, minor, patch = str(versions["kubernetes"]).split(".")
     bumped = run_stack({"versions": {"kubernetes": f"{major}.{minor}.{int(patch) + 1}"}})
     before, after = (
-        {s: _command(rec, s).inputs["triggers"] for s in ("-upgrade", "-kubeconfig")} for rec in (dev, bumped)
+        {s: _command(rec, s).inputs["triggers"] for s in ("-upgrade", "-cluster-ca")} for rec in (dev, bumped)
     )
     assert before["-upgrade"] != after["-upgrade"], "a Kubernetes bump should run the upgrade step"
-    assert before["-kubeconfig"] != after["-kubeconfig"], "the upgrade ran but the stored kubeconfig is the old one"
-    # Every trigger of the upgrade step is one of the fetch's.
-    assert {json.dumps(t) for t in after["-upgrade"]} <= {json.dumps(t) for t in after["-kubeconfig"]}
+    assert before["-cluster-ca"] != after["-cluster-ca"], "the upgrade ran but the CA is not read again"
+    assert {json.dumps(t) for t in after["-upgrade"]} <= {json.dumps(t) for t in after["-cluster-ca"]}
 
 
 def test_the_status_tool_names_the_expiry_too(tmp_path: Any, capsys: Any) -> None:

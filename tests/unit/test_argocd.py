@@ -31,7 +31,7 @@ def test_release_uses_the_explicit_provider_built_from_the_bootstrap_kubeconfig(
     kubeconfig_deps = provider.property_dependencies.get("kubeconfig", [])
     sources = [dev.by_urn(u) for u in kubeconfig_deps]
     assert sources, "the provider's kubeconfig comes from nowhere"
-    assert dev.depends_on(release, dev.one("command:local:Command", "gitops-dev-kubeconfig"))
+    assert dev.depends_on(release, dev.one("command:local:Command", "gitops-dev-cluster-ca"))
     from_bootstrap = [s for s in sources if bootstrap in [s, *dev.ancestors(s)]]
     assert from_bootstrap, f"the kubeconfig does not come from the bootstrap: {[s.short for s in sources]}"
     assert all(s.type == "command:local:Command" for s in from_bootstrap)

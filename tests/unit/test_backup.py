@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from components import backup, identity
+from components import backup, bucket_policies, identity
 from components.iam_policy import Request, evaluate, load_calls
 
 BUCKET = "aws:s3/bucket:Bucket"
@@ -96,7 +96,7 @@ def test_each_writer_role_may_do_its_calls_and_any_other_principal_is_denied(dev
     calls = load_calls(bucket_arn)
     assert calls
     for role_key, arn in _writer_roles(dev).items():
-        writer = backup.writer_policy(bucket_arn, prefixes[role_key], key)
+        writer = bucket_policies.writer_policy(bucket_arn, prefixes[role_key], key)
         mine = [c for c in calls if c.request.resource in (bucket_arn,) or prefixes[role_key] in c.request.resource]
         for call in mine:
             request = Request(
@@ -130,7 +130,7 @@ def test_the_admin_path_and_the_deployer_keep_the_objects_and_everyone_keeps_the
 
 
 def test_an_assumed_role_deployer_is_admitted_as_its_role_under_any_path():
-    patterns = backup.admin_principal_patterns(
+    patterns = bucket_policies.admin_principal_patterns(
         ACCOUNT, f"arn:aws:sts::{ACCOUNT}:assumed-role/AWSReservedSSO_Admin_1/me"
     )
     assert patterns == [
@@ -138,16 +138,17 @@ def test_an_assumed_role_deployer_is_admitted_as_its_role_under_any_path():
         f"arn:aws:iam::{ACCOUNT}:role/AWSReservedSSO_Admin_1",
         f"arn:aws:iam::{ACCOUNT}:role/*/AWSReservedSSO_Admin_1",
     ]
-    policy = backup.backup_bucket_policy("arn:aws:s3:::b", patterns, "arn:aws:kms:r:1:key/k")
+    policy = bucket_policies.backup_bucket_policy("arn:aws:s3:::b", patterns, "arn:aws:kms:r:1:key/k")
     sso = f"arn:aws:iam::{ACCOUNT}:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_Admin_1"
     request = Request("s3:GetObject", "arn:aws:s3:::b/x", {"aws:SecureTransport": "true", "aws:PrincipalArn": sso})
     assert evaluate([policy], request) == "ImplicitDeny"  # not denied: IAM decides
-    assert backup.admin_principal_patterns(ACCOUNT, f"arn:aws:iam::{ACCOUNT}:root") == [f"arn:aws:iam::{ACCOUNT}:root"]
+    root = f"arn:aws:iam::{ACCOUNT}:root"
+    assert bucket_policies.admin_principal_patterns(ACCOUNT, root) == [root]
 
 
 def test_the_writers_may_use_the_key_only_through_s3(dev):
     key = "arn:aws:kms:ap-northeast-2:123456789012:key/k"
-    policy = backup.writer_policy("arn:aws:s3:::b", "etcd/", key)
+    policy = bucket_policies.writer_policy("arn:aws:s3:::b", "etcd/", key)
     via_s3 = {"kms:ViaService": "s3.ap-northeast-2.amazonaws.com"}
     assert evaluate([policy], Request("kms:GenerateDataKey", key, via_s3)) == "Allow"
     assert evaluate([policy], Request("kms:Decrypt", key, via_s3)) == "Allow"
@@ -204,7 +205,7 @@ def test_no_writer_may_remove_a_version_or_bypass_the_lock():
     """barman and the jobs delete by key (a delete marker, which Object Lock allows:
     barman/cloud_providers/aws_s3.py delete_objects sends Keys without VersionId); removing a version
     or bypassing governance is not granted to them."""
-    policy = backup.writer_policy("arn:aws:s3:::b", "postgresql/", "arn:aws:kms:r:1:key/k")
+    policy = bucket_policies.writer_policy("arn:aws:s3:::b", "postgresql/", "arn:aws:kms:r:1:key/k")
     for action in ("s3:DeleteObjectVersion", "s3:BypassGovernanceRetention", "s3:PutObjectRetention"):
         assert evaluate([policy], Request(action, "arn:aws:s3:::b/postgresql/x")) == "ImplicitDeny", action
 

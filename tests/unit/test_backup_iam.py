@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from components import backup, iam_policy
+from components import bucket_policies, iam_policy
 from components.iam_policy import Request, evaluate
 
 BUCKET = "gitops-dev-backups-20261130mock"
@@ -89,7 +89,7 @@ def test_a_prefix_condition_on_listbucket_would_refuse_barmans_headbucket() -> N
     }  # fmt: skip
     head = next(c for c in iam_policy.load_calls(ARN) if c.api == "HeadBucket")
     assert evaluate([old], head.request) == "ImplicitDeny"
-    assert evaluate([backup.writer_policy(ARN, "postgresql/", KEY)], head.request) == "Allow"
+    assert evaluate([bucket_policies.writer_policy(ARN, "postgresql/", KEY)], head.request) == "Allow"
 
 
 # --- the evaluator itself --------------------------------------------------------------------------

@@ -26,7 +26,10 @@ from components.bootstrap import (
     AnsibleBootstrap,
     BootstrapArgs,
     BootstrapHost,
-    kubeconfig_command,
+)
+from components.control_plane_reads import (
+    admin_credential_command,
+    cluster_ca_command,
     rewrite_kubeconfig_server,
 )
 from components.inventory import InventoryHost
@@ -37,6 +40,7 @@ from components.playbooks import (
     is_upgrade_file,
     playbook_command,
     playbook_script,
+    prepare_command,
 )
 from components.settings.model import NodeRole, NodeSpec
 from tests.support.fakes import FAKE_SSH_PRIVATE_KEY, FAKE_SSH_PUBLIC_KEY
@@ -223,15 +227,33 @@ def test_kubeconfig_server_is_rewritten_to_the_api_endpoint():
         rewrite_kubeconfig_server("kind: Pod\n", "api.example.com")
 
 
-def test_kubeconfig_command_reads_the_first_control_plane_through_the_bastion():
+def test_the_cluster_ca_is_read_from_the_first_control_plane_through_the_bastion():
     target = InventoryHost(NodeSpec("master", NodeRole.CONTROL_PLANE, "t3.large", 80), "10.0.16.10", "i-0abc")
-    spec = kubeconfig_command(target, FIXED_JUMP, KNOWN_HOSTS, ["t"])
+    spec = cluster_ca_command(target, FIXED_JUMP, KNOWN_HOSTS, ["t"])
     assert spec.environment["GC_TARGET_HOST"] == "10.0.16.10"
     assert spec.environment["GC_TARGET_HOST_KEY_ALIAS"] == "i-0abc"
-    assert spec.environment["GC_REMOTE_KUBECONFIG"] == "/etc/kubernetes/admin.conf"
+    assert spec.environment["GC_REMOTE_CA"] == "/etc/kubernetes/pki/ca.crt"
     assert '-o "ProxyJump=$GC_BASTION_ALIAS"' in spec.create
-    # Printed only after the whole file arrived, so a failure cannot leak part of it.
-    assert spec.create.rstrip().endswith('cat "$work/admin.conf"')
+    # admin.conf (a one-year key) is read by no command of the stack.
+    assert "admin.conf" not in spec.create
+
+
+def test_the_admin_credential_is_minted_for_an_hour_and_admin_conf_is_never_read():
+    target = InventoryHost(NodeSpec("master", NodeRole.CONTROL_PLANE, "t3.large", 80), "10.0.16.10", "i-0abc")
+    spec = admin_credential_command(target, FIXED_JUMP, KNOWN_HOSTS, client_name="admin:alice")
+    env = spec.environment
+    assert (env["GC_CLIENT_NAME"], env["GC_CLIENT_ORG"], env["GC_VALIDITY"]) == (
+        "admin:alice",
+        "kubeadm:cluster-admins",
+        "1h",
+    )
+    assert 'sudo kubeadm kubeconfig user --client-name "$GC_CLIENT_NAME" --org "$GC_CLIENT_ORG"' in spec.create
+    assert '--validity-period "$GC_VALIDITY"' in spec.create
+    assert "admin.conf" not in spec.create
+    # Printed only after the whole kubeconfig arrived, so a failure cannot leak part of it.
+    assert spec.create.rstrip().endswith('cat "$work/user.conf"')
+    with pytest.raises(ValueError, match="client name"):
+        admin_credential_command(target, FIXED_JUMP, KNOWN_HOSTS, client_name="a b; rm -rf /")
 
 
 # --- the component under the mock runtime -----------------------------------------------------
@@ -246,7 +268,7 @@ def user_key_stack() -> Recording:
 def bootstrap_commands(rec: Recording) -> tuple[Registration, Registration, Registration]:
     component = rec.one(TYPE_TOKEN)
     playbook = rec.one(COMMAND, f"{component.name}-playbook")
-    fetch = rec.one(COMMAND, f"{component.name}-kubeconfig")
+    fetch = rec.one(COMMAND, f"{component.name}-cluster-ca")
     return component, playbook, fetch
 
 
@@ -256,7 +278,15 @@ def test_commands_are_children_named_from_the_component(user_key_stack):
     upgrade = user_key_stack.one(COMMAND, f"{component.name}-upgrade")
     key = f"{component.name}-{ENCRYPTION_KEY_NAME}"
     keys = f"{component.name}-service-account-keys"
-    assert {r.name for r in user_key_stack.children(component)} == {playbook.name, upgrade.name, fetch.name, key, keys}
+    prepare = f"{component.name}-prepare"
+    assert {r.name for r in user_key_stack.children(component)} == {
+        prepare,
+        playbook.name,
+        upgrade.name,
+        fetch.name,
+        key,
+        keys,
+    }
 
 
 def test_the_service_account_keys_are_read_after_every_playbook_run_with_the_key_on_stdin_only(user_key_stack):
@@ -279,6 +309,106 @@ def test_the_playbook_depends_on_every_node_and_the_bastion(user_key_stack):
         assert user_key_stack.depends_on(playbook, instance), f"{playbook.name} does not wait for {instance.name}"
 
 
+def waits_for(rec: Recording, reg: Registration) -> set[str]:
+    """The URNs of everything the engine finishes before it starts `reg` (transitively)."""
+    seen: set[str] = set()
+    frontier = [reg]
+    while frontier:
+        nxt = []
+        for r in frontier:
+            for other in rec.resources:
+                if other.urn not in seen and other.urn != r.urn and rec.depends_on(r, other):
+                    seen.add(other.urn)
+                    nxt.append(other)
+        frontier = nxt
+    return seen
+
+
+LOAD_BALANCER_TYPES = (
+    "aws:lb/loadBalancer:LoadBalancer",
+    "aws:lb/listener:Listener",
+    "aws:lb/targetGroupAttachment:TargetGroupAttachment",
+)
+
+
+def test_the_prepare_command_starts_before_the_load_balancers_and_the_playbook_waits_for_both(user_key_stack):
+    """The first plays start as soon as the nodes, the bastion and their network are ready: the
+    prepare command waits for no load balancer and no CloudFront distribution; the cluster
+    command (`-playbook`) waits for the prepare command and every load balancer."""
+    component, playbook, _ = bootstrap_commands(user_key_stack)
+    prepare = user_key_stack.one(COMMAND, f"{component.name}-prepare")
+    before_prepare = waits_for(user_key_stack, prepare)
+    for type_ in (*LOAD_BALANCER_TYPES, "aws:cloudfront/distribution:Distribution"):
+        for reg in user_key_stack.of_type(type_):
+            assert reg.urn not in before_prepare, f"{prepare.name} waits for {reg.name} ({type_})"
+    access = user_key_stack.one("gitops-cluster:access:ClusterAccess")
+    api = [r for r in user_key_stack.descendants(access) if r.type in LOAD_BALANCER_TYPES]
+    assert len(api) == 2 * 3, [r.name for r in api]  # two NLBs, each with a listener and one attachment
+    for reg in api:
+        assert user_key_stack.depends_on(playbook, reg), f"{playbook.name} does not wait for {reg.name}"
+    for reg in user_key_stack.of_type(INSTANCE) + user_key_stack.of_type("aws:ec2/route:Route"):
+        assert user_key_stack.depends_on(prepare, reg), f"{prepare.name} does not wait for {reg.name}"
+    assert user_key_stack.depends_on(playbook, prepare)
+    # It runs the prepare half on an inventory without the cluster's values.
+    assert " prepare.yml\n" in prepare.inputs["create"] and " cluster.yml\n" in playbook.inputs["create"]
+    inventory = yaml.safe_load(prepare.inputs["environment"]["GC_INVENTORY"])
+    assert not [k for k in inventory["all"]["vars"] if k.startswith("cluster_")], inventory["all"]["vars"]
+    # The key on stdin only, as a secret; nothing secret in its triggers or environment.
+    assert prepare.is_secret("stdin") and json.loads(prepare.inputs["stdin"])["extraVars"] == {}
+    assert {"stdout", "stderr"} <= set(prepare.additional_secret_outputs)
+    assert not prepare.is_secret("environment") and not prepare.is_secret("triggers")
+    assert FAKE_SSH_PRIVATE_KEY not in json.dumps([prepare.inputs["environment"], prepare.inputs["triggers"]])
+    assert [t.split(":")[0] for t in prepare.inputs["triggers"]] == ["ansible", "inventory", "versions"]
+    extra = json.loads(prepare.inputs["environment"]["GC_EXTRA_VARS"])
+    assert re.fullmatch(r"[0-9a-f]{64}", extra["prepare_marker_fingerprint"])
+
+
+def prepare_spec(settings=None, *, ansible_dir: Path = ANSIBLE_DIR):
+    settings = settings or dev_settings()
+    return prepare_command(
+        fixed_hosts(settings.nodes), FIXED_JUMP, settings.versions, KNOWN_HOSTS, ansible_dir=ansible_dir
+    )
+
+
+def fingerprint(spec) -> str:
+    return json.loads(spec.environment["GC_EXTRA_VARS"])["prepare_marker_fingerprint"]
+
+
+def test_the_prepare_command_re_runs_for_its_own_files_and_a_row_not_for_a_label(ansible_copy):
+    """The prepare triggers: prepare.yml's files, the nodes and their roles, the versions; a label,
+    a taint or a cluster role's file leaves them (and the fingerprint that keeps nodes prepared)."""
+    tree = ansible_copy / "ansible"
+    base = prepare_spec(ansible_dir=tree)
+    for rel, reruns in (
+        ("roles/containerd/tasks/main.yml", True),
+        ("roles/prepare_marker/defaults/main.yml", True),
+        ("prepare.yml", True),
+        ("ansible.cfg", True),
+        ("roles/control_plane/tasks/main.yml", False),
+        ("cluster.yml", False),
+        ("upgrade.yml", False),
+    ):
+        path = tree / rel
+        original = path.read_bytes()
+        path.write_bytes(original + b"\n# edited\n")
+        try:
+            edited = prepare_spec(ansible_dir=tree)
+        finally:
+            path.write_bytes(original)
+        assert (edited.triggers[0] != base.triggers[0]) is reruns, rel
+        assert (fingerprint(edited) != fingerprint(base)) is reruns, rel
+    rows = stack_config("dev")["gitops-cluster:nodes"]
+    relabelled = [{**r, "labels": {**r.get("labels", {}), "team": "x"}} if i == 3 else r for i, r in enumerate(rows)]
+    assert prepare_spec(dev_settings(nodes=relabelled)).triggers == base.triggers
+    added = [*rows, {**rows[-1], "name": "monitoring-2"}]
+    grown = prepare_spec(dev_settings(nodes=added))
+    assert grown.triggers[1] != base.triggers[1] and grown.triggers[0::2] == base.triggers[0::2]
+    # A row added keeps the fingerprint: the nodes already prepared stay out of the prepare plays.
+    assert fingerprint(grown) == fingerprint(base)
+    bumped = dict(dev_settings().versions, containerd="9.9.9")
+    assert fingerprint(prepare_spec(replace(dev_settings(), versions=MappingProxyType(bumped)))) != fingerprint(base)
+
+
 def test_the_kubeconfig_is_fetched_after_the_playbook(user_key_stack):
     _, playbook, fetch = bootstrap_commands(user_key_stack)
     assert user_key_stack.depends_on(fetch, playbook)
@@ -287,17 +417,17 @@ def test_the_kubeconfig_is_fetched_after_the_playbook(user_key_stack):
 
 def test_commands_keep_secrets_out_of_logs_and_state(user_key_stack):
     _, playbook, fetch = bootstrap_commands(user_key_stack)
+    assert {"stdout", "stderr"} <= set(playbook.additional_secret_outputs)
     for cmd in (playbook, fetch):
         assert cmd.is_secret("stdin"), f"{cmd.name}: the SSH key must be a secret input"
         assert json.loads(cmd.inputs["stdin"])["sshPrivateKey"] == FAKE_SSH_PRIVATE_KEY
-        assert {"stdout", "stderr"} <= set(cmd.additional_secret_outputs)
         assert cmd.inputs["addPreviousOutputInEnv"] is False
         assert cmd.inputs["interpreter"] == ["/bin/bash", "-c"]
         assert not cmd.is_secret("environment") and not cmd.is_secret("create")
     assert playbook.inputs["logging"] == local.Logging.STDOUT.value
     assert fetch.inputs["logging"] == local.Logging.NONE.value
     # Fetched again whenever the playbook or the upgrade step ran (tests/unit/test_admin_cert.py).
-    upgrade = user_key_stack.one(COMMAND, fetch.name.replace("-kubeconfig", "-upgrade"))
+    upgrade = user_key_stack.one(COMMAND, fetch.name.replace("-cluster-ca", "-upgrade"))
     assert fetch.inputs["triggers"] == [*playbook.inputs["triggers"], *upgrade.inputs["triggers"]]
 
 
@@ -305,7 +435,8 @@ def test_fake_secrets_appear_in_no_plain_input_or_output(user_key_stack):
     assert_nowhere_in_plain_text(user_key_stack, KEY_MARKER, "PRIVATE KEY")
     assert "kubeconfig" in user_key_stack.stack_output_secret_paths
     component, _, _ = bootstrap_commands(user_key_stack)
-    assert "kubeconfig" in component.output_secret_paths
+    # The component's kubeconfig holds the CA and an exec user only: nothing to hide.
+    assert set(yaml.safe_load(component.outputs["kubeconfig"])["users"][0]["user"]) == {"exec"}
     assert set(component.outputs) == {"kubeconfig", "inventory", "triggers"}
 
 
@@ -333,16 +464,15 @@ def test_two_runs_of_the_program_give_the_same_triggers(user_key_stack):
 
 
 def test_the_kubeconfig_output_is_secret_and_points_at_the_endpoint(monkeypatch):
-    """A standalone component whose fetch command "prints" an admin.conf with a fake client key."""
-    original = FakeCloud.new_resource
+    """A standalone component whose mint invoke "prints" a kubeconfig with a fake client key."""
+    original = FakeCloud.call
 
-    def with_command_output(self, args):
-        rid, state = original(self, args)
-        if args.typ == COMMAND and args.name.endswith("-kubeconfig"):
-            state["stdout"] = ADMIN_CONF % KUBECONFIG_MARKER
-        return rid, state
+    def with_minted_key(self, args):
+        if args.token == "command:local:run":
+            return {"stdout": ADMIN_CONF % KUBECONFIG_MARKER, "stderr": ""}
+        return original(self, args)
 
-    monkeypatch.setattr(FakeCloud, "new_resource", with_command_output)
+    monkeypatch.setattr(FakeCloud, "call", with_minted_key)
     settings = dev_settings()
 
     def program() -> None:
@@ -363,12 +493,16 @@ def test_the_kubeconfig_output_is_secret_and_points_at_the_endpoint(monkeypatch)
             ),
         )
         pulumi.export("kubeconfig", comp.kubeconfig)
+        pulumi.export("provider", comp.provider_kubeconfig)
         pulumi.export("inventory", comp.inventory)
 
     rec = run_program("dev", program=program)
-    assert "kubeconfig" in rec.stack_output_secret_paths
     kubeconfig = yaml.safe_load(rec.stack_outputs["kubeconfig"])
     assert kubeconfig["clusters"][0]["cluster"]["server"] == "https://api.example.com:6443"
+    # The provider's minted credential is a secret, pointed at the public endpoint too.
+    assert "provider" in rec.stack_output_secret_paths
+    provider = yaml.safe_load(rec.stack_outputs["provider"])
+    assert provider["clusters"][0]["cluster"]["server"] == "https://api.example.com:6443"
     assert_nowhere_in_plain_text(rec, KEY_MARKER, KUBECONFIG_MARKER)
     playbook = rec.one(COMMAND, "boot-playbook")
     for stand_in in [*rec.of_type(COMMAND)]:

@@ -26,6 +26,7 @@ from components.playbooks import (
     ansible_tree_files,
     is_upgrade_file,
     playbook_command,
+    prepare_command,
 )
 from tests.support.settings import FIXED_JUMP, dev_settings, fixed_cluster, fixed_hosts
 from tools.mockrun import Recording, Registration
@@ -61,16 +62,16 @@ def ignored(reg: Registration, key: str, old: Any, new: Any) -> bool:
     return False
 
 
-def test_the_upgrade_step_runs_after_the_playbook_and_before_the_kubeconfig(before_and_after):
+def test_the_upgrade_step_runs_after_the_playbook_and_before_the_cluster_ca(before_and_after):
     rec, _ = before_and_after
     cmds = commands(rec)
-    assert set(cmds) == {"playbook", "upgrade", "kubeconfig", "service-account-keys"}
+    assert set(cmds) == {"prepare", "playbook", "upgrade", "cluster-ca", "service-account-keys"}
     assert rec.depends_on(cmds["upgrade"], cmds["playbook"])
-    assert rec.depends_on(cmds["kubeconfig"], cmds["upgrade"])
+    assert rec.depends_on(cmds["cluster-ca"], cmds["upgrade"])
     # The service-account public keys (the IRSA issuer's JWKS) are read after the upgrade too.
     assert rec.depends_on(cmds["service-account-keys"], cmds["upgrade"])
     upgrade = cmds["upgrade"]
-    assert "upgrade.yml" in upgrade.inputs["create"] and "site.yml\n" in cmds["playbook"].inputs["create"]
+    assert "upgrade.yml" in upgrade.inputs["create"] and "cluster.yml\n" in cmds["playbook"].inputs["create"]
     assert [t.split(":")[0] for t in upgrade.inputs["triggers"]] == ["kubernetes", "ansible-upgrade"]
     # The same protections as the bootstrap: key on stdin as a secret, output kept secret.
     assert upgrade.is_secret("stdin") and {"stdout", "stderr"} <= set(upgrade.additional_secret_outputs)
@@ -82,6 +83,10 @@ def test_the_upgrade_step_runs_after_the_playbook_and_before_the_kubeconfig(befo
     assert set(json.loads(boot["GC_EXTRA_VARS"])["versions"]) == set(full) - set(KUBERNETES_KEYS)
     assert json.loads(boot["GC_KUBERNETES_VERSIONS"]) == {k: full[k] for k in KUBERNETES_KEYS}
     assert BOOTSTRAP_IGNORED_ENVIRONMENT in cmds["playbook"].ignore_changes
+    # The prepare command too: the pins it installs on a new cluster, kept from creation.
+    prepare = cmds["prepare"].inputs["environment"]
+    assert json.loads(prepare["GC_KUBERNETES_VERSIONS"]) == {k: full[k] for k in KUBERNETES_KEYS}
+    assert BOOTSTRAP_IGNORED_ENVIRONMENT in cmds["prepare"].ignore_changes
 
 
 def test_a_kubernetes_bump_changes_the_upgrade_trigger_and_nothing_else(before_and_after):
@@ -96,11 +101,11 @@ def test_a_kubernetes_bump_changes_the_upgrade_trigger_and_nothing_else(before_a
             a, b = prev.inputs.get(key), reg.inputs.get(key)
             if a != b and not ignored(reg, key, a, b):
                 not_ignored.setdefault(reg.short, []).append(key)
-    # The upgrade step runs, and the kubeconfig is fetched again after it: `kubeadm upgrade`
-    # renewed admin.conf's certificate (tests/unit/test_admin_cert.py). The service-account
+    # The upgrade step runs, and the cluster CA is read again after it (tests/unit/test_admin_cert.py;
+    # no admin certificate is stored to renew). The service-account
     # public keys are read again too (a rotation during the upgrade reaches the JWKS). Nothing
     # else changes.
-    fetch = commands(after)["kubeconfig"]
+    fetch = commands(after)["cluster-ca"]
     keys = commands(after)["service-account-keys"]
     assert set(not_ignored) == {upgrade.short, fetch.short, keys.short}, not_ignored
     assert "triggers" in not_ignored[upgrade.short] and not_ignored[fetch.short] == ["triggers"]
@@ -114,6 +119,12 @@ def test_a_kubernetes_bump_changes_the_upgrade_trigger_and_nothing_else(before_a
 
 def triggers(tree: Path, playbook: str) -> list[str]:
     settings = dev_settings()
+    if playbook == "prepare.yml":
+        return list(
+            prepare_command(
+                fixed_hosts(settings.nodes), FIXED_JUMP, settings.versions, KNOWN_HOSTS, ansible_dir=tree
+            ).triggers
+        )
     spec = playbook_command(
         fixed_cluster(settings),
         fixed_hosts(settings.nodes),
@@ -139,8 +150,13 @@ def test_each_step_re_runs_for_the_files_it_reads(tmp_path):
         ("upgrade.yml", {"upgrade.yml"}),
         ("roles/kubernetes_upgrade/tasks/main.yml", {"upgrade.yml"}),
         ("site.yml", {"site.yml"}),
-        ("roles/kubernetes_packages/tasks/main.yml", {"site.yml"}),
-        ("ansible.cfg", {"site.yml", "upgrade.yml"}),
+        ("prepare.yml", {"site.yml", "prepare.yml"}),
+        ("cluster.yml", {"site.yml", "cluster.yml"}),
+        ("roles/kubernetes_packages/tasks/main.yml", {"site.yml", "prepare.yml"}),
+        ("roles/control_plane/tasks/main.yml", {"site.yml", "cluster.yml"}),
+        # The apt key tasks of common, which containerd, kubernetes_packages and the upgrade run.
+        ("roles/common/tasks/apt_key.yml", {"site.yml", "prepare.yml", "upgrade.yml"}),
+        ("ansible.cfg", {"site.yml", "prepare.yml", "cluster.yml", "upgrade.yml"}),
     ):
         path = tree / rel
         original = path.read_bytes()

@@ -44,15 +44,15 @@ class DeprecatedAmi(FakeCloud):
         return super().call(args)
 
 
-class UnknownKubeconfig(FakeCloud):
-    """FakeCloud in a preview where the kubeconfig is fetched again (after an upgrade, a renewed
-    certificate): the command's stdout is not known until it runs."""
+class NextRunsCredential(FakeCloud):
+    """FakeCloud on the next run: the provider's credential is minted again for every run
+    (components/bootstrap.py), so its kubeconfig differs from the last run's."""
 
-    def new_resource(self, args: Any) -> tuple[str | None, dict[str, Any]]:  # type: ignore[override]
-        resource_id, state = super().new_resource(args)
-        if args.typ == "command:local:Command" and args.name.endswith("-kubeconfig"):
-            state.pop("stdout", None)
-        return resource_id, state
+    def call(self, args: Any) -> dict[str, Any]:  # type: ignore[override]
+        answer = super().call(args)
+        if args.token == "command:local:run":
+            answer = {**answer, "stdout": answer["stdout"].replace("gitops-cluster:pulumi@", "next-run@")}
+        return answer
 
 
 def _one(rec: Recording, typ: str, name: str) -> Any:
@@ -68,10 +68,10 @@ def test_the_ami_is_found_even_when_aws_has_deprecated_it(run_stack: Any) -> Non
 
 
 def test_a_new_kubeconfig_never_replaces_the_kubernetes_provider(dev: Recording, run_stack: Any) -> None:
-    unknown = run_stack(mocks=UnknownKubeconfig())
+    unknown = run_stack(mocks=NextRunsCredential())
     (provider,) = unknown.of_type("pulumi:providers:kubernetes")
     (known,) = dev.of_type("pulumi:providers:kubernetes")
-    assert provider.inputs.get("kubeconfig") is None, "the kubeconfig should be unknown in this preview"
+    assert provider.inputs["kubeconfig"] != known.inputs["kubeconfig"], "the next run should mint a new credential"
     identifier = provider.inputs.get("clusterIdentifier")
     assert isinstance(identifier, str) and identifier, (
         "the provider has no clusterIdentifier: a new kubeconfig replaces it"

@@ -124,6 +124,13 @@ BAD: dict[str, Bad] = {
     "namespace-typo": Bad({"gitops_cluster:clusterName": "x"}, "gitops_cluster:clusterName"),
     "aws-profile-ignored": Bad({"aws:profile": "prod"}, "aws:profile"),
     "aws-region-typo": Bad({"aws:regoin": "ap-northeast-2"}, "aws:regoin"),
+    # CI's GitHub issuer.
+    "ci-repository-url": Bad(
+        {"ciGithubRepository": "https://github.com/example-org/gitops-cluster.git"},
+        "gitops-cluster:ciGithubRepository",
+        fix="as owner/name",
+    ),
+    "ci-repository-no-owner": Bad({"ciGithubRepository": "gitops-cluster"}, "gitops-cluster:ciGithubRepository"),
     # Region and zones.
     "region-missing": Bad({"aws:region": None}, "aws:region"),
     "region-unknown": Bad({"aws:region": "ap-northeast-9"}, "aws:region"),
@@ -635,6 +642,7 @@ GOOD: dict[str, Callable[[Keys], tuple[dict[str, Any], dict[str, Any]]]] = {
     "dev-as-committed-preview": lambda k: ({}, {}),
     "dev-with-real-repo-on-up": lambda k: ({"gitopsRepoUrl": REPO, **REAL_ACCESS}, {"preview": False}),
     "two-azs": lambda k: ({"azCount": 2}, {}),
+    "ci-github-repository": lambda k: ({"ciGithubRepository": "example-org/gitops-cluster"}, {}),
     "own-public-names": lambda k: (
         {**PUBLIC_DNS, "apiHost": "www", "argocdHost": "cd", "grafanaHost": "metrics-1", "imagesHost": "media"},
         {},

@@ -178,3 +178,16 @@ def test_the_sections_read_exactly_the_keys_pulumi_yaml_declares():
     declared = set(declared_keys())
     assert declared - reads.read == set(), "declared in Pulumi.yaml but read by no section"
     assert reads.read - declared - set(UNDECLARED_KEYS) - set(INTERNAL_VALUES) == set(), "read but not declared"
+
+
+def test_a_version_override_the_schema_refuses_is_worded_by_the_section():
+    from components.settings.messages import ConfigError
+    from components.settings.parse import parse_settings
+
+    with pytest.raises(ConfigError) as err:
+        parse_settings(dev_values(versions={"kubernetes": 1.3, "calico": None, "kubernets": "1.36.4"}))
+    assert [(p.key, p.fix[:32]) for p in err.value.problems] == [
+        ("versions.kubernetes", "YAML read it as the number 1.3 ("),
+        ("versions.calico", "null; pin an exact version in qu"),
+        ("versions.kubernets", "unknown version key; did you mea"),
+    ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import json
 import re
@@ -13,6 +14,7 @@ from components.security import RULES
 from components.stack import OUTPUT_KEYS, SECRET_OUTPUT_KEYS
 from tests.support.fakes import FAKE_SSH_PRIVATE_KEY, FAKE_SSH_PUBLIC_KEY
 from tests.support.paths import ROOT
+from tools.mock_pki import FAKE_CLUSTER_CA_PEM, FAKE_MINTED_KUBECONFIG
 from tools.mockrun import run_program
 
 INSTANCE = "aws:ec2/instance:Instance"
@@ -324,11 +326,13 @@ def test_the_playbook_waits_for_everything_it_uses(dev, run_stack):
             # Direct dependencies of the command: the engine orders it after each of them.
             missing = [r.short for r in inside if r.urn not in deps]
             assert not missing, f"the playbook does not wait for {missing}"
-    # The kubeconfig is read after the playbook, and ArgoCD is installed after both.
-    fetch = dev.one(COMMAND, "gitops-dev-kubeconfig")
-    assert dev.depends_on(fetch, dev.one(COMMAND, "gitops-dev-playbook"))
+    # The provider's credential is minted after the playbook and the upgrade step (an invoke that
+    # depends on both), and ArgoCD is installed after them.
+    provider = dev.one("pulumi:providers:kubernetes")
+    for step in ("gitops-dev-playbook", "gitops-dev-upgrade"):
+        assert dev.depends_on(provider, dev.one(COMMAND, step)), f"the provider's credential is minted before {step}"
     release = dev.one("kubernetes:helm.sh/v3:Release")
-    assert dev.depends_on(release, fetch)
+    assert dev.depends_on(release, dev.one(COMMAND, "gitops-dev-cluster-ca"))
 
 
 # Structure: names, parents, providers.
@@ -425,15 +429,21 @@ def test_user_supplied_ssh_key_is_used_and_never_plain(run_stack):
 
 def test_generated_secrets_never_appear_in_plain_text(dev):
     text = _plain_text(dev)
-    for secret in ("MOCK-GENERATED-KEY", "mock-generated-password", "$2a$10$mock", "MOCK-ADMIN-CLIENT-KEY"):
+    minted_key = yaml.safe_load(FAKE_MINTED_KUBECONFIG)["users"][0]["user"]["client-key-data"]
+    for secret in ("MOCK-GENERATED-KEY", "mock-generated-password", "$2a$10$mock", minted_key):
         assert secret not in text, f"{secret!r} leaked into a plain input or output"
 
 
-def test_kubeconfig_output_points_at_the_api_endpoint_and_is_secret(dev):
+def test_kubeconfig_output_points_at_the_api_endpoint_with_an_exec_user_and_no_credential(dev):
     assert "kubeconfig" in dev.stack_output_secret_paths
     kubeconfig = yaml.safe_load(dev.stack_outputs["kubeconfig"])
     assert kubeconfig["clusters"][0]["cluster"]["server"] == dev.stack_outputs["apiEndpoint"]
-    assert kubeconfig["users"][0]["user"]["client-key-data"] == "MOCK-ADMIN-CLIENT-KEY"
+    ca = base64.b64decode(kubeconfig["clusters"][0]["cluster"]["certificate-authority-data"]).decode()
+    assert ca == FAKE_CLUSTER_CA_PEM
+    (user,) = kubeconfig["users"]
+    assert set(user["user"]) == {"exec"}, "the exported kubeconfig must hold no client key, certificate or token"
+    assert user["user"]["exec"]["command"] == "tools/kube-credential"
+    assert user["user"]["exec"]["args"][:2] == ["--stack", "dev"]
 
 
 def test_private_ips_are_the_same_on_every_run(dev, run_stack):

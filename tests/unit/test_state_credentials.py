@@ -49,11 +49,17 @@ def _strings(value: Any) -> Iterator[str]:
 
 
 def _long_lived_cert(pem: str) -> bool:
-    """True unless `pem` is a certificate that parses and lives at most a day."""
+    """True unless `pem` is a certificate that parses and lives at most a day, or a CA certificate
+    (the cluster CA the kubeconfig carries is public: it proves nothing without the CA's key)."""
     try:
         cert = x509.load_pem_x509_certificate(pem.encode())
     except ValueError:
         return True
+    try:
+        if cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca:
+            return False
+    except x509.ExtensionNotFound:
+        pass
     return cert.not_valid_after_utc - cert.not_valid_before_utc > ONE_DAY
 
 
@@ -122,6 +128,16 @@ def test_every_long_lived_credential_in_state_is_in_the_table(dev: Recording) ->
     )
 
 
+def test_a_row_that_says_short_lived_holds_no_long_lived_certificate(dev: Recording) -> None:
+    """A row whose lifetime is hours (the provider's per-run certificate) must be what it says: its
+    locators hold keys of certificates that live at most a day, never a long-lived certificate."""
+    found = findings(dev)
+    short = {loc for loc, row in documented_locators().items() if "hour" in row.split("|")[3]}
+    assert short, "the table lost its row for the provider's per-run certificate"
+    long_lived = {loc: sorted(found[loc]) for loc in short if "client certificate" in found.get(loc, set())}
+    assert long_lived == {}, f"rows that say their certificate lives hours hold a long-lived one: {long_lived}"
+
+
 def test_the_table_names_nothing_that_is_gone(dev: Recording) -> None:
     stale = sorted(set(documented_locators()) - set(findings(dev)))
     assert stale == [], f"rows of the table name credentials the program no longer keeps in state: {stale}"
@@ -163,6 +179,10 @@ def test_a_certificate_for_a_day_passes_and_one_for_a_year_does_not() -> None:
 
     assert credentials_in(cert(1)) == []
     assert credentials_in(cert(365)) == ["client certificate"]
+    # The cluster CA (ten years, as kubeadm's) is public.
+    from tools.mock_pki import FAKE_CLUSTER_CA_PEM
+
+    assert credentials_in(FAKE_CLUSTER_CA_PEM) == []
     embedded = base64.b64encode(cert(0.04).encode()).decode()
     assert credentials_in(f"client-certificate-data: {embedded}\n") == []
 

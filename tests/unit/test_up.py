@@ -123,7 +123,10 @@ def test_destroy_asks_then_lifts_the_protection_then_destroys(tmp_path: Path) ->
     assert not [a for a in env.argvs() if a[:1] in (["destroy"], ["state"])]
     assert env.up_sh("destroy", "dev", CONFIRM="dev").returncode == 0
     tail = [a for a in env.argvs() if a[:1] in (["destroy"], ["state"])]
-    assert tail == [["state", "unprotect", "--all", "--yes", "--stack", "dev"], ["destroy", "--stack", "dev"]]
+    assert tail == [
+        ["state", "unprotect", "--all", "--yes", "--stack", "dev"],
+        ["destroy", "--stack", "dev", "--run-program"],
+    ]
 
 
 # --- one backend for make and for every command the docs print --------------------------------------

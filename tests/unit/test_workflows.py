@@ -29,7 +29,9 @@ from typing import Any
 
 import pytest
 from pulumi.automation import OutputValue
+from yaml import safe_load as yaml_load
 
+from components.cluster_auth import exec_kubeconfig, with_absolute_plugin
 from tests.support import stub_pulumi
 from tests.support.paths import ROOT
 from tests.support.prereqs import require_tool
@@ -691,7 +693,17 @@ def test_affected_stacks_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert json.loads(capsys.readouterr().out) == STACKS
 
 
-KUBECONFIG = "apiVersion: v1\nkind: Config\nusers:\n- name: admin\n  user: {client-key-data: SECRETKEYDATA}\n"
+# What the stack exports: the CA and an exec user (components/cluster_auth.py), no credential.
+KUBECONFIG = exec_kubeconfig(
+    "https://api.example.com:6443", "CA-SECRETKEYDATA", "dev", "gitops-dev", audience_value=None
+)
+WRITTEN = with_absolute_plugin(KUBECONFIG, write_kubeconfig.ROOT)
+
+
+def test_the_written_kubeconfig_runs_the_plugin_of_this_checkout() -> None:
+    user = yaml_load(WRITTEN)["users"][0]["user"]
+    assert user["exec"]["command"] == str(write_kubeconfig.ROOT / "tools" / "kube-credential")
+    assert (write_kubeconfig.ROOT / "tools" / "kube-credential").stat().st_mode & 0o111
 
 
 def test_write_kubeconfig_writes_a_private_file_and_prints_only_its_path(
@@ -706,7 +718,7 @@ def test_write_kubeconfig_writes_a_private_file_and_prints_only_its_path(
 
     assert write_kubeconfig.main(["--stack", "dev", "--output", str(target)], loader=loader) == 0
     assert seen == [("dev", write_kubeconfig.ROOT)]
-    assert target.read_text(encoding="utf-8") == KUBECONFIG
+    assert target.read_text(encoding="utf-8") == WRITTEN
     assert stat.S_IMODE(target.stat().st_mode) == 0o600
     out, err = capsys.readouterr()
     assert out.strip() == str(target)
@@ -733,7 +745,7 @@ def test_write_kubeconfig_reads_the_outputs_through_the_real_automation_api(
     target = tmp_path / "kubeconfig"
     argv = ["--stack", "dev", "--output", str(target), "--work-dir", str(project)]
     assert write_kubeconfig.main(argv) == 0
-    assert target.read_text(encoding="utf-8") == KUBECONFIG
+    assert target.read_text(encoding="utf-8") == WRITTEN
     assert stat.S_IMODE(target.stat().st_mode) == 0o600
     out, err = capsys.readouterr()
     assert "SECRETKEYDATA" not in out + err

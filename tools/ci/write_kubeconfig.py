@@ -1,10 +1,10 @@
-"""Write a stack's kubeconfig (a secret stack output) to a private file for the status tool.
+"""Write a stack's kubeconfig (a stack output) to a private file for kubectl and the status tool.
 
-The bootstrap workflow must talk to the cluster after `pulumi up` without the kubeconfig ever
-reaching a log, a job output or an artifact. The CLI route (`pulumi stack output kubeconfig` with
-the flag that reveals secrets) prints it to stdout, one redirect away from a log; this reads it through the
-Automation API into a file created with mode 0600 and prints only the path. The workflow deletes
-the file when the job ends.
+The kubeconfig holds the cluster's CA and an exec user, no credential (components/cluster_auth.py):
+kubectl runs tools/kube-credential whenever it needs one, which hands over the job's GitHub OIDC
+token inside Actions or mints a one-hour certificate through the bastion elsewhere. This reads the
+output through the Automation API, makes the plugin's path absolute (kubectl may run from any
+directory), writes the file with mode 0600 and prints only the path.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 
 from pulumi.automation import OutputValue
 
-from components.admin_cert import expiry_warning
+from components.cluster_auth import with_absolute_plugin
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 
@@ -43,6 +43,8 @@ def write_secret_output(outputs: Mapping[str, OutputValue], key: str, target: Pa
     value = item.value
     if not isinstance(value, str) or not value.strip():
         raise ValueError(f"stack output {key!r} is empty")
+    if key == "kubeconfig":
+        value = with_absolute_plugin(value)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
@@ -63,10 +65,6 @@ def main(argv: Sequence[str] | None = None, loader: OutputsLoader = load_outputs
     except ValueError as exc:
         print(f"write_kubeconfig: {exc}", file=sys.stderr)
         return 1
-    # The date only, never the certificate: fewer than 30 days left is worth knowing now.
-    warning = expiry_warning(str(outputs[args.key].value), what=f"stack {args.stack}'s {args.key}")
-    if warning:
-        print(f"write_kubeconfig: warning: {warning}", file=sys.stderr)
     print(args.output)
     return 0
 

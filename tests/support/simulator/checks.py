@@ -10,6 +10,7 @@ the values it compared.
 from __future__ import annotations
 
 import ipaddress
+import time
 import tomllib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -17,7 +18,8 @@ from typing import Any
 
 import yaml
 
-from components.bootstrap import rewrite_kubeconfig_server
+from components.cluster_auth import ADMIN_ORGANIZATION
+from components.control_plane_reads import PROVIDER_CLIENT_NAME, rewrite_kubeconfig_server
 from components.settings.model import NodeRole, NodeSpec, StackSettings
 from components.settings.parse import parse_settings
 from tests.support.node_simulator import dpkg_status, stack_values
@@ -211,12 +213,19 @@ def assert_cluster_built(
     admission = yaml.safe_load(sim.hosts[first.name].read("/etc/kubernetes/apiserver/admission-config.yaml"))
     assert admission["plugins"][0]["configuration"]["defaults"]["enforce"] == "baseline"
 
+    # The provider's credential: minted for an hour on the first control plane, never admin.conf.
     fetched = sim.kubeconfig()
     assert fetched.returncode == 0, fetched.stderr
     kubeconfig = yaml.safe_load(rewrite_kubeconfig_server(fetched.stdout, EXPORTED_ENDPOINT))
     assert [c["cluster"]["server"] for c in kubeconfig["clusters"]] == [f"https://{EXPORTED_ENDPOINT}:6443"]
     admin = yaml.safe_load(sim.hosts[first.name].read("/etc/kubernetes/admin.conf"))
-    assert kubeconfig["users"] == admin["users"], "the fetched kubeconfig is not the first control plane's admin.conf"
+    assert kubeconfig["users"][0]["user"] != admin["users"][0]["user"], "the stack read admin.conf's key"
+    minted = sim.cluster_state()["minted"][-1]
+    assert (minted["CN"], minted["O"]) == (PROVIDER_CLIENT_NAME, [ADMIN_ORGANIZATION])
+    assert 3500 < minted["notAfter"] - time.time() <= 3600
+    ca = sim.cluster_ca()
+    assert ca.returncode == 0, ca.stderr
+    assert ca.stdout == sim.hosts[first.name].read("/etc/kubernetes/pki/ca.crt")
 
 
 def assert_labels_and_taints(sim: SimCluster, state: dict[str, Any]) -> None:

@@ -53,7 +53,13 @@ from pathlib import Path
 from typing import Any
 
 from components.bastion_commands import CommandSpec, secret_bundle
-from components.bootstrap import first_control_plane, kubeconfig_command, secret_extra_vars
+from components.bootstrap import secret_extra_vars
+from components.control_plane_reads import (
+    PROVIDER_CLIENT_NAME,
+    admin_credential_command,
+    cluster_ca_command,
+    first_control_plane,
+)
 from components.inventory import ClusterVars, InventoryHost, SshJump, render_inventory
 from components.playbooks import playbook_command
 from components.settings.model import NodeSpec
@@ -496,9 +502,19 @@ exec /usr/sbin/sshd -D -e -f /etc/ssh/sshd_config.sim
         (self.dir / f"{log_name or f'run-{next(_counter)}'}.log").write_text(out)
         return Run.parse(proc.returncode, out)
 
-    def kubeconfig(self) -> subprocess.CompletedProcess[str]:
-        """What the component's `<name>-kubeconfig` command prints for this cluster."""
-        spec = kubeconfig_command(first_control_plane(self.inventory_hosts()), self.jump(), str(self.known_hosts), [])
+    def kubeconfig(self, client_name: str = PROVIDER_CLIENT_NAME) -> subprocess.CompletedProcess[str]:
+        """What the component's per-run credential invoke prints for this cluster (a minted kubeconfig)."""
+        spec = admin_credential_command(
+            first_control_plane(self.inventory_hosts()), self.jump(), str(self.known_hosts), client_name=client_name
+        )
+        return self._run_target(spec)
+
+    def cluster_ca(self) -> subprocess.CompletedProcess[str]:
+        """What the component's `<name>-cluster-ca` command prints for this cluster."""
+        spec = cluster_ca_command(first_control_plane(self.inventory_hosts()), self.jump(), str(self.known_hosts), [])
+        return self._run_target(spec)
+
+    def _run_target(self, spec: CommandSpec) -> subprocess.CompletedProcess[str]:
         env = {**os.environ, **spec.environment}
         return subprocess.run(spec.argv, input=self.key, env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
 

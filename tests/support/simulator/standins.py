@@ -697,6 +697,50 @@ def _kubeadm_upgrade_node(state: dict[str, Any], current: str) -> int:
     return 0
 
 
+_DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+
+
+def kubeadm_kubeconfig_user(args: list[str]) -> int:
+    """`kubeadm kubeconfig user`: a kubeconfig for a new client certificate signed by the cluster CA.
+
+    As cmd/kubeadm/app/cmd/kubeconfig.go (kubernetes tag v1.36.4): --client-name is required,
+    --org may repeat, --validity-period is a Go duration (default 8760h, one year), the CA comes
+    from the certificates directory. The stand-in cannot sign X.509 (standard library only): the
+    "certificate" is a JSON record of the subject and notAfter, and every mint is kept in the
+    cluster state (`minted`) for the tests to read.
+    """
+    name = _flag(args, "--client-name")
+    orgs = []
+    while (org := _flag(args, "--org")) is not None:
+        orgs.append(org)
+    validity = _flag(args, "--validity-period") or "8760h"
+    if not name:
+        return _kubeadm_fail('required flag(s) "client-name" not set')
+    match = _DURATION.match(validity)
+    if not match or not any(match.groups()):
+        return _kubeadm_fail(f'invalid argument "{validity}" for "--validity-period" flag: time: invalid duration')
+    hours, minutes, seconds = (int(g or 0) for g in match.groups())
+    if not (KUBERNETES / "pki/ca.crt").exists():
+        return _kubeadm_fail(
+            "failure loading ca certificate: couldn't load the certificate file /etc/kubernetes/pki/ca.crt: "
+            "open /etc/kubernetes/pki/ca.crt: no such file or directory"
+        )
+    not_after = time.time() + hours * 3600 + minutes * 60 + seconds
+    record = {"simulated": True, "CN": name, "O": orgs, "notAfter": int(not_after)}
+    with cluster() as state:
+        state.setdefault("minted", []).append(record)
+    data = json.dumps(record).encode().hex()
+    ca = (KUBERNETES / "pki/ca.crt").read_text().encode().hex()
+    _out(
+        "apiVersion: v1\nclusters:\n- cluster:\n"
+        f"    certificate-authority-data: {ca}\n    server: https://127.0.0.1:6443\n  name: kubernetes\n"
+        f"contexts:\n- context:\n    cluster: kubernetes\n    user: {name}\n  name: {name}@kubernetes\n"
+        f"current-context: {name}@kubernetes\nkind: Config\npreferences: {{}}\nusers:\n- name: {name}\n"
+        f"  user:\n    client-certificate-data: {data}\n    client-key-data: {secrets.token_hex(16)}\n"
+    )
+    return 0
+
+
 def kubeadm(args: list[str]) -> int:
     if args[:1] == ["upgrade"]:
         return kubeadm_upgrade(args[1:])
@@ -723,6 +767,8 @@ def kubeadm(args: list[str]) -> int:
         return kubeadm_token(args[1:])
     if args[:1] == ["reset"]:
         return kubeadm_reset(args[1:])
+    if args[:2] == ["kubeconfig", "user"]:
+        return kubeadm_kubeconfig_user(args[2:])
     if args[:1] == ["version"]:
         _out(f'kubeadm version: &version.Info{{GitVersion:"v{_package_version("kubeadm")}"}}\n')
         return 0

@@ -1,0 +1,97 @@
+"""The bootstrap's timing figures have one source: benchmarks/bootstrap_model.py over its measured input.
+
+docs/bootstrap.md's critical-path table is the model's `--markdown` output, byte for byte, between
+its markers; README quotes the model's typical totals for a cold bootstrap and for adding a node;
+the measured input (benchmarks/bootstrap_simulated.json) says when and under what load it was
+measured, and every step of the model says where its figure comes from.
+"""
+
+from __future__ import annotations
+
+import re
+
+from benchmarks import bootstrap_model as model
+from tests.support.paths import ROOT
+
+DOCS = ROOT / "docs" / "bootstrap.md"
+README = ROOT / "README.md"
+BEGIN, END = "<!-- bootstrap_model:begin -->", "<!-- bootstrap_model:end -->"
+
+
+def test_the_docs_table_is_the_models_output():
+    text = DOCS.read_text()
+    assert BEGIN in text and END in text, f"{DOCS.name} lacks the model's markers"
+    block = text.split(BEGIN, 1)[1].split(END, 1)[0]
+    expected = model.markdown(model.load_measured())
+    assert block.strip() == expected.strip(), (
+        "docs/bootstrap.md's table differs from `python -m benchmarks.bootstrap_model --markdown`; paste its output"
+    )
+
+
+def test_the_readme_quotes_the_models_totals():
+    r = model.report(model.load_measured())
+    readme = README.read_text()
+    cold, add = model.minutes(r["cold_typical_s"]), model.minutes(r["add_node_typical_s"])
+    cold_slow = model.minutes(r["cold_slow_s"])
+    assert f"**{cold} minutes** typical" in readme, f"README should quote the cold bootstrap's {cold} min"
+    assert f"{cold_slow} slow" in readme
+    assert f"adding a node in **{add} minutes**" in readme, f"README should quote adding a node's {add} min"
+    benchmarks = (ROOT / "docs" / "benchmarks.md").read_text()
+    assert f"{cold} min typical to a\nsynced root, {add} min to add a node" in benchmarks, (
+        "docs/benchmarks.md's figures"
+    )
+    # No other figure for the same thing survives elsewhere in the two files.
+    for stale in ("10–12 minutes", "8.5–9.5", "about 3–4 minutes", "3–4 min"):
+        assert stale not in readme and stale not in DOCS.read_text(), f"an old estimate ({stale}) is still quoted"
+
+
+def test_the_measured_input_says_when_and_how_loaded_and_covers_both_cases():
+    measured = model.load_measured()
+    machine = measured["machine_before"]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", machine["date"])
+    assert len(machine["load_average"]) == 3 and machine["cpus"] >= 1
+    assert measured["table"] == 14, "the model is of the dev table's 14 hosts"
+    for case in ("cold", "add_node"):
+        for command in ("prepare", "cluster"):
+            run = measured[case][command]
+            assert run["returncode"] == 0 and run["plays"], (case, command)
+    # One row added: the 14 nodes already prepared are checked and left out of the prepare plays.
+    prepared = measured["add_node"]["prepare"]["tasks_per_host"]
+    added = measured["added_row"]
+    others = {h: n for h, n in prepared.items() if h != added}
+    assert len(others) == 14 and max(others.values()) < prepared[added] / 5, prepared
+    assert not any(measured["add_node"]["prepare"]["changed_per_host"][h] for h in others)
+
+
+def test_every_step_says_where_its_figure_comes_from():
+    measured = model.load_measured()
+    for steps in (model.cold_steps(measured), model.add_node_steps(measured)):
+        keys = [s.key for s in steps]
+        assert len(set(keys)) == len(keys)
+        for i, step in enumerate(steps):
+            assert step.source.strip() and step.kind in {"measured", "AWS", "work", "program", "measured + work"}
+            assert 0 < step.typical <= step.slow, step.key
+            # Listed after what it waits for, so the model's one pass computes the earliest starts.
+            assert set(step.after) <= set(keys[:i]), step.key
+
+
+def test_the_sync_waves_are_read_from_the_child_applications():
+    waves = model.sync_waves()
+    named = {name for children in waves.values() for name, _ in children}
+    files = {p.stem for p in model.APPS.glob("*.yaml") if "kind: Application\n" in p.read_text()}
+    assert named == files
+    gated = {name for children in waves.values() for name, gate in children if gate}
+    assert gated <= set(model.GATE_SECONDS), f"no duration for the gates {sorted(gated - set(model.GATE_SECONDS))}"
+
+
+def test_the_critical_path_is_the_longest_chain():
+    steps = [
+        model.Step("a", "a", 10, 20, (), "work", "x"),
+        model.Step("b", "b", 30, 30, ("a",), "work", "x"),
+        model.Step("c", "c", 5, 100, ("a",), "work", "x"),
+        model.Step("d", "d", 1, 1, ("b", "c"), "work", "x"),
+    ]
+    total, path = model.critical_path(steps, "typical")
+    assert total == 41 and [s.key for s, _, _ in path] == ["a", "b", "d"]
+    total, path = model.critical_path(steps, "slow")
+    assert total == 121 and [s.key for s, _, _ in path] == ["a", "c", "d"]
