@@ -2,7 +2,8 @@
 
 The GitHub source is driven by GitHub's documented token request (a GET of
 ACTIONS_ID_TOKEN_REQUEST_URL plus `&audience=`, bearer ACTIONS_ID_TOKEN_REQUEST_TOKEN, answer
-`{"value": <JWT>}`: actions/toolkit packages/core src/oidc-utils.ts) through a fake opener; the
+`{"value": <JWT>}`: actions/toolkit packages/core src/oidc-utils.ts), asked by the real urllib of a
+real HTTPS server on loopback (a certificate made here for 127.0.0.1); the
 bastion source runs the real mint command spec with a fake runner that prints what
 `kubeadm kubeconfig user` prints (a real certificate, made here with `cryptography`). The ExecCredential
 shape is client.authentication.k8s.io/v1's, which the pinned `kubernetes` client's ExecProvider reads.
@@ -12,9 +13,16 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import io
+import ipaddress
 import json
+import socket
+import ssl
 import subprocess
+import threading
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -36,32 +44,89 @@ def jwt(claims: dict[str, Any]) -> str:
     return f"{part({'alg': 'RS256'})}.{part(claims)}.c2ln"
 
 
-class FakeResponse(io.BytesIO):
-    def __enter__(self) -> FakeResponse:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
 ACTIONS_ENV = {
     "ACTIONS_ID_TOKEN_REQUEST_URL": "https://pipelines.actions.githubusercontent.com/abc/idtoken?api-version=2.0",
     "ACTIONS_ID_TOKEN_REQUEST_TOKEN": "request-bearer-secret",
 }
 
 
-def test_the_github_source_asks_for_the_stacks_audience_and_returns_the_token_with_its_expiry() -> None:
-    seen = []
-    token = jwt({"sub": "repo:o/r:environment:dev", "exp": EXP})
+@dataclass
+class TokenServer:
+    """GitHub's token endpoint on loopback: answers every GET with `{"value": token}` over TLS."""
 
-    def opener(request: Any) -> FakeResponse:
-        seen.append(request)
-        return FakeResponse(json.dumps({"value": token}).encode())
+    url: str
+    opener: kube_credential.Opener
+    token: str = ""
+    requests: list[tuple[str, dict[str, str]]] = field(default_factory=list)
 
-    out = json.loads(kube_credential.github_credential("kubernetes/gitops-cluster/dev", ACTIONS_ENV, opener))
-    (request,) = seen
-    assert request.full_url.endswith("?api-version=2.0&audience=kubernetes%2Fgitops-cluster%2Fdev")
-    assert request.get_header("Authorization") == "bearer request-bearer-secret"
+
+def _loopback_tls(tmp_path: Path) -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    """A server context with a certificate for 127.0.0.1, and a client context that trusts only it."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder(subject_name=name, issuer_name=name, public_key=key.public_key(), serial_number=1)
+        .not_valid_before(now)
+        .not_valid_after(now + dt.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = tmp_path / "server.crt", tmp_path / "server.key"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server.load_cert_chain(cert_file, key_file)
+    return server, ssl.create_default_context(cafile=str(cert_file))
+
+
+@pytest.fixture
+def token_server(tmp_path: Path) -> Iterator[TokenServer]:
+    server_tls, client_tls = _loopback_tls(tmp_path)
+    opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=client_tls)).open
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
+    state = TokenServer(f"https://127.0.0.1:{httpd.server_address[1]}/abc/idtoken?api-version=2.0", opener)
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            state.requests.append((self.path, dict(self.headers)))
+            body = json.dumps({"value": state.token}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    httpd.RequestHandlerClass = Handler
+    httpd.socket = server_tls.wrap_socket(httpd.socket, server_side=True)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield state
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def test_the_github_source_asks_for_the_stacks_audience_and_returns_the_token_with_its_expiry(
+    token_server: TokenServer,
+) -> None:
+    token_server.token = token = jwt({"sub": "repo:o/r:environment:dev", "exp": EXP})
+    environ = {**ACTIONS_ENV, "ACTIONS_ID_TOKEN_REQUEST_URL": token_server.url}
+    out = json.loads(kube_credential.github_credential("kubernetes/gitops-cluster/dev", environ, token_server.opener))
+    ((path, headers),) = token_server.requests
+    assert path == "/abc/idtoken?api-version=2.0&audience=kubernetes%2Fgitops-cluster%2Fdev"
+    assert headers["Authorization"] == "bearer request-bearer-secret"
     assert out["apiVersion"] == "client.authentication.k8s.io/v1" and out["kind"] == "ExecCredential"
     assert out["status"] == {"token": token, "expirationTimestamp": "2030-03-17T17:46:40Z"}
 
@@ -70,11 +135,12 @@ def test_the_github_source_says_what_is_missing_and_never_prints_the_request_url
     assert kube_credential.main(["--stack", "dev", "--audience", "a", "--source", "github"], environ={}) == 1
     assert "id-token: write" in capsys.readouterr().err
 
-    def failing(request: Any) -> FakeResponse:
-        raise OSError(f"connection refused to {request.full_url}")
-
+    with socket.socket() as closed:  # a loopback port nobody listens on: the real refusal
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    refused = {**ACTIONS_ENV, "ACTIONS_ID_TOKEN_REQUEST_URL": f"https://127.0.0.1:{port}/pipelines.actions/idtoken"}
     with pytest.raises(kube_credential.CredentialError) as caught:
-        kube_credential.github_token("a", ACTIONS_ENV, failing)
+        kube_credential.github_token("a", refused)
     assert "pipelines.actions" not in str(caught.value) and "request-bearer-secret" not in str(caught.value)
     with pytest.raises(kube_credential.CredentialError, match="https"):
         kube_credential.github_token("a", {**ACTIONS_ENV, "ACTIONS_ID_TOKEN_REQUEST_URL": "file:///etc/passwd"})
