@@ -293,54 +293,53 @@ class AnsibleBootstrap(pulumi.ComponentResource):
 
         # The nodes' half of the bootstrap, while the API load balancers become active: it waits for
         # the instances, the bastion and the network only (prepare_depends_on).
-        prepare = local.Command(
-            f"{name}-prepare",
-            **command_inputs(prepare_spec),
-            stdin=key_stdin,
-            logging=local.Logging.STDOUT,
-            add_previous_output_in_env=False,
-            opts=pulumi.ResourceOptions(
-                parent=self,
-                depends_on=list(args.prepare_depends_on or args.depends_on),
-                additional_secret_outputs=["stdout", "stderr"],
-                ignore_changes=[BOOTSTRAP_IGNORED_ENVIRONMENT],
-            ),
+        def ansible_run(
+            suffix: str,
+            command_spec: pulumi.Output[CommandSpec],
+            stdin: pulumi.Input[str],
+            depends_on: Sequence[pulumi.Resource],
+            ignore_changes: Sequence[str] = (),
+        ) -> local.Command:
+            """One ansible-playbook run. Ansible's task lines are progress worth seeing; secrets are
+            no_log in the roles and the key never reaches the output. stderr (ssh chatter) is kept
+            out of the log, and both streams are secret in state."""
+            return local.Command(
+                f"{name}-{suffix}",
+                **command_inputs(command_spec),
+                stdin=stdin,
+                logging=local.Logging.STDOUT,
+                add_previous_output_in_env=False,
+                opts=pulumi.ResourceOptions(
+                    parent=self,
+                    depends_on=list(depends_on),
+                    additional_secret_outputs=["stdout", "stderr"],
+                    ignore_changes=list(ignore_changes),
+                ),
+            )
+
+        prepare = ansible_run(
+            "prepare",
+            prepare_spec,
+            key_stdin,
+            args.prepare_depends_on or args.depends_on,
+            ignore_changes=[BOOTSTRAP_IGNORED_ENVIRONMENT],
         )
 
-        playbook = local.Command(
-            f"{name}-playbook",
-            **command_inputs(spec),
-            stdin=playbook_stdin,
-            # Ansible's task lines are progress worth seeing; secrets are no_log in the roles and
-            # the key never reaches the output. stderr (ssh chatter) is kept out of the log.
-            logging=local.Logging.STDOUT,
-            add_previous_output_in_env=False,
-            opts=pulumi.ResourceOptions(
-                parent=self,
-                depends_on=[*args.depends_on, prepare],
-                additional_secret_outputs=["stdout", "stderr"],
-                # The pins the cluster was created with: prepare.yml installs them on a new cluster
-                # only (on a running one it installs the cluster's own version), so a later bump
-                # leaves this command alone and only the upgrade step below runs.
-                ignore_changes=[BOOTSTRAP_IGNORED_ENVIRONMENT],
-            ),
+        playbook = ansible_run(
+            "playbook",
+            spec,
+            playbook_stdin,
+            [*args.depends_on, prepare],
+            # The pins the cluster was created with: prepare.yml installs them on a new cluster
+            # only (on a running one it installs the cluster's own version), so a later bump
+            # leaves this command alone and only the upgrade step below runs.
+            ignore_changes=[BOOTSTRAP_IGNORED_ENVIRONMENT],
         )
 
         # After the playbook: a changed Kubernetes pin (or upgrade playbook) replaces this command,
         # which runs ansible/upgrade.yml. On a new cluster it finds every node at the pin and
         # ends after its checks; a pin more than one minor ahead or behind is refused there.
-        upgrade = local.Command(
-            f"{name}-upgrade",
-            **command_inputs(upgrade_spec),
-            stdin=playbook_stdin,
-            logging=local.Logging.STDOUT,
-            add_previous_output_in_env=False,
-            opts=pulumi.ResourceOptions(
-                parent=self,
-                depends_on=[playbook],
-                additional_secret_outputs=["stdout", "stderr"],
-            ),
-        )
+        upgrade = ansible_run("upgrade", upgrade_spec, playbook_stdin, [playbook])
 
         # The cluster CA (public), read again whenever the playbook or the upgrade step ran.
         fetch_spec = pulumi.Output.all(resolved, self.triggers, upgrade_spec).apply(
