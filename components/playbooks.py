@@ -274,6 +274,22 @@ export ANSIBLE_SSH_CONTROL_PATH_DIR="$work/cp"
     )
 
 
+def pins_apart_environment(
+    jump: SshJump, known_hosts: str, inventory: str, versions: Mapping[str, str], **extra_vars: str
+) -> dict[str, str]:
+    """The environment of prepare.yml's and cluster.yml's (or site.yml's) runs: the versions table
+    without the Kubernetes pins in GC_EXTRA_VARS (with `extra_vars`), the pins apart in
+    GC_KUBERNETES_VERSIONS, which the component lets the engine ignore once the cluster exists."""
+    rest, kubernetes = split_versions(versions)
+    return command_environment(
+        jump,
+        known_hosts,
+        GC_INVENTORY=inventory,
+        GC_EXTRA_VARS=render_extra_vars(rest, **extra_vars),
+        GC_KUBERNETES_VERSIONS=json.dumps(kubernetes, sort_keys=True),
+    )
+
+
 def playbook_command(
     cluster: ClusterVars,
     hosts: Sequence[InventoryHost],
@@ -315,16 +331,9 @@ def playbook_command(
             ),
             triggers=upgrade_triggers(ansible_tree_digest(ansible_dir, "upgrade"), versions),
         )
-    rest, kubernetes = split_versions(versions)
     return CommandSpec(
         create=script,
-        environment=command_environment(
-            jump,
-            known_hosts,
-            GC_INVENTORY=inventory,
-            GC_EXTRA_VARS=render_extra_vars(rest),
-            GC_KUBERNETES_VERSIONS=json.dumps(kubernetes, sort_keys=True),
-        ),
+        environment=pins_apart_environment(jump, known_hosts, inventory, versions),
         triggers=bootstrap_triggers(
             ansible_tree_digest(ansible_dir, "cluster" if playbook == CLUSTER_PLAYBOOK else "bootstrap"),
             inventory,
@@ -353,15 +362,10 @@ def prepare_command(
     """
     inventory = render_inventory(None, hosts, jump)
     digest = ansible_tree_digest(ansible_dir, "prepare")
-    rest, kubernetes = split_versions(versions)
     return CommandSpec(
         create=playbook_script(forks=len(hosts), extra_args=extra_args, playbook=PREPARE_PLAYBOOK),
-        environment=command_environment(
-            jump,
-            known_hosts,
-            GC_INVENTORY=inventory,
-            GC_EXTRA_VARS=render_extra_vars(rest, prepare_marker_fingerprint=prepare_fingerprint(digest, versions)),
-            GC_KUBERNETES_VERSIONS=json.dumps(kubernetes, sort_keys=True),
+        environment=pins_apart_environment(
+            jump, known_hosts, inventory, versions, prepare_marker_fingerprint=prepare_fingerprint(digest, versions)
         ),
         triggers=bootstrap_triggers(digest, inventory, versions),
     )
