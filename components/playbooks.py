@@ -352,6 +352,13 @@ def playbook_command(
     )
 
 
+# After prepare.yml (whose last play does it on the nodes): the bastion forgets the key an older
+# stack registered as its EC2 key pair (docs/bootstrap.md, "The SSH path").
+FORGET_BASTION_KEY = (
+    'ssh -F "$GC_SSH_CONFIG_FILE" "$GC_BASTION_ALIAS" "rm -f /home/$GC_EIC_USER/.ssh/authorized_keys"\n'
+)
+
+
 def prepare_command(
     hosts: Sequence[InventoryHost],
     jump: SshJump,
@@ -373,7 +380,7 @@ def prepare_command(
     inventory = render_inventory(None, hosts, jump)
     digest = ansible_tree_digest(ansible_dir, "prepare")
     return CommandSpec(
-        create=playbook_script(forks=len(hosts), extra_args=extra_args, playbook=PREPARE_PLAYBOOK),
+        create=playbook_script(forks=len(hosts), extra_args=extra_args, playbook=PREPARE_PLAYBOOK) + FORGET_BASTION_KEY,
         environment=pins_apart_environment(
             jump,
             known_hosts,

@@ -27,6 +27,7 @@ import os
 import sys
 import time
 from collections.abc import Sequence
+from typing import Any
 
 PERMISSION = "ec2-instance-connect:SendSSHPublicKey"
 
@@ -35,14 +36,16 @@ class PushError(Exception):
     pass
 
 
-def client(region: str | None):
+# botocore is not in .venv (tools/eic/requirements.txt says why): its client class, generated at
+# runtime, is Any here.
+def client(region: str | None) -> Any:
     import botocore.session
 
     session = botocore.session.get_session()
     return session.create_client("ec2-instance-connect", region_name=region or None)
 
 
-def push(eic, instance_ids: Sequence[str], user: str, public_key: str) -> None:
+def push(eic: Any, instance_ids: Sequence[str], user: str, public_key: str) -> None:
     """SendSSHPublicKey for each instance; the first refusal raises PushError with its fix."""
     from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
@@ -78,7 +81,7 @@ def push(eic, instance_ids: Sequence[str], user: str, public_key: str) -> None:
             )
 
 
-def refresh(eic, instance_ids: Sequence[str], user: str, public_key: str, every: float, parent: int) -> None:
+def refresh(eic: Any, instance_ids: Sequence[str], user: str, public_key: str, every: float, parent: int) -> None:
     """Push again every `every` seconds while `parent` lives (the kit's script)."""
     due = time.monotonic() + every
     while os.getppid() == parent:

@@ -15,8 +15,9 @@ else the bastion):
   authenticator maps it to a group (components/cluster_auth.py).
 - `bastion`: a cluster-admin client certificate valid for one hour, minted for the caller's user
   name on the first control-plane node (`kubeadm kubeconfig user`, components/bootstrap.py)
-  through the bastion with a key pushed for the run (EC2 Instance Connect), all read from the stack outputs. The key and the
-  certificate are held in memory and a private temp directory only.
+  through the bastion with a key pushed for the run (EC2 Instance Connect), the hosts read from
+  the stack outputs. The key and the certificate are held in memory and a private temp directory
+  only.
 
 Nothing it reads or writes reaches stderr; errors name what is missing.
 """

@@ -19,7 +19,7 @@ from components.settings.values import Collector, check_instance_type, instance_
 
 RETIRED_KEY_FIX = (
     "the stack no longer installs a stored SSH key: each run pushes its own short-lived key with EC2 Instance "
-    "Connect (docs/bootstrap.md, \"The SSH path\"). Remove it with `pulumi config rm {key}`."
+    'Connect (docs/bootstrap.md, "The SSH path"). Remove it with `pulumi config rm {key}`.'
 )
 
 
@@ -43,5 +43,3 @@ def parse_bastion(c: Collector, values: Mapping[str, Any], private: SecretInput)
     if private.set or private.plaintext:
         c.add("sshPrivateKey", "<secret>", RETIRED_KEY_FIX.format(key="sshPrivateKey"))
     return Bastion(bastion_type)
-
-

@@ -20,7 +20,9 @@ def test_the_statement_admits_ubuntu_on_the_stacks_instances_only():
     ours = {"aws:ResourceTag/cluster": "gitops-dev", "ec2:osuser": "ubuntu"}
     assert evaluate([p], Request(ACTION, INSTANCE, ours)) == "Allow"
     # Another stack's instance, an untagged one, another OS user: refused.
-    assert evaluate([p], Request(ACTION, INSTANCE, {**ours, "aws:ResourceTag/cluster": "gitops-prod"})) == "ImplicitDeny"
+    assert (
+        evaluate([p], Request(ACTION, INSTANCE, {**ours, "aws:ResourceTag/cluster": "gitops-prod"})) == "ImplicitDeny"
+    )
     assert evaluate([p], Request(ACTION, INSTANCE, {"ec2:osuser": "ubuntu"})) == "ImplicitDeny"
     assert evaluate([p], Request(ACTION, INSTANCE, {**ours, "ec2:osuser": "root"})) == "ImplicitDeny"
     # It grants nothing else.

@@ -176,7 +176,7 @@ def test_the_bastion_source_mints_for_the_caller_on_the_first_control_plane(tmp_
 
     out = kube_credential.bastion_credential("dev", tmp_path, loader=lambda _s, _w: outputs, run=run)
     assert "clientCertificateData" in json.loads(out)["status"]
-    ((argv, kwargs),) = calls
+    ((_argv, kwargs),) = calls
     env = kwargs["env"]
     assert env["GC_TARGET_HOST"] == "10.0.16.10" and env["GC_TARGET_HOST_KEY_ALIAS"] == "i-0m"
     assert env["GC_CLIENT_NAME"].startswith("admin:") and env["GC_VALIDITY"] == "1h"
