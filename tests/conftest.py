@@ -62,10 +62,11 @@ def _order(item: pytest.Item) -> tuple[int, int]:
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The node simulator's scenarios first, longest first (each runs playbooks for minutes), then
-    the long single tests of LONG_TESTS (the CLI's typechecker), then the real Ansible runs (seconds to a minute each), then the rest (a second or less a test). xdist
-    hands units out in this order, so the long ones start at once and the short ones fill in around
-    them, instead of one long unit starting last on one worker while the other sits idle. The sort is
-    stable: within a group, collection order."""
+    the long single tests of LONG_TESTS (the CLI's typechecker), then the real Ansible runs (seconds
+    to a minute each), then the rest (a second or less a test). xdist hands units out in this order,
+    so the long ones start at once and the short ones fill in around them, instead of one long unit
+    starting last on one worker while the other sits idle. The sort is stable: within a group,
+    collection order."""
     items.sort(key=_order)
 
 
