@@ -17,8 +17,8 @@ import yaml
 
 from components.argocd import PLACEMENT_AFFINITY, WORKER_LABEL
 from components.settings.keys import default_versions
-from components.user_data import LATER_IMAGE_KEYS, LATER_IMAGES_UNIT, PREPARE_SCRIPT, later_images, render_user_data
 from components.settings.model import NodeRole
+from components.user_data import LATER_IMAGE_KEYS, LATER_IMAGES_UNIT, PREPARE_SCRIPT, later_images, render_user_data
 from tests.support import charts
 
 
@@ -65,6 +65,8 @@ def test_the_later_images_are_pulled_in_the_background_after_the_first_ones(role
     command = unit.group(0)
     for image in images:
         # Retried (bounded): containerd restarts once when the playbook configures it.
-        assert f"for _ in $(seq 30); do ctr --namespace k8s.io images pull --quiet {image} >/dev/null && break" in command
+        assert (
+            f"for _ in $(seq 30); do ctr --namespace k8s.io images pull --quiet {image} >/dev/null && break" in command
+        )
     # Not in the first batch, which cloud-init (and so the playbook) waits for.
     assert not any(image in text[:first_wait] for image in images)
