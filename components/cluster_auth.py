@@ -31,6 +31,8 @@ from typing import Any
 
 import yaml
 
+from components import yaml_io
+
 GITHUB_ISSUER = "https://token.actions.githubusercontent.com"
 # Every CI identity is prefixed, so no token can name itself system:* or a kubeadm user.
 USERNAME_PREFIX = "github-actions:"
@@ -211,7 +213,7 @@ def exec_kubeconfig(
 
 def with_absolute_plugin(kubeconfig: str, root: Path = PROJECT_ROOT) -> str:
     """The kubeconfig with the relative plugin path made absolute (kubectl runs from anywhere)."""
-    data = yaml.safe_load(kubeconfig)
+    data = yaml_io.load(kubeconfig)
     for user in data.get("users") or []:
         exec_config = (user.get("user") or {}).get("exec")
         if exec_config and exec_config.get("command") == PLUGIN:

@@ -23,9 +23,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pulumi
-import yaml
 
-from components import PROJECT_ROOT
+from components import PROJECT_ROOT, yaml_io
 from components.bastion_commands import PREAMBLE, CommandSpec, command_environment
 from components.inventory import ClusterVars, InventoryHost, SshJump, render_inventory
 
@@ -81,7 +80,7 @@ def playbook_roles(root: Path, playbook: str) -> list[str]:
     The roles of ansible/ have no meta dependencies (a test holds them to it), so this is every
     role directory the playbook can read.
     """
-    plays = yaml.safe_load((root / playbook).read_text()) or []
+    plays = yaml_io.load((root / playbook).read_text()) or []
     found: list[str] = []
 
     def add(name: str) -> None:
@@ -102,7 +101,7 @@ def playbook_roles(root: Path, playbook: str) -> list[str]:
     for name in found:  # grows while it is read: the roles the roles include
         for path in sorted((root / "roles" / name).glob("*/*.yml")):
             if path.parent.name in ("tasks", "handlers"):
-                for included in _included_roles(yaml.safe_load(path.read_text()) or []):
+                for included in _included_roles(yaml_io.load(path.read_text()) or []):
                     add(included)
     return found
 
@@ -122,7 +121,7 @@ def _included_roles(tasks: list[dict[str, Any]]) -> list[str]:
 def playbook_files(root: Path, playbook: str) -> list[str]:
     """The paths (relative to `root`) a run of `playbook` reads: itself, the playbooks it imports,
     ansible.cfg, and every file of the roles it runs (directories end with `/`)."""
-    plays = yaml.safe_load((root / playbook).read_text()) or []
+    plays = yaml_io.load((root / playbook).read_text()) or []
     files = [playbook, "ansible.cfg"]
     for play in plays:
         imported = play.get("ansible.builtin.import_playbook") or play.get("import_playbook")
