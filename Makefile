@@ -32,7 +32,17 @@ $(VENV)/.installed: pyproject.toml uv.lock $(UV)
 	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --locked --quiet --python $(PYTHON)
 	touch $@
 
-venv: $(VENV)/.installed ## Create the virtualenv from uv.lock (every dependency pinned, hash-checked)
+# botocore for the kit's EC2 Instance Connect pushes (tools/eic_push.py), in its own virtualenv
+# (it cannot share .venv with kubernetes: tools/eic/requirements.txt says why), pinned by sha256.
+# The kit runs .cache/eic/bin/python; rebuilt when the requirements change.
+EIC_HOME := .cache/eic
+$(EIC_HOME)/.installed: tools/eic/requirements.txt
+	rm -rf $(EIC_HOME)
+	$(PYTHON) -m venv $(EIC_HOME)
+	$(EIC_HOME)/bin/python -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r tools/eic/requirements.txt
+	touch $@
+
+venv: $(VENV)/.installed $(EIC_HOME)/.installed ## Create the virtualenvs from uv.lock and tools/*/requirements.txt (pinned, hash-checked)
 
 # After editing a pin in pyproject.toml: uv.lock, and the requirements exported from it with hashes
 # (pip checks every hash): requirements.txt, the whole environment (runtime and dev group, for

@@ -133,7 +133,7 @@ def user_data_stand_in(sim: SimCluster, count: int, limit: str | None, logs: Pat
     env["GC_EXTRA_VARS"] = json.dumps(extra)
     script = spec.create if limit is None else spec.create.replace(" prepare.yml\n", f" prepare.yml --limit {limit}\n")
     return timed_run(
-        sim, simulated(sim, CommandSpec(script, env, spec.triggers)), secret_bundle(sim.key), logs / f"{label}.log"
+        sim, simulated(sim, CommandSpec(script, env, spec.triggers)), secret_bundle(), logs / f"{label}.log"
     )
 
 
@@ -153,7 +153,7 @@ def bootstrap_runs(sim: SimCluster, count: int, vars_file: Path, logs: Path, lab
     )
     cluster = simulated(sim, cluster)
     result = {"hosts": count}
-    result["prepare"] = timed_run(sim, prepare, secret_bundle(sim.key), logs / f"{label}-prepare.log")
+    result["prepare"] = timed_run(sim, prepare, secret_bundle(), logs / f"{label}-prepare.log")
     if result["prepare"]["returncode"] == 0:
         result["cluster"] = timed_run(sim, cluster, sim.secret_stdin(), logs / f"{label}-cluster.log")
     return result

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.instances import hardened_instance_args
+from components.instances import KEY_NAME_KEPT, hardened_instance_args
 from components.security import API_PORT
 
 TYPE_TOKEN = "gitops-cluster:access:ClusterAccess"  # noqa: S105 (a Pulumi type token)
@@ -61,7 +61,6 @@ class ClusterAccessArgs:
     api_internal_lb_security_group_id: pulumi.Input[str]
     ami_id: pulumi.Input[str]
     bastion_instance_type: str
-    key_name: pulumi.Input[str]
     # Node name -> instance id: attachments are named after the node, never its row position.
     control_plane_instance_ids: Mapping[str, pulumi.Input[str]]
 
@@ -117,12 +116,11 @@ class ClusterAccess(pulumi.ComponentResource):
                 instance_type=args.bastion_instance_type,
                 subnet_id=args.public_subnet_ids[0],
                 security_group_ids=[args.bastion_security_group_id],
-                key_name=args.key_name,
                 root_volume_gb=20,
                 public_ip=True,
                 tags={"Name": f"{name}-bastion", "cluster": args.cluster_name, "role": "bastion", "node": "bastion"},
             ),
-            opts=child,
+            opts=pulumi.ResourceOptions.merge(child, KEY_NAME_KEPT),
         )
         self.bastion_public_ip = self.bastion.public_ip
 

@@ -15,6 +15,8 @@ import datetime as dt
 import yaml
 from cryptography import x509
 
+from components import yaml_io
+
 WARN_DAYS = 30
 RENEW_HINT = (
     "use the stack's kubeconfig instead (`make kubeconfig`: it mints a one-hour certificate each time), "
@@ -25,7 +27,7 @@ RENEW_HINT = (
 def client_certificate_expiry(kubeconfig: str) -> dt.datetime | None:
     """notAfter of the first user's client certificate (UTC), or None when there is none to read."""
     try:
-        doc = yaml.safe_load(kubeconfig)
+        doc = yaml_io.load(kubeconfig)
         data = doc["users"][0]["user"]["client-certificate-data"]
         cert = x509.load_pem_x509_certificate(base64.b64decode(data, validate=True))
     except (yaml.YAMLError, KeyError, IndexError, TypeError, ValueError):

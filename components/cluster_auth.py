@@ -1,6 +1,6 @@
 """Who may call the API server, and with what: no stored credential anywhere.
 
-Three ways in, none of them a long-lived key (docs/gitops-practices.md, "CI to the API server"):
+Four ways in, none of them a long-lived key (docs/gitops-practices.md, "CI to the API server"):
 
 - **CI** presents the job's GitHub Actions OIDC token. The API server trusts the issuer
   https://token.actions.githubusercontent.com through a `jwt` authenticator of its structured
@@ -36,6 +36,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
+
+from components import yaml_io
 
 if TYPE_CHECKING:
     from components.settings.model import ApiServerOidc
@@ -354,7 +356,7 @@ def exec_kubeconfig(
 
 def with_absolute_plugin(kubeconfig: str, root: Path = PROJECT_ROOT) -> str:
     """The kubeconfig with the relative plugin path made absolute (kubectl runs from anywhere)."""
-    data = yaml.safe_load(kubeconfig)
+    data = yaml_io.load(kubeconfig)
     for user in data.get("users") or []:
         exec_config = (user.get("user") or {}).get("exec")
         if exec_config and exec_config.get("command") == PLUGIN:

@@ -15,6 +15,8 @@ from typing import Any
 
 import yaml
 
+from components import yaml_io
+
 APPLICATION_TARGET = {"group": "argoproj.io", "version": "v1alpha1", "kind": "Application"}
 
 
@@ -64,7 +66,7 @@ def merge_child_patches(root_patches: list[dict[str, Any]]) -> list[dict[str, An
     first: dict[str, tuple[dict[str, Any], list[dict[str, Any]]]] = {}
     for patch in root_patches:
         target = patch.get("target") or {}
-        operations = yaml.safe_load(patch.get("patch") or "[]")
+        operations = yaml_io.load(patch.get("patch") or "[]")
         adds_kustomize = (
             target.get("kind") == "Application"
             and isinstance(operations, list)

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 
 import yaml
 
+from components import yaml_io
 from components.bastion_commands import PREAMBLE, CommandSpec, command_environment
 from components.cluster_auth import ADMIN_CREDENTIAL_VALIDITY, ADMIN_ORGANIZATION
 from components.inventory import InventoryHost, SshJump
@@ -169,7 +170,7 @@ def admin_credential_command(
 
 def rewrite_kubeconfig_server(kubeconfig: str, host: str, port: int = API_PORT) -> str:
     """Point every cluster of a kubeconfig at https://<host>:<port> (the API load balancer)."""
-    data = yaml.safe_load(kubeconfig)
+    data = yaml_io.load(kubeconfig)
     if not isinstance(data, dict) or data.get("kind") != "Config" or not data.get("clusters"):
         raise ValueError("not a kubeconfig with clusters")
     for cluster in data["clusters"]:

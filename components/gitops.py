@@ -38,6 +38,7 @@ from typing import Any
 
 import yaml
 
+from components import yaml_io
 from policy import gitops_rule
 
 API_VERSION = "argoproj.io/v1alpha1"
@@ -84,7 +85,7 @@ def child_waves(repo_root: Path) -> list[int]:
     """The sync wave of every child Application under manifests/argocd/apps (0 when unset)."""
     waves = []
     for path in sorted((repo_root / APPS_DIR).glob("*.yaml")):
-        for doc in yaml.safe_load_all(path.read_text(encoding="utf-8")):
+        for doc in yaml_io.load_all(path.read_text(encoding="utf-8")):
             if isinstance(doc, dict) and doc.get("kind") == KIND:
                 annotations = (doc.get("metadata") or {}).get("annotations") or {}
                 waves.append(int(annotations.get("argocd.argoproj.io/sync-wave", "0")))
@@ -213,12 +214,12 @@ def root_application(
 def service_namespaces(repo_root: Path) -> tuple[str, ...]:
     """The domains' namespaces: those of the overlays manifests/services/kustomization.yaml lists."""
     services = repo_root / SERVICES_DIR
-    listed = yaml.safe_load((services / "kustomization.yaml").read_text(encoding="utf-8"))["resources"]
+    listed = yaml_io.load((services / "kustomization.yaml").read_text(encoding="utf-8"))["resources"]
     out = []
     for entry in listed:
         overlay = services / str(entry) / "kustomization.yaml"
         if overlay.is_file():
-            out.append(str(yaml.safe_load(overlay.read_text(encoding="utf-8"))["namespace"]))
+            out.append(str(yaml_io.load(overlay.read_text(encoding="utf-8"))["namespace"]))
     return tuple(out)
 
 

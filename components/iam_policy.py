@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
+from components import yaml_io
 
 CALLS_FILE = Path(__file__).resolve().parent / "backup_s3_calls.yaml"
 _OPERATORS = {"StringEquals", "StringNotEquals", "StringLike", "StringNotLike", "Bool", "Null"}
@@ -114,7 +114,7 @@ def evaluate(policies: Iterable[Mapping[str, Any]], request: Request) -> str:
 
 def load_calls(bucket_arn: str, path: Path = CALLS_FILE) -> list[Call]:
     """The client calls of the data file, against the bucket `bucket_arn` (over HTTPS, as every client)."""
-    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    doc = yaml_io.load(path.read_text(encoding="utf-8"))
     calls = []
     for client, spec in doc["clients"].items():
         for call in spec["calls"]:

@@ -23,13 +23,19 @@ EC2_ASSUME_ROLE_POLICY = json.dumps(
 )
 
 
+# Instances created while the stack still registered an EC2 key pair keep its name: key_name is
+# replace-on-change, and a replaced instance would lose its root volume's data. The key pair itself
+# is deleted by the upgrade and the prepare play empties the key from authorized_keys
+# (docs/bootstrap.md, "The SSH path"), so the name left in state opens nothing.
+KEY_NAME_KEPT = pulumi.ResourceOptions(ignore_changes=["keyName"])
+
+
 def hardened_instance_args(
     *,
     ami_id: pulumi.Input[str],
     instance_type: str,
     subnet_id: pulumi.Input[str],
     security_group_ids: Sequence[pulumi.Input[str]],
-    key_name: pulumi.Input[str],
     root_volume_gb: int,
     public_ip: bool,
     tags: Mapping[str, str],
@@ -41,7 +47,8 @@ def hardened_instance_args(
         "instance_type": instance_type,
         "subnet_id": subnet_id,
         "vpc_security_group_ids": list(security_group_ids),
-        "key_name": key_name,
+        # No EC2 key pair: each run of the kit pushes its own key with EC2 Instance Connect
+        # (components/bastion_commands.py). KEY_NAME_KEPT keeps an older instance's key name.
         "iam_instance_profile": iam_instance_profile,
         "associate_public_ip_address": public_ip,
         "metadata_options": aws.ec2.InstanceMetadataOptionsArgs(

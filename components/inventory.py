@@ -122,6 +122,9 @@ class SshJump:
     port: int = 22
     host_key_alias: str | None = None
     user: str = "ubuntu"
+    # The instances' AWS region: the kit pushes each run's SSH key there (EC2 Instance Connect,
+    # components/bastion_commands.py). Empty: botocore's own (AWS_REGION, the profile's).
+    region: str = ""
 
 
 class _Dumper(yaml.SafeDumper):

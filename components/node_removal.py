@@ -127,7 +127,7 @@ def removal_environment(
     target_host_key_alias: str | None = None,
     timeout_seconds: int = DRAIN_TIMEOUT_SECONDS,
 ) -> dict[str, str]:
-    """Plain values only (Pulumi shows a command's environment); the key goes on stdin."""
+    """Plain values only (Pulumi shows a command's environment); the run makes its own key."""
     if timeout_seconds < 1:
         raise ValueError("the drain timeout must be at least one second")
     return command_environment(
@@ -161,7 +161,8 @@ class NodeRemovalArgs:
     nodes: Sequence[RemovableNode]
     bastion_host: pulumi.Input[str]
     bastion_instance_id: pulumi.Input[str]
-    ssh_private_key: pulumi.Input[str]
+    # The instances' region, where each step pushes its run's SSH key (EC2 Instance Connect).
+    region: str = ""
     # Must still exist while a step runs: the bastion, the bootstrap (the cluster itself).
     after: Sequence[pulumi.Resource] = ()
     ssh_user: str = SSH_USER
@@ -169,7 +170,13 @@ class NodeRemovalArgs:
 
 def _environment_of(spec: NodeSpec, args: NodeRemovalArgs, known_hosts: str, values: list[Any]) -> dict[str, str]:
     target_ip, target_id, bastion, bastion_id = values
-    jump = SshJump(bastion_alias(args.cluster_name), str(bastion), host_key_alias=bastion_id, user=args.ssh_user)
+    jump = SshJump(
+        bastion_alias(args.cluster_name),
+        str(bastion),
+        host_key_alias=bastion_id,
+        user=args.ssh_user,
+        region=args.region,
+    )
     return removal_environment(spec, str(target_ip), jump, known_hosts, target_host_key_alias=target_id)
 
 
@@ -204,7 +211,6 @@ class NodeRemoval(pulumi.ComponentResource):
                 delete=removal_script(),
                 interpreter=["/bin/bash", "-c"],
                 environment=environment,
-                stdin=pulumi.Output.secret(args.ssh_private_key),
                 add_previous_output_in_env=False,
                 logging=local.Logging.STDOUT,
                 opts=pulumi.ResourceOptions(

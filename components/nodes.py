@@ -9,7 +9,6 @@ from typing import Any
 
 import pulumi
 import pulumi_aws as aws
-import pulumi_tls as tls
 
 from components.instances import EC2_ASSUME_ROLE_POLICY, hardened_instance_args
 from components.node_iam import SESSION_MANAGER_POLICY, role_excess
@@ -19,7 +18,7 @@ from components.user_data import render_user_data
 TYPE_TOKEN = "gitops-cluster:nodes:ClusterNodes"  # noqa: S105 (a Pulumi type token)
 
 # Instance inputs that only shape a node when it is created (see docs/bootstrap.md).
-NODE_CREATION_ONLY = pulumi.ResourceOptions(ignore_changes=["ami", "userData", "userDataBase64"])
+NODE_CREATION_ONLY = pulumi.ResourceOptions(ignore_changes=["ami", "userData", "userDataBase64", "keyName"])
 
 
 @dataclass(frozen=True)
@@ -44,42 +43,27 @@ class ClusterNodesArgs:
     control_plane_security_group_id: pulumi.Input[str]
     # The versions table: pinned packages and images the user data prepares at first boot.
     versions: Mapping[str, str]
-    ssh_public_key: str | None = None
-    ssh_private_key: pulumi.Input[str] | None = None
 
 
 class ClusterNodes(pulumi.ComponentResource):
     """Every node of the table, each in the private subnet of its own zone (`zones_by_node`).
 
-    Creates: an ED25519 SSH key (unless the stack supplies a public key and a secret private
-    key) and its EC2 key pair; one IAM role for every node, allowed Session Manager and nothing
+    Creates: no SSH key (the kit pushes a key per run with EC2 Instance Connect,
+    components/bastion_commands.py); one IAM role for every node, allowed Session Manager and nothing
     else (components/node_iam.py), and its instance profile; one instance per node with IMDSv2
     required and hop limit 1, an encrypted gp3 root
     volume of the table's size, no public IP, the `cluster` security group (plus `control-plane`
     for control-plane nodes), tags naming cluster, node and role, and cloud-init user data that
     prepares the node at first boot (components/user_data.py); user data and AMI are ignored
-    after creation, so a version bump never stops, starts or replaces a running node.
+    after creation, so a version bump never stops, starts or replaces a running node, and so is
+    the key name of an instance created when the stack still registered a key pair.
     """
 
-    key_name: pulumi.Output[str]
-    ssh_private_key: pulumi.Output[str]
     nodes: list[ClusterNode]
 
     def __init__(self, name: str, args: ClusterNodesArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(TYPE_TOKEN, name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-
-        if args.ssh_public_key is None:
-            key = tls.PrivateKey(f"{name}-ssh", algorithm="ED25519", opts=child)
-            public_key: pulumi.Input[str] = key.public_key_openssh
-            private_key: pulumi.Input[str] = key.private_key_openssh
-        else:
-            if args.ssh_private_key is None:
-                raise ValueError("ssh_private_key is required with ssh_public_key")
-            public_key, private_key = args.ssh_public_key, args.ssh_private_key
-        key_pair = aws.ec2.KeyPair(f"{name}-ssh", public_key=public_key, opts=child)
-        self.key_name = key_pair.key_name
-        self.ssh_private_key = pulumi.Output.secret(private_key)
 
         profile = self._create_instance_profile(name)
         self.nodes = []
@@ -96,7 +80,6 @@ class ClusterNodes(pulumi.ComponentResource):
                     instance_type=spec.instance_type,
                     subnet_id=subnet_of_zone[zone],
                     security_group_ids=groups,
-                    key_name=key_pair.key_name,
                     root_volume_gb=spec.root_volume_gb,
                     public_ip=False,
                     iam_instance_profile=profile.name,
@@ -113,8 +96,6 @@ class ClusterNodes(pulumi.ComponentResource):
 
         self.register_outputs(
             {
-                "key_name": self.key_name,
-                "ssh_private_key": self.ssh_private_key,
                 "nodes": [{"name": n.spec.name, "private_ip": n.instance.private_ip} for n in self.nodes],
             }
         )

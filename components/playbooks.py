@@ -23,9 +23,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pulumi
-import yaml
 
-from components import PROJECT_ROOT
+from components import PROJECT_ROOT, yaml_io
 from components.bastion_commands import PREAMBLE, CommandSpec, command_environment
 from components.inventory import ClusterVars, InventoryHost, SshJump, render_inventory
 
@@ -81,7 +80,7 @@ def playbook_roles(root: Path, playbook: str) -> list[str]:
     The roles of ansible/ have no meta dependencies (a test holds them to it), so this is every
     role directory the playbook can read.
     """
-    plays = yaml.safe_load((root / playbook).read_text()) or []
+    plays = yaml_io.load((root / playbook).read_text()) or []
     found: list[str] = []
 
     def add(name: str) -> None:
@@ -102,7 +101,7 @@ def playbook_roles(root: Path, playbook: str) -> list[str]:
     for name in found:  # grows while it is read: the roles the roles include
         for path in sorted((root / "roles" / name).glob("*/*.yml")):
             if path.parent.name in ("tasks", "handlers"):
-                for included in _included_roles(yaml.safe_load(path.read_text()) or []):
+                for included in _included_roles(yaml_io.load(path.read_text()) or []):
                     add(included)
     return found
 
@@ -122,7 +121,7 @@ def _included_roles(tasks: list[dict[str, Any]]) -> list[str]:
 def playbook_files(root: Path, playbook: str) -> list[str]:
     """The paths (relative to `root`) a run of `playbook` reads: itself, the playbooks it imports,
     ansible.cfg, and every file of the roles it runs (directories end with `/`)."""
-    plays = yaml.safe_load((root / playbook).read_text()) or []
+    plays = yaml_io.load((root / playbook).read_text()) or []
     files = [playbook, "ansible.cfg"]
     for play in plays:
         imported = play.get("ansible.builtin.import_playbook") or play.get("import_playbook")
@@ -275,7 +274,12 @@ export ANSIBLE_SSH_CONTROL_PATH_DIR="$work/cp"
 
 
 def pins_apart_environment(
-    jump: SshJump, known_hosts: str, inventory: str, versions: Mapping[str, str], **extra_vars: str
+    jump: SshJump,
+    known_hosts: str,
+    inventory: str,
+    versions: Mapping[str, str],
+    hosts: Sequence[InventoryHost],
+    **extra_vars: str,
 ) -> dict[str, str]:
     """The environment of prepare.yml's and cluster.yml's (or site.yml's) runs: the versions table
     without the Kubernetes pins in GC_EXTRA_VARS (with `extra_vars`), the pins apart in
@@ -284,6 +288,7 @@ def pins_apart_environment(
     return command_environment(
         jump,
         known_hosts,
+        instances=[h.host_key_alias for h in hosts],
         GC_INVENTORY=inventory,
         GC_EXTRA_VARS=render_extra_vars(rest, **extra_vars),
         GC_KUBERNETES_VERSIONS=json.dumps(kubernetes, sort_keys=True),
@@ -327,19 +332,30 @@ def playbook_command(
         return CommandSpec(
             create=script,
             environment=command_environment(
-                jump, known_hosts, GC_INVENTORY=inventory, GC_EXTRA_VARS=render_extra_vars(versions)
+                jump,
+                known_hosts,
+                instances=[h.host_key_alias for h in hosts],
+                GC_INVENTORY=inventory,
+                GC_EXTRA_VARS=render_extra_vars(versions),
             ),
             triggers=upgrade_triggers(ansible_tree_digest(ansible_dir, "upgrade"), versions),
         )
     return CommandSpec(
         create=script,
-        environment=pins_apart_environment(jump, known_hosts, inventory, versions),
+        environment=pins_apart_environment(jump, known_hosts, inventory, versions, hosts),
         triggers=bootstrap_triggers(
             ansible_tree_digest(ansible_dir, "cluster" if playbook == CLUSTER_PLAYBOOK else "bootstrap"),
             inventory,
             versions,
         ),
     )
+
+
+# After prepare.yml (whose last play does it on the nodes): the bastion forgets the key an older
+# stack registered as its EC2 key pair (docs/bootstrap.md, "The SSH path").
+FORGET_BASTION_KEY = (
+    'ssh -F "$GC_SSH_CONFIG_FILE" "$GC_BASTION_ALIAS" "rm -f /home/$GC_EIC_USER/.ssh/authorized_keys"\n'
+)
 
 
 def prepare_command(
@@ -363,9 +379,14 @@ def prepare_command(
     inventory = render_inventory(None, hosts, jump)
     digest = ansible_tree_digest(ansible_dir, "prepare")
     return CommandSpec(
-        create=playbook_script(forks=len(hosts), extra_args=extra_args, playbook=PREPARE_PLAYBOOK),
+        create=playbook_script(forks=len(hosts), extra_args=extra_args, playbook=PREPARE_PLAYBOOK) + FORGET_BASTION_KEY,
         environment=pins_apart_environment(
-            jump, known_hosts, inventory, versions, prepare_marker_fingerprint=prepare_fingerprint(digest, versions)
+            jump,
+            known_hosts,
+            inventory,
+            versions,
+            hosts,
+            prepare_marker_fingerprint=prepare_fingerprint(digest, versions),
         ),
         triggers=bootstrap_triggers(digest, inventory, versions),
     )

@@ -43,6 +43,7 @@ OUTPUT_KEYS = (
     "publicSubnetIds",
     "privateSubnetIds",
     "bastionPublicIp",
+    "bastionInstanceId",
     "apiEndpoint",
     "nodes",
     "gitops",
@@ -55,7 +56,7 @@ OUTPUT_KEYS = (
     "serviceAccountIssuer",
     "nodeRole",
 )
-SECRET_OUTPUT_KEYS = ("sshPrivateKey", "kubeconfig", "argocdAdminPassword")
+SECRET_OUTPUT_KEYS = ("kubeconfig", "argocdAdminPassword")
 
 
 @dataclass(frozen=True)
@@ -215,8 +216,6 @@ def build_stack(settings: StackSettings, secrets: StackSecrets) -> StackResource
             cluster_security_group_id=security.group_ids["cluster"],
             control_plane_security_group_id=security.group_ids["control-plane"],
             versions=settings.versions,
-            ssh_public_key=settings.ssh_public_key,
-            ssh_private_key=secrets.ssh_private_key if settings.ssh_public_key else None,
         ),
         opts=on_aws,
     )
@@ -232,7 +231,6 @@ def build_stack(settings: StackSettings, secrets: StackSecrets) -> StackResource
             api_internal_lb_security_group_id=security.group_ids["api-internal-lb"],
             ami_id=ami.id,
             bastion_instance_type=settings.bastion_instance_type,
-            key_name=nodes.key_name,
             control_plane_instance_ids={
                 n.spec.name: n.instance.id for n in nodes.nodes if n.spec.role is NodeRole.CONTROL_PLANE
             },
@@ -271,7 +269,6 @@ def build_stack(settings: StackSettings, secrets: StackSecrets) -> StackResource
             # and the server of the exported kubeconfig.
             control_plane_endpoint_host=access.internal_api_endpoint_host,
             api_endpoint_host=access.api_endpoint_host,
-            ssh_private_key=nodes.ssh_private_key,
             service_account_issuer=identity.issuer_url,
             # Everything the playbook uses, not just the machines: NAT routes (packages, images),
             # security-group rules (SSH, the API, etcd, kubelet, VXLAN), both API endpoints'
@@ -294,7 +291,7 @@ def build_stack(settings: StackSettings, secrets: StackSecrets) -> StackResource
             nodes=[RemovableNode(n.spec, n.instance) for n in nodes.nodes],
             bastion_host=access.bastion_public_ip,
             bastion_instance_id=access.bastion.id,
-            ssh_private_key=nodes.ssh_private_key,
+            region=settings.region,
             after=[bootstrap, access.bastion],
         ),
     )
@@ -331,6 +328,9 @@ def export_outputs(stack: StackResources) -> None:
         "publicSubnetIds": stack.network.public_subnet_ids,
         "privateSubnetIds": stack.network.private_subnet_ids,
         "bastionPublicIp": stack.access.bastion_public_ip,
+        # With the nodes' instanceId: where a person's or the credential tool's run pushes its
+        # EC2 Instance Connect key (tools/node_ssh.py, tools/kube_credential.py).
+        "bastionInstanceId": stack.access.bastion.id,
         "apiEndpoint": stack.access.api_endpoint,
         "nodes": [
             {
@@ -354,7 +354,6 @@ def export_outputs(stack: StackResources) -> None:
         "serviceAccountIssuer": stack.identity.issuer_url,
         # What every node role carries, for `tools/argocd_status.py --stack-outputs` (node_iam.py).
         "nodeRole": stack.nodes.node_role,
-        "sshPrivateKey": pulumi.Output.secret(stack.nodes.ssh_private_key),
         "kubeconfig": pulumi.Output.secret(stack.bootstrap.kubeconfig),
         "argocdAdminPassword": pulumi.Output.secret(stack.argocd.admin_password),
     }

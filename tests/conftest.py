@@ -27,7 +27,7 @@ from tools.mockrun import Recording, run_program
 pytest.register_assert_rewrite("tests.support.simulator.checks")
 
 # Fixtures that tests of several modules use, defined beside the code they serve.
-pytest_plugins = ("tests.support.manifests", "tests.support.playbook", "tests.support.sshd")
+pytest_plugins = ("tests.support.manifests", "tests.support.playbook", "tests.support.eic", "tests.support.sshd")
 
 
 @pytest.hookimpl(tryfirst=True, optionalhook=True)

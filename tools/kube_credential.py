@@ -15,8 +15,9 @@ else the bastion):
   authenticator maps it to a group (components/cluster_auth.py).
 - `bastion`: a cluster-admin client certificate valid for one hour, minted for the caller's user
   name on the first control-plane node (`kubeadm kubeconfig user`, components/bootstrap.py)
-  through the bastion with the stack's SSH key, all read from the stack outputs. The key and the
-  certificate are held in memory and a private temp directory only.
+  through the bastion with a key pushed for the run (EC2 Instance Connect), the hosts read from
+  the stack outputs. The key and the certificate are held in memory and a private temp directory
+  only.
 
 Nothing it reads or writes reaches stderr; errors name what is missing.
 """
@@ -137,13 +138,13 @@ def bastion_credential(
     run: Callable[..., subprocess.CompletedProcess[str]] = subprocess.run,
 ) -> str:
     """Mint a one-hour admin certificate on the first control plane through the bastion."""
-    from components.bastion_commands import bastion_alias, default_known_hosts_file, secret_bundle
+    from components.bastion_commands import bastion_alias, default_known_hosts_file
     from components.control_plane_reads import admin_credential_command
     from components.inventory import InventoryHost, SshJump
     from components.settings.model import NodeRole, NodeSpec
 
     outputs = loader(stack, work_dir)
-    missing = [k for k in ("clusterName", "bastionPublicIp", "nodes", "sshPrivateKey") if not outputs.get(k)]
+    missing = [k for k in ("clusterName", "bastionPublicIp", "bastionInstanceId", "nodes") if not outputs.get(k)]
     if missing:
         raise CredentialError(f"stack {stack} has no output {', '.join(missing)}; has `pulumi up` finished?")
     first = next((n for n in outputs["nodes"] if n.get("role") == NodeRole.CONTROL_PLANE.value), None)
@@ -155,13 +156,20 @@ def bastion_credential(
         first["privateIp"],
         first.get("instanceId"),
     )
-    jump = SshJump(bastion_alias(str(outputs["clusterName"])), str(outputs["bastionPublicIp"]))
+    # The run pushes its own key to the bastion and this node (EC2 Instance Connect): the caller's
+    # AWS credentials need ec2-instance-connect:SendSSHPublicKey (docs/gitops-practices.md).
+    jump = SshJump(
+        bastion_alias(str(outputs["clusterName"])),
+        str(outputs["bastionPublicIp"]),
+        host_key_alias=str(outputs["bastionInstanceId"]),
+        region=str(outputs.get("region") or ""),
+    )
     spec = admin_credential_command(
         target, jump, default_known_hosts_file(project, stack), client_name=client_name(getpass.getuser())
     )
     done = run(
         spec.argv,
-        input=secret_bundle(str(outputs["sshPrivateKey"])),
+        input="",
         env={**os.environ, **spec.environment},
         cwd=work_dir,
         capture_output=True,

@@ -101,6 +101,5 @@ def load_settings() -> tuple[StackSettings, StackSecrets]:
         return None if value is None else pulumi.Output.secret(value)
 
     return settings, StackSecrets(
-        ssh_private_key=secret("sshPrivateKey"),
         argocd_github_client_secret=secret("argocdGithubClientSecret"),
     )

@@ -15,9 +15,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-import yaml
-
-from components import PROJECT_ROOT
+from components import PROJECT_ROOT, yaml_io
 from components.settings.messages import did_you_mean, distance
 from components.settings.model import PROJECT as PROJECT  # re-exported: the key tables name the namespace
 from components.settings.schema import scalar_keys
@@ -61,7 +59,7 @@ class ConfigKey:
 @cache
 def declared_keys() -> Mapping[str, ConfigKey]:
     """The config declarations of Pulumi.yaml (type, default, secret) by key of this project."""
-    project = yaml.safe_load(PROJECT_FILE.read_text(encoding="utf-8"))
+    project = yaml_io.load(PROJECT_FILE.read_text(encoding="utf-8"))
     keys = {}
     for name, decl in (project.get("config") or {}).items():
         if ":" in name:
@@ -77,7 +75,7 @@ def declared_keys() -> Mapping[str, ConfigKey]:
 
 @cache
 def _versions_file(path: Path, mtime_ns: int, size: int) -> Mapping[str, Any]:
-    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    raw = yaml_io.load(path.read_text(encoding="utf-8")) or {}
     return MappingProxyType({str(k): v for k, v in raw.items()})
 
 

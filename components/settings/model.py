@@ -91,7 +91,6 @@ class StackSettings:
     pod_cidr: ipaddress.IPv4Network
     service_cidr: ipaddress.IPv4Network
     bastion_instance_type: str
-    ssh_public_key: str | None
     nodes: tuple[NodeSpec, ...]
     gitops: GitOpsSource
     versions: Mapping[str, str]
@@ -185,9 +184,8 @@ class StackSecrets:
     """The stack's optional secrets, read once by settings.glue and handed to the components.
 
     Each is a secret Output (never plain text) or None when the stack does not set it; no component
-    reads Pulumi config. Validated with the settings: `ssh_private_key` is set exactly when
-    StackSettings.ssh_public_key is, `argocd_github_client_secret` exactly when argocd_sso is.
+    reads Pulumi config. Validated with the settings: `argocd_github_client_secret` is set exactly
+    when argocd_sso is (the retired `sshPrivateKey` is refused, components/settings/bastion.py).
     """
 
-    ssh_private_key: pulumi.Output[str] | None = None
     argocd_github_client_secret: pulumi.Output[str] | None = None

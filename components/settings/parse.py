@@ -79,7 +79,6 @@ def parse_settings(
         raise ConfigError(c.problems, project)
     vpc, az_count, pod, svc = net.vpc, net.az_count, net.pod, net.svc
     assert vpc is not None and az_count is not None and pod is not None and svc is not None
-    pub_key = bastion.ssh_public_key
     return StackSettings(
         project=project,
         stack=stack,
@@ -95,7 +94,6 @@ def parse_settings(
         pod_cidr=pod,
         service_cidr=svc,
         bastion_instance_type=str(bastion.instance_type),
-        ssh_public_key=pub_key.strip() if isinstance(pub_key, str) else None,
         nodes=nodes,
         gitops=gitops,
         versions=versions,

@@ -59,7 +59,7 @@ class NetworkKeys(_Section):
 
 
 class BastionKeys(_Section):
-    """bastion.py: the bastion's type and the public half of the SSH key pair."""
+    """bastion.py: the bastion's type, and sshPublicKey, retired (refused when set)."""
 
     bastionInstanceType: str  # noqa: N815
     sshPublicKey: str  # noqa: N815

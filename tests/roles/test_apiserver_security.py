@@ -33,7 +33,6 @@ from components.bootstrap import ENCRYPTION_KEY_NAME, TYPE_TOKEN, secret_extra_v
 from components.playbooks import ANSIBLE_DIR, playbook_command, render_extra_vars
 from components.settings.keys import default_versions
 from tests.support.apiserver import api_args, render, run_play
-from tests.support.fakes import FAKE_SSH_PRIVATE_KEY
 from tests.support.paths import ROOT
 from tests.support.plain_text import COMMAND, assert_nowhere_in_plain_text
 from tests.support.settings import FIXED_JUMP, dev_settings, fixed_cluster, fixed_hosts
@@ -296,7 +295,7 @@ def test_the_stack_generates_a_32_byte_key_beside_the_bootstrap(dev_stack):
     assert key.inputs["length"] == 32
 
 
-def test_the_key_reaches_the_playbook_in_its_secret_stdin_only(dev_stack):
+def test_the_encryption_key_reaches_the_playbook_in_its_secret_stdin_only(dev_stack):
     component = dev_stack.one(TYPE_TOKEN)
     playbook = dev_stack.one(COMMAND, f"{component.name}-playbook")
     fetch = dev_stack.one(COMMAND, f"{component.name}-cluster-ca")
@@ -305,44 +304,45 @@ def test_the_key_reaches_the_playbook_in_its_secret_stdin_only(dev_stack):
     assert bundle["extraVars"] == {
         "control_plane_encryption_keys": [{"name": ENCRYPTION_KEY_NAME, "secret": FAKE_ENCRYPTION_KEY_BASE64}]
     }
-    # The cluster-CA command needs only the SSH key.
-    assert fetch.is_secret("stdin") and json.loads(fetch.inputs["stdin"])["extraVars"] == {}
+    # The cluster-CA command reads no secret (its run makes and pushes its own SSH key).
+    assert "stdin" not in fetch.inputs
     for cmd in (playbook, fetch):
         for field in ("triggers", "environment", "create"):
             assert FAKE_ENCRYPTION_KEY_BASE64 not in json.dumps(cmd.inputs[field]), f"{cmd.name}: key in {field}"
     assert_nowhere_in_plain_text(dev_stack, FAKE_ENCRYPTION_KEY_BASE64)
 
 
-def test_the_script_splits_the_bundle_and_takes_anything_else_as_the_bare_key(tmp_path):
+def test_the_script_reads_the_secret_vars_and_prints_nothing_it_read(tmp_path, eic_endpoint):
     settings = dev_settings()
     spec = playbook_command(
         fixed_cluster(settings), fixed_hosts(settings.nodes), FIXED_JUMP, settings.versions, str(tmp_path / "kh")
     )
-    env = {**os.environ, **spec.environment, "GC_WORK_PARENT": str(tmp_path)}
-    # Either way the key reaches ssh-keygen's check (this fake key is refused there, which stops
-    # the script before any connection), and nothing read on stdin is printed.
-    for stdin in (secret_bundle(FAKE_SSH_PRIVATE_KEY, {"x": KEY_1}), FAKE_SSH_PRIVATE_KEY):
-        result = subprocess.run(spec.argv, input=stdin, env=env, cwd=ROOT, capture_output=True, text=True)
-        assert result.returncode == 2, result.stderr
-        assert "is not an unencrypted OpenSSH private key" in result.stderr
-        assert FAKE_SSH_PRIVATE_KEY.splitlines()[1] not in result.stdout + result.stderr
-        assert KEY_1 not in result.stdout + result.stderr
-        assert list(tmp_path.glob("gc-bootstrap.*")) == [], "the work directory was left behind"
+    env = {**os.environ, **spec.environment, **eic_endpoint.environment(), "GC_WORK_PARENT": str(tmp_path)}
+    # The stand-in knows none of these instances: the push is refused, which stops the script
+    # before any connection, and nothing read on stdin is printed.
+    result = subprocess.run(
+        spec.argv, input=secret_bundle({"x": KEY_1}), env=env, cwd=ROOT, capture_output=True, text=True
+    )
+    assert result.returncode == 3, result.stderr
+    assert "could not push the run's SSH key with EC2 Instance Connect" in result.stderr
+    assert KEY_1 not in result.stdout + result.stderr
+    assert list(tmp_path.glob("gc-bootstrap.*")) == [], "the work directory was left behind"
 
 
-def test_the_bundle_splitter_writes_the_key_and_the_secret_vars(tmp_path):
+def test_the_bundle_splitter_writes_the_secret_vars(tmp_path):
     script = bastion_commands.SPLIT_BUNDLE
     for forbidden in ('"', "$", "`", "\\"):
         assert forbidden not in script, f"{forbidden!r} would break the double-quoted python3 -c"
     cases = [
-        (secret_bundle("KEY\n", {"a": 1}), "KEY\n", {"a": 1}),
-        (secret_bundle("KEY\n"), "KEY\n", {}),
-        ("-----BEGIN OPENSSH PRIVATE KEY-----\nX\n", "-----BEGIN OPENSSH PRIVATE KEY-----\nX\n", {}),
-        ('{"not": "a bundle"}', '{"not": "a bundle"}', {}),
+        (secret_bundle({"a": 1}), {"a": 1}),
+        (secret_bundle(), {}),
+        ("", {}),
+        ("-----BEGIN OPENSSH PRIVATE KEY-----\nX\n", {}),
+        ('{"not": "a bundle"}', {}),
     ]
-    for i, (stdin, key, extra) in enumerate(cases):
+    for i, (stdin, extra) in enumerate(cases):
         work = tmp_path / str(i)
         work.mkdir()
         subprocess.run([sys.executable, "-c", script, str(work)], input=stdin, text=True, check=True)
-        assert (work / "id_ssh").read_text() == key
+        assert sorted(p.name for p in work.iterdir()) == ["secret-vars.json"]
         assert json.loads((work / "secret-vars.json").read_text()) == extra

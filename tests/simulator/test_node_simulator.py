@@ -42,7 +42,6 @@ import base64
 import hashlib
 import ipaddress
 import json
-import os
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -115,6 +114,18 @@ def test_the_first_run_builds_the_cluster(first_run):
     assert_cluster_built(first_run.sim, first_run.settings, first_run.first, first_run.state)
 
 
+def test_runs_authenticate_with_pushed_keys_and_the_old_stack_key_is_forgotten(first_run):
+    """Each run pushed its own key to the bastion and every node (the EC2 Instance Connect
+    stand-in recorded them); prepare.yml's last play removed the key an older stack registered
+    (in ubuntu's authorized_keys since the hosts were made) from every node."""
+    sim = first_run.sim
+    pushed = {r["InstanceId"] for r in sim.eic.requests}
+    assert {sim.bastion.key_alias, *(h.key_alias for h in sim.hosts.values())} <= pushed
+    assert {r["InstanceOSUser"] for r in sim.eic.requests} == {"ubuntu"}
+    for name, host in sim.hosts.items():
+        assert not host.path("/home/ubuntu/.ssh/authorized_keys").exists(), f"{name} still accepts the old key"
+
+
 def test_apt_ran_on_the_nodes_against_the_simulated_repositories_over_https(first_run):
     sim = first_run.sim
     assert first_run.first.returncode == 0, first_run.first.output[-6000:]
@@ -147,7 +158,7 @@ def test_the_issuer_documents_come_from_the_control_planes_key(first_run, tmp_pa
     cp = first_control_plane(sim.inventory_hosts())
     spec = service_account_keys_command(cp, sim.jump(), str(sim.known_hosts), [])
     read = subprocess.run(
-        spec.argv, input=sim.key, env={**os.environ, **spec.environment}, cwd=ROOT, capture_output=True, text=True,
+        spec.argv, input="", env=sim.environment(spec), cwd=ROOT, capture_output=True, text=True,
         timeout=120,
     )  # fmt: skip
     assert read.returncode == 0, read.stderr[-2000:]

@@ -12,6 +12,7 @@
 - charts.py       charts of /work/shared/charts rendered offline (tools/charts.py)
 - children.py, psa.py  the root's child Applications rendered; Pod Security levels
 - playbook.py, sshd.py, local_play.py  running Ansible roles here (sshd on loopback)
+- eic.py          EC2 Instance Connect on loopback: the SendSSHPublicKey endpoint, the sshd key lookup
 - node_simulator.py, standins_scenario.py, simulator/  the node simulator and its scenarios
 - jwt_authenticator.py  the API server's `jwt` authenticator: CEL claim mappings and rules, run by cel-cpp
 - policy.py, workflows.py, stub_pulumi.py  the policy pack, GitHub workflows and a stub CLI

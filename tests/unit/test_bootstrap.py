@@ -43,7 +43,6 @@ from components.playbooks import (
     prepare_command,
 )
 from components.settings.model import NodeRole, NodeSpec
-from tests.support.fakes import FAKE_SSH_PRIVATE_KEY, FAKE_SSH_PUBLIC_KEY
 from tests.support.paths import ROOT
 from tests.support.plain_text import COMMAND, assert_nowhere_in_plain_text
 from tests.support.settings import FIXED_JUMP, dev_settings, fixed_cluster, fixed_hosts
@@ -185,13 +184,21 @@ def test_forks_follow_the_node_table():
     assert f"--forks {len(settings.nodes)} site.yml" in spec.create
 
 
-def test_the_key_reaches_the_script_on_stdin_only():
+def test_the_run_makes_its_own_key_and_reads_secrets_on_stdin_only():
     settings = dev_settings()
-    spec = playbook_command(fixed_cluster(settings), fixed_hosts(settings.nodes), FIXED_JUMP, settings.versions, "k")
+    hosts = fixed_hosts(settings.nodes)
+    spec = playbook_command(fixed_cluster(settings), hosts, FIXED_JUMP, settings.versions, "k")
     script = spec.create
     assert spec.argv[:2] == ["/bin/bash", "-c"]
-    # The stdin bundle is split into the key file and the secret vars file, both 0600.
-    assert 'python3 -c "import json' in script and 'chmod 600 "$work/id_ssh" "$work/secret-vars.json"' in script
+    # The stdin bundle gives the secret vars file (0600); the key is made here, for this run only,
+    # and pushed to the bastion and every node of the inventory.
+    assert 'python3 -c "import json' in script and 'chmod 600 "$work/secret-vars.json"' in script
+    assert 'ssh-keygen -q -t ed25519 -N \'\' -C "gitops-cluster-run" -f "$work/id_ssh"' in script
+    assert spec.environment["GC_EIC_INSTANCES"].split() == [
+        FIXED_JUMP.host_key_alias,
+        *(h.host_key_alias for h in hosts),
+    ]
+    assert spec.environment["GC_EIC_USER"] == "ubuntu"
     assert '-e "@$work/secret-vars.json"' in script
     assert "trap cleanup EXIT" in script and 'rm -rf -- "$work"' in script
     assert "umask 077" in script and "set -x" not in script
@@ -261,8 +268,8 @@ def test_the_admin_credential_is_minted_for_an_hour_and_admin_conf_is_never_read
 
 @pytest.fixture(scope="module")
 def user_key_stack() -> Recording:
-    """The dev stack with a user-supplied key pair (known fake values)."""
-    return run_program("dev", {"sshPublicKey": FAKE_SSH_PUBLIC_KEY}, secrets={"sshPrivateKey": FAKE_SSH_PRIVATE_KEY})
+    """The dev stack (no key of any kind in its config: each run pushes its own)."""
+    return run_program("dev")
 
 
 def bootstrap_commands(rec: Recording) -> tuple[Registration, Registration, Registration]:
@@ -289,14 +296,14 @@ def test_commands_are_children_named_from_the_component(user_key_stack):
     }
 
 
-def test_the_service_account_keys_are_read_after_every_playbook_run_with_the_key_on_stdin_only(user_key_stack):
+def test_the_service_account_keys_are_read_after_every_playbook_run_with_no_key_in_their_inputs(user_key_stack):
     component, playbook, fetch = bootstrap_commands(user_key_stack)
     keys = user_key_stack.one(COMMAND, f"{component.name}-service-account-keys")
     assert user_key_stack.depends_on(keys, playbook)
     # Re-read whenever the playbook ran (its triggers), like the kubeconfig.
     assert keys.inputs["triggers"] == fetch.inputs["triggers"]
     assert keys.inputs["environment"]["GC_REMOTE_SA_PUB"] == "/etc/kubernetes/pki/sa.pub"
-    assert keys.is_secret("stdin") and FAKE_SSH_PRIVATE_KEY not in json.dumps(keys.inputs["environment"])
+    assert "stdin" not in keys.inputs and "PRIVATE KEY" not in json.dumps(keys.inputs["environment"])
 
 
 def test_the_playbook_depends_on_every_node_and_the_bastion(user_key_stack):
@@ -353,11 +360,11 @@ def test_the_prepare_command_starts_before_the_load_balancers_and_the_playbook_w
     assert " prepare.yml\n" in prepare.inputs["create"] and " cluster.yml\n" in playbook.inputs["create"]
     inventory = yaml.safe_load(prepare.inputs["environment"]["GC_INVENTORY"])
     assert not [k for k in inventory["all"]["vars"] if k.startswith("cluster_")], inventory["all"]["vars"]
-    # The key on stdin only, as a secret; nothing secret in its triggers or environment.
-    assert prepare.is_secret("stdin") and json.loads(prepare.inputs["stdin"])["extraVars"] == {}
+    # No stdin: it reads no secret, and the run makes its own key; nothing secret anywhere else.
+    assert "stdin" not in prepare.inputs
     assert {"stdout", "stderr"} <= set(prepare.additional_secret_outputs)
     assert not prepare.is_secret("environment") and not prepare.is_secret("triggers")
-    assert FAKE_SSH_PRIVATE_KEY not in json.dumps([prepare.inputs["environment"], prepare.inputs["triggers"]])
+    assert "PRIVATE KEY" not in json.dumps([prepare.inputs["environment"], prepare.inputs["triggers"]])
     assert [t.split(":")[0] for t in prepare.inputs["triggers"]] == ["ansible", "inventory", "versions"]
     extra = json.loads(prepare.inputs["environment"]["GC_EXTRA_VARS"])
     assert re.fullmatch(r"[0-9a-f]{64}", extra["prepare_marker_fingerprint"])
@@ -418,10 +425,12 @@ def test_the_kubeconfig_is_fetched_after_the_playbook(user_key_stack):
 def test_commands_keep_secrets_out_of_logs_and_state(user_key_stack):
     _, playbook, fetch = bootstrap_commands(user_key_stack)
     assert {"stdout", "stderr"} <= set(playbook.additional_secret_outputs)
+    # Only the playbooks read a secret (the extra vars); no command gets a key.
+    assert playbook.is_secret("stdin") and set(json.loads(playbook.inputs["stdin"])) == {"extraVars"}
+    assert "stdin" not in fetch.inputs
     for cmd in (playbook, fetch):
-        assert cmd.is_secret("stdin"), f"{cmd.name}: the SSH key must be a secret input"
-        assert json.loads(cmd.inputs["stdin"])["sshPrivateKey"] == FAKE_SSH_PRIVATE_KEY
         assert cmd.inputs["addPreviousOutputInEnv"] is False
+        assert cmd.inputs["environment"]["GC_EIC_REGION"] == stack_config("dev")["aws:region"]
         assert cmd.inputs["interpreter"] == ["/bin/bash", "-c"]
         assert not cmd.is_secret("environment") and not cmd.is_secret("create")
     assert playbook.inputs["logging"] == local.Logging.STDOUT.value
@@ -452,7 +461,7 @@ def test_the_inventory_comes_from_the_node_table(user_key_stack):
 
 
 def test_two_runs_of_the_program_give_the_same_triggers(user_key_stack):
-    again = run_program("dev", {"sshPublicKey": FAKE_SSH_PUBLIC_KEY}, secrets={"sshPrivateKey": FAKE_SSH_PRIVATE_KEY})
+    again = run_program("dev")
     first, second = bootstrap_commands(user_key_stack)[1], bootstrap_commands(again)[1]
     # The mock hands out private IPs in registration order, which varies between runs; with the
     # addresses masked the inventories must be identical, and so must the other triggers.
@@ -487,7 +496,6 @@ def test_the_kubeconfig_output_is_secret_and_points_at_the_endpoint(monkeypatch)
                 bastion_host="198.51.100.10",
                 control_plane_endpoint_host="internal-api.example.internal",
                 api_endpoint_host="api.example.com",
-                ssh_private_key=pulumi.Output.secret(FAKE_SSH_PRIVATE_KEY),
                 depends_on=[*stand_ins, bastion],
                 bastion_instance_id="i-0bastion",
             ),
@@ -526,7 +534,6 @@ def test_args_must_cover_the_node_table_and_name_dependencies():
         "bastion_host": "b",
         "control_plane_endpoint_host": "i",
         "api_endpoint_host": "a",
-        "ssh_private_key": "k",
     }
     with pytest.raises(ValueError, match=r"missing \['redis'\]"):
         BootstrapArgs(hosts=[h for h in hosts if h.spec.name != "redis"], depends_on=[object()], **common)  # type: ignore[list-item]

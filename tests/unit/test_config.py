@@ -173,11 +173,13 @@ def test_missing_node_table_says_where_its_shape_is(config_error):
     assert "nodes = None: the node table is required; see Pulumi.dev.yaml" in str(err)
 
 
-def test_ssh_keys_come_together(config_error):
+def test_the_retired_ssh_keys_are_refused_with_their_removal(config_error):
     err = config_error({"sshPublicKey": FAKE_SSH_PUBLIC_KEY})
-    assert "sshPrivateKey = '<unset>': set sshPublicKey and the secret sshPrivateKey together" in str(err)
+    assert f"sshPublicKey = '{FAKE_SSH_PUBLIC_KEY}': the stack no longer installs a stored SSH key" in str(err)
+    assert "Remove it with `pulumi config rm sshPublicKey`" in str(err)
     err = config_error(secrets={"sshPrivateKey": FAKE_SSH_PRIVATE_KEY})
-    assert "sshPublicKey = '<unset>': set sshPublicKey and the secret sshPrivateKey together" in str(err)
+    assert "sshPrivateKey = '<secret>': the stack no longer installs a stored SSH key" in str(err)
+    assert "Remove it with `pulumi config rm sshPrivateKey`" in str(err)
     # The secret value itself never appears in the message.
     assert "FAKE-USER-SUPPLIED-KEY" not in str(err)
 

@@ -24,7 +24,6 @@ import yaml
 
 import components.settings.keys as config_module
 from components.settings.messages import MAX_LISTED_PROBLEMS
-from tests.support.fakes import FAKE_SSH_PRIVATE_KEY, FAKE_SSH_PUBLIC_KEY
 from tests.support.paths import ROOT
 from tests.support.prereqs import require_tool
 
@@ -507,72 +506,26 @@ BAD: dict[str, Bad] = {
     "repo-dotdot": Bad({"gitopsRepoUrl": "https://github.com/acme/../evil/gitops.git"}, "gitops-cluster:gitopsRepoUrl"),
     "repo-query": Bad({"gitopsRepoUrl": "https://github.com/acme/gitops.git?ref=main"}, "gitops-cluster:gitopsRepoUrl"),
     "repo-no-host": Bad({"gitopsRepoUrl": "https:///acme/gitops.git"}, "gitops-cluster:gitopsRepoUrl"),
-    # SSH keys.
-    "ssh-public-alone": Bad(lambda k: {"sshPublicKey": k.a_pub}, "gitops-cluster:sshPrivateKey"),
-    "ssh-private-alone": Bad(
-        {}, "gitops-cluster:sshPublicKey", secrets=lambda k: {"sshPrivateKey": k.a_priv}, hidden=lambda k: [k.a_priv]
+    # The retired SSH key settings (each run pushes its own key): refused, with `pulumi config rm`.
+    "ssh-public-retired": Bad(
+        lambda k: {"sshPublicKey": k.a_pub}, "gitops-cluster:sshPublicKey", fix="pulumi config rm sshPublicKey"
     ),
-    "ssh-public-garbage": Bad({"sshPublicKey": "ssh-ed25519 not-base64!!"}, "gitops-cluster:sshPublicKey"),
-    "ssh-public-type-mismatch": Bad(
-        lambda k: {"sshPublicKey": "ssh-rsa " + k.a_pub.split()[1]},
-        "gitops-cluster:sshPublicKey",
-        fix="is not a ssh-rsa key",
+    "ssh-private-retired": Bad(
+        {},
+        "gitops-cluster:sshPrivateKey",
+        fix="pulumi config rm sshPrivateKey",
         secrets=lambda k: {"sshPrivateKey": k.a_priv},
+        hidden=lambda k: [k.a_priv.splitlines()[1]],
     ),
-    "ssh-public-rsa-1024": Bad(
-        lambda k: {"sshPublicKey": k.rsa1024_pub},
-        "gitops-cluster:sshPublicKey",
-        fix="shorter than 2048 bits",
-        secrets=lambda k: {"sshPrivateKey": "x"},
+    "ssh-private-plaintext-retired": Bad(
+        lambda k: {"sshPrivateKey": k.a_priv},
+        "gitops-cluster:sshPrivateKey",
+        hidden=lambda k: [k.a_priv.splitlines()[1]],
     ),
     "ssh-public-is-private": Bad(
         lambda k: {"sshPublicKey": k.a_priv},
         "gitops-cluster:sshPublicKey",
-        secrets=lambda k: {"sshPrivateKey": k.a_priv},
         hidden=lambda k: [k.a_priv.splitlines()[1]],
-    ),
-    "ssh-public-two-lines": Bad(
-        lambda k: {"sshPublicKey": f"{k.a_pub}\n{k.a_pub}"},
-        "gitops-cluster:sshPublicKey",
-        secrets=lambda k: {"sshPrivateKey": k.a_priv},
-    ),
-    "ssh-private-plaintext": Bad(
-        lambda k: {"sshPublicKey": k.a_pub, "sshPrivateKey": k.a_priv},
-        "gitops-cluster:sshPrivateKey",
-        fix="stored in plain text",
-        hidden=lambda k: [k.a_priv.splitlines()[1]],
-    ),
-    "ssh-private-other-pair": Bad(
-        lambda k: {"sshPublicKey": k.a_pub},
-        "gitops-cluster:sshPrivateKey",
-        fix="does not match sshPublicKey",
-        secrets=lambda k: {"sshPrivateKey": k.b_priv},
-        hidden=lambda k: [k.b_priv.splitlines()[1]],
-    ),
-    "ssh-private-passphrase": Bad(
-        lambda k: {"sshPublicKey": k.a_pub},
-        "gitops-cluster:sshPrivateKey",
-        fix="has a passphrase",
-        secrets=lambda k: {"sshPrivateKey": k.c_priv},
-        hidden=lambda k: [k.c_priv.splitlines()[1]],
-    ),
-    "ssh-private-garbage": Bad(
-        lambda k: {"sshPublicKey": k.a_pub},
-        "gitops-cluster:sshPrivateKey",
-        secrets=lambda k: {"sshPrivateKey": "hunter2"},
-        hidden=lambda k: ["hunter2"],
-    ),
-    "ssh-private-not-openssh-data": Bad(
-        lambda k: {"sshPublicKey": k.a_pub},
-        "gitops-cluster:sshPrivateKey",
-        secrets=lambda k: {"sshPrivateKey": NOT_OPENSSH_DATA},
-        fix="the key data is damaged",
-    ),
-    "ssh-private-pem": Bad(
-        lambda k: {"sshPublicKey": k.rsa3072_pub},
-        "gitops-cluster:sshPrivateKey",
-        secrets=lambda k: {"sshPrivateKey": k.rsa_pem_priv},
-        hidden=lambda k: [k.rsa_pem_priv.splitlines()[1]],
     ),
     # The public names (issue 19): one DNS label each, all different, not another backend's.
     "host-with-a-dot": Bad({**PUBLIC_DNS, "apiHost": "api.v2"}, "gitops-cluster:apiHost", fix="one DNS label"),
@@ -707,13 +660,6 @@ GOOD: dict[str, Callable[[Keys], tuple[dict[str, Any], dict[str, Any]]]] = {
     "private-and-office": lambda k: ({"apiCidrs": ["10.0.0.0/9", "203.0.113.0/24"]}, {}),
     "public-slash16": lambda k: ({"adminCidrs": ["8.8.0.0/16"]}, {}),
     "broad-with-override": lambda k: ({"apiCidrs": ["11.0.0.0/8"], "allowBroadAccessCidrs": True}, {}),
-    "own-ed25519-pair": lambda k: ({"sshPublicKey": k.a_pub}, {"secrets": {"sshPrivateKey": k.a_priv}}),
-    "own-rsa-3072-pair": lambda k: ({"sshPublicKey": k.rsa3072_pub}, {"secrets": {"sshPrivateKey": k.rsa3072_priv}}),
-    # Placeholders whose key data is not base64 (as tests/conftest.py's): the bootstrap checks them.
-    "placeholder-key-pair": lambda k: (
-        {"sshPublicKey": FAKE_SSH_PUBLIC_KEY},
-        {"secrets": {"sshPrivateKey": FAKE_SSH_PRIVATE_KEY}},
-    ),
     "version-override": lambda k: ({"versions": {"kubernetes": "1.31.5", "argoCdChart": "7.7.15"}}, {}),
     "worker-pool-with-labels-and-taints": lambda k: (
         {

@@ -27,7 +27,7 @@ import yaml
 from components import node_removal
 from tests.support.paths import ROOT
 from tests.support.prereqs import require_tool
-from tests.support.sshd import sshd  # noqa: F401 (a fixture: sshd on loopback)
+from tests.support.sshd import LOOPBACK_BASTION, LOOPBACK_INSTANCES, sshd  # noqa: F401 (sshd: a fixture)
 
 COMMAND = "command:local:Command"
 INSTANCE = "aws:ec2/instance:Instance"
@@ -72,7 +72,11 @@ def test_every_node_but_a_single_control_plane_has_a_removal_step(dev):
         env = step.inputs["environment"]
         assert env["GC_NODE"] == node and env["GC_DRAIN_TIMEOUT"] == str(node_removal.DRAIN_TIMEOUT_SECONDS)
         assert "PRIVATE KEY" not in json.dumps(env)
-        assert "stdin" in step.secret_paths or any(p.startswith("stdin") for p in step.secret_paths)
+        # No key on stdin: the step pushes its run's own key to the bastion and the runner.
+        assert "stdin" not in step.inputs
+        runner = env["GC_TARGET_HOST_KEY_ALIAS"]
+        pushed = env["GC_EIC_INSTANCES"].split()
+        assert len(pushed) == 2 and pushed[1] == runner and pushed[0] != runner and env["GC_EIC_REGION"]
 
 
 def test_with_three_control_planes_each_runs_on_another(dev, run_stack):
@@ -276,7 +280,7 @@ def test_the_delete_step_drains_through_the_bastion(sshd, tmp_path: Path):  # no
     from components.settings.model import NodeRole, NodeSpec
 
     kubectl = standin(tmp_path, {"cp-1": CP, "worker-ai": WORKER})
-    jump = SshJump("test-bastion", "127.0.0.1", sshd.port, host_key_alias="loopback-bastion", user=getpass.getuser())
+    jump = SshJump("test-bastion", "127.0.0.1", sshd.port, host_key_alias=LOOPBACK_BASTION, user=getpass.getuser())
     known_hosts = tmp_path / "known_hosts.d" / "loopback"
     env = node_removal.removal_environment(
         NodeSpec("worker-ai", NodeRole.WORKER, "t3.small", 40),
@@ -284,13 +288,13 @@ def test_the_delete_step_drains_through_the_bastion(sshd, tmp_path: Path):  # no
         jump,
         str(known_hosts),
         target_port=sshd.port,
-        target_host_key_alias="loopback-cp-1",
+        target_host_key_alias=LOOPBACK_INSTANCES[1],
         timeout_seconds=9,
     )
     result = subprocess.run(
         ["/bin/bash", "-c", node_removal.removal_script()],
-        input=sshd.key,
-        env={**os.environ, **env, "GC_KUBECTL": str(kubectl)},
+        input="",
+        env={**os.environ, **env, **sshd.environment(), "GC_KUBECTL": str(kubectl)},
         cwd=ROOT,
         capture_output=True,
         text=True,

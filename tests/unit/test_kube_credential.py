@@ -161,7 +161,8 @@ def test_the_bastion_source_mints_for_the_caller_on_the_first_control_plane(tmp_
     outputs = {
         "clusterName": "gitops-dev",
         "bastionPublicIp": "198.51.100.20",
-        "sshPrivateKey": "-----BEGIN OPENSSH PRIVATE KEY-----\nK\n-----END OPENSSH PRIVATE KEY-----\n",
+        "bastionInstanceId": "i-0b",
+        "region": "ap-northeast-2",
         "nodes": [
             {"name": "worker-1", "role": "worker", "privateIp": "10.0.16.20", "instanceId": "i-0w"},
             {"name": "master", "role": "control-plane", "privateIp": "10.0.16.10", "instanceId": "i-0m"},
@@ -175,17 +176,17 @@ def test_the_bastion_source_mints_for_the_caller_on_the_first_control_plane(tmp_
 
     out = kube_credential.bastion_credential("dev", tmp_path, loader=lambda _s, _w: outputs, run=run)
     assert "clientCertificateData" in json.loads(out)["status"]
-    ((argv, kwargs),) = calls
+    ((_argv, kwargs),) = calls
     env = kwargs["env"]
     assert env["GC_TARGET_HOST"] == "10.0.16.10" and env["GC_TARGET_HOST_KEY_ALIAS"] == "i-0m"
     assert env["GC_CLIENT_NAME"].startswith("admin:") and env["GC_VALIDITY"] == "1h"
     assert env["GC_KNOWN_HOSTS"] == "~/.ssh/known_hosts.d/gitops-cluster-dev"
-    # The key travels on stdin only.
-    assert json.loads(kwargs["input"])["sshPrivateKey"] == outputs["sshPrivateKey"]
-    assert outputs["sshPrivateKey"] not in json.dumps(argv) + json.dumps(env)
+    # No key from the stack: the run pushes its own to the bastion and that node, in the stack's region.
+    assert kwargs["input"] == ""
+    assert env["GC_EIC_INSTANCES"] == "i-0b i-0m" and env["GC_EIC_REGION"] == "ap-northeast-2"
 
-    with pytest.raises(kube_credential.CredentialError, match="no output sshPrivateKey"):
-        kube_credential.bastion_credential("dev", tmp_path, loader=lambda _s, _w: {**outputs, "sshPrivateKey": ""})
+    with pytest.raises(kube_credential.CredentialError, match="no output bastionInstanceId"):
+        kube_credential.bastion_credential("dev", tmp_path, loader=lambda _s, _w: {**outputs, "bastionInstanceId": ""})
 
 
 def test_the_exported_kubeconfig_runs_the_plugin_and_holds_no_credential() -> None:

@@ -12,7 +12,6 @@ from pulumi.runtime import mocks as pulumi_mocks
 
 from components.security import RULES
 from components.stack import OUTPUT_KEYS, SECRET_OUTPUT_KEYS
-from tests.support.fakes import FAKE_SSH_PRIVATE_KEY, FAKE_SSH_PUBLIC_KEY
 from tests.support.paths import ROOT
 from tools.mock_pki import FAKE_CLUSTER_CA_PEM, FAKE_MINTED_KUBECONFIG
 from tools.mockrun import run_program
@@ -82,13 +81,18 @@ def test_only_the_bastion_has_a_public_ip(dev):
         assert s.inputs["mapPublicIpOnLaunch"] is False, s.name
 
 
-def test_nodes_share_the_node_instance_profile_and_the_stack_key(dev):
+def test_nodes_share_the_node_instance_profile_and_no_stored_key(dev):
     profile = dev.one("aws:iam/instanceProfile:InstanceProfile", "gitops-dev-node")
-    key = dev.one("aws:ec2/keyPair:KeyPair")
-    for inst in nodes_of(dev):
+    # No key pair, no generated key: the kit pushes a key per run (EC2 Instance Connect).
+    assert dev.of_type("aws:ec2/keyPair:KeyPair") == []
+    assert dev.of_type("tls:index/privateKey:PrivateKey") == []
+    for inst in [*nodes_of(dev), dev.one(INSTANCE, "gitops-dev-bastion")]:
         # Every node, the datastore nodes included: their pods have their own roles (IRSA).
-        assert inst.inputs["iamInstanceProfile"] == profile.name, inst.name
-        assert inst.inputs["keyName"] == key.name, inst.name
+        if inst.name != "gitops-dev-bastion":
+            assert inst.inputs["iamInstanceProfile"] == profile.name, inst.name
+        assert "keyName" not in inst.inputs, inst.name
+        # An older instance keeps the key name it was created with (replace-on-change).
+        assert "keyName" in inst.ignore_changes, inst.name
     assert "iamInstanceProfile" not in dev.one(INSTANCE, "gitops-dev-bastion").inputs
     # No managed policy at all (AmazonSSMManagedInstanceCore reads every parameter).
     assert dev.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment") == []
@@ -417,14 +421,6 @@ def _plain_text(rec) -> str:
         json.dumps({k: v for k, v in rec.stack_outputs.items() if k not in rec.stack_output_secret_paths}, default=str)
     )
     return "\n".join(parts)
-
-
-def test_user_supplied_ssh_key_is_used_and_never_plain(run_stack):
-    rec = run_stack({"sshPublicKey": FAKE_SSH_PUBLIC_KEY}, secrets={"sshPrivateKey": FAKE_SSH_PRIVATE_KEY})
-    assert rec.of_type("tls:index/privateKey:PrivateKey") == []
-    assert rec.one("aws:ec2/keyPair:KeyPair").inputs["publicKey"] == FAKE_SSH_PUBLIC_KEY
-    assert "sshPrivateKey" in rec.stack_output_secret_paths
-    assert "FAKE-USER-SUPPLIED-KEY" not in _plain_text(rec)
 
 
 def test_generated_secrets_never_appear_in_plain_text(dev):

@@ -63,8 +63,14 @@ from components.control_plane_reads import (
 from components.inventory import ClusterVars, InventoryHost, SshJump, render_inventory
 from components.playbooks import playbook_command
 from components.settings.model import NodeSpec
+from tests.support.eic import EicEndpoint, authorized_keys_command
 from tests.support.paths import ROOT
 from tests.support.simulator.world import REPO_HOSTS, STANDINS, World, ubuntu_release
+
+# Inside each host: the ec2-instance-connect AuthorizedKeysCommand (the package's path on Ubuntu)
+# and the stand-in endpoint's records, bind-mounted read-only.
+EIC_COMMAND = "/usr/share/ec2-instance-connect/eic_run_authorized_keys"
+EIC_RECORDS = "/var/lib/gitops-sim-eic"
 
 PREFIX = "gcsim"
 BASE = Path("/tmp") / PREFIX
@@ -230,9 +236,13 @@ class SimCluster:
     def _create(self) -> None:
         self.dir.mkdir(parents=True)
         (self.dir / "cluster-state").mkdir()
+        # The key an older stack registered as its EC2 key pair, in ubuntu's authorized_keys as
+        # cloud-init writes it: the prepare play empties that file. Runs authenticate with their own
+        # key, pushed to this cluster's EC2 Instance Connect stand-in (tests/support/eic.py).
         key = self.dir / "client_key"
         subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "", "-f", str(key)], check=True)
-        self.key = key.read_text()
+        self.old_key = key.read_text()
+        self.eic = EicEndpoint(self.dir / "eic")
         # The stack's Secret-encryption key (components/bootstrap.py: a RandomBytes), one per cluster.
         self.encryption_key = base64.b64encode(os.urandom(32)).decode()
         _ip("netns", "add", self.netns)
@@ -245,13 +255,14 @@ class SimCluster:
         _ip(*inside, "addr", "add", f"{self.link_inner}/30", "dev", f"{self.veth}n")
         _ip(*inside, "link", "set", f"{self.veth}n", "up")
         _ip(*inside, "addr", "add", f"{self.repo_address}/32", "dev", "lo")
-        self.bastion = Host("bastion", self.link_inner, self.dir / "hosts" / "bastion", f"sim-{self.id}-bastion")
+        self.bastion = Host("bastion", self.link_inner, self.dir / "hosts" / "bastion", self._instance_id("bastion"))
         for i, node in enumerate(self.nodes):
             address = f"{self.prefix}.{10 + i}"
             _ip(*inside, "addr", "add", f"{address}/32", "dev", "lo")
             self.hosts[node.name] = Host(
-                node.name, address, self.dir / "hosts" / node.name, f"sim-{self.id}-{node.name}"
+                node.name, address, self.dir / "hosts" / node.name, self._instance_id(node.name)
             )
+        self.eic.instances.update(h.key_alias for h in [self.bastion, *self.hosts.values()])
         log = (self.dir / "https.log").open("wb")
         self.server = subprocess.Popen(
             [
@@ -276,6 +287,11 @@ class SimCluster:
         for host in [self.bastion, *self.hosts.values()]:
             self._image(host)
             self.start(host.name)
+
+    def _instance_id(self, name: str) -> str:
+        """The host's EC2-style instance id (^i-[0-9a-f]{17}$): its host-key alias, and where a run
+        pushes its key."""
+        return "i-" + hashlib.sha256(f"{self.id}/{name}".encode()).hexdigest()[:17]
 
     def _image(self, host: Host) -> None:
         """Write the host image into its upper directory (before the overlay is mounted)."""
@@ -346,8 +362,13 @@ class SimCluster:
                 "PermitRootLogin no\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\n"
                 "StrictModes no\nAllowTcpForwarding yes\nMaxStartups 200\nMaxSessions 200\nLogLevel INFO\n"
                 "AuthorizedKeysFile .ssh/authorized_keys\nSubsystem sftp internal-sftp\n"
+                # As the ec2-instance-connect package configures sshd (tests/support/eic.py).
+                f"AuthorizedKeysCommand {EIC_COMMAND} %u %f\nAuthorizedKeysCommandUser root\n"
             ),
         )
+        (up / EIC_RECORDS.lstrip("/")).mkdir(parents=True)
+        (up / EIC_COMMAND.lstrip("/")).parent.mkdir(parents=True, exist_ok=True)
+        authorized_keys_command(up / EIC_COMMAND.lstrip("/"), EIC_RECORDS, [host.key_alias])
 
     def _script(self, host: Host) -> str:
         m = host.dir / "merged"
@@ -362,6 +383,7 @@ mount -t tmpfs -o mode=0755 tmpfs {m}/run
 mount -t tmpfs -o mode=1777 tmpfs {m}/tmp
 mkdir -p {m}/run/sshd {m}/run/lock
 mount --bind {self.dir}/cluster-state {m}/var/lib/gitops-sim-cluster
+mount --bind -o ro {self.eic.records} {m}{EIC_RECORDS}
 mount --bind {kubectl} {m}/usr/lib/gitops-sim/kubectl-real
 rm -rf {m}/etc/apt/sources.list {m}/etc/apt/sources.list.d/*
 hostname {host.name}
@@ -462,12 +484,16 @@ exec /usr/sbin/sshd -D -e -f /etc/ssh/sshd_config.sim
         return yaml.safe_dump(inventory, sort_keys=False)
 
     def secret_stdin(self) -> str:
-        """What the component's playbook command reads on stdin: the key and the secret extra vars."""
-        return secret_bundle(self.key, secret_extra_vars([("key1", self.encryption_key)]))
+        """What the component's playbook command reads on stdin: the secret extra vars."""
+        return secret_bundle(secret_extra_vars([("key1", self.encryption_key)]))
+
+    def environment(self, spec: CommandSpec) -> dict[str, str]:
+        """A run's environment as pulumi-command gives it, with botocore pointed at the stand-in."""
+        return {**os.environ, **spec.environment, **self.eic.environment()}
 
     def run_spec(self, spec: CommandSpec, *, timeout: float = 600, stdin: str | None = None) -> subprocess.Popen[str]:
         """Start a command spec the way pulumi-command runs it: argv, environment, secrets on stdin, cwd."""
-        env = {**os.environ, **spec.environment}
+        env = self.environment(spec)
         env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
         env.pop("ANSIBLE_CONFIG", None)
         proc = subprocess.Popen(
@@ -480,7 +506,7 @@ exec /usr/sbin/sshd -D -e -f /etc/ssh/sshd_config.sim
             text=True,
         )
         assert proc.stdin is not None
-        proc.stdin.write(self.key if stdin is None else stdin)
+        proc.stdin.write("" if stdin is None else stdin)
         proc.stdin.close()
         proc.stdin = None
         return proc
@@ -515,8 +541,8 @@ exec /usr/sbin/sshd -D -e -f /etc/ssh/sshd_config.sim
         return self._run_target(spec)
 
     def _run_target(self, spec: CommandSpec) -> subprocess.CompletedProcess[str]:
-        env = {**os.environ, **spec.environment}
-        return subprocess.run(spec.argv, input=self.key, env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
+        env = self.environment(spec)
+        return subprocess.run(spec.argv, input="", env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
 
     def cluster_state(self) -> dict[str, Any]:
         path = self.dir / "cluster-state" / "cluster.json"
@@ -532,6 +558,8 @@ exec /usr/sbin/sshd -D -e -f /etc/ssh/sshd_config.sim
             if host is not None and host.process is not None and host.process.poll() is None:
                 host.process.send_signal(signal.SIGKILL)
                 host.process.wait(timeout=10)
+        if getattr(self, "eic", None) is not None:
+            self.eic.close()
         if self.server is not None and self.server.poll() is None:
             self.server.kill()
             self.server.wait(timeout=10)
