@@ -379,7 +379,14 @@ class AnsibleBootstrap(pulumi.ComponentResource):
         # under the mock runtime (no command runs).
         self.kubeconfig = pulumi.Output.all(server, ca.stdout).apply(
             lambda v: (
-                exec_kubeconfig(v[0], v[1], settings.stack, settings.cluster_name, audience_value=stack_audience)
+                exec_kubeconfig(
+                    v[0],
+                    v[1],
+                    settings.stack,
+                    settings.cluster_name,
+                    audience_value=stack_audience,
+                    sso=settings.api_server_oidc,
+                )
                 if v[1]
                 else ""
             )
