@@ -1,6 +1,6 @@
 """Who may call the API server, and with what: no stored credential anywhere.
 
-Three ways in, none of them a long-lived key (docs/gitops-practices.md, "CI to the API server"):
+Four ways in, none of them a long-lived key (docs/gitops-practices.md, "CI to the API server"):
 
 - **CI** presents the job's GitHub Actions OIDC token. The API server trusts the issuer
   https://token.actions.githubusercontent.com through a `jwt` authenticator of its structured
@@ -15,9 +15,15 @@ Three ways in, none of them a long-lived key (docs/gitops-practices.md, "CI to t
 - **The stack's own Kubernetes provider** uses the same token in CI (an exec credential, nothing in
   state), and elsewhere a client certificate minted for one hour on the first control plane
   (components/bootstrap.py, `kubeadm kubeconfig user --validity-period`).
-- **People** get an exec-credential kubeconfig (:func:`exec_kubeconfig`, the `kubeconfig` stack
-  output; `make kubeconfig` writes it): tools/kube_credential.py mints them a one-hour certificate
-  through the bastion each time kubectl asks, or hands over the GitHub token inside Actions.
+- **People** with their SSO (apiServerOidc* keys): a second `jwt` authenticator for the issuer
+  they name (:func:`people_authenticator`); every username and group is prefixed PEOPLE_PREFIX so
+  no token names a `system:` user or group, and :func:`people_rbac_objects` binds the groups given
+  to cluster-admin, edit and view. Their kubeconfig context runs int128/kubelogin
+  (`kubectl oidc-login get-token`, :func:`sso_user`).
+- **Break-glass** (and people without SSO): an exec-credential kubeconfig user (:func:`exec_kubeconfig`,
+  the `kubeconfig` stack output; `make kubeconfig` writes it): tools/kube_credential.py mints a
+  one-hour admin certificate through the bastion each time kubectl asks, or hands over the GitHub
+  token inside Actions.
 """
 
 from __future__ import annotations
@@ -27,11 +33,14 @@ import json
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from components import yaml_io
+
+if TYPE_CHECKING:
+    from components.settings.model import ApiServerOidc
 
 GITHUB_ISSUER = "https://token.actions.githubusercontent.com"
 # Every CI identity is prefixed, so no token can name itself system:* or a kubeadm user.
@@ -52,6 +61,38 @@ ADMIN_CREDENTIAL_VALIDITY = "1h"
 # kubeadm binds this group to cluster-admin (kubeadm >= 1.29: the kubeadm:cluster-admins
 # ClusterRoleBinding), and it is what admin.conf carries; super-admin.conf's system:masters is never used.
 ADMIN_ORGANIZATION = "kubeadm:cluster-admins"
+# People's usernames and groups from their SSO all start with this (never `system:`).
+PEOPLE_PREFIX = "oidc:"
+# The built-in ClusterRoles each configured group list is bound to (apiServerOidc*Groups).
+PEOPLE_ROLES = (("admin", "cluster-admin"), ("edit", "edit"), ("view", "view"))
+# int128/kubelogin as a kubectl plugin (versions.yaml `kubelogin`: the flags used are that release's).
+KUBELOGIN_COMMAND = ("kubectl", "oidc-login", "get-token")
+# CEL reserved words cannot follow `claims.`; such claims are read as claims["name"].
+_CEL_RESERVED = frozenset(
+    {
+        "as",
+        "break",
+        "const",
+        "continue",
+        "else",
+        "false",
+        "for",
+        "function",
+        "if",
+        "import",
+        "in",
+        "let",
+        "loop",
+        "package",
+        "namespace",
+        "null",
+        "return",
+        "true",
+        "var",
+        "void",
+        "while",
+    }
+)
 
 
 def audience(project: str, stack: str) -> str:
@@ -111,6 +152,95 @@ def jwt_authenticator(repository: str, project: str, stack: str) -> dict[str, An
                 "message": "a CI identity never names a system user",
             }
         ],
+    }
+
+
+def _claim(name: str) -> str:
+    """`claims.<name>` (what the API server's email_verified check recognises), or claims["<name>"]."""
+    if name.isidentifier() and name.isascii() and name not in _CEL_RESERVED:
+        return f"claims.{name}"
+    return f"claims[{json.dumps(name)}]"
+
+
+def people_authenticator(oidc: ApiServerOidc) -> dict[str, Any]:
+    """The AuthenticationConfiguration `jwt` entry for people's OIDC issuer (ID tokens for kubectl).
+
+    The username is PEOPLE_PREFIX + the username claim; with `email` the token must also say
+    email_verified (the API server refuses a configuration that maps claims.email without reading
+    claims.email_verified: validation.go validateClaimMappings). The groups claim may be a list or
+    one string, or absent (no group); each group gets the prefix.
+    """
+    prefix = json.dumps(PEOPLE_PREFIX)
+    groups_name = json.dumps(oidc.groups_claim)
+    groups = _claim(oidc.groups_claim)
+    rules: list[dict[str, str]] = []
+    if oidc.username_claim == "email":
+        rules.append(
+            {
+                "expression": "claims.email_verified == true",
+                "message": "the provider has not verified this e-mail address",
+            }
+        )
+    return {
+        "issuer": {"url": oidc.issuer_url, "audiences": [oidc.client_id], "audienceMatchPolicy": "MatchAny"},
+        **({"claimValidationRules": rules} if rules else {}),
+        "claimMappings": {
+            "username": {"expression": f"{prefix} + {_claim(oidc.username_claim)}"},
+            "groups": {
+                "expression": f"!({groups_name} in claims) ? [] : type({groups}) == string ? [{prefix} + {groups}] "
+                f": {groups}.map(g, {prefix} + g)"
+            },
+        },
+        "userValidationRules": [
+            {
+                "expression": "!user.username.startsWith('system:')",
+                "message": "a person's SSO identity never names a system user",
+            },
+            {
+                "expression": "user.groups.all(g, !g.startsWith('system:'))",
+                "message": "a person's SSO identity never carries a system group",
+            },
+        ],
+    }
+
+
+def people_groups(oidc: ApiServerOidc) -> dict[str, tuple[str, ...]]:
+    """The prefixed groups bound to each role (what RBAC sees), by role name."""
+    given = {"admin": oidc.admin_groups, "edit": oidc.edit_groups, "view": oidc.view_groups}
+    return {role: tuple(PEOPLE_PREFIX + g for g in given[role]) for role, _ in PEOPLE_ROLES}
+
+
+def people_rbac_objects(oidc: ApiServerOidc) -> list[dict[str, Any]]:
+    """One ClusterRoleBinding per role that has groups: cluster-admin, edit and view."""
+    objects = []
+    for role, cluster_role in PEOPLE_ROLES:
+        groups = people_groups(oidc)[role]
+        if groups:
+            binding = _binding(f"gitops-cluster:people-{role}", cluster_role, groups[0])
+            binding["subjects"] = [
+                {"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": g} for g in groups
+            ]
+            objects.append(binding)
+    return objects
+
+
+def sso_user(oidc: ApiServerOidc) -> dict[str, Any]:
+    """A kubeconfig user running int128/kubelogin: an ID token from the person's provider, cached by it."""
+    args = [*KUBELOGIN_COMMAND[1:], f"--oidc-issuer-url={oidc.issuer_url}", f"--oidc-client-id={oidc.client_id}"]
+    if oidc.username_claim == "email":
+        args.append("--oidc-extra-scope=email")
+    args += [f"--oidc-extra-scope={scope}" for scope in oidc.extra_scopes]
+    return {
+        "exec": {
+            "apiVersion": EXEC_API_VERSION,
+            "command": KUBELOGIN_COMMAND[0],
+            "args": args,
+            "interactiveMode": "IfAvailable",
+            "provideClusterInfo": False,
+            "installHint": "install int128/kubelogin as the kubectl plugin oidc-login "
+            "(`kubectl krew install oidc-login` or `brew install kubelogin`; versions.yaml `kubelogin`); "
+            'docs/gitops-practices.md, "CI to the API server, and people too"',
+        }
     }
 
 
@@ -184,8 +314,13 @@ def exec_kubeconfig(
     audience_value: str | None,
     command: str = PLUGIN,
     github_only: bool = False,
+    sso: ApiServerOidc | None = None,
 ) -> str:
-    """A kubeconfig with the cluster's CA and an exec user: it holds no credential."""
+    """A kubeconfig with the cluster's CA and exec users: it holds no credential.
+
+    With `sso` its current context is the person's SSO (`<cluster>-<stack>-sso`, kubelogin) and the
+    minted admin certificate stays as the break-glass context `<cluster>-<stack>`.
+    """
     user = f"{cluster_name}-{stack}"
     data = {
         "apiVersion": "v1",
@@ -208,6 +343,14 @@ def exec_kubeconfig(
         "contexts": [{"name": user, "context": {"cluster": cluster_name, "user": user}}],
         "current-context": user,
     }
+    if sso is not None:
+        sso_name = f"{user}-sso"
+        data["users"] = [{"name": sso_name, "user": sso_user(sso)}, *data["users"]]
+        data["contexts"] = [
+            {"name": sso_name, "context": {"cluster": cluster_name, "user": sso_name}},
+            *data["contexts"],
+        ]
+        data["current-context"] = sso_name
     return str(yaml.safe_dump(data, sort_keys=False))
 
 

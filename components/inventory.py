@@ -64,7 +64,8 @@ class ClusterVars:
     # --service-account-issuer, so AWS IAM can verify the pods' projected tokens.
     service_account_issuer: str | None = None
     # The API server's `jwt` authenticators and the RBAC objects for their groups
-    # (components/cluster_auth.py): empty without ciGithubRepository.
+    # (components/cluster_auth.py): CI's with ciGithubRepository, people's with apiServerOidc*; empty
+    # without either.
     jwt_authenticators: tuple[Mapping[str, Any], ...] = ()
     ci_rbac_objects: tuple[Mapping[str, Any], ...] = ()
 
@@ -77,6 +78,14 @@ class ClusterVars:
         service_account_issuer: str | None = None,
     ) -> ClusterVars:
         repository = settings.ci_github_repository
+        people = settings.api_server_oidc
+        authenticators = (
+            [cluster_auth.jwt_authenticator(repository, settings.project, settings.stack)] if repository else []
+        )
+        rbac = list(cluster_auth.rbac_objects()) if repository else []
+        if people is not None:
+            authenticators.append(cluster_auth.people_authenticator(people))
+            rbac += cluster_auth.people_rbac_objects(people)
         return cls(
             settings.cluster_name,
             api_endpoint,
@@ -84,10 +93,8 @@ class ClusterVars:
             settings.service_cidr,
             api_public_endpoint=api_public_endpoint,
             service_account_issuer=service_account_issuer,
-            jwt_authenticators=(
-                (cluster_auth.jwt_authenticator(repository, settings.project, settings.stack),) if repository else ()
-            ),
-            ci_rbac_objects=tuple(cluster_auth.rbac_objects()) if repository else (),
+            jwt_authenticators=tuple(authenticators),
+            ci_rbac_objects=tuple(rbac),
         )
 
 

@@ -19,10 +19,10 @@ pulls in no validation):
                    (CIDRs, CIDR lists of text), EC2 instance types, https URLs, and the fixes of a
                    value the schema refused as not text, not a list or not a boolean.
 - ``schema.py``    the pydantic v2 models of every section: one model per flat section
-                   (NetworkKeys, BastionKeys, GitOpsKeys, ArgoCdKeys, EdgeKeys, DataKeys, CiKeys: one field
-                   per Pulumi.yaml key, its declared type, no default), the node table's rows and
-                   taints, the version overrides (made from versions.yaml's keys). It owns the key
-                   names, the types (strict), unknown keys with "did you mean" and collects every
+                   (NetworkKeys, BastionKeys, GitOpsKeys, ArgoCdKeys, EdgeKeys, DataKeys, CiKeys,
+                   ApiServerOidcKeys: one field per Pulumi.yaml key, its declared type, no default),
+                   the node table's rows and taints, the version overrides (made from versions.yaml's
+                   keys). It owns the key names, the types (strict), unknown keys with "did you mean" and collects every
                    refused field at once. Its errors are never shown as they are: the section
                    turns each into a Problem in the project's wording.
 - one module per section with its rules (domain rules only: the types are the schema's), in the
@@ -30,7 +30,8 @@ pulls in no validation):
                    subnets, access CIDRs, pod and service ranges), ``bastion.py`` (bastion type, SSH
                    key pair), ``nodes.py`` (the node table), ``gitops.py``, ``versions.py``,
                    ``argocd.py``, ``edge.py`` (public names, media, API replicas), ``data.py``, ``ci.py``
-                   (the GitHub repository CI authenticates to the API server from).
+                   (the GitHub repository CI authenticates to the API server from), ``apiserver_oidc.py``
+                   (people's OIDC issuer at the API server and the groups' roles).
 - ``cross.py``     rules between two sections (pod range vs node count, private subnets vs the
                    parsed nodes, AMI vs instance types, argocdDomain vs the public names).
 - ``parse.py``     :func:`parse.parse_settings`: pure; runs the sections in order, then cross.py,

@@ -110,6 +110,8 @@ class StackSettings:
     # The GitHub repository ("owner/name") whose Actions OIDC tokens the API server accepts
     # (components/cluster_auth.py); None: no GitHub issuer.
     ci_github_repository: str | None = None
+    # People's SSO at the API server (components/settings/apiserver_oidc.py); None: no such issuer.
+    api_server_oidc: ApiServerOidc | None = None
     # CloudNativePG volume-snapshot backups beside the object-store ones (components/settings/data.py).
     postgresql_volume_snapshots: bool = False
     # What a preview accepts but `pulumi up` would refuse (load_settings logs them).
@@ -160,6 +162,21 @@ class ArgoCdSso:
     github_org: str
     admin_team: str
     client_id: str
+
+
+@dataclass(frozen=True)
+class ApiServerOidc:
+    """People's OpenID Connect issuer at the API server (components/cluster_auth.py people_authenticator)
+    and the provider's groups bound to cluster-admin, edit and view."""
+
+    issuer_url: str
+    client_id: str
+    username_claim: str
+    groups_claim: str
+    extra_scopes: tuple[str, ...] = ()
+    admin_groups: tuple[str, ...] = ()
+    edit_groups: tuple[str, ...] = ()
+    view_groups: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from components.settings.apiserver_oidc import parse_api_server_oidc
 from components.settings.argocd import parse_argocd_domain, parse_argocd_sso, parse_password_version
 from components.settings.bastion import parse_bastion
 from components.settings.ci import parse_ci_repository
@@ -70,6 +71,7 @@ def parse_settings(
     argocd_sso = parse_argocd_sso(c, values, secret.get("argocdGithubClientSecret", SecretInput()))
     edge = parse_edge(c, values, nodes, warnings)
     ci_repository = parse_ci_repository(c, values)
+    api_server_oidc = parse_api_server_oidc(c, values)
     check_argocd_domain(c, argocd_domain, edge.public_dns, edge.media)
     volume_snapshots = parse_data(c, values)
 
@@ -105,6 +107,7 @@ def parse_settings(
         api_min_replicas=edge.api_min_replicas,
         api_max_replicas=edge.api_max_replicas,
         ci_github_repository=ci_repository,
+        api_server_oidc=api_server_oidc,
         postgresql_volume_snapshots=volume_snapshots,
         warnings=tuple(warnings),
     )

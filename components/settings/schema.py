@@ -113,6 +113,19 @@ class CiKeys(_Section):
     ciGithubRepository: str  # noqa: N815
 
 
+class ApiServerOidcKeys(_Section):
+    """apiserver_oidc.py: people's OIDC issuer at the API server and the groups' rights."""
+
+    apiServerOidcIssuerUrl: str  # noqa: N815
+    apiServerOidcClientId: str  # noqa: N815
+    apiServerOidcUsernameClaim: str  # noqa: N815
+    apiServerOidcGroupsClaim: str  # noqa: N815
+    apiServerOidcExtraScopes: list[str]  # noqa: N815
+    apiServerOidcAdminGroups: list[str]  # noqa: N815
+    apiServerOidcEditGroups: list[str]  # noqa: N815
+    apiServerOidcViewGroups: list[str]  # noqa: N815
+
+
 # The flat sections, in the order their problems are listed (a key belongs to exactly one).
 SCALAR_SECTIONS: tuple[type[_Section], ...] = (
     NetworkKeys,
@@ -122,6 +135,7 @@ SCALAR_SECTIONS: tuple[type[_Section], ...] = (
     EdgeKeys,
     DataKeys,
     CiKeys,
+    ApiServerOidcKeys,
 )
 
 

@@ -32,8 +32,15 @@ pytestmark = pytest.mark.ansible
 REPOSITORY = "example-org/gitops-cluster"
 
 
-def inventory_vars(repository: str | None) -> dict[str, Any]:
-    settings = dev_settings(ciGithubRepository=repository or "")
+SSO = {
+    "apiServerOidcIssuerUrl": "https://sso.example.com",
+    "apiServerOidcClientId": "kubectl",
+    "apiServerOidcAdminGroups": ["platform-admins"],
+}
+
+
+def inventory_vars(repository: str | None, **extra: Any) -> dict[str, Any]:
+    settings = dev_settings(ciGithubRepository=repository or "", **extra)
     cluster = ClusterVars.from_settings(settings, "internal-api.example.internal", "api.example.com")
     rendered = render_inventory(cluster, fixed_hosts(settings.nodes), FIXED_JUMP)
     return yaml.safe_load(rendered.split("---\n", 1)[1])["all"]["vars"]
@@ -71,6 +78,22 @@ def test_the_api_server_trusts_github_for_this_stack_only(tmp_path):
     assert jwt["claimMappings"]["username"]["expression"] == '"github-actions:" + claims.sub'
     # The anonymous health paths stay as they were.
     assert authn["anonymous"]["enabled"] is True
+
+
+def test_peoples_sso_is_a_second_jwt_authenticator_with_its_own_issuer(tmp_path):
+    rendered = render(tmp_path, default_versions()["kubernetes"], extra=inventory_vars(REPOSITORY, **SSO))
+    ci, people = rendered["authn"]["jwt"]
+    assert ci["issuer"]["url"] == cluster_auth.GITHUB_ISSUER
+    assert people["issuer"] == {
+        "url": "https://sso.example.com",
+        "audiences": ["kubectl"],
+        "audienceMatchPolicy": "MatchAny",
+    }
+    assert people["claimMappings"]["username"]["expression"] == '"oidc:" + claims.email'
+    # People alone (no CI repository) still get their authenticator and bindings.
+    alone = inventory_vars(None, **SSO)
+    assert [a["issuer"]["url"] for a in alone["cluster_jwt_authenticators"]] == ["https://sso.example.com"]
+    assert [o["roleRef"]["name"] for o in alone["cluster_ci_rbac_objects"]] == ["cluster-admin"]
 
 
 def test_the_groups_get_deploy_and_read_rights_and_read_sees_no_secrets():
@@ -117,7 +140,7 @@ def test_the_first_control_plane_applies_the_rbac_objects_server_side(tmp_path):
     play.write_text(PLAY)
     extra = tmp_path / "vars.json"
     overrides = {
-        **inventory_vars(REPOSITORY),
+        **inventory_vars(REPOSITORY, **SSO),
         "control_plane_ci_rbac_file": str(tmp_path / "ci-rbac.yaml"),
         "control_plane_admin_kubeconfig": str(tmp_path / "admin.conf"),
         "ansible_python_interpreter": sys.executable,
@@ -130,5 +153,7 @@ def test_the_first_control_plane_applies_the_rbac_objects_server_side(tmp_path):
     assert call.startswith(f"kubectl --kubeconfig {tmp_path / 'admin.conf'} apply --server-side")
     assert "--field-manager=gitops-cluster-bootstrap" in call
     applied = [d for d in yaml.safe_load_all(Path(f"{log}.applied").read_text()) if d]
-    assert applied == cluster_auth.rbac_objects()
+    people = dev_settings(**SSO).api_server_oidc
+    assert people is not None
+    assert applied == [*cluster_auth.rbac_objects(), *cluster_auth.people_rbac_objects(people)]
     assert oct((tmp_path / "ci-rbac.yaml").stat().st_mode & 0o777) == "0o600"

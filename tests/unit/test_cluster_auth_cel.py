@@ -9,11 +9,13 @@ subject of the table in docs/gitops-practices.md, and over an OpenID Connect ID 
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
 
 from components import cluster_auth
+from components.settings.model import ApiServerOidc
 from tests.support import jwt_authenticator as apiserver
 from tests.support.jwt_authenticator import Refused, example_claims
 
@@ -100,3 +102,82 @@ def test_a_token_without_a_subject_is_refused_not_mapped():
     del claims["sub"]
     with pytest.raises(Refused, match="error evaluating"):
         apiserver.authenticate(ci(), claims)
+
+
+# People's SSO: a second authenticator for the issuer the stack names (apiServerOidc*).
+PEOPLE = ApiServerOidc(
+    issuer_url="https://sso.example.com",
+    client_id="s6BhdRkqt3",
+    username_claim="email",
+    groups_claim="groups",
+    admin_groups=("platform-admins",),
+)
+
+
+def id_token(**changes: Any) -> dict[str, Any]:
+    claims = example_claims("id-token-example.json") | changes
+    return {k: v for k, v in claims.items() if v is not None}
+
+
+def people(**changes: Any) -> dict[str, Any]:
+    return cluster_auth.people_authenticator(dataclasses.replace(PEOPLE, **changes))
+
+
+def test_every_people_expression_compiles_and_every_rule_is_a_bool():
+    apiserver.check_compiles(people())
+    apiserver.check_compiles(people(username_claim="preferred_username", groups_claim="cognito:groups"))
+
+
+def test_a_person_gets_the_prefixed_username_and_groups():
+    user = apiserver.authenticate(people(), id_token())
+    assert user.username == "oidc:janedoe@example.com"
+    assert user.groups == ("oidc:platform-admins", "oidc:developers")
+
+
+def test_a_token_naming_system_masters_gets_only_the_prefixed_group():
+    user = apiserver.authenticate(people(), id_token(groups=["system:masters", "system:nodes"]))
+    assert user.groups == ("oidc:system:masters", "oidc:system:nodes")
+    user = apiserver.authenticate(people(), id_token(groups="system:masters"))  # one string, not a list
+    assert user.groups == ("oidc:system:masters",)
+    assert not any(g.startswith("system:") for g in user.groups)
+
+
+def test_a_username_claim_naming_a_system_user_is_prefixed_too():
+    user = apiserver.authenticate(
+        people(username_claim="preferred_username"), id_token(preferred_username="system:admin")
+    )
+    assert user.username == "oidc:system:admin"
+
+
+def test_no_groups_claim_means_no_group_not_a_refusal():
+    assert apiserver.authenticate(people(), id_token(groups=None)).groups == ()
+
+
+def test_a_groups_claim_with_a_colon_in_its_name_is_read():
+    claims = id_token(groups=None) | {"cognito:groups": ["platform-admins"]}
+    assert apiserver.authenticate(people(groups_claim="cognito:groups"), claims).groups == ("oidc:platform-admins",)
+
+
+@pytest.mark.parametrize(
+    ("claims", "reason"),
+    [
+        (id_token(email_verified=False), "has not verified this e-mail address"),
+        (id_token(email_verified=None), "error evaluating"),
+        (id_token(email=None), "error evaluating"),
+        (id_token(aud="another-client"), "expected audience"),
+        (id_token(groups=[1, 2]), "error evaluating|a string or a list of strings"),
+    ],
+)
+def test_people_tokens_that_are_refused(claims, reason):
+    with pytest.raises(Refused, match=reason):
+        apiserver.authenticate(people(), claims)
+
+
+def test_the_api_server_picks_the_authenticator_by_issuer_and_each_keeps_its_own_rules():
+    both = [ci(), people()]
+    assert len({a["issuer"]["url"] for a in both}) == 2  # the API server refuses two with one issuer
+    assert apiserver.authenticate_any(both, github_token("pull_request")).groups == (cluster_auth.READ_GROUP,)
+    assert apiserver.authenticate_any(both, id_token()).username == "oidc:janedoe@example.com"
+    # A GitHub token carrying a groups claim still gets only what CI's mapping gives.
+    forged = github_token("pull_request") | {"groups": ["platform-admins"]}
+    assert apiserver.authenticate_any(both, forged).groups == (cluster_auth.READ_GROUP,)

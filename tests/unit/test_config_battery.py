@@ -106,6 +106,11 @@ class Bad:
 N = "gitops-cluster:nodes"
 V = "gitops-cluster:versions"
 PUBLIC_DNS = {"dnsZone": "example.com", "dnsDomain": "dev.example.com"}
+PEOPLE_SSO = {
+    "apiServerOidcIssuerUrl": "https://sso.example.com",
+    "apiServerOidcClientId": "kubectl",
+    "apiServerOidcAdminGroups": ["platform-admins"],
+}
 
 BAD: dict[str, Bad] = {
     # Unknown keys and namespaces.
@@ -130,6 +135,39 @@ BAD: dict[str, Bad] = {
         fix="as owner/name",
     ),
     "ci-repository-no-owner": Bad({"ciGithubRepository": "gitops-cluster"}, "gitops-cluster:ciGithubRepository"),
+    # People's SSO at the API server.
+    "oidc-issuer-http": Bad(
+        {**PEOPLE_SSO, "apiServerOidcIssuerUrl": "http://sso.example.com"},
+        "gitops-cluster:apiServerOidcIssuerUrl",
+        fix="https://",
+    ),
+    "oidc-issuer-fragment": Bad(
+        {**PEOPLE_SSO, "apiServerOidcIssuerUrl": "https://sso.example.com/#x"},
+        "gitops-cluster:apiServerOidcIssuerUrl",
+        fix="fragment",
+    ),
+    "oidc-issuer-is-github": Bad(
+        {**PEOPLE_SSO, "apiServerOidcIssuerUrl": "https://token.actions.githubusercontent.com"},
+        "gitops-cluster:apiServerOidcIssuerUrl",
+        fix="one authenticator per issuer",
+    ),
+    "oidc-groups-without-issuer": Bad(
+        {"apiServerOidcViewGroups": ["auditors"]}, "gitops-cluster:apiServerOidcIssuerUrl"
+    ),
+    "oidc-without-groups": Bad(
+        {**PEOPLE_SSO, "apiServerOidcAdminGroups": []}, "gitops-cluster:apiServerOidcAdminGroups", fix="at least one"
+    ),
+    "oidc-group-in-two-roles": Bad(
+        {**PEOPLE_SSO, "apiServerOidcViewGroups": ["platform-admins"]},
+        "gitops-cluster:apiServerOidcViewGroups",
+        fix="one role",
+    ),
+    "oidc-groups-not-a-list": Bad(
+        {**PEOPLE_SSO, "apiServerOidcEditGroups": "developers"}, "gitops-cluster:apiServerOidcEditGroups"
+    ),
+    "oidc-claim-quote": Bad(
+        {**PEOPLE_SSO, "apiServerOidcGroupsClaim": 'groups"'}, "gitops-cluster:apiServerOidcGroupsClaim"
+    ),
     # Region and zones.
     "region-missing": Bad({"aws:region": None}, "aws:region"),
     "region-unknown": Bad({"aws:region": "ap-northeast-9"}, "aws:region"),
@@ -596,6 +634,7 @@ GOOD: dict[str, Callable[[Keys], tuple[dict[str, Any], dict[str, Any]]]] = {
     "dev-with-real-repo-on-up": lambda k: ({"gitopsRepoUrl": REPO, **REAL_ACCESS}, {"preview": False}),
     "two-azs": lambda k: ({"azCount": 2}, {}),
     "ci-github-repository": lambda k: ({"ciGithubRepository": "example-org/gitops-cluster"}, {}),
+    "api-server-oidc": lambda k: ({**PEOPLE_SSO, "apiServerOidcExtraScopes": ["groups"]}, {}),
     "own-public-names": lambda k: (
         {**PUBLIC_DNS, "apiHost": "www", "argocdHost": "cd", "grafanaHost": "metrics-1", "imagesHost": "media"},
         {},

@@ -33,3 +33,12 @@ def test_the_docs_print_the_statement_for_the_dev_stack():
     docs = (ROOT / "docs" / "gitops-practices.md").read_text()
     printed = json.dumps(push_keys_statement("gitops-dev"), indent=2)
     assert printed in docs, "docs/gitops-practices.md must print components/eic_access.py's statement"
+
+
+def test_the_preview_role_is_not_given_the_push():
+    """The preview role runs a pull request's program: it must reach no node (docs/gitops-practices.md)."""
+    docs = (ROOT / "docs" / "gitops-practices.md").read_text()
+    preview = docs.split("   - *preview* (", 1)[1].split("   - *apply* (", 1)[0]
+    assert "ec2-instance-connect" not in preview
+    apply = docs.split("   - *apply* (", 1)[1].split("\n3. ", 1)[0]
+    assert ACTION in apply and "the preview role never gets it" in apply
