@@ -39,6 +39,15 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from components.control_plane_reads import read_triggers  # noqa: E402
+from components.inventory import InventoryHost  # noqa: E402
+from components.settings.keys import default_versions  # noqa: E402
+from components.settings.model import NodeRole  # noqa: E402
+from components.settings.parse import parse_settings  # noqa: E402
+from components.user_data import render_user_data  # noqa: E402
+
 MEASURED = ROOT / "benchmarks" / "bootstrap_simulated.json"
 APPS = ROOT / "manifests" / "argocd" / "apps"
 
@@ -145,6 +154,36 @@ GATE_SECONDS = {
 WAVE_GAP = (7, 20)
 
 
+# The Argo CD release: its pods Ready from images already on the node (Helm's apply of the CRDs and
+# ~40 objects, the controller, repo-server and server starting), and the pull of its images when
+# they are not: quay.io/argoproj/argocd is ~450-500 MB unpacked (~480 MB at v1.5 already,
+# argoproj/argo-cd#3674), ~150-180 MB compressed, fetched at ~40-50 MB/s and unpacked on a t3's gp3.
+ARGOCD_READY = (50, 100)
+ARGOCD_PULL = (40, 80)
+
+
+def argocd_pre_pulled(versions: Mapping[str, Any]) -> bool:
+    """Whether the workers' user data pulls every image of the Argo CD release (versions.yaml
+    argoCdImage/argoCdRedisImage, held to the chart's render by tests/unit/test_user_data_images.py)."""
+    script = render_user_data(versions, NodeRole.WORKER)
+    return all(versions[key] in script for key in ("argoCdImage", "argoCdRedisImage"))
+
+
+def reads_rerun_on_a_row_added() -> bool:
+    """Whether adding the benchmark's row changes the triggers of the cluster-CA and service-account
+    key reads (components/control_plane_reads.py read_triggers) on the dev table."""
+    from benchmarks.bootstrap_simulated import ADDED_ROW
+    from tests.support.dev_stack import dev_node_rows, dev_values
+
+    def triggers(rows: list[dict[str, Any]]) -> list[str]:
+        nodes = parse_settings(dev_values(nodes=rows), stack="dev").nodes
+        hosts = [InventoryHost(n, f"10.0.{i // 250}.{i % 250 + 4}", f"i-{i:017x}") for i, n in enumerate(nodes)]
+        return read_triggers(hosts, ["upgrade"])
+
+    rows = dev_node_rows()
+    return triggers(rows) != triggers([*rows, ADDED_ROW])
+
+
 def first_sync_seconds(waves: Mapping[int, Sequence[tuple[str, bool]]]) -> tuple[float, float]:
     """The root's first sync: per wave, its slowest gated child (or an apply), then the gap."""
     typical = slow = 0.0
@@ -166,6 +205,7 @@ def cold_steps(measured: Mapping[str, Any]) -> list[Step]:
     )
     waves = sync_waves()
     sync_typical, sync_slow = first_sync_seconds(waves)
+    versions = default_versions()
     gated = sum(1 for children in waves.values() for _, g in children if g)
     return [
         Step(
@@ -291,29 +331,48 @@ def cold_steps(measured: Mapping[str, Any]) -> list[Step]:
             sim + " + kubeadm join (TLS bootstrap) 30-60 s",
         ),
         Step(
-            "ready",
-            "labels and taints, every node Ready (calico-node from pre-pulled images)",
-            ansible_seconds(cluster, "Apply the node table", "typical") + 60,
-            ansible_seconds(cluster, "Apply the node table", "slow") + 120,
+            "node_config",
+            "labels and taints on the registered nodes",
+            ansible_seconds(cluster, "Apply the node table", "typical"),
+            ansible_seconds(cluster, "Apply the node table", "slow"),
             ("join",),
-            "measured + work",
-            sim + " + the operator's rollout of calico-node 60-120 s",
+            "measured",
+            sim,
+        ),
+        Step(
+            "calico_ready",
+            "calico-node rolled out on every node (pre-pulled images), every node Ready",
+            60,
+            120,
+            ("node_config",),
+            "work",
+            "estimate: the operator's rollout of calico-node 60-120 s, while the plays below run",
         ),
         Step(
             "storage",
-            "local-path-provisioner applied and rolled out",
-            ansible_seconds(cluster, "Install local-path", "typical") + 20,
-            ansible_seconds(cluster, "Install local-path", "slow") + 45,
-            ("ready",),
+            "local-path-provisioner applied, rolled out on the first schedulable node",
+            ansible_seconds(cluster, "Install local-path", "typical") + 30 + 20,
+            ansible_seconds(cluster, "Install local-path", "slow") + 60 + 45,
+            ("node_config",),
             "measured + work",
-            sim + " + its image from Docker Hub (one pod) 20-45 s",
+            sim + " + the first worker Ready 30-60 s + its image from Docker Hub (one pod) 20-45 s "
+            "(ansible/cluster.yml: before the wait for every node)",
+        ),
+        Step(
+            "ready",
+            "the wait for every node Ready",
+            ansible_seconds(cluster, "Wait for every node", "typical"),
+            ansible_seconds(cluster, "Wait for every node", "slow"),
+            ("storage", "calico_ready"),
+            "measured",
+            sim,
         ),
         Step(
             "upgrade",
             "upgrade step's checks (cluster at the pin)",
             ansible_seconds(prepare, "Wait for the nodes", "typical") * 2,
             ansible_seconds(prepare, "Wait for the nodes", "slow") * 2,
-            ("storage",),
+            ("ready",),
             "measured",
             sim + ": upgrade.yml's wait and check plays, each about the prepare command's wait play",
         ),
@@ -329,11 +388,17 @@ def cold_steps(measured: Mapping[str, Any]) -> list[Step]:
         Step(
             "argocd",
             "Argo CD's namespace, secret and Helm release (waits for its pods)",
-            90,
-            180,
+            ARGOCD_READY[0] + (0 if argocd_pre_pulled(versions) else ARGOCD_PULL[0]),
+            ARGOCD_READY[1] + (0 if argocd_pre_pulled(versions) else ARGOCD_PULL[1]),
             ("kubeconfig",),
             "work",
-            "estimate: argo-cd chart (versions.yaml argoCdChart), its images pulled on a worker, pods Ready",
+            f"estimate: argo-cd chart (versions.yaml argoCdChart), pods Ready from local images {ARGOCD_READY[0]}-"
+            f"{ARGOCD_READY[1]} s; "
+            + (
+                "its images pre-pulled on the workers by user data (read from components/user_data.py)"
+                if argocd_pre_pulled(versions)
+                else f"+ its images pulled on a worker {ARGOCD_PULL[0]}-{ARGOCD_PULL[1]} s"
+            ),
         ),
         Step(
             "sync",
@@ -364,7 +429,8 @@ def add_node_steps(measured: Mapping[str, Any]) -> list[Step]:
             150,
             ("boot",),
             "work",
-            "as cold, without the NAT wait; a worker pulls kube-proxy, pause and Calico's images",
+            "as cold, without the NAT wait; a worker pulls kube-proxy, pause and Calico's images (Argo CD's "
+            "in the background afterwards: cloud-init does not wait for them)",
         ),
         Step(
             "prepare",
@@ -384,14 +450,20 @@ def add_node_steps(measured: Mapping[str, Any]) -> list[Step]:
             "measured + work",
             sim + " + kubeadm join 30-60 s + its calico-node Ready 45-90 s",
         ),
-        Step(
-            "kubeconfig",
-            "kubeconfig and service-account keys read again (their triggers changed)",
-            10,
-            20,
-            ("cluster",),
-            "work",
-            "as cold; the upgrade step and Argo CD do not change",
+        *(
+            [
+                Step(
+                    "kubeconfig",
+                    "kubeconfig and service-account keys read again (their triggers changed)",
+                    10,
+                    20,
+                    ("cluster",),
+                    "work",
+                    "as cold; the upgrade step and Argo CD do not change",
+                )
+            ]
+            if reads_rerun_on_a_row_added()
+            else []
         ),
     ]
 

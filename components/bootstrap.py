@@ -81,6 +81,7 @@ from components.control_plane_reads import (
     admin_credential_command,
     cluster_ca_command,
     first_control_plane,
+    read_triggers,
     rewrite_kubeconfig_server,
     service_account_keys_command,
 )
@@ -338,9 +339,12 @@ class AnsibleBootstrap(pulumi.ComponentResource):
         # ends after its checks; a pin more than one minor ahead or behind is refused there.
         upgrade = ansible_run("upgrade", upgrade_spec, playbook_stdin, [playbook])
 
-        # The cluster CA (public), read again whenever the playbook or the upgrade step ran.
-        fetch_spec = pulumi.Output.all(resolved, self.triggers, upgrade_spec).apply(
-            lambda v: cluster_ca_command(first_control_plane(v[0][1]), v[0][2], known_hosts, [*v[1], *v[2].triggers])
+        # The cluster CA (public), read again when the first control plane or the upgrade step
+        # changes, not on every playbook run (a worker row added does not change it: read_triggers).
+        fetch_spec = pulumi.Output.all(resolved, upgrade_spec).apply(
+            lambda v: cluster_ca_command(
+                first_control_plane(v[0][1]), v[0][2], known_hosts, read_triggers(v[0][1], v[1].triggers)
+            )
         )
         ca = local.Command(
             f"{name}-cluster-ca",
@@ -350,11 +354,11 @@ class AnsibleBootstrap(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[playbook, upgrade]),
         )
 
-        # The service-account public keys, read after every playbook run like the kubeconfig: the
-        # issuer's JWKS (components/identity.py) is made from them. Public, so not secret.
-        keys_spec = pulumi.Output.all(resolved, self.triggers, upgrade_spec).apply(
+        # The service-account public keys, read when the CA is (read_triggers): the issuer's JWKS
+        # (components/identity.py) is made from them. Public, so not secret.
+        keys_spec = pulumi.Output.all(resolved, upgrade_spec).apply(
             lambda v: service_account_keys_command(
-                first_control_plane(v[0][1]), v[0][2], known_hosts, [*v[1], *v[2].triggers]
+                first_control_plane(v[0][1]), v[0][2], known_hosts, read_triggers(v[0][1], v[1].triggers)
             )
         )
         keys = local.Command(

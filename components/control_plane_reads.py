@@ -14,6 +14,7 @@ admin.conf and its one-year key are never read.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Sequence
 
@@ -181,3 +182,17 @@ def rewrite_kubeconfig_server(kubeconfig: str, host: str, port: int = API_PORT) 
 def first_control_plane(hosts: Sequence[InventoryHost]) -> InventoryHost:
     """The node that runs `kubeadm init` and holds admin.conf."""
     return next(h for h in hosts if h.spec.role is NodeRole.CONTROL_PLANE)
+
+
+def read_triggers(hosts: Sequence[InventoryHost], upgrade_triggers: Sequence[str]) -> list[str]:
+    """The triggers of the cluster-CA and service-account-key reads: only what changes what they read.
+
+    kubeadm writes the CA and sa.key/sa.pub on the first control-plane node at `kubeadm init`,
+    once: a new first control plane (another instance or address) is a new cluster, and the
+    upgrade step (`kubeadm upgrade`, which renews certificates) is re-read after to be sure. Not
+    the playbook's inventory: a worker row added, a label or a taint changes neither file, so
+    those runs do not read them again (issue 25).
+    """
+    first = first_control_plane(hosts)
+    identity = f"{first.spec.name} {first.address} {first.host_key_alias or ''} {first.port}"
+    return [f"control-plane:{hashlib.sha256(identity.encode()).hexdigest()}", *upgrade_triggers]

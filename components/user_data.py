@@ -47,6 +47,41 @@ CALICO_NODE_IMAGES = (
 )
 
 
+# Images a node pulls after the first minutes' ones, in the background (a transient systemd unit,
+# so cloud-init and the playbook waiting for it do not wait): what its pods need minutes later.
+# Argo CD's, on the workers, where its pods land (components/argocd.py PLACEMENT_AFFINITY prefers
+# the worker label); versions.yaml keys, which tests/unit/test_user_data_images.py holds to the
+# images of the argo-cd chart's render.
+LATER_IMAGE_KEYS: Mapping[NodeRole, tuple[str, ...]] = {NodeRole.WORKER: ("argoCdImage", "argoCdRedisImage")}
+LATER_IMAGES_UNIT = "gitops-cluster-later-images"
+
+
+def later_images(versions: Mapping[str, str], role: NodeRole) -> list[str]:
+    """The images a node of `role` pre-pulls in the background, after its first minutes' ones."""
+    return [versions[key] for key in LATER_IMAGE_KEYS.get(role, ())]
+
+
+def _later_pulls(versions: Mapping[str, str], role: NodeRole) -> str:
+    images = later_images(versions, role)
+    if not images:
+        return ""
+    # Each pull is retried (bounded): the playbook's containerd role restarts containerd once on a
+    # new node, which breaks a pull under way; ctr resumes from the blobs it already fetched.
+    pulls = " ".join(
+        f"(for _ in $(seq 30); do ctr --namespace k8s.io images pull --quiet {shlex.quote(image)} >/dev/null && break; "
+        "sleep 10; done) &"
+        for image in images
+    )
+    command = shlex.quote(f"{pulls} wait")
+    return f"""\
+  # What this node's pods need minutes later, pulled in the background by a transient unit, so
+  # cloud-init (which the playbook waits for) does not wait for them: {" ".join(images)}
+  # shellcheck disable=SC2016 # the retry loop's $(seq) is the unit's shell's, not this one's
+  systemd-run --no-block --unit={LATER_IMAGES_UNIT} --description="gitops-cluster later image pulls" \\
+    /bin/bash -c {command} || log "could not start the later image pulls"
+"""
+
+
 def kubernetes_minor(version: str) -> str:
     """'1.36.4' -> '1.36' (pkgs.k8s.io has one repository per minor)."""
     major, minor, *_ = version.split(".")
@@ -126,7 +161,7 @@ prepare() {{
     ( ctr --namespace k8s.io images pull --quiet "$image" >/dev/null || log "could not pre-pull $image" ) &
   done
   wait
-}}
+{_later_pulls(versions, role)}}}
 
 # A statement of its own: inside an `if`, `||` or `&&`, bash would ignore `set -e` in prepare.
 ( prepare )

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from tests.support.paths import ROOT
-from tests.support.scheduling import ONE_WORKER_MODULES, SCENARIO_MODULES
+from tests.support.scheduling import LONG_TESTS, ONE_WORKER_MODULES, SCENARIO_MODULES
 
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
@@ -55,15 +55,18 @@ def _order(item: pytest.Item) -> tuple[int, int]:
     module = item.nodeid.split("::", 1)[0]
     if module in SCENARIO_MODULES:
         return (0, SCENARIO_MODULES.index(module))
-    return (1 if item.get_closest_marker("simulator") else 2 if item.get_closest_marker("ansible") else 3, 0)
+    if item.nodeid in LONG_TESTS:
+        return (1, LONG_TESTS.index(item.nodeid))
+    return (2 if item.get_closest_marker("simulator") else 3 if item.get_closest_marker("ansible") else 4, 0)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The node simulator's scenarios first, longest first (each runs playbooks for minutes), then
-    the real Ansible runs (seconds to a minute each), then the rest (a second or less a test). xdist
-    hands units out in this order, so the long ones start at once and the short ones fill in around
-    them, instead of one long unit starting last on one worker while the other sits idle. The sort is
-    stable: within a group, collection order."""
+    the long single tests of LONG_TESTS (the CLI's typechecker), then the real Ansible runs (seconds
+    to a minute each), then the rest (a second or less a test). xdist hands units out in this order,
+    so the long ones start at once and the short ones fill in around them, instead of one long unit
+    starting last on one worker while the other sits idle. The sort is stable: within a group,
+    collection order."""
     items.sort(key=_order)
 
 

@@ -57,11 +57,13 @@ def test_the_playbooks_use_every_role():
     assert used == {p.name for p in role_dirs()}, "a role that no playbook uses is neither run nor linted"
 
 
-def test_storage_runs_on_the_first_control_plane_once_the_cluster_is_ready():
+def test_storage_runs_on_the_first_control_plane_once_tainted_before_the_wait_for_every_node():
     plays = yaml.safe_load((ANSIBLE_DIR / "cluster.yml").read_text())
     index = {r["role"]: i for i, play in enumerate(plays) for r in play.get("roles", [])}
-    # Its helper pods must tolerate the taints node_config applies, on nodes cluster_ready saw Ready.
-    assert index["storage"] > index["cluster_ready"] >= index["node_config"] > index["calico"]
+    # Its pod must not land on a node about to be tainted, and its helper pods tolerate the taints
+    # node_config applies; it needs one schedulable node (its rollout waits for it), not every node
+    # Ready, so it rolls out while the others become Ready (issue 25, docs/bootstrap.md).
+    assert index["cluster_ready"] > index["storage"] > index["node_config"] > index["calico"]
     play = plays[index["storage"]]
     assert play["hosts"] == "control_plane[0]" and play["become"] is True
     assert "storage" in play["tags"]

@@ -20,6 +20,7 @@ import os
 import stat
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -176,6 +177,8 @@ class Node:
             "control_plane_encryption_rewritten_marker": str(self.marker),
             "control_plane_admin_kubeconfig": str(self.root / "admin.conf"),
             "control_plane_apiserver_restart_attempts": 1,
+            # The stand-in crictl restarts nothing and curl answers at once: no wait before it.
+            "control_plane_apiserver_restart_interval": 0,
             # The modules run with this test's Python, not whatever the machine's PATH finds.
             "ansible_python_interpreter": sys.executable,
         }
@@ -197,8 +200,64 @@ def mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
 
-def test_the_files_are_root_only_and_the_encryption_config_holds_the_stacks_key(node):
-    result = node.converge(KEY_1)
+# Every run below is at -vvv --diff (module arguments, results and file diffs printed), so the test
+# that keeps the key out of the log reads the most Ansible can print. The two stories are module
+# fixtures: each role run costs seconds of CPU, and the tests that read a story never change it.
+LOUD = "-vvv --diff"
+
+
+@dataclass
+class Converged:
+    """One run of the role on a node: its result, the tool calls it made, the marker after it."""
+
+    result: subprocess.CompletedProcess[str]
+    calls: list[str]
+    marker: bool
+
+    @classmethod
+    def of(cls, node: Node, *keys: str) -> Converged:
+        result = node.converge(*keys, verbosity=LOUD)
+        return cls(result, node.calls(), node.marker.exists())
+
+
+@dataclass
+class Fresh:
+    """A node with no API server yet (kubeadm init/join starts it later), converged with KEY_1."""
+
+    node: Node
+    run: Converged
+
+
+@dataclass
+class Running:
+    """A node whose API server runs: converged with KEY_1 (new files), again with KEY_1, then rotated
+    to KEY_2 (KEY_1 kept to read what it wrote)."""
+
+    node: Node
+    first: Converged
+    marker_mode: int
+    again: Converged
+    rotated: Converged
+
+
+@pytest.fixture(scope="module")
+def fresh(tmp_path_factory) -> Fresh:
+    node = Node(tmp_path_factory.mktemp("fresh"))
+    return Fresh(node, Converged.of(node, KEY_1))
+
+
+@pytest.fixture(scope="module")
+def running(tmp_path_factory) -> Running:
+    node = Node(tmp_path_factory.mktemp("running"))
+    node.run_api_server()
+    first = Converged.of(node, KEY_1)
+    marker_mode = mode(node.marker) if node.marker.exists() else 0
+    again = Converged.of(node, KEY_1)
+    return Running(node, first, marker_mode, again, Converged.of(node, KEY_2, KEY_1))
+
+
+def test_the_files_are_root_only_and_the_encryption_config_holds_the_stacks_key(fresh):
+    node, result = fresh.node, fresh.run.result
     assert result.returncode == 0, result.stdout + result.stderr
     assert mode(node.config_dir) == 0o700
     for name in ("authentication-config.yaml", "encryption-config.yaml"):
@@ -211,15 +270,15 @@ def test_the_files_are_root_only_and_the_encryption_config_holds_the_stacks_key(
     assert rule["providers"] == [{"secretbox": {"keys": [{"name": "key-1", "secret": KEY_1}]}}, {"identity": {}}]
 
 
-def test_the_key_never_reaches_the_log(node):
-    result = node.converge(KEY_1, verbosity="-vvv --diff")
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert KEY_1 not in result.stdout + result.stderr
-    node.run_api_server()
-    rotated = node.converge(KEY_2, KEY_1, verbosity="-vvv --diff")
-    assert rotated.returncode == 0, rotated.stdout + rotated.stderr
-    for key in (KEY_1, KEY_2):
-        assert key not in rotated.stdout + rotated.stderr
+def test_the_key_never_reaches_the_log(fresh, running):
+    """Neither a fresh node's run nor a running API server's (new files, a re-run, a rotation)."""
+    runs = {"fresh": fresh.run, "first": running.first, "again": running.again, "rotated": running.rotated}
+    for name, run in runs.items():
+        output = run.result.stdout + run.result.stderr
+        assert run.result.returncode == 0, f"{name}: {output}"
+        for key in (KEY_1, KEY_2):
+            assert key not in output, f"the {name} run printed a key"
+    assert "--- before" in fresh.run.result.stdout, "the runs printed no --diff output to check"
 
 
 def test_a_missing_or_malformed_key_stops_the_role_with_the_fix(node):
@@ -230,35 +289,34 @@ def test_a_missing_or_malformed_key_stops_the_role_with_the_fix(node):
         assert not (node.config_dir / "encryption-config.yaml").exists()
 
 
-def test_a_fresh_node_writes_the_files_without_restarting_anything(node):
-    result = node.converge(KEY_1)
+def test_a_fresh_node_writes_the_files_without_restarting_anything(fresh):
+    result = fresh.run.result
     assert result.returncode == 0, result.stdout + result.stderr
     # No API server runs yet (kubeadm init/join starts it with the files): nothing to restart and
     # no Secret to rewrite.
-    assert node.calls() == []
-    assert not node.marker.exists()
+    assert fresh.run.calls == []
+    assert not fresh.run.marker
 
 
-def test_secrets_are_rewritten_once_per_configuration_and_a_change_restarts_the_api_server(node):
-    node.run_api_server()
-    first = node.converge(KEY_1)
-    assert first.returncode == 0, first.stdout + first.stderr
-    calls = node.calls()
+def test_secrets_are_rewritten_once_per_configuration_and_a_change_restarts_the_api_server(running):
+    node, first = running.node, running.first
+    assert first.result.returncode == 0, first.result.stdout + first.result.stderr
+    calls = first.calls
     # New files on a running API server: restarted, then every Secret read and written back.
     assert calls[:3] == ["crictl pods --name kube-apiserver -q", "crictl rmp -f pod-0123", "curl " + calls[2][5:]]
     assert "/readyz" in calls[2]
     # Both ends of one pipe, in either order.
     admin = f"kubectl --kubeconfig {node.root / 'admin.conf'}"
     assert sorted(calls[3:]) == [f"{admin} get secrets --all-namespaces -o json", f"{admin} replace -f -"]
-    assert node.marker.exists() and mode(node.marker) == 0o600
+    assert first.marker and running.marker_mode == 0o600
 
-    again = node.converge(KEY_1)
+    again = running.again.result
     assert "changed=0" in recap(again), recap(again)
-    assert node.calls() == [], "a re-run with the same key restarted or rewrote something"
+    assert running.again.calls == [], "a re-run with the same key restarted or rewrote something"
 
-    rotated = node.converge(KEY_2, KEY_1)
+    rotated = running.rotated.result
     assert rotated.returncode == 0, rotated.stdout + rotated.stderr
-    calls = node.calls()
+    calls = running.rotated.calls
     assert "crictl rmp -f pod-0123" in calls
     assert any(" replace -f -" in c for c in calls)
     config = yaml.safe_load((node.config_dir / "encryption-config.yaml").read_text())

@@ -16,3 +16,8 @@ SCENARIO_MODULES = (
     "tests/simulator/test_node_simulator.py",
 )
 ONE_WORKER_MODULES = frozenset(SCENARIO_MODULES)
+
+# Single tests that run longer than most role modules (CPU on this machine, benchmarks/suite_speed.py,
+# 2026-12-07: the CLI's typechecker over the whole project, cold, 69 s). They go out right after the
+# scenarios, so none starts last and leaves one worker running it while the other idles.
+LONG_TESTS = ("tests/unit/test_cli_checks.py::test_the_whole_project_passes_the_clis_typechecker",)

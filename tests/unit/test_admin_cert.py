@@ -95,6 +95,22 @@ def test_the_cluster_ca_is_read_again_when_the_upgrade_step_runs(dev: Any, run_s
     assert {json.dumps(t) for t in after["-upgrade"]} <= {json.dumps(t) for t in after["-cluster-ca"]}
 
 
+def test_a_worker_row_added_runs_the_playbook_but_reads_neither_the_ca_nor_the_keys_again(
+    dev: Any, run_stack: Any
+) -> None:
+    """Issue 25: the reads' triggers are what changes what they read (components/control_plane_reads.py
+    read_triggers), so adding a row costs no second read of the CA and the service-account keys."""
+    from benchmarks.bootstrap_simulated import ADDED_ROW
+    from tests.support.dev_stack import dev_node_rows
+
+    grown = run_stack({"nodes": [*dev_node_rows(), ADDED_ROW]})
+    for suffix in ("-cluster-ca", "-service-account-keys"):
+        assert _command(dev, suffix).inputs["triggers"] == _command(grown, suffix).inputs["triggers"], suffix
+    # ...while the playbook does run, and the first control plane is in the reads' triggers.
+    assert _command(dev, "-playbook").inputs["triggers"] != _command(grown, "-playbook").inputs["triggers"]
+    assert _command(dev, "-cluster-ca").inputs["triggers"][0].startswith("control-plane:")
+
+
 def test_the_status_tool_names_the_expiry_too(tmp_path: Any, capsys: Any) -> None:
     from tools import argocd_status
 

@@ -95,3 +95,15 @@ def test_the_critical_path_is_the_longest_chain():
     assert total == 41 and [s.key for s, _, _ in path] == ["a", "b", "d"]
     total, path = model.critical_path(steps, "slow")
     assert total == 121 and [s.key for s, _, _ in path] == ["a", "c", "d"]
+
+
+def test_the_model_reads_the_pre_pulls_the_read_triggers_and_the_play_order():
+    """Issue 25's cuts come from the changed structure, not constants: Argo CD's images in the
+    workers' user data, the reads' triggers on a row added, local-path before the wait for every node."""
+    measured = model.load_measured()
+    cold = {s.key: s for s in model.cold_steps(measured)}
+    assert model.argocd_pre_pulled(model.default_versions())
+    assert cold["argocd"].typical == model.ARGOCD_READY[0]
+    assert not model.reads_rerun_on_a_row_added()
+    assert "kubeconfig" not in {s.key for s in model.add_node_steps(measured)}
+    assert cold["storage"].after == ("node_config",) and set(cold["ready"].after) == {"storage", "calico_ready"}
