@@ -111,6 +111,32 @@ def test_the_groups_get_deploy_and_read_rights_and_read_sees_no_secrets():
         assert "secrets" not in rule["resources"] and "*" not in rule["resources"]
 
 
+def test_the_pr_previews_read_group_is_bound_to_view_and_reads_only_what_it_names():
+    # docs/gitops-practices.md "What a read-only PR preview reads": the helm.v3 Release's preview
+    # renders client-only and diffs state, so the group needs no Secret (no Helm release record) and
+    # no write verb (a forbidden server-side dry run falls back to the input diff).
+    people = dev_settings(**SSO).api_server_oidc
+    assert people is not None
+    objects = [*cluster_auth.rbac_objects(), *cluster_auth.people_rbac_objects(people)]
+    bound = [
+        o["roleRef"]
+        for o in objects
+        if o["kind"] in {"ClusterRoleBinding", "RoleBinding"}
+        and any(s["name"] == cluster_auth.READ_GROUP for s in o["subjects"])
+    ]
+    assert {(r["kind"], r["name"]) for r in bound} == {
+        ("ClusterRole", "view"),
+        ("ClusterRole", cluster_auth.READ_GROUP),
+    }
+    (own,) = [o for o in objects if o["kind"] in {"ClusterRole", "Role"}]
+    assert own["metadata"]["name"] == cluster_auth.READ_GROUP
+    assert [(r["apiGroups"], r["resources"]) for r in own["rules"]] == [
+        (["apiextensions.k8s.io"], ["customresourcedefinitions"]),
+        (["argoproj.io"], ["applications", "appprojects"]),
+    ]
+    assert all(r["verbs"] == ["get", "list", "watch"] and "resourceNames" not in r for r in own["rules"])
+
+
 KUBECTL = """#!/bin/sh
 echo "kubectl $*" >> "$STANDIN_LOG"
 for a in "$@"; do [ -f "$a" ] && cp "$a" "$STANDIN_LOG.applied"; done
