@@ -8,8 +8,9 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.instances import KEY_NAME_KEPT, hardened_instance_args
+from components.instances import BASTION_CREATION_ONLY, hardened_instance_args
 from components.security import API_PORT
+from components.user_data import render_bastion_user_data
 
 TYPE_TOKEN = "gitops-cluster:access:ClusterAccess"  # noqa: S105 (a Pulumi type token)
 
@@ -120,7 +121,10 @@ class ClusterAccess(pulumi.ComponentResource):
                 public_ip=True,
                 tags={"Name": f"{name}-bastion", "cluster": args.cluster_name, "role": "bastion", "node": "bastion"},
             ),
-            opts=pulumi.ResourceOptions.merge(child, KEY_NAME_KEPT),
+            # Installs the Instance Connect package at first boot. A bastion created before it keeps
+            # its user data (a change would stop and start it, and its public IP would change).
+            user_data=render_bastion_user_data(),
+            opts=pulumi.ResourceOptions.merge(child, BASTION_CREATION_ONLY),
         )
         self.bastion_public_ip = self.bastion.public_ip
 

@@ -23,11 +23,13 @@ EC2_ASSUME_ROLE_POLICY = json.dumps(
 )
 
 
-# Instances created while the stack still registered an EC2 key pair keep its name: key_name is
-# replace-on-change, and a replaced instance would lose its root volume's data. The key pair itself
-# is deleted by the upgrade and the prepare play empties the key from authorized_keys
-# (docs/bootstrap.md, "The SSH path"), so the name left in state opens nothing.
-KEY_NAME_KEPT = pulumi.ResourceOptions(ignore_changes=["keyName"])
+# The bastion's inputs that only shape it when it is created. keyName: instances created while the
+# stack still registered an EC2 key pair keep its name (replace-on-change); the key pair itself is
+# deleted by the upgrade and the prepare command empties the key from authorized_keys
+# (docs/bootstrap.md, "The SSH path"), so the name left in state opens nothing. userData: a bastion
+# created before it had user data keeps none (a change stops and starts it, and its public IP
+# changes). The nodes' own list is components/nodes.py's NODE_CREATION_ONLY.
+BASTION_CREATION_ONLY = pulumi.ResourceOptions(ignore_changes=["keyName", "userData", "userDataBase64"])
 
 
 def hardened_instance_args(
@@ -48,7 +50,8 @@ def hardened_instance_args(
         "subnet_id": subnet_id,
         "vpc_security_group_ids": list(security_group_ids),
         # No EC2 key pair: each run of the kit pushes its own key with EC2 Instance Connect
-        # (components/bastion_commands.py). KEY_NAME_KEPT keeps an older instance's key name.
+        # (components/bastion_commands.py). BASTION_CREATION_ONLY and NODE_CREATION_ONLY keep an
+        # older instance's key name.
         "iam_instance_profile": iam_instance_profile,
         "associate_public_ip_address": public_ip,
         "metadata_options": aws.ec2.InstanceMetadataOptionsArgs(

@@ -34,6 +34,11 @@ DOCKER_APT_URI = "https://download.docker.com/linux/ubuntu"
 KUBERNETES_APT_URI = "https://pkgs.k8s.io/core:/stable:/v{minor}/deb/"
 APT_TIMERS = ("apt-daily.timer", "apt-daily-upgrade.timer")
 PREPARE_SCRIPT = "/usr/local/sbin/gitops-cluster-prepare"
+# The package whose AuthorizedKeysCommand lets sshd accept the keys the kit pushes with EC2
+# Instance Connect (docs/bootstrap.md, "The SSH path"); Ubuntu packages it in main (1.1.17 in
+# noble, packages.ubuntu.com). The EC2 User Guide ("Connect to your EC2 instance") says it is
+# pre-installed "only on certain AMIs", so the nodes' and the bastion's user data install it.
+INSTANCE_CONNECT_PACKAGE = "ec2-instance-connect"
 
 # Images a node of each kind runs from its first minute, beyond kubeadm's own list: Calico's
 # per-node images (from quay.io, like every image the bootstrap pulls; see docs/bootstrap.md) and
@@ -149,9 +154,11 @@ prepare() {{
   apt-get -o Acquire::Retries=5 update -q
   local containerd
   containerd=$(pinned_version containerd.io {q(versions["containerd"])})
+  # ec2-instance-connect (INSTANCE_CONNECT_PACKAGE, Ubuntu's archive; a no-op where the AMI
+  # carries it): the kit reaches the node only with keys pushed by EC2 Instance Connect.
   apt-get -o Acquire::Retries=5 install -y -q --no-install-recommends \\
     "containerd.io=${{containerd:?containerd.io {versions["containerd"]} is not in the Docker apt repository}}" \\
-    kubeadm={q(package)} kubelet={q(package)} kubectl={q(package)}
+    kubeadm={q(package)} kubelet={q(package)} kubectl={q(package)} {INSTANCE_CONNECT_PACKAGE}
   apt-mark hold containerd.io kubeadm kubelet kubectl
   systemctl enable --now containerd
   # Every image at once: one pull at a time spends most of its time on round trips and on
@@ -199,4 +206,11 @@ def _render_user_data(pins: tuple[tuple[str, str], ...], role: NodeRole) -> str:
         ],
         "runcmd": [[PREPARE_SCRIPT]],
     }
+    return "#cloud-config\n" + yaml.safe_dump(config, sort_keys=False, width=1000)
+
+
+def render_bastion_user_data() -> str:
+    """The bastion's cloud-config: only the Instance Connect package (cloud-init's package module,
+    after an apt update; the bastion's public subnet reaches Ubuntu's archive at boot)."""
+    config = {"package_update": True, "packages": [INSTANCE_CONNECT_PACKAGE]}
     return "#cloud-config\n" + yaml.safe_dump(config, sort_keys=False, width=1000)

@@ -12,6 +12,7 @@ from pulumi.runtime import mocks as pulumi_mocks
 
 from components.security import RULES
 from components.stack import OUTPUT_KEYS, SECRET_OUTPUT_KEYS
+from components.user_data import PREPARE_SCRIPT
 from tests.support.paths import ROOT
 from tools.mock_pki import FAKE_CLUSTER_CA_PEM, FAKE_MINTED_KUBECONFIG
 from tools.mockrun import run_program
@@ -96,6 +97,22 @@ def test_nodes_share_the_node_instance_profile_and_no_stored_key(dev):
     assert "iamInstanceProfile" not in dev.one(INSTANCE, "gitops-dev-bastion").inputs
     # No managed policy at all (AmazonSSMManagedInstanceCore reads every parameter).
     assert dev.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment") == []
+
+
+def test_every_instance_installs_instance_connect_at_first_boot_and_keeps_its_user_data(dev):
+    # Runs reach the bastion and the nodes only with keys pushed by EC2 Instance Connect: sshd must
+    # have the package's AuthorizedKeysCommand, which not every AMI carries.
+    bastion = dev.one(INSTANCE, "gitops-dev-bastion")
+    config = yaml.safe_load(bastion.inputs["userData"].removeprefix("#cloud-config\n"))
+    assert config == {"package_update": True, "packages": ["ec2-instance-connect"]}
+    for inst in [*nodes_of(dev), bastion]:
+        # A change would stop and start an older instance (and move the bastion's public IP).
+        assert "userData" in inst.ignore_changes, inst.name
+        if inst is not bastion:
+            files = yaml.safe_load(inst.inputs["userData"].removeprefix("#cloud-config\n"))["write_files"]
+            script = next(f["content"] for f in files if f["path"] == PREPARE_SCRIPT)
+            install = script.split("apt-get -o Acquire::Retries=5 install", 1)[1].split("\n  apt-mark", 1)[0]
+            assert "ec2-instance-connect" in install.split(), inst.name
 
 
 # Network.
