@@ -213,8 +213,9 @@ def people_groups(oidc: ApiServerOidc) -> dict[str, tuple[str, ...]]:
 def people_rbac_objects(oidc: ApiServerOidc) -> list[dict[str, Any]]:
     """One ClusterRoleBinding per role that has groups: cluster-admin, edit and view."""
     objects = []
+    bound = people_groups(oidc)
     for role, cluster_role in PEOPLE_ROLES:
-        groups = people_groups(oidc)[role]
+        groups = bound[role]
         if groups:
             binding = _binding(f"gitops-cluster:people-{role}", cluster_role, groups[0])
             binding["subjects"] = [

@@ -14,11 +14,11 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlparse
 
+from components.cluster_auth import GITHUB_ISSUER
 from components.settings.model import ApiServerOidc
 from components.settings.schema import ApiServerOidcKeys, section
 from components.settings.values import Collector
 
-GITHUB_ACTIONS_ISSUER = "https://token.actions.githubusercontent.com"
 _GROUP_KEYS = ("apiServerOidcAdminGroups", "apiServerOidcEditGroups", "apiServerOidcViewGroups")
 # A claim name the authenticator's CEL can name: claims.<name>, or claims["<name>"] for names such
 # as Cognito's cognito:groups. No quote or backslash can reach the expression.
@@ -45,7 +45,7 @@ def issuer_problem(url: str) -> str | None:
         return "must not contain a query or a fragment (the API server refuses both)."
     if not url.isascii() or any(ch.isspace() for ch in url):
         return "must be a plain URL (no spaces or non-ASCII characters)."
-    if url.rstrip("/") == GITHUB_ACTIONS_ISSUER:
+    if url.rstrip("/") == GITHUB_ISSUER:
         return (
             "is GitHub Actions' issuer, which CI's authenticator already uses (the API server allows one "
             "authenticator per issuer); name your people's OpenID Connect provider."
