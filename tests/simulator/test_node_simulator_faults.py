@@ -14,6 +14,12 @@ before it stopped, as a real re-run would:
 5. the next run applies the released order, and the worker's `kubeadm join` fails (`join-fails`);
 6. the next run completes: the cluster is what the stack describes (`assert_cluster_built`).
 
+Runs 1-3 are site.yml (both halves; run 3 prepares the nodes and stops at the init). The runs after
+it are the component's cluster command (ansible/cluster.yml) alone, because that is what the next
+`pulumi up` runs: the prepare command was created, its triggers are unchanged, and only the failed
+cluster command is run again (components/bootstrap.py). Preparing both nodes again in each of those
+runs cost about 100 module runs per run that no real re-run makes.
+
 The scenario runs once (the `faults` fixture) and the tests read its record, so the module costs one
 cluster and six runs where one cluster per fault cost six clusters and ten runs. The module is in
 ONE_WORKER_MODULES (tests/conftest.py): xdist runs all its tests on the worker that built it.
@@ -29,6 +35,7 @@ from typing import Any
 
 import pytest
 
+from components.playbooks import CLUSTER_PLAYBOOK
 from components.settings.model import NodeRole, StackSettings
 from tests.support.node_simulator import FAST
 from tests.support.simulator.checks import CRDS, assert_cluster_built, dev_settings, simulate, table_subset
@@ -64,9 +71,9 @@ class Faults:
 
 
 def lose_the_bastion_once_the_api_is_up(sim: SimCluster) -> tuple[Run, bool]:
-    """Run site.yml and kill the bastion as soon as the API server is up; (the run, whether it was
-    still running then)."""
-    proc = sim.run_spec(sim.playbook_spec(FAST), stdin=sim.secret_stdin())
+    """Run the cluster command and kill the bastion as soon as the API server is up; (the run, whether
+    it was still running then)."""
+    proc = sim.run_spec(sim.playbook_spec(FAST, playbook=CLUSTER_PLAYBOOK), stdin=sim.secret_stdin())
     deadline = time.monotonic() + 600
     while not sim.cluster_state().get("apiServerUp") and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.2)
@@ -98,14 +105,14 @@ def faults(world) -> Iterator[Faults]:
         bastion_lost_state = sim.cluster_state()
         sim.start("bastion")
 
-        old_calico_order = sim.playbook(OLD_CALICO_ORDER)
+        old_calico_order = sim.playbook(OLD_CALICO_ORDER, playbook=CLUSTER_PLAYBOOK)
         old_calico_order_state = sim.cluster_state()
 
         sim.set_fault(worker, "join-fails")
-        join_failed = sim.playbook(FAST)
+        join_failed = sim.playbook(FAST, playbook=CLUSTER_PLAYBOOK)
         join_failed_state = sim.cluster_state()
 
-        completed = sim.playbook(FAST)
+        completed = sim.playbook(FAST, playbook=CLUSTER_PLAYBOOK)
         yield Faults(
             sim,
             settings,
@@ -202,3 +209,13 @@ def test_a_failed_join_names_the_node_and_the_next_run_joins_it(faults):
     assert not SECRET_TOKEN.search(failed.output), "a join token reached the output"
     assert faults.worker not in [j["node"] for j in faults.join_failed_state["joins"]]
     assert_cluster_built(faults.sim, faults.settings, faults.completed)
+
+
+def test_the_runs_after_the_prepare_half_are_the_cluster_command_alone(faults):
+    """What the next `pulumi up` runs after the cluster command failed: cluster.yml, no node prepared again."""
+    prepare_play = "PLAY [Prepare the nodes"
+    assert prepare_play in faults.init_timed_out.output, "run 3 should have prepared the nodes (site.yml)"
+    for name in ("bastion_lost", "old_calico_order", "join_failed", "completed"):
+        run = getattr(faults, name)
+        assert prepare_play not in run.output, f"the {name} run prepared the nodes again"
+        assert "PLAY [Initialise the control plane" in run.output, f"the {name} run did not run cluster.yml"

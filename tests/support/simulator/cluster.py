@@ -457,7 +457,16 @@ exec /usr/sbin/sshd -D -e -f /etc/ssh/sshd_config.sim
             user=SSH_USER,
         )
 
-    def playbook_spec(self, extra_vars: Mapping[str, Any] | None = None, extra_args: Sequence[str] = ()) -> CommandSpec:
+    def playbook_spec(
+        self,
+        extra_vars: Mapping[str, Any] | None = None,
+        extra_args: Sequence[str] = (),
+        *,
+        playbook: str = "site.yml",
+    ) -> CommandSpec:
+        """site.yml (both halves in one run, as a manual run does), or cluster.yml: the component's
+        cluster command, the one `pulumi up` runs again after it failed (the prepare command, created,
+        is not re-run)."""
         args = list(extra_args)
         if extra_vars:
             path = self.dir / f"vars-{next(_counter)}.json"
@@ -471,6 +480,7 @@ exec /usr/sbin/sshd -D -e -f /etc/ssh/sshd_config.sim
             str(self.known_hosts),
             extra_args=args,
             inventory=self.inventory(),
+            playbook=playbook,
         )
 
     def inventory(self) -> str:
@@ -512,9 +522,14 @@ exec /usr/sbin/sshd -D -e -f /etc/ssh/sshd_config.sim
         return proc
 
     def playbook(
-        self, extra_vars: Mapping[str, Any] | None = None, extra_args: Sequence[str] = (), *, timeout: float = 600
+        self,
+        extra_vars: Mapping[str, Any] | None = None,
+        extra_args: Sequence[str] = (),
+        *,
+        timeout: float = 600,
+        playbook: str = "site.yml",
     ) -> Run:
-        return self.run_playbook(self.playbook_spec(extra_vars, extra_args), timeout=timeout)
+        return self.run_playbook(self.playbook_spec(extra_vars, extra_args, playbook=playbook), timeout=timeout)
 
     def run_playbook(self, spec: CommandSpec, *, timeout: float = 600, log_name: str | None = None) -> Run:
         """Run a playbook command spec to its end with the component's secret stdin; its output is
