@@ -14,14 +14,14 @@ before it stopped, as a real re-run would:
 5. the next run applies the released order, and the worker's `kubeadm join` fails (`join-fails`);
 6. the next run completes: the cluster is what the stack describes (`assert_cluster_built`).
 
-Runs 1-3 are site.yml (both halves; run 3 prepares the nodes and stops at the init). The runs after
+The first three runs are site.yml (the third prepares the nodes and stops at the init). The runs after
 it are the component's cluster command (ansible/cluster.yml) alone, because that is what the next
 `pulumi up` runs: the prepare command was created, its triggers are unchanged, and only the failed
 cluster command is run again (components/bootstrap.py). Preparing both nodes again in each of those
 runs cost about 100 module runs per run that no real re-run makes.
 
 The scenario runs once (the `faults` fixture) and the tests read its record, so the module costs one
-cluster and six runs where one cluster per fault cost six clusters and ten runs. The module is in
+cluster and seven runs where one cluster per fault cost six clusters and ten runs. The module is in
 ONE_WORKER_MODULES (tests/conftest.py): xdist runs all its tests on the worker that built it.
 """
 
