@@ -1,13 +1,22 @@
 """The rolling Kubernetes upgrade (ansible/upgrade.yml) executes in the node simulator.
 
 One simulated cluster for the module (three control planes from the dev table's control-plane row,
-its first worker and first infrastructure node), bootstrapped with ansible/site.yml at the pin of
+its first worker and first infrastructure node), bootstrapped by the component's two commands
+(`SimCluster.up`: the prepare command with its fingerprint, then the cluster command) at the pin of
 versions.yaml, then driven through ansible/upgrade.yml by the very invocation the component's
 upgrade step runs (`playbook_command(..., playbook="upgrade.yml")`), with the pin moved as a user
 would move it. The simulator's repositories also offer the next minor release (one pkgs.k8s.io
 repository per minor); kubeadm's stand-in keeps the cluster's version in the kubeadm-config
 ConfigMap, enforces kubeadm's version policy and records every `kubeadm upgrade`, drain, uncordon
 and kubelet restart in order (tests/support/simulator/standins.py).
+
+Last, `bootstrap_after`: the two commands again, as `pulumi up` runs them when their triggers change
+later (an edited role, a new row), with the Kubernetes pins the engine kept from creation. Two nodes
+(the second control plane and the worker) have their preparation marker removed first, so the
+prepare command prepares them again as it prepares every node after an edited prepare role: the
+prepare roles re-run on an upgraded node must leave its packages at the cluster's version (the
+pin is older) and change nothing but the marker; the three nodes still marked are left out (preparing
+all five again cost about 250 module runs for no more coverage).
 
 What is asserted: the bootstrap builds the cluster the stack describes, its two further control
 planes joining one at a time before the other nodes, each with the uploaded certificate key (the
@@ -17,8 +26,8 @@ upgrade); a skip of two minors and a downgrade are refused before anything chang
 versions; a drain that times out (a PodDisruptionBudget that allows no eviction) stops the run
 naming the node, with the nodes after it untouched; the next run finishes in the kubeadm order
 (apply on the first control plane, `upgrade node` on the others, then each worker drained, upgraded
-and uncordoned, never two nodes drained at once); a second run changes nothing, and neither does
-the bootstrap playbook afterwards, with the pins the engine keeps for it.
+and uncordoned, never two nodes drained at once); a second run changes nothing, and neither do
+the bootstrap's commands afterwards, with the pins the engine keeps for them.
 
 The scenario runs once (the `upgrade` fixture) and the tests read its record, so the module costs
 one cluster: the module is in ONE_WORKER_MODULES (tests/conftest.py), so xdist runs every test of
@@ -42,12 +51,16 @@ from components.settings.parse import parse_settings
 from tests.support.node_simulator import FAST, assert_recap, dpkg_status, stack_values
 from tests.support.paths import ROOT
 from tests.support.simulator.checks import assert_cluster_built, bumped, failure_of
-from tests.support.simulator.cluster import Run, SimCluster
+from tests.support.simulator.cluster import Run, SimCluster, Up
 from tests.support.simulator.standins import _key
 
 pytestmark = pytest.mark.simulator
 # The upgrade's waits need not be long either: the stand-ins answer at once.
 DRAIN_TIMEOUT = 90
+# Where a prepared node keeps its marker (ansible/roles/prepare_marker/defaults/main.yml).
+PREPARE_MARKER = yaml.safe_load((ROOT / "ansible/roles/prepare_marker/defaults/main.yml").read_text())[
+    "prepare_marker_path"
+]
 
 
 def upgrade_settings() -> StackSettings:
@@ -95,7 +108,7 @@ class Scenario:
     sim: SimCluster
     settings: StackSettings
     target: dict[str, str]
-    bootstrap: Run
+    bootstrap: Up
     bootstrap_state: dict[str, Any]
     built_at_pin: str | None
     same_version: Run
@@ -108,8 +121,9 @@ class Scenario:
     upgrade_events: list[dict[str, str]]
     second: Run
     second_events: list[dict[str, str]]
-    bootstrap_after: Run
+    bootstrap_after: Up
     bootstrap_after_events: list[dict[str, str]]
+    prepared_again: list[str]
 
 
 @pytest.fixture(scope="module")
@@ -120,7 +134,7 @@ def upgrade(world) -> Iterator[Scenario]:
         world, settings.nodes, settings.versions, settings.cluster_name, settings.pod_cidr, settings.service_cidr
     )
     try:
-        bootstrap = sim.playbook(FAST)
+        bootstrap = sim.up(FAST)
         bootstrap_state = sim.cluster_state()
         # Checked now: the upgrade below moves the packages on.
         built_at_pin = failure_of(lambda: assert_cluster_built(sim, settings, bootstrap, bootstrap_state))
@@ -144,7 +158,7 @@ def upgrade(world) -> Iterator[Scenario]:
             )
 
         first_worker = next(n.name for n in settings.nodes if n.role is not NodeRole.CONTROL_PLANE)
-        control_plane = settings.nodes[0].name
+        control_plane, control_plane_2 = settings.nodes[0].name, settings.nodes[1].name
         mark = len(events(sim))
         sim.set_fault(control_plane, "drain-blocked", first_worker)
         blocked = upgrade_run(sim, target)
@@ -154,9 +168,13 @@ def upgrade(world) -> Iterator[Scenario]:
         mark = len(events(sim))
         second = upgrade_run(sim, target)
         second_events = events(sim)[mark:]
-        # What the engine runs when site.yml re-runs later (an edited role, a new row): the
-        # Kubernetes pins it kept from creation (ignore_changes), the rest of the table as it is now.
-        bootstrap_after = sim.playbook(FAST)
+        # What the engine runs when the bootstrap's commands re-run later (an edited role, a new row):
+        # the Kubernetes pins it kept from creation (ignore_changes), the rest of the table as it is
+        # now. Two nodes unmarked: prepared again, as after an edited prepare role.
+        prepared_again = [control_plane_2, first_worker]
+        for name in prepared_again:
+            sim.hosts[name].path(PREPARE_MARKER).unlink()
+        bootstrap_after = sim.up(FAST)
         bootstrap_after_events = events(sim)[mark:]
         yield Scenario(
             sim,
@@ -177,6 +195,7 @@ def upgrade(world) -> Iterator[Scenario]:
             second_events,
             bootstrap_after,
             bootstrap_after_events,
+            prepared_again,
         )
     finally:
         sim.close()
@@ -318,11 +337,25 @@ def test_a_second_run_changes_nothing(upgrade):
 
 
 def test_the_bootstrap_afterwards_keeps_the_upgraded_version(upgrade):
-    """site.yml with the creation-time pins (as the engine keeps them) neither downgrades nor refuses."""
+    """The bootstrap's commands with the creation-time pins (as the engine keeps them) neither downgrade
+    nor refuse: the nodes prepared again keep the cluster's version and change nothing but their
+    marker; the nodes still marked are left out; the cluster command changes nothing."""
     run = upgrade.bootstrap_after
     assert set(KUBERNETES_KEYS) <= set(upgrade.settings.versions)
     assert run.returncode == 0, run.output[-6000:]
-    assert changed_tasks(run) == [], changed_tasks(run)
-    assert_recap(run, names(upgrade.sim), changed=0, failed=0, unreachable=0)
+    assert run.prepare is not None and run.cluster is not None
+    marker_tasks = ("TASK [prepare_marker : Create the directory", "TASK [prepare_marker : Record what the node")
+    changed = changed_tasks(run)
+    assert [c for c in changed if not c.startswith(marker_tasks)] == [], changed
+    recorded = run.prepare.task("Record what the node was prepared for")
+    assert sorted(n for n in names(upgrade.sim) if f"changed: [{n}]" in recorded) == sorted(upgrade.prepared_again)
+    play = run.prepare.output.split("PLAY [Prepare the nodes (kernel settings")[1].split("\nPLAY [")[0]
+    for name in names(upgrade.sim):
+        ran = f"[{name}]" in play
+        assert ran == (name in upgrade.prepared_again), f"{name}: prepared again: {ran}\n{play[-3000:]}"
+    assert_recap(run.cluster, names(upgrade.sim), changed=0, failed=0, unreachable=0)
+    assert_recap(run, names(upgrade.sim), failed=0, unreachable=0)
     assert upgrade.bootstrap_after_events == []
     assert "the upgrade step that runs after it" in run.output
+    # The packages did not move back to the pin (test_every_node_ends_at_the_pin_held_and_schedulable
+    # reads them as they are now, after this run).
