@@ -85,7 +85,7 @@ def test_only_a_control_plane_pulls_before_cloud_init_is_done(role):
     # The first minutes' images (kubeadm's for the role, Calico's) in a first batch, the later ones after.
     args = unit.split("' pulls ", 1)[1]  # the unit's arguments, after its script
     first, then, rest = args.partition(" --then ")
-    assert first.startswith("$first_images") and f" {calico}\"" in text
+    assert first.startswith("$first_images") and f' {calico}"' in text
     assert all(image in rest for image in later) and not any(image in first for image in later)
     assert bool(then) == bool(later)
 
