@@ -1,19 +1,31 @@
-"""The bootstrap executes before AWS does: ansible/site.yml, unmodified, against simulated hosts.
+"""The bootstrap executes before AWS does: the component's two commands, unmodified, against simulated hosts.
 
 The first-run scenario. One simulated cluster for the module (tests/support/simulator/cluster.py):
 a bastion and a control plane, a worker and a tainted infrastructure node of the dev stack's node
 table, each with its own root, sshd and process namespace, inside a network namespace where nodes
-answer only through the bastion. The playbook runs through `playbook_command` (the component's own
-script, inventory, ssh_config, ansible.cfg; the key on stdin), and the admin kubeconfig comes back
+answer only through the bastion. Each run is what `pulumi up` runs (`SimCluster.up`): the prepare
+command (`prepare_command`: ansible/prepare.yml with the component's fingerprint) and then the
+cluster command (`playbook_command(..., playbook=CLUSTER_PLAYBOOK)`), each the component's own
+script, inventory, ssh_config and ansible.cfg (the key on stdin); the admin kubeconfig comes back
 through `admin_credential_command` and `rewrite_kubeconfig_server`. Stand-ins play kubeadm, kubectl,
-kubelet, containerd and the node's system tools; apt and dpkg are real.
+kubelet, containerd and the node's system tools; apt and dpkg are real. The simulated hosts run no
+cloud-init, so the first prepare command installs the packages user data would have (the same
+roles, which user data's packages leave unchanged: tests/roles/test_ansible_roles_user_data.py).
+ansible/site.yml (both halves in one run, the manual path) is run by the faults and the upgrade
+scenarios and by the third run here (`--tags node_config`).
 
 **Reading the scenario** (new assertions go here as test functions taking `first_run`; never
 build another cluster for them). The `first_run` fixture runs, once for the module:
 
-1. `first_run.first`: site.yml on the fresh hosts (must succeed);
-2. `first_run.second`: site.yml again (must change nothing);
-3. `first_run.restored`: `--tags node_config` after the labels and taints were removed by hand.
+1. `first_run.first`: both commands on the fresh hosts (must succeed; each node's marker written);
+2. `first_run.second`: both commands again, as after a change of both commands' triggers: the
+   prepare command leaves every node out (its marker holds the fingerprint) and the cluster command
+   changes nothing. Preparing the nodes again is the upgrade scenario's `bootstrap_after` (every
+   node, with a fingerprint the markers do not hold);
+3. `first_run.restored`: site.yml `--tags node_config` after the labels and taints were removed by hand.
+
+`first_run.first` and `.second` are `Up` runs: one Run of both commands (outputs in order, recaps
+summed), with `.prepare` and `.cluster` the two.
 
 `first_run.sim` is the cluster, still running: `sim.hosts[name].read(path)` reads a node's file
 as it is now (runs 2 and 3 change no host file), `sim.cluster_state()` the cluster's state (the
@@ -28,7 +40,7 @@ join's token / CA hash / certificate key, the table's labels and taints applied 
 Calico's Installation and local-path objects, the Pod Security labels and the API server's
 admission default, and the kubeconfig's server; the serving certificate requests the kubelets
 filed (serverTLSBootstrap) judged by the approver's rule; the JWKS built from the control plane's
-own service-account key; the second run changes nothing (PLAY RECAP). The faults of issue 8
+own service-account key; the second run prepares no node again and changes nothing (PLAY RECAP). The faults of issue 8
 are tests/simulator/test_node_simulator_faults.py, three control planes and the upgrade
 tests/simulator/test_node_simulator_upgrade.py.
 
@@ -66,7 +78,7 @@ from tests.support.simulator.checks import (
     simulate,
     table_subset,
 )
-from tests.support.simulator.cluster import Run, SimCluster
+from tests.support.simulator.cluster import Run, SimCluster, Up
 from tests.support.simulator.world import ubuntu_release
 
 pytestmark = pytest.mark.simulator
@@ -77,22 +89,23 @@ class FirstRun:
     sim: SimCluster
     settings: StackSettings
     nodes: list[NodeSpec]
-    first: Run
+    first: Up
     state: dict[str, Any]
-    second: Run
+    second: Up
     restored: Run
 
 
 @pytest.fixture(scope="module")
 def first_run(world) -> Iterator[FirstRun]:
     """A control plane, a worker and a tainted infrastructure node of the dev table, taken through
-    the first run, a second run, and a run of `--tags node_config` after labels were removed by hand."""
+    the first `pulumi up`'s two commands, both again, and a site.yml run of `--tags node_config`
+    after labels were removed by hand."""
     settings = dev_settings()
     nodes = table_subset(settings, (NodeRole.CONTROL_PLANE, NodeRole.WORKER, NodeRole.INFRASTRUCTURE))
     for sim in simulate(world, settings, nodes):
-        first = sim.playbook(FAST)
+        first = sim.up(FAST)
         state = sim.cluster_state()
-        second = sim.playbook(FAST)
+        second = sim.up(FAST)
 
         # Labels and taints removed by hand, and the record of kubectl calls emptied.
         changed = sim.cluster_state()
@@ -117,12 +130,13 @@ def test_the_first_run_builds_the_cluster(first_run):
 def test_runs_authenticate_with_pushed_keys_and_the_old_stack_key_is_forgotten(first_run):
     """Each run pushed its own key to the bastion and every node (the EC2 Instance Connect
     stand-in recorded them); prepare.yml's last play removed the key an older stack registered
-    (in ubuntu's authorized_keys since the hosts were made) from every node."""
+    (in ubuntu's authorized_keys since the hosts were made) from every node, and the prepare
+    command's last line from the bastion."""
     sim = first_run.sim
     pushed = {r["InstanceId"] for r in sim.eic.requests}
     assert {sim.bastion.key_alias, *(h.key_alias for h in sim.hosts.values())} <= pushed
     assert {r["InstanceOSUser"] for r in sim.eic.requests} == {"ubuntu"}
-    for name, host in sim.hosts.items():
+    for name, host in {"bastion": sim.bastion, **sim.hosts}.items():
         assert not host.path("/home/ubuntu/.ssh/authorized_keys").exists(), f"{name} still accepts the old key"
 
 
@@ -140,6 +154,19 @@ def test_the_second_run_changes_nothing(first_run):
     second = first_run.second
     assert second.returncode == 0, second.output[-6000:]
     assert_recap(second, [n.name for n in first_run.nodes], changed=0, failed=0, unreachable=0)
+
+
+def test_the_first_run_marks_every_node_and_the_second_prepares_none_again(first_run):
+    """The prepare command's fingerprint: the first run prepared and marked every node, the second
+    (same fingerprint) sorted each into `prepare_done`, so no prepare play ran on any host."""
+    first, second = first_run.first.prepare, first_run.second.prepare
+    assert first is not None and second is not None
+    marked = first.task("Record what the node was prepared for")
+    assert all(f"changed: [{n.name}]" in marked for n in first_run.nodes), marked
+    for play in ("Check that the nodes to prepare can run Kubernetes", "Prepare the nodes (kernel settings"):
+        block = second.output.split(f"PLAY [{play}")[1].split("\nPLAY [")[0]
+        assert "skipping: no hosts matched" in block, f"{play} ran on a prepared node:\n{block[:3000]}"
+    assert first_run.second.cluster is not None and "PLAY [Initialise the control plane" in first_run.second.output
 
 
 def test_labels_and_taints_removed_by_hand_come_back_through_kubectl(first_run):

@@ -61,7 +61,7 @@ from components.control_plane_reads import (
     first_control_plane,
 )
 from components.inventory import ClusterVars, InventoryHost, SshJump, render_inventory
-from components.playbooks import playbook_command
+from components.playbooks import CLUSTER_PLAYBOOK, playbook_command, prepare_command
 from components.settings.model import NodeSpec
 from tests.support.eic import EicEndpoint, authorized_keys_command
 from tests.support.paths import ROOT
@@ -190,6 +190,28 @@ class Run:
         rest = self.output[start:]
         end = rest.find("\nTASK [", 1)
         return rest if end < 0 else rest[:end]
+
+
+@dataclass
+class Up(Run):
+    """What `pulumi up` runs of the bootstrap (components/bootstrap.py): the prepare command, then,
+    if it succeeded, the cluster command. As one Run: the outputs in order, the recaps summed per
+    host, the first failure's return code; `prepare` and `cluster` are the two runs."""
+
+    prepare: Run | None = None
+    cluster: Run | None = None
+
+    @classmethod
+    def of(cls, prepare: Run, cluster: Run | None) -> Up:
+        runs = [prepare] if cluster is None else [prepare, cluster]
+        recap: dict[str, dict[str, int]] = {}
+        for run in runs:
+            for host, counts in run.recap.items():
+                total = recap.setdefault(host, {})
+                for key, value in counts.items():
+                    total[key] = total.get(key, 0) + value
+        returncode = next((r.returncode for r in runs if r.returncode), 0)
+        return cls(returncode, "".join(r.output for r in runs), recap, prepare, cluster)
 
 
 class SimCluster:
@@ -467,11 +489,7 @@ exec /usr/sbin/sshd -D -e -f /etc/ssh/sshd_config.sim
         """site.yml (both halves in one run, as a manual run does), or cluster.yml: the component's
         cluster command, the one `pulumi up` runs again after it failed (the prepare command, created,
         is not re-run)."""
-        args = list(extra_args)
-        if extra_vars:
-            path = self.dir / f"vars-{next(_counter)}.json"
-            path.write_text(json.dumps(dict(extra_vars)))
-            args += ["-e", f"@{path}"]
+        args = self._vars_args(extra_vars, extra_args)
         return playbook_command(
             self.cluster_vars,
             self.inventory_hosts(),
@@ -487,11 +505,63 @@ exec /usr/sbin/sshd -D -e -f /etc/ssh/sshd_config.sim
         """The component's inventory with the one override a simulated host needs: its repositories are
         signed with the world's test key, so the apt key pins name that key's fingerprint (the real pins
         stay the published ones, tests/unit/test_download_pins.py)."""
+        return self.simulated_inventory(render_inventory(self.cluster_vars, self.inventory_hosts(), self.jump()))
+
+    def simulated_inventory(self, inventory: str) -> str:
+        """A rendered inventory with the apt key pins naming the world's test key (see `inventory`)."""
         import yaml
 
-        inventory = yaml.safe_load(render_inventory(self.cluster_vars, self.inventory_hosts(), self.jump()))
-        inventory["all"]["vars"].update(self.world.key_overrides())
-        return yaml.safe_dump(inventory, sort_keys=False)
+        loaded = yaml.safe_load(inventory)
+        loaded["all"]["vars"].update(self.world.key_overrides())
+        return yaml.safe_dump(loaded, sort_keys=False)
+
+    def simulated(self, spec: CommandSpec) -> CommandSpec:
+        """A component command's spec with its inventory made simulated (`simulated_inventory`)."""
+        env = {**spec.environment, "GC_INVENTORY": self.simulated_inventory(spec.environment["GC_INVENTORY"])}
+        return CommandSpec(spec.create, env, spec.triggers)
+
+    def _vars_args(self, extra_vars: Mapping[str, Any] | None, extra_args: Sequence[str]) -> list[str]:
+        args = list(extra_args)
+        if extra_vars:
+            path = self.dir / f"vars-{next(_counter)}.json"
+            path.write_text(json.dumps(dict(extra_vars)))
+            args += ["-e", f"@{path}"]
+        return args
+
+    def prepare_spec(self, extra_vars: Mapping[str, Any] | None = None) -> CommandSpec:
+        """The component's prepare command (`<name>-prepare`: prepare.yml with the fingerprint, so a
+        node whose marker holds it is left out, then the bastion forgets the old key)."""
+        return self.simulated(
+            prepare_command(
+                self.inventory_hosts(),
+                self.jump(),
+                self.versions,
+                str(self.known_hosts),
+                extra_args=self._vars_args(extra_vars, ()),
+            )
+        )
+
+    def prepare(self, extra_vars: Mapping[str, Any] | None = None, *, timeout: float = 600) -> Run:
+        """Run the prepare command; it reads no secrets (an empty bundle on stdin, as the component)."""
+        return self.run_playbook(self.prepare_spec(extra_vars), timeout=timeout, stdin=secret_bundle())
+
+    def cluster(self, extra_vars: Mapping[str, Any] | None = None, *, timeout: float = 600) -> Run:
+        """Run the component's cluster command (`<name>-playbook`: cluster.yml)."""
+        return self.playbook(extra_vars, timeout=timeout, playbook=CLUSTER_PLAYBOOK)
+
+    def up(
+        self,
+        extra_vars: Mapping[str, Any] | None = None,
+        *,
+        prepare_vars: Mapping[str, Any] | None = None,
+        timeout: float = 600,
+    ) -> Up:
+        """What `pulumi up` runs when both commands' triggers changed (a first run, a new row): the
+        prepare command, then the cluster command if it succeeded. `prepare_vars` go to the prepare
+        command only (e.g. another `prepare_marker_fingerprint`, as an edited prepare role makes)."""
+        prepare = self.prepare(prepare_vars, timeout=timeout)
+        cluster = self.cluster(extra_vars, timeout=timeout) if prepare.returncode == 0 else None
+        return Up.of(prepare, cluster)
 
     def secret_stdin(self) -> str:
         """What the component's playbook command reads on stdin: the secret extra vars."""
@@ -531,10 +601,12 @@ exec /usr/sbin/sshd -D -e -f /etc/ssh/sshd_config.sim
     ) -> Run:
         return self.run_playbook(self.playbook_spec(extra_vars, extra_args, playbook=playbook), timeout=timeout)
 
-    def run_playbook(self, spec: CommandSpec, *, timeout: float = 600, log_name: str | None = None) -> Run:
-        """Run a playbook command spec to its end with the component's secret stdin; its output is
-        kept as `<log_name or run-N>.log` in the cluster's directory."""
-        proc = self.run_spec(spec, stdin=self.secret_stdin())
+    def run_playbook(
+        self, spec: CommandSpec, *, timeout: float = 600, log_name: str | None = None, stdin: str | None = None
+    ) -> Run:
+        """Run a playbook command spec to its end with `stdin` (default: the cluster command's secret
+        stdin); its output is kept as `<log_name or run-N>.log` in the cluster's directory."""
+        proc = self.run_spec(spec, stdin=self.secret_stdin() if stdin is None else stdin)
         try:
             out, _ = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
