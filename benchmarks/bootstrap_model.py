@@ -413,24 +413,79 @@ def cold_steps(measured: Mapping[str, Any]) -> list[Step]:
     ]
 
 
+# A new node's user data split in two (the total is the estimate it had as one step, 75-150 s:
+# apt on a t3 and the images through the NAT): the apt sources and the pinned packages (apt update
+# of three repositories, ~150 MB fetched and unpacked), then its first images (kube-proxy, pause,
+# Calico's five and the operator). An estimate: neither part is measured here (no registry, no apt
+# mirror reachable at that size).
+USER_DATA_PACKAGES = (45, 90)
+USER_DATA_FIRST_PULLS = (30, 60)
+# kubeadm join on a worker: discovery, the TLS bootstrap, the kubelet started (no image pulls: the
+# join's preflight pulls images only for a control-plane join, kubernetes cmd/kubeadm/app/cmd/phases/
+# join/preflight.go `if j.Cfg().ControlPlane != nil`, v1.36); and its calico-node pod Ready from
+# local images (the operator's DaemonSet schedules it as soon as the Node registers).
+KUBEADM_JOIN = (30, 60)
+CALICO_NODE_READY = (45, 90)
+
+
+def added_node_pulls_in_background() -> bool:
+    """Whether the benchmark's added row's role pulls its images after cloud-init is done
+    (components/user_data.py FOREGROUND_PULL_ROLES)."""
+    from benchmarks.bootstrap_simulated import ADDED_ROW
+    from components.user_data import FOREGROUND_PULL_ROLES
+
+    return NodeRole(ADDED_ROW["role"]) not in FOREGROUND_PULL_ROLES
+
+
 def add_node_steps(measured: Mapping[str, Any]) -> list[Step]:
+    """One row added: the new instance, then the two commands, play by play in cluster.yml's order.
+
+    The cluster command's plays run one after another; only what runs outside Ansible overlaps
+    them: the new node's background image pulls (from its user data's end), and its calico-node
+    coming up after the join while the labels and local-path plays run, as in the cold steps."""
     add = measured["add_node"]
     prepare, cluster = add["prepare"], add["cluster"]
     when = measured["machine_before"]["date"][:10]
     sim = f"measured module runs per host and controller CPU (node simulator, 14 hosts + 1 row, {when}), as cold"
+    background = added_node_pulls_in_background()
+
+    def plays(*prefixes: str, which: str) -> float:
+        return round(sum(ansible_seconds(cluster, p, which) for p in prefixes), 1)
+
+    first_pulls = (0, 0) if background else USER_DATA_FIRST_PULLS
+    user_data = (USER_DATA_PACKAGES[0] + first_pulls[0], USER_DATA_PACKAGES[1] + first_pulls[1])
     return [
         Step("program", "pulumi up: the program and the refresh of the plan", 20, 40, (), "program", "as cold"),
         Step("instances", "the new instance: RunInstances -> running", 30, 60, ("program",), "AWS", "as cold"),
         Step("boot", "its boot", 45, 75, ("instances",), "AWS", "as cold"),
         Step(
             "user_data",
-            "its user data (the NAT gateway exists: no route wait)",
-            75,
-            150,
+            "its user data to cloud-init done (the NAT gateway exists: no route wait)",
+            user_data[0],
+            user_data[1],
             ("boot",),
             "work",
-            "as cold, without the NAT wait; a worker pulls kube-proxy, pause and Calico's images (Argo CD's "
-            "in the background afterwards: cloud-init does not wait for them)",
+            "estimate (benchmarks/bootstrap_model.py USER_DATA_PACKAGES): the apt sources and the pinned packages"
+            + (
+                "; its images pulled in the background afterwards (components/user_data.py FOREGROUND_PULL_ROLES)"
+                if background
+                else " and its images (a control plane pulls before cloud-init is done)"
+            ),
+        ),
+        *(
+            [
+                Step(
+                    "pulls",
+                    "its images in the background unit: kube-proxy, pause, Calico's (Argo CD's after them)",
+                    USER_DATA_FIRST_PULLS[0],
+                    USER_DATA_FIRST_PULLS[1],
+                    ("user_data",),
+                    "work",
+                    "estimate (USER_DATA_FIRST_PULLS): the rest of the user data's former 75-150 s, all at once",
+                )
+            ]
+            if background
+            else []
         ),
         Step(
             "prepare",
@@ -442,13 +497,58 @@ def add_node_steps(measured: Mapping[str, Any]) -> list[Step]:
             sim + " (the new node's packages installed beforehand, as user data leaves them)",
         ),
         Step(
-            "cluster",
-            "cluster command: checks on the 14, the new node joins, all Ready, storage unchanged",
-            ansible_seconds(cluster, "", "typical") + 30 + 45,
-            ansible_seconds(cluster, "", "slow") + 60 + 90,
+            "control_plane_checks",
+            "cluster command: the Initialise and Calico plays on the control plane (checks on a running cluster)",
+            plays("Initialise", "Install Calico", which="typical"),
+            plays("Initialise", "Install Calico", which="slow"),
             ("prepare",),
+            "measured",
+            sim,
+        ),
+        Step(
+            "join",
+            "the join plays: the new node joins (kubeadm join), the others' guards skip",
+            plays("Join the other", which="typical") + KUBEADM_JOIN[0],
+            plays("Join the other", which="slow") + KUBEADM_JOIN[1],
+            ("control_plane_checks",),
             "measured + work",
-            sim + " + kubeadm join 30-60 s + its calico-node Ready 45-90 s",
+            sim + f" + kubeadm join {KUBEADM_JOIN[0]}-{KUBEADM_JOIN[1]} s (TLS bootstrap; no image pulls on a worker)",
+        ),
+        Step(
+            "node_config",
+            "labels and taints compared with the live nodes, the new node's applied",
+            plays("Apply the node table", which="typical"),
+            plays("Apply the node table", which="slow"),
+            ("join",),
+            "measured",
+            sim,
+        ),
+        Step(
+            "calico_ready",
+            "its calico-node Ready, once it has joined and its images are in",
+            CALICO_NODE_READY[0],
+            CALICO_NODE_READY[1],
+            ("join", "pulls") if background else ("join",),
+            "work",
+            f"estimate: from local images {CALICO_NODE_READY[0]}-{CALICO_NODE_READY[1]} s, while the plays below run",
+        ),
+        Step(
+            "storage",
+            "the local-path play: its kustomization's diff empty (no rollout)",
+            plays("Install local-path", which="typical"),
+            plays("Install local-path", which="slow"),
+            ("node_config",),
+            "measured",
+            sim,
+        ),
+        Step(
+            "ready",
+            "the wait for every node Ready",
+            plays("Wait for every node", which="typical"),
+            plays("Wait for every node", which="slow"),
+            ("storage", "calico_ready"),
+            "measured",
+            sim,
         ),
         *(
             [
@@ -457,7 +557,7 @@ def add_node_steps(measured: Mapping[str, Any]) -> list[Step]:
                     "kubeconfig and service-account keys read again (their triggers changed)",
                     10,
                     20,
-                    ("cluster",),
+                    ("ready",),
                     "work",
                     "as cold; the upgrade step and Argo CD do not change",
                 )

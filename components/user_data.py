@@ -52,13 +52,21 @@ CALICO_NODE_IMAGES = (
 )
 
 
-# Images a node pulls after the first minutes' ones, in the background (a transient systemd unit,
-# so cloud-init and the playbook waiting for it do not wait): what its pods need minutes later.
-# Argo CD's, on the workers, where its pods land (components/argocd.py PLACEMENT_AFFINITY prefers
-# the worker label); versions.yaml keys, which tests/unit/test_user_data_images.py holds to the
-# images of the argo-cd chart's render.
+# Images a node pulls after the first minutes' ones: what its pods need minutes later. Argo CD's,
+# on the workers, where its pods land (components/argocd.py PLACEMENT_AFFINITY prefers the worker
+# label); versions.yaml keys, which tests/unit/test_user_data_images.py holds to the images of the
+# argo-cd chart's render.
 LATER_IMAGE_KEYS: Mapping[NodeRole, tuple[str, ...]] = {NodeRole.WORKER: ("argoCdImage", "argoCdRedisImage")}
-LATER_IMAGES_UNIT = "gitops-cluster-later-images"
+# The transient systemd unit that pulls in the background, so cloud-init (which the playbook's
+# first play waits for) does not wait for the pulls.
+BACKGROUND_PULLS_UNIT = "gitops-cluster-image-pulls"
+# Roles whose first minutes' images are pulled before cloud-init is done: a control plane's
+# (the first one's `kubeadm init` follows its prepare play; a joining one's etcd and static pods).
+# Every other node pulls them in the background too (issue 25): nothing of its playbook run needs
+# them (kubeadm join's preflight pulls only for a control-plane join; the kubelet pulls pause and
+# kube-proxy itself, and calico-node's pod waits for its images however they come), so the
+# prepare command and the join start once the packages are installed, and the pulls overlap them.
+FOREGROUND_PULL_ROLES = frozenset({NodeRole.CONTROL_PLANE})
 
 
 def later_images(versions: Mapping[str, str], role: NodeRole) -> list[str]:
@@ -66,25 +74,51 @@ def later_images(versions: Mapping[str, str], role: NodeRole) -> list[str]:
     return [versions[key] for key in LATER_IMAGE_KEYS.get(role, ())]
 
 
-def _later_pulls(versions: Mapping[str, str], role: NodeRole) -> str:
-    images = later_images(versions, role)
-    if not images:
+# The unit's script: its arguments are images, pulled all at once, each retried (bounded: the
+# playbook's containerd role restarts containerd once on a new node, which breaks a pull under way;
+# ctr resumes from the blobs it already fetched); `--then` waits for those before the next batch.
+_BACKGROUND_PULLS = (
+    'pull() { for _ in $(seq 30); do ctr --namespace k8s.io images pull --quiet "$1" >/dev/null && return 0; '
+    'sleep 10; done; echo "gitops-cluster-prepare: could not pre-pull $1"; }; '
+    'for image in "$@"; do if [ "$image" = --then ]; then wait; else pull "$image" & fi; done; wait'
+)
+
+
+def _background_pulls(first: str, later: list[str]) -> str:
+    """The systemd-run line that pulls `first` (shell words, expanded in the script) and then `later`."""
+    if not first and not later:
         return ""
-    # Each pull is retried (bounded): the playbook's containerd role restarts containerd once on a
-    # new node, which breaks a pull under way; ctr resumes from the blobs it already fetched.
-    pulls = " ".join(
-        f"(for _ in $(seq 30); do ctr --namespace k8s.io images pull --quiet {shlex.quote(image)} >/dev/null && break; "
-        "sleep 10; done) &"
-        for image in images
-    )
-    command = shlex.quote(f"{pulls} wait")
-    return f"""\
-  # What this node's pods need minutes later, pulled in the background by a transient unit, so
-  # cloud-init (which the playbook waits for) does not wait for them: {" ".join(images)}
-  # shellcheck disable=SC2016 # the retry loop's $(seq) is the unit's shell's, not this one's
-  systemd-run --no-block --unit={LATER_IMAGES_UNIT} --description="gitops-cluster later image pulls" \\
-    /bin/bash -c {command} || log "could not start the later image pulls"
+    what = " then ".join(filter(None, ("this node's first images" if first else "", " ".join(later))))
+    batches = " ".join(filter(None, (first, "--then" if first and later else "", " ".join(map(shlex.quote, later)))))
+    return f"""  # Pulled in the background by a transient unit, so cloud-init (which the playbook waits for) does
+  # not wait for them: {what}
+  # shellcheck disable=SC2016 # the unit's script expands its own "$@" and $(seq)
+  # shellcheck disable=SC2086 # $first_images is a list of words
+  systemd-run --no-block --unit={BACKGROUND_PULLS_UNIT} --description="gitops-cluster image pulls" \\
+    /bin/bash -c {shlex.quote(_BACKGROUND_PULLS)} pulls {batches} || log "could not start the background image pulls"
 """
+
+
+def _pulls(versions: Mapping[str, str], role: NodeRole, kubeadm_filter: str, calico: list[str]) -> str:
+    """The image pulls of a node of `role`: kubeadm's images of the role (`kubeadm_filter` on
+    `kubeadm config images list`) and `calico`, then the later ones (LATER_IMAGE_KEYS)."""
+    kubeadm = f"$(kubeadm config images list --kubernetes-version v{versions['kubernetes']} | {kubeadm_filter})"
+    later = later_images(versions, role)
+    if role not in FOREGROUND_PULL_ROLES:
+        return f"""\
+  local first_images
+  first_images="{kubeadm} {" ".join(calico)}"
+{_background_pulls("$first_images", later)}"""
+    return f"""\
+  # Every image at once: one pull at a time spends most of its time on round trips and on
+  # unpacking while the link idles (docs/bootstrap.md, "Cold bootstrap"); `wait` is the join.
+  local image
+  for image in {kubeadm} \\
+      {" ".join(calico)}; do
+    ( ctr --namespace k8s.io images pull --quiet "$image" >/dev/null || log "could not pre-pull $image" ) &
+  done
+  wait
+{_background_pulls("", later)}"""
 
 
 def kubernetes_minor(version: str) -> str:
@@ -131,7 +165,7 @@ check_key() {{
 prepare() {{
   set -e
   export DEBIAN_FRONTEND=noninteractive
-  local arch codename image
+  local arch codename
   arch=$(dpkg --print-architecture)
   # shellcheck source=/dev/null
   codename=$(. /etc/os-release && echo "$VERSION_CODENAME")
@@ -161,14 +195,7 @@ prepare() {{
     kubeadm={q(package)} kubelet={q(package)} kubectl={q(package)} {INSTANCE_CONNECT_PACKAGE}
   apt-mark hold containerd.io kubeadm kubelet kubectl
   systemctl enable --now containerd
-  # Every image at once: one pull at a time spends most of its time on round trips and on
-  # unpacking while the link idles (docs/bootstrap.md, "Cold bootstrap"); `wait` is the join.
-  for image in $(kubeadm config images list --kubernetes-version v{kubernetes} | {kubeadm_filter}) \\
-      {" ".join(calico)}; do
-    ( ctr --namespace k8s.io images pull --quiet "$image" >/dev/null || log "could not pre-pull $image" ) &
-  done
-  wait
-{_later_pulls(versions, role)}}}
+{_pulls(versions, role, kubeadm_filter, calico)}}}
 
 # A statement of its own: inside an `if`, `||` or `&&`, bash would ignore `set -e` in prepare.
 ( prepare )

@@ -198,7 +198,7 @@ MARKER = "var/lib/gitops-cluster/kubeadm-init.done"
 
 
 def test_first_run_initialises_and_joins_and_later_runs_leave_the_cluster_alone(cluster):
-    first, _ = cluster.run()
+    first, first_calls = cluster.run()
     assert first.returncode == 0, first.stdout + first.stderr
     nodes = cluster.cluster()["nodes"]
     assert set(nodes) == {"master", "master-2", "worker"}
@@ -213,6 +213,9 @@ def test_first_run_initialises_and_joins_and_later_runs_leave_the_cluster_alone(
         "worker": 0,
     }, second.stdout
     assert not [c for c in calls if re.search(r"kubeadm (init|join|reset|token)", c)], calls
+    # The kubeadm configuration is validated before the init, not again while it is unchanged.
+    assert invoked(first_calls, "master", "kubeadm", "config", "validate"), first_calls
+    assert not invoked(calls, "master", "kubeadm", "config", "validate"), calls
 
     # An initialised control plane is never reset, even when its API server does not answer
     # (e.g. right after a reboot): a reset would delete etcd.
@@ -228,6 +231,14 @@ def test_first_run_initialises_and_joins_and_later_runs_leave_the_cluster_alone(
     assert fourth.returncode == 0, fourth.stdout + fourth.stderr
     assert invoked(calls, "master", "kubectl") and not invoked(calls, "master", "kubeadm", "reset")
     assert cluster.file("master", MARKER).exists()
+
+    # An edited configuration on an initialised cluster is validated again (and warned about).
+    config = cluster.file("master", "etc/kubernetes/kubeadm-config.yaml")
+    config.write_text(config.read_text() + "# edited\n")
+    fifth, calls = cluster.run("--tags", "init")
+    assert fifth.returncode == 0, fifth.stdout + fifth.stderr
+    assert invoked(calls, "master", "kubeadm", "config", "validate"), calls
+    assert "does not reconfigure a running cluster" in fifth.stdout
 
 
 def test_an_init_that_timed_out_after_writing_admin_conf_is_reset_and_run_again(cluster):

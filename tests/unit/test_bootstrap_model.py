@@ -8,7 +8,10 @@ measured, and every step of the model says where its figure comes from.
 
 from __future__ import annotations
 
+import itertools
 import re
+
+import yaml
 
 from benchmarks import bootstrap_model as model
 from tests.support.paths import ROOT
@@ -107,3 +110,35 @@ def test_the_model_reads_the_pre_pulls_the_read_triggers_and_the_play_order():
     assert not model.reads_rerun_on_a_row_added()
     assert "kubeconfig" not in {s.key for s in model.add_node_steps(measured)}
     assert cold["storage"].after == ("node_config",) and set(cold["ready"].after) == {"storage", "calico_ready"}
+
+
+def test_adding_a_node_follows_the_cluster_commands_play_order_and_counts_each_play_once():
+    """The cluster command's steps are cluster.yml's plays in their order, each counted once (their
+    measured parts add up to the whole run's), and only what runs outside Ansible overlaps them:
+    the new worker's background pulls (components/user_data.py) and its calico-node coming up."""
+    measured = model.load_measured()
+    steps = {s.key: s for s in model.add_node_steps(measured)}
+    plays = [p["name"] for p in yaml.safe_load((ROOT / "ansible" / "cluster.yml").read_text())]
+    order = [
+        "Initialise",
+        "Install Calico",
+        "Join the other",
+        "Join the other",
+        "Apply the node table",
+        "Install local-path",
+        "Wait for every node",
+    ]
+    assert [next(o for o in order if name.startswith(o)) for name in plays] == order, plays
+    chain = ["prepare", "control_plane_checks", "join", "node_config", "storage", "ready"]
+    for before, after in itertools.pairwise(chain):
+        assert before in steps[after].after, f"{after} must wait for {before}"
+    assert model.added_node_pulls_in_background()
+    assert steps["prepare"].after == ("user_data",) and steps["pulls"].after == ("user_data",)
+    assert set(steps["calico_ready"].after) == {"join", "pulls"}
+    assert set(steps["ready"].after) == {"storage", "calico_ready"}
+    cluster = measured["add_node"]["cluster"]
+    for which, join in (("typical", model.KUBEADM_JOIN[0]), ("slow", model.KUBEADM_JOIN[1])):
+        counted = sum(getattr(steps[k], which) for k in chain[1:]) - join
+        assert abs(counted - model.ansible_seconds(cluster, "", which)) < 0.5, which
+    # The new worker's user data no longer holds its image pulls.
+    assert steps["user_data"].typical == model.USER_DATA_PACKAGES[0]

@@ -31,7 +31,7 @@ from pulumi_policy import (
 
 from policy import gitops_rule
 from tests.support.policy import EXPLICIT_K8S, POLICY_DIR, P, make_args, only, violations
-from tools.mockrun import Recording, Registration, run_program, stack_config
+from tools.mockrun import Recording, Registration, stack_config
 
 TAGGED_AWS = PolicyProviderResource(
     "pulumi:providers:aws",
@@ -554,11 +554,6 @@ def adapt(reg: Registration, recording: Recording, config: Mapping[str, Any]) ->
         reg.parent or None,
     )
     return ResourceValidationArgs(reg.type, reg.inputs, reg.urn, reg.name, opts, provider, {})
-
-
-@pytest.fixture(scope="module")
-def dev() -> Recording:
-    return run_program("dev")
 
 
 @pytest.fixture(scope="module")

@@ -16,14 +16,14 @@ from typing import Any
 import pytest
 
 from tools.ci import policy_check
-from tools.mockrun import Recording, run_program
+from tools.mockrun import Recording
 
 
 @pytest.fixture(scope="module")
-def digest() -> dict[str, Any]:
-    rec: Recording = run_program("dev")
+def digest(dev: Recording) -> dict[str, Any]:
+    # The session's dev run (tests/conftest.py): read only, never changed here.
     steps = []
-    for reg in rec.resources:
+    for reg in dev.resources:
         state = {
             "urn": reg.urn,
             "custom": reg.custom,

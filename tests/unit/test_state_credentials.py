@@ -20,11 +20,10 @@ from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
-import pytest
 from cryptography import x509
 
 from tests.support.paths import ROOT
-from tools.mockrun import Recording, run_program
+from tools.mockrun import Recording
 
 DOCS = ROOT / "docs" / "gitops-practices.md"
 TABLE_HEADING = "### What stays in state, and who can read it"
@@ -112,11 +111,6 @@ def documented_locators() -> dict[str, str]:
         for locator in re.findall(r"`([^`]+)`", where):
             out[locator] = row
     return out
-
-
-@pytest.fixture(scope="module")
-def dev() -> Recording:
-    return run_program("dev")
 
 
 def test_every_long_lived_credential_in_state_is_in_the_table(dev: Recording) -> None:
