@@ -36,8 +36,6 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -112,15 +110,6 @@ def timed_run(sim: SimCluster, spec: CommandSpec, stdin: str, log: Path) -> dict
     }
 
 
-def simulated(sim: SimCluster, spec: CommandSpec) -> CommandSpec:
-    """The spec with the one inventory override a simulated host needs: the apt key pins name the
-    simulator's test key (SimCluster.inventory does the same for site.yml)."""
-    inventory = yaml.safe_load(spec.environment["GC_INVENTORY"])
-    inventory["all"]["vars"].update(sim.world.key_overrides())
-    env = {**spec.environment, "GC_INVENTORY": yaml.safe_dump(inventory, sort_keys=False)}
-    return CommandSpec(spec.create, env, spec.triggers)
-
-
 def user_data_stand_in(sim: SimCluster, count: int, limit: str | None, logs: Path, label: str) -> dict[str, Any]:
     """What user data leaves on a node at first boot, before the playbook: the pinned packages
     installed and held (components/user_data.py). The simulated hosts run no cloud-init, so the
@@ -133,7 +122,7 @@ def user_data_stand_in(sim: SimCluster, count: int, limit: str | None, logs: Pat
     env["GC_EXTRA_VARS"] = json.dumps(extra)
     script = spec.create if limit is None else spec.create.replace(" prepare.yml\n", f" prepare.yml --limit {limit}\n")
     return timed_run(
-        sim, simulated(sim, CommandSpec(script, env, spec.triggers)), secret_bundle(), logs / f"{label}.log"
+        sim, sim.simulated(CommandSpec(script, env, spec.triggers)), secret_bundle(), logs / f"{label}.log"
     )
 
 
@@ -141,7 +130,7 @@ def bootstrap_runs(sim: SimCluster, count: int, vars_file: Path, logs: Path, lab
     """The component's two commands on the first `count` hosts of the simulated table."""
     hosts = sim.inventory_hosts()[:count]
     jump, known_hosts = sim.jump(), str(sim.known_hosts)
-    prepare = simulated(sim, prepare_command(hosts, jump, sim.versions, known_hosts))
+    prepare = sim.simulated(prepare_command(hosts, jump, sim.versions, known_hosts))
     cluster = playbook_command(
         sim.cluster_vars,
         hosts,
@@ -151,7 +140,7 @@ def bootstrap_runs(sim: SimCluster, count: int, vars_file: Path, logs: Path, lab
         playbook=CLUSTER_PLAYBOOK,
         extra_args=["-e", f"@{vars_file}"],
     )
-    cluster = simulated(sim, cluster)
+    cluster = sim.simulated(cluster)
     result = {"hosts": count}
     result["prepare"] = timed_run(sim, prepare, secret_bundle(), logs / f"{label}-prepare.log")
     if result["prepare"]["returncode"] == 0:
